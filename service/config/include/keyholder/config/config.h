@@ -1,0 +1,183 @@
+// keyholder's configuration: one INI file, parsed once into immutable structs and
+// validated whole.
+//
+// load_config() reports every problem it finds (file, section and key for each),
+// not only the first, so an administrator fixes a file in one pass. Relative paths
+// resolve against [service] data_dir; a relative data_dir against the folder of the
+// configuration file. Passwords come from files (<key>_file) or the environment
+// (<key>_env), never inline.
+//
+// Example:
+//   auto config = keyholder::config::load_config("/etc/keyholder/keyholder.ini");
+//   if (!config) { for (auto& p : config.error()) std::cerr << p.to_string() << '\n'; return 1; }
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <expected>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "keyholder/config/secret.h"
+
+namespace keyholder::config {
+
+using Seconds = std::chrono::seconds;
+using Path = std::filesystem::path;
+
+struct ServiceSection {
+    std::string name = "keyholder";
+    Path data_dir;
+    std::string log_level = "information"; ///< Poco levels: trace, debug, information, notice, warning, error, ...
+    std::optional<Path> log_file;          ///< console (journald) when empty
+    Path master_key_file;                  ///< AES-256-GCM key for secrets at rest; created on first start
+    Path link_key_file;                    ///< HMAC key for approval links; created on first start
+    std::vector<std::string> admin_groups;   ///< AD groups (DN, SID or name) of administrators
+    std::vector<std::string> auditor_groups; ///< AD groups allowed to read reports
+};
+
+struct HttpSection {
+    std::string address = "127.0.0.1";
+    uint16_t port = 8443;
+    std::optional<Path> tls_cert_file;
+    std::optional<Path> tls_key_file;
+    std::string public_url; ///< base of the links in mails, e.g. https://keyholder.example.com
+    size_t max_body_bytes = 64 * 1024;
+    int max_header_fields = 64;
+    int max_header_bytes = 16 * 1024;
+    int threads = 16;
+    int max_queued = 256;
+    Seconds read_timeout{15};
+    Seconds keepalive_timeout{10};
+    std::vector<std::string> allowed_origins; ///< extra origins allowed to POST (the public URL always is)
+    [[nodiscard]] bool tls() const { return tls_cert_file.has_value(); }
+};
+
+enum class LdapFlavour { automatic, active_directory, openldap };
+enum class LdapBindMethod { simple, gssapi };
+
+struct LdapSection {
+    std::vector<std::string> uris; ///< tried in order: ldaps://dc1.example.com ldaps://dc2.example.com
+    std::string base_dn;
+    LdapFlavour flavour = LdapFlavour::automatic;
+    LdapBindMethod bind = LdapBindMethod::simple;
+    std::string bind_dn;
+    Secret bind_password;
+    std::optional<Path> keytab;
+    std::string principal;
+    std::optional<Path> ca_file;
+    bool starttls = false;
+    bool tls_require_cert = true;
+    std::string netbios_domain; ///< accepts DOMAIN\\user sign-ins for this domain
+    Seconds network_timeout{3};
+    Seconds operation_timeout{5};
+    Seconds cache_ttl{60};
+    int cache_size = 10000;
+    int pool_size = 4;
+};
+
+struct SmtpSection {
+    std::string host; ///< empty: mails go to pickup_dir instead
+    uint16_t port = 587;
+    bool starttls = true;
+    std::string user;
+    Secret password;
+    std::string from = "keyholder@localhost";
+    Path pickup_dir;
+    [[nodiscard]] bool uses_server() const { return !host.empty(); }
+};
+
+enum class Durability { normal, full };
+
+struct StoreSection {
+    Path file;
+    std::chrono::milliseconds busy_timeout{5000};
+    Durability durability = Durability::full;
+};
+
+struct ReportsSection {
+    Path output_dir;
+    std::string timezone = "UTC"; ///< UTC or local
+    bool bom = false;             ///< UTF-8 byte order mark for Excel
+};
+
+struct ApprovalStage {
+    std::vector<std::string> approver_groups;
+    bool requester_manager = false; ///< the requester's AD manager may approve this stage
+    int approvals = 1;              ///< distinct people needed
+};
+
+struct Policy {
+    std::string name;
+    std::vector<std::string> requester_groups;
+    std::vector<ApprovalStage> stages;
+    Seconds default_duration{3600};
+    Seconds max_duration{4 * 3600};
+    Seconds request_ttl{24 * 3600};
+    bool reason_required = true;
+    std::optional<std::string> ticket_pattern; ///< ECMAScript regular expression the whole ticket must match
+    bool exclusive = true;
+    Seconds max_schedule_ahead{7 * 86400};
+    Seconds max_extension{0}; ///< total extension allowed per check-out; 0 = none
+};
+
+enum class ReleaseKind { password, enable, group };
+
+struct Entry {
+    std::string name;
+    std::string display_name;
+    std::string description;
+    std::string policy;
+    std::vector<ReleaseKind> release;
+    std::string account; ///< the privileged account (sAMAccountName or DN)
+    std::string group;   ///< for release = group: the group (DN, SID or name)
+    bool rotate_password = true;
+    [[nodiscard]] bool releases(ReleaseKind kind) const;
+};
+
+struct ReportSchedule {
+    std::string name;
+    std::string report;   ///< checkout-requests, active-checkouts, approvals, audit
+    std::string schedule; ///< 5-field cron expression
+    std::string window;   ///< "last 7d", "previous day", "previous week", "previous month"
+    Path output_dir;
+    std::vector<std::string> mail_to;
+    std::string timezone; ///< UTC or local
+};
+
+struct Config {
+    Path file;
+    ServiceSection service;
+    HttpSection http;
+    LdapSection ldap;
+    SmtpSection smtp;
+    StoreSection store;
+    ReportsSection reports;
+    std::map<std::string, Policy> policies;
+    std::map<std::string, Entry> entries;
+    std::map<std::string, ReportSchedule> report_schedules;
+};
+
+/// Problem: one thing wrong with the configuration.
+struct Problem {
+    std::string file;
+    std::string section; ///< e.g. "ldap", "policy.breakglass"; empty for the file as a whole
+    std::string key;     ///< empty for the section as a whole
+    std::string message;
+    [[nodiscard]] std::string to_string() const; ///< "FILE: [section] key: message"
+};
+
+struct LoadOptions {
+    std::optional<Path> data_dir; ///< overrides [service] data_dir (keyholderd --data-dir)
+};
+
+/// load_config: reads and validates the whole file; every problem or the config.
+std::expected<Config, std::vector<Problem>> load_config(const Path& file, const LoadOptions& options = {});
+
+/// known_reports: the report names [report.NAME] report = may use.
+const std::vector<std::string>& known_reports();
+
+} // namespace keyholder::config

@@ -1,0 +1,232 @@
+// keyholderd: the keyholder service. A Poco ServerApplication, so the same program
+// runs in the foreground, as a Unix daemon (--daemon --pidfile=FILE) under systemd,
+// and as a Windows service (/registerService).
+//
+// Start-up order matters: options are parsed before any thread exists (the daemon
+// fork happens before init), then the configuration is validated whole, the store is
+// opened and migrated, and only then does the endpoint accept connections.
+#include <Poco/AutoPtr.h>
+#include <Poco/ConsoleChannel.h>
+#include <Poco/FileChannel.h>
+#include <Poco/FormattingChannel.h>
+#include <Poco/Logger.h>
+#include <Poco/Net/NetSSL.h>
+#include <Poco/PatternFormatter.h>
+#include <Poco/Util/HelpFormatter.h>
+#include <Poco/Util/Option.h>
+#include <Poco/Util/OptionSet.h>
+#include <Poco/Util/ServerApplication.h>
+
+#include <atomic>
+#include <chrono>
+#include <iostream>
+#include <mutex>
+
+#include "keyholder/config/config.h"
+#include "keyholder/directory/root_dse.h"
+#include "keyholder/http/server.h"
+#include "keyholder/store/error.h"
+#include "keyholder/store/store.h"
+
+namespace {
+
+using Poco::Util::Application;
+using Poco::Util::Option;
+using Poco::Util::OptionSet;
+
+constexpr const char* kVersion = "0.1.0";
+
+std::string absolute(const std::string& path) { return std::filesystem::absolute(path).lexically_normal().string(); }
+
+// DirectoryProbe: answers /readyz without hammering the DC — one rootDSE read per
+// few seconds at most, shared by all probe requests.
+class DirectoryProbe {
+public:
+    explicit DirectoryProbe(keyholder::directory::ConnectionSettings settings) : settings_(std::move(settings)) {}
+    bool check(std::string& why) {
+        std::lock_guard lock(mutex_);
+        auto now = std::chrono::steady_clock::now();
+        if (now - checked_at_ > std::chrono::seconds(5) || checked_at_.time_since_epoch().count() == 0) {
+            auto dse = keyholder::directory::read_root_dse(settings_);
+            ok_ = dse.has_value();
+            why_ = ok_ ? "" : dse.error().to_string();
+            checked_at_ = now;
+        }
+        why = why_;
+        return ok_;
+    }
+
+private:
+    keyholder::directory::ConnectionSettings settings_;
+    std::mutex mutex_;
+    std::chrono::steady_clock::time_point checked_at_{};
+    bool ok_ = false;
+    std::string why_;
+};
+
+class Keyholderd : public Poco::Util::ServerApplication {
+protected:
+    void defineOptions(OptionSet& options) override {
+        ServerApplication::defineOptions(options); // --daemon, --pidfile, --umask (Unix); service options (Windows)
+        options.addOption(Option("help", "h", "show this help and exit"));
+        options.addOption(Option("version", "", "print the version and exit"));
+        options.addOption(Option("config", "c", "configuration file (INI)").argument("FILE").repeatable(false));
+        options.addOption(Option("check-config", "", "validate FILE, list every problem, exit 0 only when clean")
+                              .argument("FILE")
+                              .repeatable(false));
+        options.addOption(Option("data-dir", "", "override [service] data_dir").argument("DIR").repeatable(false));
+    }
+
+    void handleOption(const std::string& name, const std::string& value) override {
+        ServerApplication::handleOption(name, value);
+        if (name == "help") {
+            Poco::Util::HelpFormatter help(options());
+            help.setCommand(commandName());
+            help.setUsage("--config FILE [--daemon --pidfile=FILE] | --check-config FILE");
+            help.setHeader("keyholder service: approved, time-boxed check-outs of privileged AD accounts.");
+            help.format(std::cout);
+            mode_ = Mode::exit_ok;
+            stopOptionsProcessing();
+        } else if (name == "version") {
+            std::cout << "keyholderd " << kVersion << '\n';
+            mode_ = Mode::exit_ok;
+            stopOptionsProcessing();
+        } else if (name == "config") {
+            config_file_ = absolute(value); // the daemon changes to / after option processing
+        } else if (name == "check-config") {
+            config_file_ = absolute(value);
+            mode_ = Mode::check_config;
+        } else if (name == "data-dir") {
+            data_dir_ = absolute(value);
+        }
+    }
+
+    int main(const std::vector<std::string>& args) override {
+        if (mode_ == Mode::exit_ok) return EXIT_OK;
+        if (!args.empty()) {
+            std::cerr << "keyholderd: unexpected argument '" << args.front() << "' (see --help)\n";
+            return EXIT_USAGE;
+        }
+        if (config_file_.empty()) {
+            std::cerr << "keyholderd: give --config FILE (see --help)\n";
+            return EXIT_USAGE;
+        }
+        keyholder::config::LoadOptions load_options;
+        if (!data_dir_.empty()) load_options.data_dir = data_dir_;
+        auto loaded = keyholder::config::load_config(config_file_, load_options);
+        if (mode_ == Mode::check_config) {
+            if (!loaded) {
+                for (const auto& problem : loaded.error()) std::cerr << problem.to_string() << '\n';
+                std::cerr << loaded.error().size() << " problem(s) in " << config_file_ << '\n';
+                return EXIT_CONFIG;
+            }
+            std::cout << config_file_ << ": OK (" << loaded->policies.size() << " policies, " << loaded->entries.size()
+                      << " entries, " << loaded->report_schedules.size() << " scheduled reports)\n";
+            return EXIT_OK;
+        }
+        if (!loaded) {
+            // Logging is not configured yet: these go to stderr (the journal under systemd).
+            for (const auto& problem : loaded.error()) std::cerr << problem.to_string() << '\n';
+            std::cerr << "keyholderd: not starting: " << loaded.error().size() << " configuration problem(s)\n";
+            return EXIT_CONFIG;
+        }
+        const keyholder::config::Config config = std::move(*loaded);
+        setup_logging(config.service);
+        return serve(config);
+    }
+
+private:
+    enum class Mode { serve, check_config, exit_ok };
+
+    void setup_logging(const keyholder::config::ServiceSection& service) {
+        Poco::AutoPtr<Poco::Channel> sink;
+        if (service.log_file) {
+            Poco::AutoPtr<Poco::FileChannel> file = new Poco::FileChannel(service.log_file->string());
+            file->setProperty("rotation", "daily");
+            file->setProperty("archive", "timestamp");
+            file->setProperty("purgeCount", "14");
+            sink = file;
+        } else {
+            sink = new Poco::ConsoleChannel(std::cerr);
+        }
+        Poco::AutoPtr<Poco::PatternFormatter> pattern =
+            new Poco::PatternFormatter("%Y-%m-%dT%H:%M:%S.%iZ %p %s: %t");
+        Poco::AutoPtr<Poco::FormattingChannel> channel = new Poco::FormattingChannel(pattern, sink);
+        Poco::Logger::root().setChannel(channel);
+        Poco::Logger::root().setLevel(service.log_level);
+        logger().setChannel(channel);
+        logger().setLevel(service.log_level);
+    }
+
+    int serve(const keyholder::config::Config& config) {
+        Poco::Logger& log = Poco::Logger::get("keyholderd");
+        log.information("keyholderd %s starting with %s (data in %s)", std::string(kVersion), config.file.string(),
+                        config.service.data_dir.string());
+        std::optional<keyholder::store::OpenedStore> store;
+        try {
+            keyholder::store::ConnectionOptions options;
+            options.busy_timeout = config.store.busy_timeout;
+            options.synchronous = config.store.durability == keyholder::config::Durability::full
+                                      ? keyholder::store::Synchronous::full
+                                      : keyholder::store::Synchronous::normal;
+            store.emplace(keyholder::store::open_store(config.store.file, options));
+            log.information("store %s at schema version %d (was %d)", config.store.file.string(),
+                            store->migration.to_version, store->migration.from_version);
+        } catch (const keyholder::store::StoreError& e) {
+            log.fatal("cannot open the store: %s", std::string(e.what()));
+            return EXIT_CANTCREAT;
+        }
+        std::mutex store_mutex; // one connection, shared by the probe handlers
+        keyholder::directory::ConnectionSettings ldap;
+        ldap.uris = config.ldap.uris;
+        if (config.ldap.ca_file) ldap.ca_file = config.ldap.ca_file->string();
+        ldap.starttls = config.ldap.starttls;
+        ldap.require_certificate = config.ldap.tls_require_cert;
+        ldap.network_timeout = config.ldap.network_timeout;
+        ldap.operation_timeout = config.ldap.operation_timeout;
+        DirectoryProbe directory(ldap);
+        std::atomic<bool> started{false};
+
+        keyholder::http::Readiness readiness;
+        readiness.store = [&](std::string& why) {
+            std::lock_guard lock(store_mutex);
+            if (keyholder::store::store_answers(store->connection)) return true;
+            why = "cannot read " + config.store.file.string();
+            return false;
+        };
+        readiness.directory = [&](std::string& why) { return directory.check(why); };
+        readiness.started = [&] { return started.load(); };
+
+        Poco::Net::initializeSSL();
+        std::unique_ptr<keyholder::http::Server> server;
+        try {
+            server = std::make_unique<keyholder::http::Server>(config.http, readiness);
+        } catch (const Poco::Exception& e) {
+            log.fatal("cannot listen on %s:%hu: %s", config.http.address, config.http.port, e.displayText());
+            Poco::Net::uninitializeSSL();
+            return EXIT_UNAVAILABLE;
+        }
+        if (!config.http.tls())
+            log.warning("serving plain HTTP on loopback address %s: use TLS (tls_cert_file) for anything else",
+                        config.http.address);
+        server->start();
+        started = true;
+        log.information("listening on %s", server->url());
+
+        waitForTerminationRequest(); // SIGINT / SIGTERM, or the Windows service stop
+        log.information("stopping");
+        server->stop();
+        server.reset();
+        Poco::Net::uninitializeSSL();
+        log.information("stopped");
+        return EXIT_OK;
+    }
+
+    Mode mode_ = Mode::serve;
+    std::string config_file_;
+    std::string data_dir_;
+};
+
+} // namespace
+
+POCO_SERVER_MAIN(Keyholderd)

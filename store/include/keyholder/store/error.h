@@ -1,0 +1,41 @@
+// Errors raised by the store.
+//
+// The store reports engine failures (I/O error, disk full, corrupt file, a database
+// written by a newer keyholder) as exceptions of type StoreError: they mean "nothing
+// could be committed", and the edges (HTTP handlers, thread entry points) turn them
+// into a 503 or a log line. Outcomes a caller must decide on (not found, conflict)
+// are returned as values by the repository functions instead.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace keyholder::store {
+
+/// StoreError carries the SQLite result code (extended where known) and a message
+/// naming the database file and the statement that failed.
+class StoreError : public std::runtime_error {
+public:
+    StoreError(int sqlite_code, const std::string& message)
+        : std::runtime_error(message), sqlite_code_(sqlite_code) {}
+    [[nodiscard]] int sqlite_code() const noexcept { return sqlite_code_; }
+
+private:
+    int sqlite_code_;
+};
+
+/// NewerSchemaError: the file was written by a newer keyholder; opening it with this
+/// binary could corrupt it, so the store refuses and names both versions.
+class NewerSchemaError : public StoreError {
+public:
+    NewerSchemaError(int found, int supported, const std::string& message)
+        : StoreError(0, message), found_(found), supported_(supported) {}
+    [[nodiscard]] int found_version() const noexcept { return found_; }
+    [[nodiscard]] int supported_version() const noexcept { return supported_; }
+
+private:
+    int found_;
+    int supported_;
+};
+
+} // namespace keyholder::store

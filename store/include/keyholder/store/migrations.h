@@ -1,0 +1,42 @@
+// Versioned schema migrations.
+//
+// Each migration runs in its own BEGIN IMMEDIATE transaction together with the row
+// that records it in schema_version, so a failed migration leaves the database
+// exactly as it was before that migration. A database whose version is newer than
+// the newest migration this binary knows is refused (NewerSchemaError).
+#pragma once
+
+#include <span>
+#include <string_view>
+
+#include "keyholder/store/sqlite.h"
+
+namespace keyholder::store {
+
+struct Migration {
+    int version;                  ///< 1, 2, 3, ... without gaps
+    std::string_view description; ///< recorded in schema_version
+    std::string_view sql;         ///< constant DDL/DML; never contains values from outside
+};
+
+/// builtin_migrations: the schema history of keyholder, oldest first.
+std::span<const Migration> builtin_migrations();
+
+/// latest_schema_version: the version builtin_migrations() ends at.
+int latest_schema_version();
+
+/// current_schema_version: 0 for an empty database.
+int current_schema_version(Connection& connection);
+
+struct MigrationResult {
+    int from_version;
+    int to_version;
+};
+
+/// migrate: applies every migration newer than the database's version, each in its
+/// own transaction. Throws NewerSchemaError when the file is newer than
+/// migrations.back(), StoreError when a migration fails (earlier ones stay applied;
+/// the failing one leaves no trace).
+MigrationResult migrate(Connection& connection, std::span<const Migration> migrations = builtin_migrations());
+
+} // namespace keyholder::store

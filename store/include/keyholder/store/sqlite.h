@@ -1,0 +1,133 @@
+// RAII wrappers over the SQLite C API: Connection owns a sqlite3*, Statement owns a
+// sqlite3_stmt*, Transaction owns an open BEGIN IMMEDIATE and rolls it back unless
+// committed. Values only ever reach SQL through bind(): there is no API to splice a
+// value into statement text.
+//
+// Thread safety: a Connection and its Statements belong to one thread at a time.
+// Use one Connection per thread; SQLite's WAL mode lets readers run beside a writer.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <gsl/pointers>
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace keyholder::store {
+
+/// Synchronous: how hard a commit waits for the disk. Full is the default: a commit
+/// that returned is on disk, so a 2xx answer survives power loss.
+enum class Synchronous { off, normal, full };
+
+struct ConnectionOptions {
+    std::chrono::milliseconds busy_timeout{5000};
+    Synchronous synchronous = Synchronous::full;
+    bool read_only = false;
+    bool create = true; ///< create the file when missing
+};
+
+class Statement;
+
+/// Connection: an open database file in WAL mode with foreign keys enforced.
+class Connection {
+public:
+    /// open: opens (or creates) the file and applies the pragmas. Throws StoreError.
+    static Connection open(const std::filesystem::path& file, const ConnectionOptions& options = {});
+
+    Connection(Connection&& other) noexcept;
+    Connection& operator=(Connection&& other) noexcept;
+    Connection(const Connection&) = delete;
+    Connection& operator=(const Connection&) = delete;
+    ~Connection();
+
+    /// prepare: compiles one statement. Throws StoreError naming the SQL on failure.
+    [[nodiscard]] Statement prepare(std::string_view sql);
+
+    /// exec_script: runs constant SQL text (schema migrations, pragmas). Never pass
+    /// text that contains values; use prepare() and bind() for those.
+    void exec_script(const std::string& sql);
+
+    /// changes: rows changed by the last INSERT/UPDATE/DELETE on this connection.
+    [[nodiscard]] int64_t changes() const;
+    [[nodiscard]] int64_t last_insert_rowid() const;
+    [[nodiscard]] bool in_transaction() const;
+    [[nodiscard]] const std::filesystem::path& file() const { return file_; }
+    [[nodiscard]] sqlite3* handle() const { return db_; }
+
+private:
+    Connection(sqlite3* db, std::filesystem::path file);
+    sqlite3* db_;
+    std::filesystem::path file_;
+};
+
+/// Statement: one prepared statement. Parameters are 1-based like SQLite's.
+class Statement {
+public:
+    Statement(Statement&& other) noexcept;
+    Statement& operator=(Statement&& other) noexcept;
+    Statement(const Statement&) = delete;
+    Statement& operator=(const Statement&) = delete;
+    ~Statement();
+
+    Statement& bind(int index, int64_t value);
+    Statement& bind(int index, int value) { return bind(index, static_cast<int64_t>(value)); }
+    Statement& bind(int index, std::string_view text);
+    Statement& bind(int index, const char* text) { return bind(index, std::string_view(text)); }
+    Statement& bind(int index, const std::string& text) { return bind(index, std::string_view(text)); }
+    Statement& bind_blob(int index, std::span<const std::byte> data);
+    Statement& bind_null(int index);
+    template <typename T> Statement& bind(int index, const std::optional<T>& value) {
+        return value ? bind(index, *value) : bind_null(index);
+    }
+
+    /// step: runs to the next row; true while a row is available. Throws StoreError.
+    bool step();
+    /// run: steps a statement that returns no rows (INSERT/UPDATE/DELETE/DDL).
+    void run();
+    /// reset: makes the statement runnable again and clears the bindings.
+    void reset();
+
+    [[nodiscard]] bool is_null(int column) const;
+    [[nodiscard]] int64_t column_int64(int column) const;
+    [[nodiscard]] std::string column_text(int column) const;
+    [[nodiscard]] std::optional<std::string> column_optional_text(int column) const;
+    [[nodiscard]] std::optional<int64_t> column_optional_int64(int column) const;
+    [[nodiscard]] std::vector<std::byte> column_blob(int column) const;
+    [[nodiscard]] int column_count() const;
+
+private:
+    friend class Connection;
+    Statement(sqlite3_stmt* stmt, gsl::not_null<sqlite3*> db);
+    void check_bind(int rc, int index);
+    sqlite3_stmt* stmt_;
+    sqlite3* db_;
+};
+
+/// Transaction: BEGIN IMMEDIATE on construction (takes the write lock up front, so
+/// a writer never fails half-way on a lock upgrade); ROLLBACK in the destructor
+/// unless commit() succeeded.
+class Transaction {
+public:
+    explicit Transaction(Connection& connection);
+    Transaction(const Transaction&) = delete;
+    Transaction& operator=(const Transaction&) = delete;
+    ~Transaction();
+
+    /// commit: COMMIT; throws StoreError when the commit fails (then nothing was written).
+    void commit();
+    [[nodiscard]] Connection& connection() { return connection_; }
+
+private:
+    Connection& connection_;
+    bool open_ = true;
+};
+
+} // namespace keyholder::store

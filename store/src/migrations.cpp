@@ -1,0 +1,241 @@
+// The schema history of keyholder and the code that applies it.
+//
+// Never edit a migration that has shipped: add a new one. Timestamps are UTC seconds
+// since the epoch. Check constraints spell out the states of DESIGN.md so that a bug
+// cannot write a state the rest of the code does not know.
+#include "keyholder/store/migrations.h"
+
+#include <array>
+#include <string>
+
+#include "keyholder/store/error.h"
+
+namespace keyholder::store {
+namespace {
+
+constexpr std::string_view kSchemaV1 = R"sql(
+CREATE TABLE schema_version (
+    version     INTEGER PRIMARY KEY,
+    description TEXT    NOT NULL,
+    applied_at  INTEGER NOT NULL
+);
+
+-- Policies and entries mirror the configuration (the config file is the source of
+-- truth); the rows give requests something stable to refer to and keep a history.
+CREATE TABLE policies (
+    id         INTEGER PRIMARY KEY,
+    name       TEXT    NOT NULL UNIQUE,
+    definition TEXT    NOT NULL,             -- JSON snapshot of the [policy.NAME] section
+    updated_at INTEGER NOT NULL
+);
+
+CREATE TABLE entries (
+    id           INTEGER PRIMARY KEY,
+    name         TEXT    NOT NULL UNIQUE,
+    display_name TEXT    NOT NULL,
+    policy_id    INTEGER NOT NULL REFERENCES policies(id),
+    kinds        TEXT    NOT NULL,           -- comma list of password, enable, group
+    account      TEXT,                       -- the privileged account (sAMAccountName or DN)
+    group_name   TEXT,                       -- group for just-in-time membership
+    retired      INTEGER NOT NULL DEFAULT 0 CHECK (retired IN (0, 1)),
+    updated_at   INTEGER NOT NULL
+);
+
+CREATE TABLE checkouts (
+    id               INTEGER PRIMARY KEY,
+    request_id       INTEGER NOT NULL UNIQUE REFERENCES requests(id),
+    entry_id         INTEGER NOT NULL REFERENCES entries(id),
+    holder_sid       TEXT    NOT NULL,
+    holder_name      TEXT    NOT NULL,
+    starts_at        INTEGER NOT NULL,
+    ends_at          INTEGER NOT NULL CHECK (ends_at > starts_at),
+    state            TEXT    NOT NULL CHECK (state IN ('scheduled', 'active', 'ended')),
+    ended_at         INTEGER,
+    end_reason       TEXT CHECK (end_reason IS NULL OR end_reason IN ('checked_in', 'expired', 'revoked')),
+    takeback_state   TEXT    NOT NULL DEFAULT 'none'
+                     CHECK (takeback_state IN ('none', 'pending', 'done', 'failed')),
+    takeback_attempts INTEGER NOT NULL DEFAULT 0,
+    takeback_next_at INTEGER,
+    takeback_error   TEXT,
+    retrievals       INTEGER NOT NULL DEFAULT 0,
+    CHECK ((state = 'ended') = (ended_at IS NOT NULL AND end_reason IS NOT NULL))
+);
+
+CREATE TABLE requests (
+    id                INTEGER PRIMARY KEY,
+    entry_id          INTEGER NOT NULL REFERENCES entries(id),
+    requester_sid     TEXT    NOT NULL,
+    requester_name    TEXT    NOT NULL,      -- sAMAccountName at request time
+    requester_display TEXT    NOT NULL DEFAULT '',
+    reason            TEXT    NOT NULL,
+    ticket            TEXT,
+    requested_at      INTEGER NOT NULL,
+    start_at          INTEGER,               -- NULL: starts when the last approval lands
+    duration_s        INTEGER NOT NULL CHECK (duration_s > 0),
+    state             TEXT    NOT NULL CHECK (state IN ('pending', 'approved', 'active', 'ended',
+                                                        'denied', 'cancelled', 'lapsed')),
+    stage             INTEGER NOT NULL DEFAULT 1 CHECK (stage >= 1),
+    deadline_at       INTEGER NOT NULL,      -- lapses when still pending at this time
+    decided_at        INTEGER,
+    extends_checkout_id INTEGER REFERENCES checkouts(id) -- set for an extension request
+);
+
+CREATE TABLE approvals (
+    id            INTEGER PRIMARY KEY,
+    request_id    INTEGER NOT NULL REFERENCES requests(id),
+    stage         INTEGER NOT NULL CHECK (stage >= 1),
+    approver_sid  TEXT    NOT NULL,
+    approver_name TEXT    NOT NULL,
+    decision      TEXT    NOT NULL CHECK (decision IN ('approve', 'deny')),
+    comment       TEXT,
+    via           TEXT    NOT NULL CHECK (via IN ('api', 'link', 'cli')),
+    decided_at    INTEGER NOT NULL,
+    UNIQUE (request_id, approver_sid)        -- one person never counts twice, in any stage
+);
+
+-- Secrets are AES-256-GCM ciphertext; the key lives outside the database.
+CREATE TABLE secrets (
+    entry_id   INTEGER PRIMARY KEY REFERENCES entries(id),
+    key_id     TEXT    NOT NULL,
+    nonce      BLOB    NOT NULL,
+    ciphertext BLOB    NOT NULL,
+    version    INTEGER NOT NULL DEFAULT 1,
+    updated_at INTEGER NOT NULL,
+    updated_by TEXT    NOT NULL
+);
+
+-- The audit trail: append-only, a SHA-256 hash chain over (seq, at, actor, action,
+-- subject, details) and the previous event's hash. The triggers stop the service
+-- (or a careless admin) from rewriting history; the chain shows it when someone does
+-- it anyway with a raw SQLite tool.
+CREATE TABLE audit_events (
+    seq       INTEGER PRIMARY KEY,
+    at        INTEGER NOT NULL,
+    actor     TEXT    NOT NULL,
+    action    TEXT    NOT NULL,
+    subject   TEXT    NOT NULL,
+    details   TEXT    NOT NULL,
+    prev_hash TEXT    NOT NULL,
+    hash      TEXT    NOT NULL UNIQUE
+);
+CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
+BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END;
+CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
+BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END;
+
+-- Transactional outbox: a notification is written in the same transaction as the
+-- state change that causes it and sent later by a worker.
+CREATE TABLE outbox (
+    id              INTEGER PRIMARY KEY,
+    created_at      INTEGER NOT NULL,
+    kind            TEXT    NOT NULL,        -- template name, e.g. approval_needed
+    recipient       TEXT    NOT NULL,        -- mail address
+    request_id      INTEGER REFERENCES requests(id),
+    payload         TEXT    NOT NULL,        -- JSON for the template; never a secret
+    message_id      TEXT    NOT NULL UNIQUE, -- stable across retries and restarts
+    state           TEXT    NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'sent', 'failed')),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    last_error      TEXT,
+    sent_at         INTEGER
+);
+
+-- Used approval-link nonces: a link works once.
+CREATE TABLE link_tokens (
+    nonce        TEXT    PRIMARY KEY,
+    request_id   INTEGER NOT NULL REFERENCES requests(id),
+    approver_sid TEXT    NOT NULL,
+    used_at      INTEGER NOT NULL
+);
+
+CREATE INDEX requests_state_deadline ON requests(state, deadline_at);
+CREATE INDEX requests_requester ON requests(requester_sid, requested_at);
+CREATE INDEX checkouts_state_ends ON checkouts(state, ends_at);
+CREATE INDEX outbox_due ON outbox(state, next_attempt_at);
+)sql";
+
+// v2: report runs (scheduled and on-demand exports) and the take-back retry index.
+constexpr std::string_view kSchemaV2 = R"sql(
+CREATE TABLE report_runs (
+    id           INTEGER PRIMARY KEY,
+    schedule     TEXT,                       -- [report.NAME] section, NULL for on-demand
+    report       TEXT    NOT NULL,           -- checkout-requests, active-checkouts, approvals, audit
+    window_from  INTEGER,
+    window_to    INTEGER,
+    due_at       INTEGER,                    -- the cron time this run is for
+    started_at   INTEGER NOT NULL,
+    finished_at  INTEGER,
+    state        TEXT    NOT NULL CHECK (state IN ('running', 'succeeded', 'failed')),
+    rows         INTEGER,
+    file         TEXT,
+    sha256       TEXT,
+    error        TEXT,
+    attempt      INTEGER NOT NULL DEFAULT 1
+);
+CREATE INDEX report_runs_schedule_due ON report_runs(schedule, due_at);
+CREATE INDEX checkouts_takeback_due ON checkouts(takeback_state, takeback_next_at);
+)sql";
+
+constexpr std::array kBuiltin{
+    Migration{1, "initial schema: policies, entries, requests, approvals, checkouts, secrets, audit, outbox, "
+                 "link tokens",
+              kSchemaV1},
+    Migration{2, "report runs and take-back retry index", kSchemaV2},
+};
+
+bool table_exists(Connection& connection, std::string_view name) {
+    Statement query = connection.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?");
+    query.bind(1, name);
+    return query.step();
+}
+
+} // namespace
+
+std::span<const Migration> builtin_migrations() { return kBuiltin; }
+
+int latest_schema_version() { return kBuiltin.back().version; }
+
+int current_schema_version(Connection& connection) {
+    if (!table_exists(connection, "schema_version")) return 0;
+    Statement query = connection.prepare("SELECT coalesce(max(version), 0) FROM schema_version");
+    query.step();
+    return static_cast<int>(query.column_int64(0));
+}
+
+MigrationResult migrate(Connection& connection, std::span<const Migration> migrations) {
+    const int supported = migrations.empty() ? 0 : migrations.back().version;
+    const int found = current_schema_version(connection);
+    if (found > supported) {
+        throw NewerSchemaError(found, supported,
+                               connection.file().string() + " has schema version " + std::to_string(found) +
+                                   ", written by a newer keyholder; this binary supports up to version " +
+                                   std::to_string(supported) + ". Upgrade keyholder or restore a backup.");
+    }
+    int version = found;
+    for (const Migration& migration : migrations) {
+        if (migration.version <= version) continue;
+        if (migration.version != version + 1)
+            throw StoreError(0, "migration list has a gap before version " + std::to_string(migration.version));
+        Transaction transaction(connection);
+        // Re-check under the write lock: another process may have migrated meanwhile.
+        if (current_schema_version(connection) >= migration.version) {
+            version = migration.version;
+            continue;
+        }
+        try {
+            connection.exec_script(std::string(migration.sql));
+        } catch (const StoreError& error) {
+            throw StoreError(error.sqlite_code(), "migration to schema version " + std::to_string(migration.version) +
+                                                      " failed; the database is left at version " +
+                                                      std::to_string(version) + ": " + error.what());
+        }
+        Statement record = connection.prepare(
+            "INSERT INTO schema_version(version, description, applied_at) VALUES (?, ?, strftime('%s', 'now'))");
+        record.bind(1, migration.version).bind(2, migration.description).run();
+        transaction.commit();
+        version = migration.version;
+    }
+    return {found, version};
+}
+
+} // namespace keyholder::store

@@ -1,0 +1,73 @@
+// Typed writes of the keyholder tables (see records.h).
+#include "keyholder/store/records.h"
+
+namespace keyholder::store {
+
+int64_t upsert_policy(Transaction& transaction, const std::string& name, const std::string& definition_json,
+                      int64_t now) {
+    Connection& db = transaction.connection();
+    Statement upsert = db.prepare("INSERT INTO policies(name, definition, updated_at) VALUES (?, ?, ?) "
+                                  "ON CONFLICT(name) DO UPDATE SET definition = excluded.definition, "
+                                  "updated_at = excluded.updated_at WHERE definition <> excluded.definition "
+                                  "RETURNING id");
+    upsert.bind(1, name).bind(2, definition_json).bind(3, now);
+    if (upsert.step()) return upsert.column_int64(0);
+    Statement existing = db.prepare("SELECT id FROM policies WHERE name = ?");
+    existing.bind(1, name);
+    existing.step();
+    return existing.column_int64(0);
+}
+
+int64_t upsert_entry(Transaction& transaction, const EntryRecord& entry, int64_t now) {
+    Statement upsert = transaction.connection().prepare(
+        "INSERT INTO entries(name, display_name, policy_id, kinds, account, group_name, updated_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET display_name = excluded.display_name, "
+        "policy_id = excluded.policy_id, kinds = excluded.kinds, account = excluded.account, "
+        "group_name = excluded.group_name, retired = 0, updated_at = excluded.updated_at RETURNING id");
+    upsert.bind(1, entry.name)
+        .bind(2, entry.display_name)
+        .bind(3, entry.policy_id)
+        .bind(4, entry.kinds)
+        .bind(5, entry.account)
+        .bind(6, entry.group_name)
+        .bind(7, now);
+    upsert.step();
+    return upsert.column_int64(0);
+}
+
+int64_t insert_request(Transaction& transaction, const NewRequest& request) {
+    Statement insert = transaction.connection().prepare(
+        "INSERT INTO requests(entry_id, requester_sid, requester_name, requester_display, reason, ticket, "
+        "requested_at, start_at, duration_s, state, deadline_at, extends_checkout_id) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)");
+    insert.bind(1, request.entry_id)
+        .bind(2, request.requester_sid)
+        .bind(3, request.requester_name)
+        .bind(4, request.requester_display)
+        .bind(5, request.reason)
+        .bind(6, request.ticket)
+        .bind(7, request.requested_at)
+        .bind(8, request.start_at)
+        .bind(9, request.duration_s)
+        .bind(10, request.deadline_at)
+        .bind(11, request.extends_checkout_id)
+        .run();
+    return transaction.connection().last_insert_rowid();
+}
+
+int64_t enqueue_notification(Transaction& transaction, const NewNotification& notification) {
+    Statement insert = transaction.connection().prepare(
+        "INSERT INTO outbox(created_at, kind, recipient, request_id, payload, message_id, next_attempt_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)");
+    insert.bind(1, notification.created_at)
+        .bind(2, notification.kind)
+        .bind(3, notification.recipient)
+        .bind(4, notification.request_id)
+        .bind(5, notification.payload)
+        .bind(6, notification.message_id)
+        .bind(7, notification.created_at)
+        .run();
+    return transaction.connection().last_insert_rowid();
+}
+
+} // namespace keyholder::store

@@ -1,0 +1,211 @@
+// RAII wrappers over the SQLite C API (see sqlite.h).
+#include "keyholder/store/sqlite.h"
+
+#include <sqlite3.h>
+
+#include <gsl/narrow>
+
+#include "keyholder/store/error.h"
+
+namespace keyholder::store {
+namespace {
+
+std::string describe(sqlite3* db, int rc) {
+    std::string text = sqlite3_errstr(rc);
+    if (db != nullptr) {
+        const char* detail = sqlite3_errmsg(db);
+        if (detail != nullptr && text != detail) {
+            text += ": ";
+            text += detail;
+        }
+    }
+    return text;
+}
+
+[[noreturn]] void fail(sqlite3* db, int rc, const std::string& context) {
+    int code = db != nullptr ? sqlite3_extended_errcode(db) : rc;
+    throw StoreError(code, context + ": " + describe(db, rc));
+}
+
+const char* synchronous_pragma(Synchronous s) {
+    switch (s) {
+    case Synchronous::off: return "PRAGMA synchronous=OFF";
+    case Synchronous::normal: return "PRAGMA synchronous=NORMAL";
+    case Synchronous::full: return "PRAGMA synchronous=FULL";
+    }
+    return "PRAGMA synchronous=FULL";
+}
+
+} // namespace
+
+Connection::Connection(sqlite3* db, std::filesystem::path file) : db_(db), file_(std::move(file)) {}
+
+Connection Connection::open(const std::filesystem::path& file, const ConnectionOptions& options) {
+    int flags = options.read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
+    if (options.create && !options.read_only) flags |= SQLITE_OPEN_CREATE;
+    flags |= SQLITE_OPEN_NOMUTEX; // one thread per connection (see header)
+    sqlite3* raw = nullptr;
+    int rc = sqlite3_open_v2(file.c_str(), &raw, flags, nullptr);
+    Connection connection(raw, file); // owns raw even when the open failed
+    if (rc != SQLITE_OK) fail(raw, rc, "cannot open database " + file.string());
+    sqlite3_extended_result_codes(raw, 1);
+    sqlite3_busy_timeout(raw, gsl::narrow<int>(options.busy_timeout.count()));
+    connection.exec_script("PRAGMA foreign_keys=ON");
+    if (!options.read_only) {
+        // journal_mode answers with the mode in force: make sure WAL really took.
+        Statement wal = connection.prepare("PRAGMA journal_mode=WAL");
+        if (!wal.step() || wal.column_text(0) != "wal")
+            throw StoreError(SQLITE_ERROR, "cannot switch " + file.string() + " to WAL mode");
+    }
+    connection.exec_script(synchronous_pragma(options.synchronous));
+    return connection;
+}
+
+Connection::Connection(Connection&& other) noexcept : db_(other.db_), file_(std::move(other.file_)) {
+    other.db_ = nullptr;
+}
+
+Connection& Connection::operator=(Connection&& other) noexcept {
+    if (this != &other) {
+        if (db_ != nullptr) sqlite3_close_v2(db_);
+        db_ = other.db_;
+        file_ = std::move(other.file_);
+        other.db_ = nullptr;
+    }
+    return *this;
+}
+
+Connection::~Connection() {
+    if (db_ != nullptr) sqlite3_close_v2(db_);
+}
+
+Statement Connection::prepare(std::string_view sql) {
+    sqlite3_stmt* stmt = nullptr;
+    int rc = sqlite3_prepare_v2(db_, sql.data(), gsl::narrow<int>(sql.size()), &stmt, nullptr);
+    if (rc != SQLITE_OK) {
+        sqlite3_finalize(stmt);
+        fail(db_, rc, "cannot prepare [" + std::string(sql) + "] on " + file_.string());
+    }
+    return Statement(stmt, db_);
+}
+
+void Connection::exec_script(const std::string& sql) {
+    char* message = nullptr;
+    int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &message);
+    if (rc != SQLITE_OK) {
+        std::string detail = message != nullptr ? message : sqlite3_errstr(rc);
+        sqlite3_free(message);
+        throw StoreError(sqlite3_extended_errcode(db_), "SQL failed on " + file_.string() + ": " + detail);
+    }
+}
+
+int64_t Connection::changes() const { return sqlite3_changes64(db_); }
+int64_t Connection::last_insert_rowid() const { return sqlite3_last_insert_rowid(db_); }
+bool Connection::in_transaction() const { return sqlite3_get_autocommit(db_) == 0; }
+
+Statement::Statement(sqlite3_stmt* stmt, gsl::not_null<sqlite3*> db) : stmt_(stmt), db_(db) {}
+
+Statement::Statement(Statement&& other) noexcept : stmt_(other.stmt_), db_(other.db_) {
+    other.stmt_ = nullptr;
+}
+
+Statement& Statement::operator=(Statement&& other) noexcept {
+    if (this != &other) {
+        sqlite3_finalize(stmt_);
+        stmt_ = other.stmt_;
+        db_ = other.db_;
+        other.stmt_ = nullptr;
+    }
+    return *this;
+}
+
+Statement::~Statement() { sqlite3_finalize(stmt_); }
+
+void Statement::check_bind(int rc, int index) {
+    if (rc != SQLITE_OK)
+        fail(db_, rc, "cannot bind parameter " + std::to_string(index) + " of [" + sqlite3_sql(stmt_) + "]");
+}
+
+Statement& Statement::bind(int index, int64_t value) {
+    check_bind(sqlite3_bind_int64(stmt_, index, value), index);
+    return *this;
+}
+
+Statement& Statement::bind(int index, std::string_view text) {
+    check_bind(sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8),
+               index);
+    return *this;
+}
+
+Statement& Statement::bind_blob(int index, std::span<const std::byte> data) {
+    check_bind(sqlite3_bind_blob64(stmt_, index, data.data(), data.size(), SQLITE_TRANSIENT), index);
+    return *this;
+}
+
+Statement& Statement::bind_null(int index) {
+    check_bind(sqlite3_bind_null(stmt_, index), index);
+    return *this;
+}
+
+bool Statement::step() {
+    int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    fail(db_, rc, std::string("statement failed [") + sqlite3_sql(stmt_) + "]");
+}
+
+void Statement::run() {
+    while (step()) {
+    }
+}
+
+void Statement::reset() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+}
+
+bool Statement::is_null(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
+int64_t Statement::column_int64(int column) const { return sqlite3_column_int64(stmt_, column); }
+
+std::string Statement::column_text(int column) const {
+    const auto* text = sqlite3_column_text(stmt_, column);
+    if (text == nullptr) return {};
+    return {reinterpret_cast<const char*>(text), gsl::narrow<size_t>(sqlite3_column_bytes(stmt_, column))};
+}
+
+std::optional<std::string> Statement::column_optional_text(int column) const {
+    if (is_null(column)) return std::nullopt;
+    return column_text(column);
+}
+
+std::optional<int64_t> Statement::column_optional_int64(int column) const {
+    if (is_null(column)) return std::nullopt;
+    return column_int64(column);
+}
+
+std::vector<std::byte> Statement::column_blob(int column) const {
+    const auto* data = static_cast<const std::byte*>(sqlite3_column_blob(stmt_, column));
+    auto size = gsl::narrow<size_t>(sqlite3_column_bytes(stmt_, column));
+    if (data == nullptr) return {};
+    return {data, data + size};
+}
+
+int Statement::column_count() const { return sqlite3_column_count(stmt_); }
+
+Transaction::Transaction(Connection& connection) : connection_(connection) {
+    connection_.exec_script("BEGIN IMMEDIATE");
+}
+
+Transaction::~Transaction() {
+    if (open_) {
+        // Rollback cannot usefully fail here; if it does, SQLite has already rolled back.
+        sqlite3_exec(connection_.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+    }
+}
+
+void Transaction::commit() {
+    connection_.exec_script("COMMIT");
+    open_ = false;
+}
+
+} // namespace keyholder::store

@@ -1,0 +1,30 @@
+// Opening and migrating the keyholder database (see store.h).
+#include "keyholder/store/store.h"
+
+#include <system_error>
+
+#include "keyholder/store/error.h"
+
+namespace keyholder::store {
+
+OpenedStore open_store(const std::filesystem::path& file, const ConnectionOptions& options) {
+    if (file.has_parent_path()) {
+        std::error_code ec;
+        std::filesystem::create_directories(file.parent_path(), ec);
+        if (ec) throw StoreError(0, "cannot create folder " + file.parent_path().string() + ": " + ec.message());
+    }
+    Connection connection = Connection::open(file, options);
+    MigrationResult migration = migrate(connection);
+    return {std::move(connection), migration};
+}
+
+bool store_answers(Connection& connection) noexcept {
+    try {
+        Statement probe = connection.prepare("SELECT count(*) FROM schema_version");
+        return probe.step();
+    } catch (...) {
+        return false;
+    }
+}
+
+} // namespace keyholder::store

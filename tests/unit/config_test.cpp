@@ -1,0 +1,258 @@
+// keyholder.ini: the shipped files load, and a broken file is answered with every
+// problem, each naming file, section and key.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdlib>
+
+#include "keyholder/config/config.h"
+#include "support/temp_dir.h"
+
+namespace {
+
+using namespace keyholder::config;
+using keyholder::testing::read_file;
+using keyholder::testing::TempDir;
+
+const std::filesystem::path kSource = KEYHOLDER_SOURCE_DIR;
+
+// A data folder holding the secret files the sample keyholder.ini refers to.
+void provide_sample_secrets(const TempDir& data) {
+    data.write("tls/keyholder.crt", "-----BEGIN CERTIFICATE-----\n", 0644);
+    data.write("tls/keyholder.key", "-----BEGIN PRIVATE KEY-----\n");
+    data.write("keyholder.keytab", "keytab");
+    data.write("smtp.password", "s3cret\n");
+}
+
+bool has_problem(const std::vector<Problem>& problems, const std::string& section, const std::string& key,
+                 const std::string& fragment) {
+    return std::any_of(problems.begin(), problems.end(), [&](const Problem& p) {
+        return p.section == section && p.key == key && p.message.find(fragment) != std::string::npos;
+    });
+}
+
+std::string dump(const std::vector<Problem>& problems) {
+    std::string out;
+    for (const auto& p : problems) out += p.to_string() + "\n";
+    return out;
+}
+
+TEST(Config, ShippedSampleLoadsWithItsSecretFilesPresent) {
+    TempDir data;
+    provide_sample_secrets(data);
+    auto config = load_config(kSource / "config/keyholder.ini", {.data_dir = data.path()});
+    ASSERT_TRUE(config) << dump(config.error());
+    EXPECT_EQ(config->ldap.uris, (std::vector<std::string>{"ldaps://dc1.example.com", "ldaps://dc2.example.com"}));
+    EXPECT_EQ(config->ldap.bind, LdapBindMethod::gssapi);
+    EXPECT_EQ(config->smtp.password.reveal(), "s3cret"); // trailing newline removed
+    const Policy& tier0 = config->policies.at("tier0");
+    ASSERT_EQ(tier0.stages.size(), 2U);
+    EXPECT_TRUE(tier0.stages[0].requester_manager);
+    EXPECT_EQ(tier0.stages[1].approver_groups,
+              (std::vector<std::string>{"CN=Security Officers,OU=Groups,DC=example,DC=com"}));
+    EXPECT_EQ(tier0.max_duration, std::chrono::hours(4));
+    EXPECT_EQ(tier0.max_extension, std::chrono::hours(2));
+    EXPECT_EQ(config->service.auditor_groups.size(), 2U); // ';'-separated, DNs keep their commas
+    const Entry& da = config->entries.at("domain-admin");
+    EXPECT_TRUE(da.releases(ReleaseKind::password));
+    EXPECT_TRUE(da.releases(ReleaseKind::enable));
+    EXPECT_FALSE(da.releases(ReleaseKind::group));
+    EXPECT_EQ(config->store.file, data.path() / "keyholder.db");
+    EXPECT_EQ(config->report_schedules.at("weekly-requests").schedule, "0 6 * * mon");
+}
+
+TEST(Config, ShippedSampleWithoutSecretsNamesEachMissingFile) {
+    TempDir data;
+    auto config = load_config(kSource / "config/keyholder.ini", {.data_dir = data.path()});
+    ASSERT_FALSE(config);
+    const auto& problems = config.error();
+    EXPECT_TRUE(has_problem(problems, "http", "tls_cert_file", "cannot read")) << dump(problems);
+    EXPECT_TRUE(has_problem(problems, "http", "tls_key_file", "cannot read")) << dump(problems);
+    EXPECT_TRUE(has_problem(problems, "ldap", "keytab", "cannot read")) << dump(problems);
+    EXPECT_TRUE(has_problem(problems, "smtp", "password_file", "cannot read")) << dump(problems);
+    EXPECT_EQ(problems.size(), 4U) << dump(problems);
+}
+
+TEST(Config, DemoConfigLoadsWithItsPasswordFromTheEnvironment) {
+    TempDir data;
+    ::setenv("KEYHOLDER_DEMO_LDAP_PASSWORD", "demo", 1);
+    auto config = load_config(kSource / "config/demo.ini", {.data_dir = data.path()});
+    ::unsetenv("KEYHOLDER_DEMO_LDAP_PASSWORD");
+    ASSERT_TRUE(config) << dump(config.error());
+    EXPECT_EQ(config->ldap.bind_password.reveal(), "demo");
+    EXPECT_FALSE(config->http.tls());
+    EXPECT_FALSE(config->smtp.uses_server());
+    EXPECT_EQ(config->smtp.pickup_dir, data.path() / "mail-pickup");
+}
+
+constexpr const char* kMinimal = R"(
+[service]
+data_dir = data
+admin_groups = CN=Admins,DC=example,DC=com
+[ldap]
+uris = ldaps://dc1.example.com
+base_dn = DC=example,DC=com
+bind_dn = CN=svc,DC=example,DC=com
+bind_password_file = ldap.password
+[policy.p]
+requester_groups = Ops
+stage1_approvers = Leads
+[entry.e]
+policy = p
+release = group
+group = Tier0
+)";
+
+TEST(Config, MinimalFileGetsDocumentedDefaults) {
+    TempDir dir;
+    dir.write("data/ldap.password", "pw");
+    auto file = dir.write("k.ini", kMinimal);
+    auto config = load_config(file);
+    ASSERT_TRUE(config) << dump(config.error());
+    EXPECT_EQ(config->service.data_dir, dir.path() / "data"); // relative to the file's folder
+    EXPECT_EQ(config->http.address, "127.0.0.1");
+    EXPECT_EQ(config->http.port, 8443);
+    EXPECT_EQ(config->ldap.network_timeout, std::chrono::seconds(3));
+    EXPECT_EQ(config->store.durability, Durability::full);
+    const Policy& p = config->policies.at("p");
+    EXPECT_EQ(p.stages.size(), 1U);
+    EXPECT_EQ(p.stages[0].approvals, 1);
+    EXPECT_TRUE(p.reason_required);
+    EXPECT_TRUE(p.exclusive);
+    EXPECT_EQ(config->service.master_key_file, dir.path() / "data/master.key");
+}
+
+TEST(Config, BrokenFileListsEveryProblemWithFileSectionAndKey) {
+    TempDir dir;
+    auto file = dir.write("broken.ini", R"(
+[service]
+data_dir = data
+admin_groups = Admins
+colour = blue
+[http]
+listen = 10.0.0.5:8443
+read_timeout = 2x
+[ldap]
+uris = ldaps://dc1.example.com
+base_dn = DC=example,DC=com
+bind_dn = CN=svc,DC=example,DC=com
+bind_password = hunter2
+[smtp]
+user = mailer
+password_file = /nonexistent/smtp.password
+[policy.noapprovers]
+requester_groups = Ops
+max_duration = 4h
+default_duration = 8h
+[policy.badticket]
+requester_groups = Ops
+stage1_approvers = Leads
+ticket_pattern = (INC
+[entry.orphan]
+policy = missing
+release = password
+account = da-1
+[report.weekly]
+report = checkout-requests
+schedule = 0 6 * *
+[colours]
+red = 1
+)");
+    auto config = load_config(file);
+    ASSERT_FALSE(config);
+    const auto& problems = config.error();
+    const std::string text = dump(problems);
+    EXPECT_TRUE(has_problem(problems, "service", "colour", "unknown key")) << text;
+    EXPECT_TRUE(has_problem(problems, "http", "read_timeout", "bad duration '2x'")) << text;
+    EXPECT_TRUE(has_problem(problems, "http", "listen", "only allowed on a loopback")) << text;
+    EXPECT_TRUE(has_problem(problems, "ldap", "bind_password", "never written inline")) << text;
+    EXPECT_TRUE(has_problem(problems, "ldap", "bind_password_file", "missing required value")) << text;
+    EXPECT_TRUE(has_problem(problems, "smtp", "password_file", "cannot read /nonexistent/smtp.password")) << text;
+    EXPECT_TRUE(has_problem(problems, "policy.noapprovers", "stage1_approvers", "needs approvers")) << text;
+    EXPECT_TRUE(has_problem(problems, "policy.noapprovers", "default_duration", "longer than max_duration")) << text;
+    EXPECT_TRUE(has_problem(problems, "policy.badticket", "ticket_pattern", "bad regular expression")) << text;
+    EXPECT_TRUE(has_problem(problems, "entry.orphan", "policy", "not defined")) << text;
+    EXPECT_TRUE(has_problem(problems, "report.weekly", "schedule", "5 fields")) << text;
+    EXPECT_TRUE(has_problem(problems, "colours", "", "unknown section")) << text;
+    for (const auto& p : problems) {
+        EXPECT_EQ(p.file, file.string());
+        EXPECT_EQ(p.to_string().rfind(file.string() + ":", 0), 0U) << p.to_string();
+    }
+    // The inline password is never echoed back.
+    EXPECT_EQ(text.find("hunter2"), std::string::npos) << text;
+}
+
+TEST(Config, MissingRequiredValuesAreNamed) {
+    TempDir dir;
+    auto file = dir.write("k.ini", "[service]\ndata_dir = d\n[ldap]\nbind = gssapi\n[entry.e]\nrelease = group\n");
+    auto config = load_config(file);
+    ASSERT_FALSE(config);
+    const auto& problems = config.error();
+    EXPECT_TRUE(has_problem(problems, "service", "admin_groups", "missing required value")) << dump(problems);
+    EXPECT_TRUE(has_problem(problems, "ldap", "uris", "missing required value")) << dump(problems);
+    EXPECT_TRUE(has_problem(problems, "ldap", "base_dn", "missing required value")) << dump(problems);
+    EXPECT_TRUE(has_problem(problems, "ldap", "keytab", "missing required value")) << dump(problems);
+    EXPECT_TRUE(has_problem(problems, "entry.e", "policy", "missing required value")) << dump(problems);
+    EXPECT_TRUE(has_problem(problems, "entry.e", "group", "missing required value")) << dump(problems);
+}
+
+TEST(Config, PasswordFileReadableByOthersIsRefused) {
+    TempDir dir;
+    dir.write("data/ldap.password", "pw", 0644);
+    auto file = dir.write("k.ini", kMinimal);
+    auto config = load_config(file);
+    ASSERT_FALSE(config);
+    EXPECT_TRUE(has_problem(config.error(), "ldap", "bind_password_file", "chmod 600")) << dump(config.error());
+}
+
+TEST(Config, UnsetEnvironmentPasswordIsNamed) {
+    TempDir dir;
+    std::string text = kMinimal;
+    text.replace(text.find("bind_password_file = ldap.password"), 34, "bind_password_env = KEYHOLDER_TEST_UNSET_VAR");
+    auto config = load_config(dir.write("k.ini", text));
+    ASSERT_FALSE(config);
+    EXPECT_TRUE(has_problem(config.error(), "ldap", "bind_password_env", "KEYHOLDER_TEST_UNSET_VAR is not set"))
+        << dump(config.error());
+}
+
+TEST(Config, PlainSimpleBindToARemoteServerIsRefused) {
+    TempDir dir;
+    dir.write("data/ldap.password", "pw");
+    std::string text = kMinimal;
+    text.replace(text.find("ldaps://dc1.example.com"), 23, "ldap://dc1.example.com");
+    auto config = load_config(dir.write("k.ini", text));
+    ASSERT_FALSE(config);
+    EXPECT_TRUE(has_problem(config.error(), "ldap", "uris", "in clear")) << dump(config.error());
+}
+
+TEST(Config, StagesMustBeContiguous) {
+    TempDir dir;
+    dir.write("data/ldap.password", "pw");
+    std::string text = kMinimal;
+    text.replace(text.find("stage1_approvers = Leads"), 24, "stage1_approvers = Leads\nstage3_approvers = Sec");
+    auto config = load_config(dir.write("k.ini", text));
+    ASSERT_FALSE(config);
+    EXPECT_TRUE(has_problem(config.error(), "policy.p", "stage2_approvers", "missing required value"))
+        << dump(config.error());
+}
+
+TEST(Config, BadNamesAndUnknownReleaseKinds) {
+    TempDir dir;
+    dir.write("data/ldap.password", "pw");
+    std::string text = kMinimal;
+    text += "[entry.Bad Name]\npolicy = p\nrelease = group\ngroup = g\n[entry.x]\npolicy = p\nrelease = telepathy\n";
+    auto config = load_config(dir.write("k.ini", text));
+    ASSERT_FALSE(config);
+    EXPECT_TRUE(has_problem(config.error(), "entry.Bad Name", "", "bad name")) << dump(config.error());
+    EXPECT_TRUE(has_problem(config.error(), "entry.x", "release", "unknown release kind 'telepathy'"))
+        << dump(config.error());
+}
+
+TEST(Config, UnreadableFileIsOneProblem) {
+    auto config = load_config("/nonexistent/keyholder.ini");
+    ASSERT_FALSE(config);
+    ASSERT_EQ(config.error().size(), 1U);
+    EXPECT_NE(config.error()[0].to_string().find("/nonexistent/keyholder.ini: cannot read"), std::string::npos);
+}
+
+} // namespace

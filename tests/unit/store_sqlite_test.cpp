@@ -1,0 +1,123 @@
+// The SQLite wrappers: WAL, foreign keys, BEGIN IMMEDIATE, rollback, bound values.
+#include <gtest/gtest.h>
+
+#include "keyholder/store/error.h"
+#include "keyholder/store/records.h"
+#include "keyholder/store/sqlite.h"
+#include "keyholder/store/store.h"
+#include "support/temp_dir.h"
+
+namespace {
+
+using namespace keyholder::store;
+using keyholder::testing::TempDir;
+
+std::string pragma(Connection& db, const std::string& name) {
+    Statement s = db.prepare("PRAGMA " + name);
+    EXPECT_TRUE(s.step());
+    return s.column_text(0);
+}
+
+TEST(StoreSqlite, OpensInWalModeWithForeignKeysAndFullSync) {
+    TempDir dir;
+    auto opened = open_store(dir / "sub/folder/k.db");
+    EXPECT_EQ(pragma(opened.connection, "journal_mode"), "wal");
+    EXPECT_EQ(pragma(opened.connection, "foreign_keys"), "1");
+    EXPECT_EQ(pragma(opened.connection, "synchronous"), "2"); // FULL
+    EXPECT_EQ(opened.migration.from_version, 0);
+    EXPECT_EQ(opened.migration.to_version, latest_schema_version());
+}
+
+TEST(StoreSqlite, ForeignKeysAreEnforced) {
+    TempDir dir;
+    auto opened = open_store(dir / "k.db");
+    Transaction tx(opened.connection);
+    NewRequest request;
+    request.entry_id = 999; // no such entry
+    request.requester_sid = "S-1-5-21-1-2-3-1104";
+    request.requester_name = "bob";
+    request.reason = "r";
+    request.duration_s = 60;
+    EXPECT_THROW(insert_request(tx, request), StoreError);
+}
+
+TEST(StoreSqlite, TransactionRollsBackUnlessCommitted) {
+    TempDir dir;
+    auto opened = open_store(dir / "k.db");
+    Connection& db = opened.connection;
+    {
+        Transaction tx(db);
+        upsert_policy(tx, "p", "{}", 1);
+        // no commit: destroyed by scope exit as if an exception had been thrown
+    }
+    EXPECT_FALSE(db.in_transaction());
+    Statement count = db.prepare("SELECT count(*) FROM policies");
+    count.step();
+    EXPECT_EQ(count.column_int64(0), 0);
+    {
+        Transaction tx(db);
+        upsert_policy(tx, "p", "{}", 1);
+        tx.commit();
+    }
+    count.reset();
+    count.step();
+    EXPECT_EQ(count.column_int64(0), 1);
+}
+
+TEST(StoreSqlite, BeginImmediateTakesTheWriteLockUpFront) {
+    TempDir dir;
+    auto first = open_store(dir / "k.db");
+    ConnectionOptions impatient;
+    impatient.busy_timeout = std::chrono::milliseconds(50);
+    Connection second = Connection::open(dir / "k.db", impatient);
+    Transaction holding(first.connection);
+    // A second writer is refused at BEGIN, before it has done any work.
+    try {
+        Transaction blocked(second);
+        FAIL() << "second BEGIN IMMEDIATE should have been refused";
+    } catch (const StoreError& e) {
+        EXPECT_EQ(e.sqlite_code() & 0xff, 5) << e.what(); // SQLITE_BUSY
+    }
+    // Readers are not blocked by the writer (WAL).
+    Statement read = second.prepare("SELECT count(*) FROM entries");
+    EXPECT_TRUE(read.step());
+}
+
+TEST(StoreSqlite, HostileTextIsStoredVerbatimThroughBinding) {
+    TempDir dir;
+    auto opened = open_store(dir / "k.db");
+    const std::string hostile = "x'); DROP TABLE policies; --\0\xff\"" + std::string("\n=cmd|' /C calc'!A0", 18);
+    {
+        Transaction tx(opened.connection);
+        upsert_policy(tx, hostile, hostile, 1);
+        tx.commit();
+    }
+    Statement read = opened.connection.prepare("SELECT name, definition FROM policies");
+    ASSERT_TRUE(read.step());
+    EXPECT_EQ(read.column_text(0), hostile);
+    EXPECT_EQ(read.column_text(1), hostile);
+}
+
+TEST(StoreSqlite, UnopenableFileNamesTheFile) {
+    TempDir dir;
+    ConnectionOptions no_create;
+    no_create.create = false;
+    try {
+        Connection::open(dir / "missing.db", no_create);
+        FAIL();
+    } catch (const StoreError& e) {
+        EXPECT_NE(std::string(e.what()).find("missing.db"), std::string::npos) << e.what();
+    }
+}
+
+TEST(StoreSqlite, ReadOnlyConnectionCannotWrite) {
+    TempDir dir;
+    { open_store(dir / "k.db"); }
+    ConnectionOptions read_only;
+    read_only.read_only = true;
+    Connection db = Connection::open(dir / "k.db", read_only);
+    EXPECT_THROW(db.exec_script("INSERT INTO policies(name, definition, updated_at) VALUES ('a', '{}', 1)"),
+                 StoreError);
+}
+
+} // namespace
