@@ -17,6 +17,8 @@
 #include <Poco/Util/OptionSet.h>
 #include <Poco/Util/ServerApplication.h>
 
+#include <sys/stat.h>
+
 #include <atomic>
 #include <chrono>
 #include <iostream>
@@ -98,6 +100,8 @@ protected:
             mode_ = Mode::check_config;
         } else if (name == "data-dir") {
             data_dir_ = absolute(value);
+        } else if (name == "umask") {
+            umask_given_ = true;
         }
     }
 
@@ -131,6 +135,8 @@ protected:
             return EXIT_CONFIG;
         }
         const keyholder::config::Config config = std::move(*loaded);
+        // The database, keys and exports are private to the service unless --umask says otherwise.
+        if (!umask_given_) ::umask(0077);
         setup_logging(config.service);
         return serve(config);
     }
@@ -225,6 +231,7 @@ private:
     Mode mode_ = Mode::serve;
     std::string config_file_;
     std::string data_dir_;
+    bool umask_given_ = false;
 };
 
 } // namespace

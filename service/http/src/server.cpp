@@ -90,15 +90,28 @@ private:
     const Readiness& readiness_;
 };
 
+// SO_REUSEADDR (fast restart) but never SO_REUSEPORT: a second process must not be
+// able to share, and silently split, our port.
+template <typename Socket> Socket& bind_exclusive(Socket& socket, const Poco::Net::SocketAddress& address) {
+    if (address.family() == Poco::Net::SocketAddress::IPv6) socket.bind6(address, true, false, true);
+    else socket.bind(address, true, false);
+    socket.listen(64);
+    return socket;
+}
+
 Poco::Net::ServerSocket make_socket(const config::HttpSection& settings) {
     Poco::Net::SocketAddress address(settings.address, settings.port);
-    if (!settings.tls()) return Poco::Net::ServerSocket(address, 64);
+    if (!settings.tls()) {
+        Poco::Net::ServerSocket socket;
+        return bind_exclusive(socket, address);
+    }
     Poco::Net::Context::Ptr context = new Poco::Net::Context(
         Poco::Net::Context::TLS_SERVER_USE, settings.tls_key_file->string(), settings.tls_cert_file->string(), "",
         Poco::Net::Context::VERIFY_NONE, 9, false, "HIGH:!aNULL:!MD5:!RC4");
     context->requireMinimumProtocol(Poco::Net::Context::PROTO_TLSV1_2);
     context->enableExtendedCertificateVerification(false);
-    return Poco::Net::SecureServerSocket(address, 64, context);
+    Poco::Net::SecureServerSocket socket(context);
+    return bind_exclusive(socket, address);
 }
 
 } // namespace
