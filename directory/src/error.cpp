@@ -21,7 +21,8 @@ DirectoryError make_error(LDAP* ld, int rc, const std::string& doing, const std:
     error.message = doing + ": " + ldap_err2string(rc) + " (" + std::to_string(rc) + ")";
     if (ld != nullptr) {
         char* diagnostic = nullptr;
-        if (ldap_get_option(ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &diagnostic) == LDAP_OPT_SUCCESS && diagnostic != nullptr) {
+        if (ldap_get_option(ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &diagnostic) == LDAP_OPT_SUCCESS &&
+            diagnostic != nullptr) {
             LdapText owned(diagnostic);
             error.diagnostic = owned.get();
         }
@@ -31,9 +32,7 @@ DirectoryError make_error(LDAP* ld, int rc, const std::string& doing, const std:
     case LDAP_TIMEOUT:
     case LDAP_CONNECT_ERROR:
     case LDAP_UNAVAILABLE:
-    case LDAP_BUSY:
-        error.kind = DirectoryError::Kind::unavailable;
-        break;
+    case LDAP_BUSY: error.kind = DirectoryError::Kind::unavailable; break;
     case LDAP_INVALID_CREDENTIALS: error.kind = DirectoryError::Kind::invalid_credentials; break;
     case LDAP_NO_SUCH_OBJECT: error.kind = DirectoryError::Kind::no_such_object; break;
     case LDAP_INSUFFICIENT_ACCESS:

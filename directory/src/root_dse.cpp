@@ -13,7 +13,8 @@ std::vector<std::string> values(LDAP* ld, LDAPMessage* entry, const char* attrib
     std::vector<std::string> out;
     detail::BerValues list(ldap_get_values_len(ld, entry, attribute));
     if (!list) return out;
-    for (berval** v = list.get(); *v != nullptr; ++v) out.emplace_back((*v)->bv_val, (*v)->bv_len);
+    for (berval** v = list.get(); *v != nullptr; ++v)
+        out.emplace_back((*v)->bv_val, (*v)->bv_len);
     return out;
 }
 

@@ -93,7 +93,8 @@ int audit_verify(std::span<const std::string> args) {
     } else if (options->count("config")) {
         auto config = keyholder::config::load_config(options->at("config"));
         if (!config) {
-            for (const auto& problem : config.error()) std::cerr << problem.to_string() << '\n';
+            for (const auto& problem : config.error())
+                std::cerr << problem.to_string() << '\n';
             return kFailed;
         }
         db = config->store.file.string();

@@ -41,14 +41,14 @@ constexpr const char* kVersion = "0.1.0";
 std::string absolute(const std::string& path) { return std::filesystem::absolute(path).lexically_normal().string(); }
 
 // DirectoryProbe: answers /readyz without hammering the DC — one rootDSE read per
-// few seconds at most, shared by all probe requests.
+// two seconds at most, shared by all probe requests.
 class DirectoryProbe {
 public:
     explicit DirectoryProbe(keyholder::directory::ConnectionSettings settings) : settings_(std::move(settings)) {}
     bool check(std::string& why) {
         std::lock_guard lock(mutex_);
         auto now = std::chrono::steady_clock::now();
-        if (now - checked_at_ > std::chrono::seconds(5) || checked_at_.time_since_epoch().count() == 0) {
+        if (now - checked_at_ > std::chrono::seconds(2) || checked_at_.time_since_epoch().count() == 0) {
             auto dse = keyholder::directory::read_root_dse(settings_);
             ok_ = dse.has_value();
             why_ = ok_ ? "" : dse.error().to_string();
@@ -120,7 +120,8 @@ protected:
         auto loaded = keyholder::config::load_config(config_file_, load_options);
         if (mode_ == Mode::check_config) {
             if (!loaded) {
-                for (const auto& problem : loaded.error()) std::cerr << problem.to_string() << '\n';
+                for (const auto& problem : loaded.error())
+                    std::cerr << problem.to_string() << '\n';
                 std::cerr << loaded.error().size() << " problem(s) in " << config_file_ << '\n';
                 return EXIT_CONFIG;
             }
@@ -130,7 +131,8 @@ protected:
         }
         if (!loaded) {
             // Logging is not configured yet: these go to stderr (the journal under systemd).
-            for (const auto& problem : loaded.error()) std::cerr << problem.to_string() << '\n';
+            for (const auto& problem : loaded.error())
+                std::cerr << problem.to_string() << '\n';
             std::cerr << "keyholderd: not starting: " << loaded.error().size() << " configuration problem(s)\n";
             return EXIT_CONFIG;
         }
@@ -155,8 +157,7 @@ private:
         } else {
             sink = new Poco::ConsoleChannel(std::cerr);
         }
-        Poco::AutoPtr<Poco::PatternFormatter> pattern =
-            new Poco::PatternFormatter("%Y-%m-%dT%H:%M:%S.%iZ %p %s: %t");
+        Poco::AutoPtr<Poco::PatternFormatter> pattern = new Poco::PatternFormatter("%Y-%m-%dT%H:%M:%S.%iZ %p %s: %t");
         Poco::AutoPtr<Poco::FormattingChannel> channel = new Poco::FormattingChannel(pattern, sink);
         Poco::Logger::root().setChannel(channel);
         Poco::Logger::root().setLevel(service.log_level);

@@ -40,17 +40,17 @@ AuditEvent append_audit_event(Transaction& transaction, const NewAuditEvent& eve
     int64_t seq = 1;
     std::string prev_hash = kGenesisHash;
     {
-        Statement last = connection.prepare("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1");
-        if (last.step()) {
-            seq = last.column_int64(0) + 1;
-            prev_hash = last.column_text(1);
+        auto last = connection.cached("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1");
+        if (last->step()) {
+            seq = last->column_int64(0) + 1;
+            prev_hash = last->column_text(1);
         }
     }
-    AuditEvent stored{seq, event.at, event.actor, event.action, event.subject, event.details, prev_hash,
-                      audit_event_hash(prev_hash, seq, event)};
-    Statement insert = connection.prepare("INSERT INTO audit_events(seq, at, actor, action, subject, details, "
-                                          "prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
-    insert.bind(1, stored.seq)
+    AuditEvent stored{seq,           event.at,      event.actor, event.action,
+                      event.subject, event.details, prev_hash,   audit_event_hash(prev_hash, seq, event)};
+    auto insert = connection.cached("INSERT INTO audit_events(seq, at, actor, action, subject, details, "
+                                    "prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+    insert->bind(1, stored.seq)
         .bind(2, stored.at)
         .bind(3, stored.actor)
         .bind(4, stored.action)
@@ -65,7 +65,8 @@ AuditEvent append_audit_event(Transaction& transaction, const NewAuditEvent& eve
 void for_each_audit_event(Connection& connection, const std::function<void(const AuditEvent&)>& visit) {
     Statement rows = connection.prepare(
         "SELECT seq, at, actor, action, subject, details, prev_hash, hash FROM audit_events ORDER BY seq");
-    while (rows.step()) visit(read_event(rows));
+    while (rows.step())
+        visit(read_event(rows));
 }
 
 AuditVerification verify_audit_chain(Connection& connection) {
@@ -92,14 +93,16 @@ AuditVerification verify_audit_chain(Connection& connection) {
             report(AuditProblem::broken_link, event.seq,
                    where + " (" + event.action + ") does not follow #" + std::to_string(event.seq - 1) +
                        ": its previous-hash link is broken, so events were reordered, inserted or removed here, "
-                       "or #" + std::to_string(event.seq - 1) + " was rewritten");
+                       "or #" +
+                       std::to_string(event.seq - 1) + " was rewritten");
             return result;
         }
         NewAuditEvent content{event.at, event.actor, event.action, event.subject, event.details};
         if (audit_event_hash(event.prev_hash, event.seq, content) != event.hash) {
             report(AuditProblem::changed, event.seq,
-                   where + " (" + event.action + ") was changed after it was written: its content no longer "
-                           "matches its hash");
+                   where + " (" + event.action +
+                       ") was changed after it was written: its content no longer "
+                       "matches its hash");
             return result;
         }
         previous_hash = event.hash;

@@ -177,8 +177,9 @@ CREATE INDEX checkouts_takeback_due ON checkouts(takeback_state, takeback_next_a
 )sql";
 
 constexpr std::array kBuiltin{
-    Migration{1, "initial schema: policies, entries, requests, approvals, checkouts, secrets, audit, outbox, "
-                 "link tokens",
+    Migration{1,
+              "initial schema: policies, entries, requests, approvals, checkouts, secrets, audit, outbox, "
+              "link tokens",
               kSchemaV1},
     Migration{2, "report runs and take-back retry index", kSchemaV2},
 };

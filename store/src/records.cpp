@@ -36,11 +36,11 @@ int64_t upsert_entry(Transaction& transaction, const EntryRecord& entry, int64_t
 }
 
 int64_t insert_request(Transaction& transaction, const NewRequest& request) {
-    Statement insert = transaction.connection().prepare(
+    auto insert = transaction.connection().cached(
         "INSERT INTO requests(entry_id, requester_sid, requester_name, requester_display, reason, ticket, "
         "requested_at, start_at, duration_s, state, deadline_at, extends_checkout_id) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)");
-    insert.bind(1, request.entry_id)
+    insert->bind(1, request.entry_id)
         .bind(2, request.requester_sid)
         .bind(3, request.requester_name)
         .bind(4, request.requester_display)
@@ -56,10 +56,10 @@ int64_t insert_request(Transaction& transaction, const NewRequest& request) {
 }
 
 int64_t enqueue_notification(Transaction& transaction, const NewNotification& notification) {
-    Statement insert = transaction.connection().prepare(
+    auto insert = transaction.connection().cached(
         "INSERT INTO outbox(created_at, kind, recipient, request_id, payload, message_id, next_attempt_at) "
         "VALUES (?, ?, ?, ?, ?, ?, ?)");
-    insert.bind(1, notification.created_at)
+    insert->bind(1, notification.created_at)
         .bind(2, notification.kind)
         .bind(3, notification.recipient)
         .bind(4, notification.request_id)

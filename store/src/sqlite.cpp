@@ -61,22 +61,48 @@ Connection Connection::open(const std::filesystem::path& file, const ConnectionO
     return connection;
 }
 
-Connection::Connection(Connection&& other) noexcept : db_(other.db_), file_(std::move(other.file_)) {
+Connection::Connection(Connection&& other) noexcept
+    : db_(other.db_), file_(std::move(other.file_)), cache_(std::move(other.cache_)) {
     other.db_ = nullptr;
+    other.cache_.clear();
 }
 
 Connection& Connection::operator=(Connection&& other) noexcept {
     if (this != &other) {
+        finalize_cache();
         if (db_ != nullptr) sqlite3_close_v2(db_);
         db_ = other.db_;
         file_ = std::move(other.file_);
+        cache_ = std::move(other.cache_);
         other.db_ = nullptr;
+        other.cache_.clear();
     }
     return *this;
 }
 
 Connection::~Connection() {
+    finalize_cache();
     if (db_ != nullptr) sqlite3_close_v2(db_);
+}
+
+void Connection::finalize_cache() noexcept {
+    for (auto& [sql, stmt] : cache_)
+        sqlite3_finalize(stmt);
+    cache_.clear();
+}
+
+CachedStatement Connection::cached(const std::string& sql) {
+    auto found = cache_.find(sql);
+    if (found == cache_.end()) {
+        Statement fresh = prepare(sql);
+        found = cache_.emplace(sql, fresh.release()).first;
+    }
+    return CachedStatement(Statement(found->second, db_));
+}
+
+CachedStatement::~CachedStatement() {
+    statement_.reset();
+    statement_.release(); // owned by the connection's cache
 }
 
 Statement Connection::prepare(std::string_view sql) {
@@ -105,9 +131,7 @@ bool Connection::in_transaction() const { return sqlite3_get_autocommit(db_) == 
 
 Statement::Statement(sqlite3_stmt* stmt, gsl::not_null<sqlite3*> db) : stmt_(stmt), db_(db) {}
 
-Statement::Statement(Statement&& other) noexcept : stmt_(other.stmt_), db_(other.db_) {
-    other.stmt_ = nullptr;
-}
+Statement::Statement(Statement&& other) noexcept : stmt_(other.stmt_), db_(other.db_) { other.stmt_ = nullptr; }
 
 Statement& Statement::operator=(Statement&& other) noexcept {
     if (this != &other) {
@@ -121,6 +145,12 @@ Statement& Statement::operator=(Statement&& other) noexcept {
 
 Statement::~Statement() { sqlite3_finalize(stmt_); }
 
+sqlite3_stmt* Statement::release() noexcept {
+    sqlite3_stmt* stmt = stmt_;
+    stmt_ = nullptr;
+    return stmt;
+}
+
 void Statement::check_bind(int rc, int index) {
     if (rc != SQLITE_OK)
         fail(db_, rc, "cannot bind parameter " + std::to_string(index) + " of [" + sqlite3_sql(stmt_) + "]");
@@ -132,8 +162,7 @@ Statement& Statement::bind(int index, int64_t value) {
 }
 
 Statement& Statement::bind(int index, std::string_view text) {
-    check_bind(sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8),
-               index);
+    check_bind(sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8), index);
     return *this;
 }
 
@@ -155,8 +184,7 @@ bool Statement::step() {
 }
 
 void Statement::run() {
-    while (step()) {
-    }
+    while (step()) {}
 }
 
 void Statement::reset() {

@@ -14,6 +14,7 @@
 #include "keyholder/store/store.h"
 #include "support/child_process.h"
 #include "support/http_get.h"
+#include "support/slapd.h"
 #include "support/temp_dir.h"
 
 namespace {
@@ -29,12 +30,14 @@ const std::string kDaemon = KEYHOLDERD_PATH;
 std::filesystem::path write_config(const TempDir& dir, const std::string& listen = "127.0.0.1:0") {
     dir.write("data/ldap.password", "pw");
     return dir.write("keyholder.ini", "[service]\ndata_dir = data\nadmin_groups = Admins\n"
-                                      "[http]\nlisten = " + listen + "\n"
-                                      "[ldap]\nuris = ldap://127.0.0.1:1\nbase_dn = dc=test\n"
-                                      "bind_dn = cn=svc,dc=test\nbind_password_file = ldap.password\n"
-                                      "network_timeout = 1s\n"
-                                      "[policy.p]\nrequester_groups = Ops\nstage1_approvers = Leads\n"
-                                      "[entry.e]\npolicy = p\nrelease = group\ngroup = Tier0\n");
+                                      "[http]\nlisten = " +
+                                          listen +
+                                          "\n"
+                                          "[ldap]\nuris = ldap://127.0.0.1:1\nbase_dn = dc=test\n"
+                                          "bind_dn = cn=svc,dc=test\nbind_password_file = ldap.password\n"
+                                          "network_timeout = 1s\n"
+                                          "[policy.p]\nrequester_groups = Ops\nstage1_approvers = Leads\n"
+                                          "[entry.e]\npolicy = p\nrelease = group\ngroup = Tier0\n");
 }
 
 // The URL keyholderd logged ("listening on http://127.0.0.1:PORT").
@@ -133,8 +136,10 @@ TEST(Keyholderd, RunsAsADaemonWithAPidFile) {
     pid_t pid = 0;
     for (int i = 0; i < 200 && pid == 0; ++i) {
         std::string text = read_file(pidfile);
-        if (!text.empty()) pid = std::stoi(text);
-        else std::this_thread::sleep_for(25ms);
+        if (!text.empty())
+            pid = std::stoi(text);
+        else
+            std::this_thread::sleep_for(25ms);
     }
     ASSERT_GT(pid, 0) << "no PID file";
     const std::string url = "http://127.0.0.1:" + std::to_string(port);
@@ -146,10 +151,12 @@ TEST(Keyholderd, RunsAsADaemonWithAPidFile) {
     EXPECT_EQ(status, 200);
     ::kill(pid, SIGTERM);
     auto deadline = std::chrono::steady_clock::now() + 2s;
-    while (process_exists(pid) && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(10ms);
+    while (process_exists(pid) && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(10ms);
     EXPECT_FALSE(process_exists(pid)) << "daemon still running 2 s after SIGTERM";
     if (process_exists(pid)) ::kill(pid, SIGKILL);
-    for (int i = 0; i < 100 && std::filesystem::exists(pidfile); ++i) std::this_thread::sleep_for(10ms);
+    for (int i = 0; i < 100 && std::filesystem::exists(pidfile); ++i)
+        std::this_thread::sleep_for(10ms);
     EXPECT_FALSE(std::filesystem::exists(pidfile)) << "the PID file is removed on exit";
 }
 
@@ -194,8 +201,8 @@ TEST(KeyholderdCheckConfig, ShippedSamplePasses) {
     data.write("tls/keyholder.key", "key");
     data.write("keyholder.keytab", "keytab");
     data.write("smtp.password", "pw");
-    auto result = run(kDaemon, {"--check-config", (kSource / "config/keyholder.ini").string(), "--data-dir",
-                                data.path().string()});
+    auto result = run(
+        kDaemon, {"--check-config", (kSource / "config/keyholder.ini").string(), "--data-dir", data.path().string()});
     EXPECT_EQ(result.status, 0) << result.err;
     EXPECT_NE(result.out.find("keyholder.ini: OK (2 policies, 2 entries, 2 scheduled reports)"), std::string::npos)
         << result.out;
@@ -203,9 +210,9 @@ TEST(KeyholderdCheckConfig, ShippedSamplePasses) {
 
 TEST(KeyholderdCheckConfig, DemoConfigPasses) {
     TempDir data;
-    auto result = run(kDaemon,
-                      {"--check-config", (kSource / "config/demo.ini").string(), "--data-dir", data.path().string()},
-                      {{"KEYHOLDER_DEMO_LDAP_PASSWORD", "demo"}});
+    auto result =
+        run(kDaemon, {"--check-config", (kSource / "config/demo.ini").string(), "--data-dir", data.path().string()},
+            {{"KEYHOLDER_DEMO_LDAP_PASSWORD", "demo"}});
     EXPECT_EQ(result.status, 0) << result.err;
 }
 
@@ -226,11 +233,84 @@ TEST(KeyholderdCheckConfig, BrokenCopyOfTheSampleListsEveryProblem) {
     EXPECT_EQ(result.status, 78);
     const std::string f = file.string();
     for (const std::string& expected :
-         {f + ": [http] read_timeout: bad duration '2x'", f + ": [entry.server-admins] policy: names policy 'nosuchpolicy'",
+         {f + ": [http] read_timeout: bad duration '2x'",
+          f + ": [entry.server-admins] policy: names policy 'nosuchpolicy'",
           f + ": [policy.servers] stage1_approvers: missing required value", f + ": [ldap] pool_colour: unknown key",
           f + ": [smtp] password_file: cannot read", f + ": [ldap] keytab: cannot read"}) {
         EXPECT_NE(result.err.find(expected), std::string::npos) << "missing: " << expected << "\n" << result.err;
     }
+}
+
+} // namespace
+
+namespace {
+
+using namespace keyholder::testing;
+using namespace std::chrono_literals;
+
+// keyholderd against a real slapd over LDAPS with the sandbox's CA.
+std::filesystem::path write_directory_config(const TempDir& dir, const std::string& uris,
+                                             const std::filesystem::path& ca_file) {
+    dir.write("data/ldap.password", "demo-service-password");
+    return dir.write("keyholder.ini", "[service]\ndata_dir = data\nadmin_groups = Admins\n"
+                                      "[http]\nlisten = 127.0.0.1:0\n"
+                                      "[ldap]\nuris = " +
+                                          uris +
+                                          "\nbase_dn = dc=demo,dc=test\n"
+                                          "ca_file = " +
+                                          ca_file.string() +
+                                          "\n"
+                                          "bind_dn = cn=keyholder,ou=services,dc=demo,dc=test\n"
+                                          "bind_password_file = ldap.password\nnetwork_timeout = 1s\n"
+                                          "[policy.p]\nrequester_groups = Ops\nstage1_approvers = Leads\n"
+                                          "[entry.e]\npolicy = p\nrelease = group\ngroup = Tier0\n");
+}
+
+int poll_status(const std::string& url, int wanted, std::chrono::seconds within) {
+    auto deadline = std::chrono::steady_clock::now() + within;
+    int status = 0;
+    while (std::chrono::steady_clock::now() < deadline) {
+        status = http_get(url).status;
+        if (status == wanted) break;
+        std::this_thread::sleep_for(100ms);
+    }
+    return status;
+}
+
+TEST(KeyholderdReadiness, ReadyWhileTheDirectoryAnswersOverVerifiedTlsAndNotAfter) {
+    SlapdSandbox slapd;
+    TempDir dir;
+    // The first DC is down: the probe fails over to the second.
+    auto config = write_directory_config(dir, "ldaps://127.0.0.1:1 " + slapd.ldaps_uri(), slapd.ca_file());
+    ChildProcess daemon(KEYHOLDERD_PATH, {"--config", config.string()}, dir.path());
+    const std::string url = wait_for_url(daemon);
+    ASSERT_FALSE(url.empty()) << daemon.err();
+    auto ready = http_get(url + "/readyz");
+    EXPECT_EQ(ready.status, 200) << ready.body;
+    EXPECT_EQ(ready.body, R"({"status":"ready"})");
+
+    slapd.stop(); // fail closed: no directory, not ready
+    EXPECT_EQ(poll_status(url + "/readyz", 503, 10s), 503);
+    auto down = http_get(url + "/readyz");
+    EXPECT_NE(down.body.find("directory"), std::string::npos) << down.body;
+    EXPECT_EQ(http_get(url + "/healthz").status, 200) << "alive even when not ready";
+    daemon.signal(SIGTERM);
+    EXPECT_EQ(daemon.wait_for(2s), 0);
+}
+
+TEST(KeyholderdReadiness, AServerCertificateFromAnUnknownCaIsNotTrusted) {
+    SlapdSandbox slapd;
+    TempDir dir;
+    // The system CA bundle does not hold the sandbox's private CA.
+    auto config = write_directory_config(dir, slapd.ldaps_uri(), "/etc/ssl/certs/ca-certificates.crt");
+    ChildProcess daemon(KEYHOLDERD_PATH, {"--config", config.string()}, dir.path());
+    const std::string url = wait_for_url(daemon);
+    ASSERT_FALSE(url.empty()) << daemon.err();
+    auto ready = http_get(url + "/readyz");
+    EXPECT_EQ(ready.status, 503) << ready.body;
+    EXPECT_NE(ready.body.find(slapd.ldaps_uri()), std::string::npos) << ready.body;
+    daemon.signal(SIGTERM);
+    EXPECT_EQ(daemon.wait_for(2s), 0);
 }
 
 } // namespace

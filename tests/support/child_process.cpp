@@ -30,9 +30,11 @@ ChildProcess::ChildProcess(const std::string& program, const std::vector<std::st
         ::dup2(null, 0);
         ::dup2(out, 1);
         ::dup2(err, 2);
-        for (const auto& [name, value] : env) ::setenv(name.c_str(), value.c_str(), 1);
+        for (const auto& [name, value] : env)
+            ::setenv(name.c_str(), value.c_str(), 1);
         std::vector<char*> argv;
-        for (auto& a : argv_storage) argv.push_back(a.data());
+        for (auto& a : argv_storage)
+            argv.push_back(a.data());
         argv.push_back(nullptr);
         ::execv(program.c_str(), argv.data());
         ::_exit(127);

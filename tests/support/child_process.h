@@ -16,8 +16,8 @@ namespace keyholder::testing {
 class ChildProcess {
 public:
     /// start: fork + exec `program` with `args`; stdout and stderr go to files in `log_dir`.
-    ChildProcess(const std::string& program, const std::vector<std::string>& args,
-                 const std::filesystem::path& log_dir, const std::map<std::string, std::string>& env = {});
+    ChildProcess(const std::string& program, const std::vector<std::string>& args, const std::filesystem::path& log_dir,
+                 const std::map<std::string, std::string>& env = {});
     ~ChildProcess();
     ChildProcess(const ChildProcess&) = delete;
     ChildProcess& operator=(const ChildProcess&) = delete;

@@ -33,7 +33,8 @@ bool has_problem(const std::vector<Problem>& problems, const std::string& sectio
 
 std::string dump(const std::vector<Problem>& problems) {
     std::string out;
-    for (const auto& p : problems) out += p.to_string() + "\n";
+    for (const auto& p : problems)
+        out += p.to_string() + "\n";
     return out;
 }
 

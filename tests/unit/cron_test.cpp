@@ -21,9 +21,11 @@ TEST(CronParse, PlainFields) {
 TEST(CronParse, ListsRangesAndSteps) {
     auto cron = CronExpression::parse("*/15 9-17/2 1,15 jan-mar,dec *");
     ASSERT_TRUE(cron) << cron.error();
-    for (int m : {0, 15, 30, 45}) EXPECT_TRUE(cron->minute(m));
+    for (int m : {0, 15, 30, 45})
+        EXPECT_TRUE(cron->minute(m));
     EXPECT_FALSE(cron->minute(5));
-    for (int h : {9, 11, 13, 15, 17}) EXPECT_TRUE(cron->hour(h));
+    for (int h : {9, 11, 13, 15, 17})
+        EXPECT_TRUE(cron->hour(h));
     EXPECT_FALSE(cron->hour(10));
     EXPECT_TRUE(cron->month(2));
     EXPECT_FALSE(cron->month(4));
@@ -60,12 +62,12 @@ TEST(CronParse, RefusesBadExpressionsNamingTheField) {
         const char* text;
         const char* fragment;
     };
-    for (auto [text, fragment] : {Case{"0 6 * *", "5 fields"}, Case{"60 * * * *", "minute value 60"},
-                                  Case{"* 24 * * *", "hour value 24"}, Case{"* * 0 * *", "day-of-month value 0"},
-                                  Case{"* * * 13 *", "month value 13"}, Case{"* * * * 8", "day-of-week value 8"},
-                                  Case{"5-1 * * * *", "backwards"}, Case{"*/0 * * * *", "bad step"},
-                                  Case{"a * * * *", "minute field"}, Case{"1,,2 * * * *", "empty list item"},
-                                  Case{"@sometimes", "unknown cron shortcut"}, Case{"* * * foo *", "month field"}}) {
+    for (auto [text, fragment] :
+         {Case{"0 6 * *", "5 fields"}, Case{"60 * * * *", "minute value 60"}, Case{"* 24 * * *", "hour value 24"},
+          Case{"* * 0 * *", "day-of-month value 0"}, Case{"* * * 13 *", "month value 13"},
+          Case{"* * * * 8", "day-of-week value 8"}, Case{"5-1 * * * *", "backwards"}, Case{"*/0 * * * *", "bad step"},
+          Case{"a * * * *", "minute field"}, Case{"1,,2 * * * *", "empty list item"},
+          Case{"@sometimes", "unknown cron shortcut"}, Case{"* * * foo *", "month field"}}) {
         auto cron = CronExpression::parse(text);
         ASSERT_FALSE(cron) << text;
         EXPECT_NE(cron.error().find(fragment), std::string::npos) << text << " -> " << cron.error();

@@ -46,7 +46,8 @@ TEST_F(AuditChain, EventsLinkToTheirPredecessor) {
     for_each_audit_event(db(), [&](const AuditEvent& e) { events.push_back(e); });
     ASSERT_EQ(events.size(), 6U);
     EXPECT_EQ(events[0].prev_hash, kGenesisHash);
-    for (size_t i = 1; i < events.size(); ++i) EXPECT_EQ(events[i].prev_hash, events[i - 1].hash);
+    for (size_t i = 1; i < events.size(); ++i)
+        EXPECT_EQ(events[i].prev_hash, events[i - 1].hash);
 }
 
 TEST_F(AuditChain, UpdateAndDeleteAreRefusedByTheStore) {

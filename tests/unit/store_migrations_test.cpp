@@ -23,14 +23,16 @@ int64_t count(Connection& db, const std::string& sql) {
 std::vector<std::string> schema_of(Connection& db) {
     std::vector<std::string> out;
     Statement s = db.prepare("SELECT type || ' ' || name || ' ' || coalesce(sql, '') FROM sqlite_master ORDER BY name");
-    while (s.step()) out.push_back(s.column_text(0));
+    while (s.step())
+        out.push_back(s.column_text(0));
     return out;
 }
 
 TEST(StoreMigrations, VersionsAreContiguousFromOne) {
     auto all = builtin_migrations();
     ASSERT_FALSE(all.empty());
-    for (size_t i = 0; i < all.size(); ++i) EXPECT_EQ(all[i].version, static_cast<int>(i) + 1);
+    for (size_t i = 0; i < all.size(); ++i)
+        EXPECT_EQ(all[i].version, static_cast<int>(i) + 1);
     EXPECT_EQ(latest_schema_version(), all.back().version);
 }
 
@@ -77,7 +79,8 @@ TEST(StoreMigrations, NewerDatabaseIsRefusedAndLeftUntouched) {
     {
         Connection db = Connection::open(dir / "k.db");
         migrate(db);
-        db.exec_script("INSERT INTO schema_version(version, description, applied_at) VALUES (99, 'from the future', 0)");
+        db.exec_script(
+            "INSERT INTO schema_version(version, description, applied_at) VALUES (99, 'from the future', 0)");
     }
     Connection db = Connection::open(dir / "k.db");
     auto before = schema_of(db);

@@ -121,3 +121,38 @@ TEST(StoreSqlite, ReadOnlyConnectionCannotWrite) {
 }
 
 } // namespace
+
+namespace {
+
+using namespace keyholder::store;
+using keyholder::testing::TempDir;
+
+TEST(StoreSqlite, CachedStatementsAreReusedAndComeBackClean) {
+    TempDir dir;
+    auto opened = open_store(dir / "k.db");
+    Connection& db = opened.connection;
+    {
+        Transaction tx(db);
+        for (int i = 0; i < 3; ++i) upsert_policy(tx, "p" + std::to_string(i), "{}", 1);
+        tx.commit();
+    }
+    for (int round = 0; round < 3; ++round) {
+        auto query = db.cached("SELECT count(*) FROM policies WHERE name <> ?");
+        query->bind(1, "p" + std::to_string(round));
+        ASSERT_TRUE(query->step());
+        EXPECT_EQ(query->column_int64(0), 2);
+    }
+    {
+        // A handle dropped in the middle of a result set must not leave the statement busy.
+        auto rows = db.cached("SELECT name FROM policies");
+        ASSERT_TRUE(rows->step());
+    }
+    Transaction tx(db); // would fail with "statements in progress" semantics if the read were left open
+    tx.commit();
+    auto rows = db.cached("SELECT name FROM policies");
+    int n = 0;
+    while (rows->step()) ++n;
+    EXPECT_EQ(n, 3);
+}
+
+} // namespace

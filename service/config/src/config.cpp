@@ -215,7 +215,8 @@ public:
             std::ifstream in(*file, std::ios::binary);
             if (!in) return {};
             std::string value((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-            while (!value.empty() && (value.back() == '\n' || value.back() == '\r')) value.pop_back();
+            while (!value.empty() && (value.back() == '\n' || value.back() == '\r'))
+                value.pop_back();
             if (value.empty()) problem(file_key, file->string() + " is empty");
             return Secret(std::move(value));
         }
@@ -247,7 +248,8 @@ private:
 
 std::string report_list() {
     std::string names;
-    for (const auto& name : known_reports()) names += (names.empty() ? "" : ", ") + name;
+    for (const auto& name : known_reports())
+        names += (names.empty() ? "" : ", ") + name;
     return names;
 }
 
@@ -260,8 +262,8 @@ void read_service(SectionReader& r, Config& c, const LoadOptions& options, Conte
     context.base_dir = c.service.data_dir;
 
     c.service.log_level = r.text("log_level", "information");
-    static const std::set<std::string> levels{"none", "fatal", "critical", "error", "warning",
-                                              "notice", "information", "debug", "trace"};
+    static const std::set<std::string> levels{"none",   "fatal",       "critical", "error", "warning",
+                                              "notice", "information", "debug",    "trace"};
     if (levels.count(c.service.log_level) == 0)
         r.problem("log_level", "unknown level '" + c.service.log_level +
                                    "': use fatal, critical, error, warning, notice, information, debug or trace");
@@ -305,7 +307,8 @@ void read_http(SectionReader& r, Config& c) {
     if (c.http.tls_key_file) r.check_private_file("tls_key_file", *c.http.tls_key_file);
     if (!c.http.tls_cert_file && !is_loopback_host(c.http.address))
         r.problem("listen", "plain HTTP is only allowed on a loopback address; set tls_cert_file and tls_key_file "
-                            "to serve " + c.http.address);
+                            "to serve " +
+                                c.http.address);
     c.http.public_url = r.text("public_url", "");
     if (!c.http.public_url.empty()) {
         try {
@@ -316,8 +319,8 @@ void read_http(SectionReader& r, Config& c) {
             r.problem("public_url", "bad URL '" + c.http.public_url + "': " + e.message());
         }
     } else {
-        c.http.public_url = std::string(c.http.tls() ? "https" : "http") + "://" + c.http.address + ":" +
-                            std::to_string(c.http.port);
+        c.http.public_url =
+            std::string(c.http.tls() ? "https" : "http") + "://" + c.http.address + ":" + std::to_string(c.http.port);
     }
     c.http.max_body_bytes = static_cast<size_t>(r.integer("max_body_bytes", 64 * 1024, 1024, 64 * 1024 * 1024));
     c.http.max_header_fields = static_cast<int>(r.integer("max_header_fields", 64, 8, 1000));
@@ -349,10 +352,14 @@ void read_ldap(SectionReader& r, Config& c) {
     }
     c.ldap.base_dn = r.required("base_dn", "the search base, e.g. DC=example,DC=com");
     std::string flavour = lower(r.text("flavour", "auto"));
-    if (flavour == "auto") c.ldap.flavour = LdapFlavour::automatic;
-    else if (flavour == "ad" || flavour == "active-directory") c.ldap.flavour = LdapFlavour::active_directory;
-    else if (flavour == "openldap") c.ldap.flavour = LdapFlavour::openldap;
-    else r.problem("flavour", "unknown flavour '" + flavour + "': use auto, ad or openldap");
+    if (flavour == "auto")
+        c.ldap.flavour = LdapFlavour::automatic;
+    else if (flavour == "ad" || flavour == "active-directory")
+        c.ldap.flavour = LdapFlavour::active_directory;
+    else if (flavour == "openldap")
+        c.ldap.flavour = LdapFlavour::openldap;
+    else
+        r.problem("flavour", "unknown flavour '" + flavour + "': use auto, ad or openldap");
 
     c.ldap.starttls = r.boolean("starttls", false);
     c.ldap.tls_require_cert = r.boolean("tls_require_cert", true);
@@ -374,8 +381,10 @@ void read_ldap(SectionReader& r, Config& c) {
     } else if (bind == "gssapi") {
         c.ldap.bind = LdapBindMethod::gssapi;
         r.secret("bind_password", false, "");
-        if (!keytab) r.problem("keytab", "missing required value (the service keytab for bind = gssapi)");
-        else r.check_private_file("keytab", *keytab);
+        if (!keytab)
+            r.problem("keytab", "missing required value (the service keytab for bind = gssapi)");
+        else
+            r.check_private_file("keytab", *keytab);
         c.ldap.keytab = keytab;
         c.ldap.principal = principal;
         if (!bind_dn.empty()) r.problem("bind_dn", "only used with bind = simple");
@@ -410,11 +419,15 @@ void read_smtp(SectionReader& r, Config& c) {
 
 void read_store(SectionReader& r, Config& c) {
     c.store.file = r.path("path", c.service.data_dir / "keyholder.db");
-    c.store.busy_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(r.duration("busy_timeout", Seconds{5}));
+    c.store.busy_timeout =
+        std::chrono::duration_cast<std::chrono::milliseconds>(r.duration("busy_timeout", Seconds{5}));
     std::string durability = lower(r.text("durability", "full"));
-    if (durability == "full") c.store.durability = Durability::full;
-    else if (durability == "normal") c.store.durability = Durability::normal;
-    else r.problem("durability", "unknown value '" + durability + "': use full (default) or normal");
+    if (durability == "full")
+        c.store.durability = Durability::full;
+    else if (durability == "normal")
+        c.store.durability = Durability::normal;
+    else
+        r.problem("durability", "unknown value '" + durability + "': use full (default) or normal");
 }
 
 bool valid_timezone(const std::string& tz) { return tz == "UTC" || tz == "local"; }
@@ -440,18 +453,22 @@ void read_policy(SectionReader& r, const std::string& name, Config& c, const std
         std::smatch m;
         if (std::regex_match(key, m, stage_key)) highest = std::max(highest, std::stoi(m[1].str()));
     }
-    if (highest == 0) r.problem("stage1_approvers", "a policy needs approvers: give stage1_approvers "
-                                                    "(AD groups and/or 'manager')");
+    if (highest == 0)
+        r.problem("stage1_approvers", "a policy needs approvers: give stage1_approvers "
+                                      "(AD groups and/or 'manager')");
     for (int n = 1; n <= std::min(highest, 9); ++n) {
         const std::string approvers_key = "stage" + std::to_string(n) + "_approvers";
         const std::string approvals_key = "stage" + std::to_string(n) + "_approvals";
         ApprovalStage stage;
         auto approvers = r.list(approvers_key);
-        if (approvers.empty()) r.problem(approvers_key, "missing required value (stage " + std::to_string(n) +
-                                                            " needs approvers: AD groups and/or 'manager')");
+        if (approvers.empty())
+            r.problem(approvers_key, "missing required value (stage " + std::to_string(n) +
+                                         " needs approvers: AD groups and/or 'manager')");
         for (const auto& approver : approvers) {
-            if (lower(approver) == "manager") stage.requester_manager = true;
-            else stage.approver_groups.push_back(approver);
+            if (lower(approver) == "manager")
+                stage.requester_manager = true;
+            else
+                stage.approver_groups.push_back(approver);
         }
         stage.approvals = static_cast<int>(r.integer(approvals_key, 1, 1, 20));
         p.stages.push_back(stage);
@@ -487,10 +504,14 @@ void read_entry(SectionReader& r, const std::string& name, Config& c) {
     e.policy = r.required("policy", "the [policy.NAME] that governs this entry");
     for (const auto& kind : r.list("release", " ,;")) {
         std::string k = lower(kind);
-        if (k == "password") e.release.push_back(ReleaseKind::password);
-        else if (k == "enable") e.release.push_back(ReleaseKind::enable);
-        else if (k == "group") e.release.push_back(ReleaseKind::group);
-        else r.problem("release", "unknown release kind '" + kind + "': use password, enable and/or group");
+        if (k == "password")
+            e.release.push_back(ReleaseKind::password);
+        else if (k == "enable")
+            e.release.push_back(ReleaseKind::enable);
+        else if (k == "group")
+            e.release.push_back(ReleaseKind::group);
+        else
+            r.problem("release", "unknown release kind '" + kind + "': use password, enable and/or group");
     }
     if (!r.has("release")) r.problem("release", "missing required value (password, enable and/or group)");
     e.account = r.text("account", "");
@@ -507,7 +528,8 @@ void read_report(SectionReader& r, const std::string& name, Config& c) {
     ReportSchedule s;
     s.name = name;
     s.report = r.required("report", report_list());
-    if (!s.report.empty() && std::find(known_reports().begin(), known_reports().end(), s.report) == known_reports().end())
+    if (!s.report.empty() &&
+        std::find(known_reports().begin(), known_reports().end(), s.report) == known_reports().end())
         r.problem("report", "unknown report '" + s.report + "': use " + report_list());
     s.schedule = r.required("schedule", "a 5-field cron expression, e.g. 0 6 * * mon");
     if (!s.schedule.empty()) {
@@ -516,8 +538,9 @@ void read_report(SectionReader& r, const std::string& name, Config& c) {
     s.window = r.text("window", "last 7d");
     static const std::regex window_re("last ([0-9]+[smhd])+|previous (day|week|month)");
     if (!std::regex_match(s.window, window_re))
-        r.problem("window", "unknown window '" + s.window + "': use 'last DURATION' (e.g. last 7d) or "
-                                                            "'previous day', 'previous week', 'previous month'");
+        r.problem("window", "unknown window '" + s.window +
+                                "': use 'last DURATION' (e.g. last 7d) or "
+                                "'previous day', 'previous week', 'previous month'");
     s.output_dir = r.path("output_dir", c.reports.output_dir);
     s.mail_to = r.list("mail_to", " ,;");
     for (const auto& address : s.mail_to)
@@ -529,7 +552,9 @@ void read_report(SectionReader& r, const std::string& name, Config& c) {
 
 } // namespace
 
-bool Entry::releases(ReleaseKind kind) const { return std::find(release.begin(), release.end(), kind) != release.end(); }
+bool Entry::releases(ReleaseKind kind) const {
+    return std::find(release.begin(), release.end(), kind) != release.end();
+}
 
 const std::vector<std::string>& known_reports() {
     static const std::vector<std::string> names{"checkout-requests", "active-checkouts", "approvals", "audit"};
@@ -548,7 +573,9 @@ std::expected<Config, std::vector<Problem>> load_config(const Path& file, const 
     context.file = file.string();
     {
         std::ifstream probe(file);
-        if (!probe) return std::unexpected(std::vector<Problem>{{context.file, "", "", std::string("cannot read: ") + std::strerror(errno)}});
+        if (!probe)
+            return std::unexpected(
+                std::vector<Problem>{{context.file, "", "", std::string("cannot read: ") + std::strerror(errno)}});
     }
     try {
         context.ini = new Poco::Util::IniFileConfiguration(file.string());
@@ -579,8 +606,9 @@ std::expected<Config, std::vector<Problem>> load_config(const Path& file, const 
         } else {
             std::string section = leaf.substr(0, leaf.rfind('.'));
             if (sections.count("!" + section) == 0) {
-                context.problem(section, "", "unknown section (known: service, http, ldap, smtp, store, reports, "
-                                             "policy.NAME, entry.NAME, report.NAME)");
+                context.problem(section, "",
+                                "unknown section (known: service, http, ldap, smtp, store, reports, "
+                                "policy.NAME, entry.NAME, report.NAME)");
                 sections["!" + section]; // report once
             }
         }
@@ -622,16 +650,20 @@ std::expected<Config, std::vector<Problem>> load_config(const Path& file, const 
                 context.problem(section, "", "bad name '" + name + "': use lowercase letters, digits, - and _");
                 continue;
             }
-            if (kind == "policy") read_policy(r, name, config, keys);
-            else if (kind == "entry") read_entry(r, name, config);
-            else read_report(r, name, config);
+            if (kind == "policy")
+                read_policy(r, name, config, keys);
+            else if (kind == "entry")
+                read_entry(r, name, config);
+            else
+                read_report(r, name, config);
             r.finish();
         }
     }
     for (const auto& [name, entry] : config.entries) {
         if (!entry.policy.empty() && config.policies.count(entry.policy) == 0)
-            context.problem("entry." + name, "policy", "names policy '" + entry.policy +
-                                                           "', which is not defined (no [policy." + entry.policy + "])");
+            context.problem("entry." + name, "policy",
+                            "names policy '" + entry.policy + "', which is not defined (no [policy." + entry.policy +
+                                "])");
     }
     if (config.entries.empty()) context.problem("", "", "no [entry.NAME] section: nothing could be checked out");
 

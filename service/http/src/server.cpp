@@ -56,11 +56,16 @@ public:
             return;
         }
         std::string why;
-        if (readiness_.started && !readiness_.started()) why = "start-up work is not finished";
-        else if (readiness_.store && !readiness_.store(why)) why = "store: " + why;
-        else if (readiness_.directory && !readiness_.directory(why)) why = "directory: " + why;
-        if (why.empty()) send_json(response, HTTPResponse::HTTP_OK, status_body("ready"));
-        else send_json(response, HTTPResponse::HTTP_SERVICE_UNAVAILABLE, status_body("not ready", why));
+        if (readiness_.started && !readiness_.started())
+            why = "start-up work is not finished";
+        else if (readiness_.store && !readiness_.store(why))
+            why = "store: " + why;
+        else if (readiness_.directory && !readiness_.directory(why))
+            why = "directory: " + why;
+        if (why.empty())
+            send_json(response, HTTPResponse::HTTP_OK, status_body("ready"));
+        else
+            send_json(response, HTTPResponse::HTTP_SERVICE_UNAVAILABLE, status_body("not ready", why));
     }
 
 private:
@@ -93,8 +98,10 @@ private:
 // SO_REUSEADDR (fast restart) but never SO_REUSEPORT: a second process must not be
 // able to share, and silently split, our port.
 template <typename Socket> Socket& bind_exclusive(Socket& socket, const Poco::Net::SocketAddress& address) {
-    if (address.family() == Poco::Net::SocketAddress::IPv6) socket.bind6(address, true, false, true);
-    else socket.bind(address, true, false);
+    if (address.family() == Poco::Net::SocketAddress::IPv6)
+        socket.bind6(address, true, false, true);
+    else
+        socket.bind(address, true, false);
     socket.listen(64);
     return socket;
 }
@@ -148,8 +155,7 @@ Server::Server(const config::HttpSection& settings, Readiness readiness)
     params->setServerName("keyholder");
     Poco::Net::ServerSocket socket = make_socket(settings);
     impl_->bound = socket.address();
-    impl_->server =
-        std::make_unique<Poco::Net::HTTPServer>(new Router(impl_->readiness), impl_->pool, socket, params);
+    impl_->server = std::make_unique<Poco::Net::HTTPServer>(new Router(impl_->readiness), impl_->pool, socket, params);
 }
 
 Server::~Server() { stop(); }
@@ -165,8 +171,6 @@ void Server::stop() {
 
 uint16_t Server::port() const { return impl_->bound.port(); }
 
-std::string Server::url() const {
-    return std::string(impl_->tls ? "https" : "http") + "://" + impl_->bound.toString();
-}
+std::string Server::url() const { return std::string(impl_->tls ? "https" : "http") + "://" + impl_->bound.toString(); }
 
 } // namespace keyholder::http

@@ -17,13 +17,14 @@ struct FieldSpec {
 };
 
 constexpr std::array<const char*, 12> kMonthNames{"jan", "feb", "mar", "apr", "may", "jun",
-                                                   "jul", "aug", "sep", "oct", "nov", "dec"};
+                                                  "jul", "aug", "sep", "oct", "nov", "dec"};
 constexpr std::array<const char*, 8> kDayNames{"sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun"};
 
 std::expected<int, std::string> parse_value(std::string_view token, const FieldSpec& spec) {
     if (spec.names != nullptr && token.size() == 3 && std::isalpha(static_cast<unsigned char>(token[0]))) {
         std::string lower;
-        for (char c : token) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        for (char c : token)
+            lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
         for (int v = spec.min; v <= spec.max; ++v)
             if (lower == spec.names[v - spec.min]) return v;
     }
@@ -73,7 +74,8 @@ std::expected<bool, std::string> parse_field(std::string_view field, const Field
             low = *a;
             high = step > 1 ? spec.max : *a; // "5/15" means from 5 to the end, every 15
         }
-        for (int v = low; v <= high; v += step) out[static_cast<size_t>(v)] = true;
+        for (int v = low; v <= high; v += step)
+            out[static_cast<size_t>(v)] = true;
         if (comma == std::string_view::npos) break;
         start = comma + 1;
     }
@@ -84,12 +86,18 @@ std::expected<bool, std::string> parse_field(std::string_view field, const Field
 
 std::expected<CronExpression, std::string> CronExpression::parse(std::string_view text) {
     std::string expanded(text);
-    if (text == "@hourly") expanded = "0 * * * *";
-    else if (text == "@daily" || text == "@midnight") expanded = "0 0 * * *";
-    else if (text == "@weekly") expanded = "0 0 * * 0";
-    else if (text == "@monthly") expanded = "0 0 1 * *";
-    else if (text == "@yearly" || text == "@annually") expanded = "0 0 1 1 *";
-    else if (!text.empty() && text[0] == '@') return std::unexpected("unknown cron shortcut '" + std::string(text) + "'");
+    if (text == "@hourly")
+        expanded = "0 * * * *";
+    else if (text == "@daily" || text == "@midnight")
+        expanded = "0 0 * * *";
+    else if (text == "@weekly")
+        expanded = "0 0 * * 0";
+    else if (text == "@monthly")
+        expanded = "0 0 1 * *";
+    else if (text == "@yearly" || text == "@annually")
+        expanded = "0 0 1 1 *";
+    else if (!text.empty() && text[0] == '@')
+        return std::unexpected("unknown cron shortcut '" + std::string(text) + "'");
 
     std::vector<std::string_view> fields;
     std::string_view rest = expanded;

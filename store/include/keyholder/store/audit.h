@@ -56,17 +56,17 @@ void for_each_audit_event(Connection& connection, const std::function<void(const
 
 enum class AuditProblem {
     none,
-    missing,      ///< a sequence number is absent: an event was removed
-    broken_link,  ///< prev_hash does not match the event before: removed, inserted or reordered
-    changed,      ///< the stored hash does not match the content: the event was edited
+    missing,     ///< a sequence number is absent: an event was removed
+    broken_link, ///< prev_hash does not match the event before: removed, inserted or reordered
+    changed,     ///< the stored hash does not match the content: the event was edited
 };
 
 struct AuditVerification {
-    int64_t events = 0;                ///< events checked
+    int64_t events = 0; ///< events checked
     AuditProblem problem = AuditProblem::none;
-    std::optional<int64_t> first_bad;  ///< seq of the first event found wrong
-    std::string message;               ///< human-readable finding
-    std::string head_hash;             ///< hash of the last event (compare with an earlier export)
+    std::optional<int64_t> first_bad; ///< seq of the first event found wrong
+    std::string message;              ///< human-readable finding
+    std::string head_hash;            ///< hash of the last event (compare with an earlier export)
     [[nodiscard]] bool ok() const { return problem == AuditProblem::none; }
 };
 

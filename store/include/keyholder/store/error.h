@@ -16,8 +16,7 @@ namespace keyholder::store {
 /// naming the database file and the statement that failed.
 class StoreError : public std::runtime_error {
 public:
-    StoreError(int sqlite_code, const std::string& message)
-        : std::runtime_error(message), sqlite_code_(sqlite_code) {}
+    StoreError(int sqlite_code, const std::string& message) : std::runtime_error(message), sqlite_code_(sqlite_code) {}
     [[nodiscard]] int sqlite_code() const noexcept { return sqlite_code_; }
 
 private:

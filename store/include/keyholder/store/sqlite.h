@@ -14,6 +14,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include <gsl/pointers>
@@ -35,6 +36,7 @@ struct ConnectionOptions {
 };
 
 class Statement;
+class CachedStatement;
 
 /// Connection: an open database file in WAL mode with foreign keys enforced.
 class Connection {
@@ -51,6 +53,11 @@ public:
     /// prepare: compiles one statement. Throws StoreError naming the SQL on failure.
     [[nodiscard]] Statement prepare(std::string_view sql);
 
+    /// cached: a statement compiled once per connection and reused (hot paths).
+    /// The returned handle resets it when it goes out of scope; do not hold two
+    /// handles on the same SQL text at once.
+    [[nodiscard]] CachedStatement cached(const std::string& sql);
+
     /// exec_script: runs constant SQL text (schema migrations, pragmas). Never pass
     /// text that contains values; use prepare() and bind() for those.
     void exec_script(const std::string& sql);
@@ -64,8 +71,10 @@ public:
 
 private:
     Connection(sqlite3* db, std::filesystem::path file);
+    void finalize_cache() noexcept;
     sqlite3* db_;
     std::filesystem::path file_;
+    std::unordered_map<std::string, sqlite3_stmt*> cache_;
 };
 
 /// Statement: one prepared statement. Parameters are 1-based like SQLite's.
@@ -103,12 +112,32 @@ public:
     [[nodiscard]] std::vector<std::byte> column_blob(int column) const;
     [[nodiscard]] int column_count() const;
 
+    /// release: gives up ownership without finalizing (the cache keeps it).
+    sqlite3_stmt* release() noexcept;
+
 private:
     friend class Connection;
     Statement(sqlite3_stmt* stmt, gsl::not_null<sqlite3*> db);
     void check_bind(int rc, int index);
     sqlite3_stmt* stmt_;
     sqlite3* db_;
+};
+
+/// CachedStatement: borrows a statement from Connection's cache; resets it (and
+/// clears its bindings) on destruction so the next user starts clean.
+class CachedStatement {
+public:
+    explicit CachedStatement(Statement statement) : statement_(std::move(statement)) {}
+    CachedStatement(CachedStatement&&) = default;
+    CachedStatement(const CachedStatement&) = delete;
+    CachedStatement& operator=(const CachedStatement&) = delete;
+    CachedStatement& operator=(CachedStatement&&) = delete;
+    ~CachedStatement();
+    Statement* operator->() { return &statement_; }
+    Statement& operator*() { return statement_; }
+
+private:
+    Statement statement_;
 };
 
 /// Transaction: BEGIN IMMEDIATE on construction (takes the write lock up front, so

@@ -31,10 +31,10 @@ using Path = std::filesystem::path;
 struct ServiceSection {
     std::string name = "keyholder";
     Path data_dir;
-    std::string log_level = "information"; ///< Poco levels: trace, debug, information, notice, warning, error, ...
-    std::optional<Path> log_file;          ///< console (journald) when empty
-    Path master_key_file;                  ///< AES-256-GCM key for secrets at rest; created on first start
-    Path link_key_file;                    ///< HMAC key for approval links; created on first start
+    std::string log_level = "information";   ///< Poco levels: trace, debug, information, notice, warning, error, ...
+    std::optional<Path> log_file;            ///< console (journald) when empty
+    Path master_key_file;                    ///< AES-256-GCM key for secrets at rest; created on first start
+    Path link_key_file;                      ///< HMAC key for approval links; created on first start
     std::vector<std::string> admin_groups;   ///< AD groups (DN, SID or name) of administrators
     std::vector<std::string> auditor_groups; ///< AD groups allowed to read reports
 };

@@ -32,7 +32,8 @@ public:
 private:
     void wipe() noexcept {
         volatile char* p = value_.data();
-        for (size_t i = 0; i < value_.size(); ++i) p[i] = 0;
+        for (size_t i = 0; i < value_.size(); ++i)
+            p[i] = 0;
         value_.clear();
     }
     std::string value_;
