@@ -25,6 +25,8 @@
 #include <mutex>
 
 #include "keyholder/config/config.h"
+#include "keyholder/core/catalog.h"
+#include "keyholder/core/clock.h"
 #include "keyholder/directory/root_dse.h"
 #include "keyholder/http/server.h"
 #include "keyholder/store/error.h"
@@ -179,6 +181,9 @@ private:
             store.emplace(keyholder::store::open_store(config.store.file, options));
             log.information("store %s at schema version %d (was %d)", config.store.file.string(),
                             store->migration.to_version, store->migration.from_version);
+            auto sync = keyholder::core::record_service_start(store->connection, config, clock_, kVersion);
+            log.information("catalog: %d entries (%d retired), %d policies new or changed; configuration sha256 %s",
+                            sync.entries, sync.entries_retired, sync.policies_changed, sync.config_sha256);
         } catch (const keyholder::store::StoreError& e) {
             log.fatal("cannot open the store: %s", std::string(e.what()));
             return EXIT_CANTCREAT;
@@ -224,11 +229,17 @@ private:
         log.information("stopping");
         server->stop();
         server.reset();
+        try {
+            keyholder::core::record_service_stop(store->connection, clock_, kVersion);
+        } catch (const keyholder::store::StoreError& e) {
+            log.error("cannot record the stop in the audit trail: %s", std::string(e.what()));
+        }
         Poco::Net::uninitializeSSL();
         log.information("stopped");
         return EXIT_OK;
     }
 
+    keyholder::core::SystemClock clock_;
     Mode mode_ = Mode::serve;
     std::string config_file_;
     std::string data_dir_;

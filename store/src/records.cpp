@@ -18,6 +18,27 @@ int64_t upsert_policy(Transaction& transaction, const std::string& name, const s
     return existing.column_int64(0);
 }
 
+std::optional<std::string> find_policy_definition(Connection& connection, const std::string& name) {
+    Statement query = connection.prepare("SELECT definition FROM policies WHERE name = ?");
+    query.bind(1, name);
+    if (!query.step()) return std::nullopt;
+    return query.column_text(0);
+}
+
+std::vector<std::string> list_active_entry_names(Connection& connection) {
+    std::vector<std::string> names;
+    Statement query = connection.prepare("SELECT name FROM entries WHERE retired = 0 ORDER BY name");
+    while (query.step())
+        names.push_back(query.column_text(0));
+    return names;
+}
+
+void retire_entry(Transaction& transaction, const std::string& name, int64_t now) {
+    Statement update = transaction.connection().prepare(
+        "UPDATE entries SET retired = 1, updated_at = ? WHERE name = ? AND retired = 0");
+    update.bind(1, now).bind(2, name).run();
+}
+
 int64_t upsert_entry(Transaction& transaction, const EntryRecord& entry, int64_t now) {
     Statement upsert = transaction.connection().prepare(
         "INSERT INTO entries(name, display_name, policy_id, kinds, account, group_name, updated_at) "

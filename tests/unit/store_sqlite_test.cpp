@@ -133,7 +133,8 @@ TEST(StoreSqlite, CachedStatementsAreReusedAndComeBackClean) {
     Connection& db = opened.connection;
     {
         Transaction tx(db);
-        for (int i = 0; i < 3; ++i) upsert_policy(tx, "p" + std::to_string(i), "{}", 1);
+        for (int i = 0; i < 3; ++i)
+            upsert_policy(tx, "p" + std::to_string(i), "{}", 1);
         tx.commit();
     }
     for (int round = 0; round < 3; ++round) {
@@ -151,7 +152,8 @@ TEST(StoreSqlite, CachedStatementsAreReusedAndComeBackClean) {
     tx.commit();
     auto rows = db.cached("SELECT name FROM policies");
     int n = 0;
-    while (rows->step()) ++n;
+    while (rows->step())
+        ++n;
     EXPECT_EQ(n, 3);
 }
 

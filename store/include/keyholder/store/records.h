@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "keyholder/store/sqlite.h"
 
@@ -14,6 +15,9 @@ namespace keyholder::store {
 /// upsert_policy: records the current definition (JSON) of a configured policy; returns its id.
 int64_t upsert_policy(Transaction& transaction, const std::string& name, const std::string& definition_json,
                       int64_t now);
+
+/// find_policy_definition: the stored JSON of a policy, if it is known.
+std::optional<std::string> find_policy_definition(Connection& connection, const std::string& name);
 
 struct EntryRecord {
     std::string name;
@@ -26,6 +30,13 @@ struct EntryRecord {
 
 /// upsert_entry: records a configured entry; returns its id (stable across restarts).
 int64_t upsert_entry(Transaction& transaction, const EntryRecord& entry, int64_t now);
+
+/// list_active_entry_names: entries not retired.
+std::vector<std::string> list_active_entry_names(Connection& connection);
+
+/// retire_entry: an entry that left the configuration keeps its row (requests refer
+/// to it) but can no longer be requested.
+void retire_entry(Transaction& transaction, const std::string& name, int64_t now);
 
 struct NewRequest {
     int64_t entry_id = 0;
