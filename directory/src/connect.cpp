@@ -1,12 +1,92 @@
 // One libldap connection with keyholder's defaults (see connect.h).
 #include "connect.h"
 
+#include <sys/socket.h>
 #include <sys/time.h>
+
+#include <algorithm>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <thread>
 
 namespace keyholder::directory::detail {
 namespace {
 
 timeval to_timeval(std::chrono::seconds s) { return timeval{static_cast<time_t>(s.count()), 0}; }
+
+// libldap bounds connect() by LDAP_OPT_NETWORK_TIMEOUT and waits for results with
+// LDAP_OPT_TIMEOUT, but Debian's libldap 2.5 runs the TLS handshake (ldaps://,
+// StartTLS) with blocking reads and retries them: a DC that accepts the connection
+// and then says nothing would hold the caller forever. The watchdog bounds connection
+// set-up: armed right after the TCP connect (connect callback), it shuts the socket
+// down if set-up is not finished by network + operation timeout, so the blocked read
+// ends. It is disarmed when set-up completes and before libldap closes the socket, so
+// it never touches a descriptor that was closed and reused.
+class SetupWatchdog {
+public:
+    static SetupWatchdog& instance() {
+        static auto* watchdog = new SetupWatchdog; // lives for the process; never joined at exit
+        return *watchdog;
+    }
+    void arm(int fd, std::chrono::steady_clock::time_point deadline) {
+        std::lock_guard lock(mutex_);
+        deadlines_[fd] = deadline;
+        if (!thread_.joinable()) thread_ = std::thread([this] { loop(); });
+        changed_.notify_one();
+    }
+    void disarm(int fd) {
+        std::lock_guard lock(mutex_);
+        deadlines_.erase(fd);
+    }
+
+private:
+    void loop() {
+        std::unique_lock lock(mutex_);
+        while (true) {
+            if (deadlines_.empty()) {
+                changed_.wait(lock);
+                continue;
+            }
+            auto next = std::min_element(deadlines_.begin(), deadlines_.end(),
+                                         [](auto& a, auto& b) { return a.second < b.second; });
+            if (std::chrono::steady_clock::now() >= next->second) {
+                ::shutdown(next->first, SHUT_RDWR);
+                deadlines_.erase(next);
+                continue;
+            }
+            changed_.wait_until(lock, next->second);
+        }
+    }
+    std::mutex mutex_;
+    std::condition_variable changed_;
+    std::map<int, std::chrono::steady_clock::time_point> deadlines_;
+    std::thread thread_;
+};
+
+std::chrono::seconds option_seconds(LDAP* ld, int option) {
+    timeval* value = nullptr;
+    if (ldap_get_option(ld, option, &value) != LDAP_OPT_SUCCESS || value == nullptr) return std::chrono::seconds(5);
+    auto seconds = std::chrono::seconds(value->tv_sec);
+    ldap_memfree(value);
+    return seconds;
+}
+
+int on_connect(LDAP* ld, Sockbuf* sb, LDAPURLDesc*, struct sockaddr*, struct ldap_conncb*) {
+    ber_socket_t fd = -1;
+    if (sb == nullptr || ber_sockbuf_ctrl(sb, LBER_SB_OPT_GET_FD, &fd) != 1 || fd < 0) return 0;
+    auto budget = option_seconds(ld, LDAP_OPT_NETWORK_TIMEOUT) + option_seconds(ld, LDAP_OPT_TIMEOUT);
+    SetupWatchdog::instance().arm(fd, std::chrono::steady_clock::now() + budget);
+    return 0;
+}
+
+void on_close(LDAP*, Sockbuf* sb, struct ldap_conncb*) {
+    ber_socket_t fd = -1;
+    if (sb != nullptr && ber_sockbuf_ctrl(sb, LBER_SB_OPT_GET_FD, &fd) == 1 && fd >= 0)
+        SetupWatchdog::instance().disarm(fd);
+}
+
+ldap_conncb kSocketTimeouts{on_connect, on_close, nullptr};
 
 } // namespace
 
@@ -29,7 +109,8 @@ std::expected<LdapHandle, DirectoryError> connect(const std::string& uri, const 
         (rc = ldap_set_option(ld.get(), LDAP_OPT_REFERRALS, LDAP_OPT_OFF)) != LDAP_OPT_SUCCESS ||
         (rc = ldap_set_option(ld.get(), LDAP_OPT_NETWORK_TIMEOUT, &network)) != LDAP_OPT_SUCCESS ||
         (rc = ldap_set_option(ld.get(), LDAP_OPT_TIMEOUT, &operation)) != LDAP_OPT_SUCCESS ||
-        (rc = ldap_set_option(ld.get(), LDAP_OPT_X_TLS_REQUIRE_CERT, &require)) != LDAP_OPT_SUCCESS)
+        (rc = ldap_set_option(ld.get(), LDAP_OPT_X_TLS_REQUIRE_CERT, &require)) != LDAP_OPT_SUCCESS ||
+        (rc = ldap_set_option(ld.get(), LDAP_OPT_CONNECT_CB, &kSocketTimeouts)) != LDAP_OPT_SUCCESS)
         return fail(rc, "cannot set LDAP options");
     if (settings.ca_file) {
         if ((rc = ldap_set_option(ld.get(), LDAP_OPT_X_TLS_CACERTFILE, settings.ca_file->c_str())) != LDAP_OPT_SUCCESS)
@@ -47,6 +128,13 @@ std::expected<LdapHandle, DirectoryError> connect(const std::string& uri, const 
         }
     }
     return ld;
+}
+
+// The connection is established and bound (or about to be closed): from now on
+// libldap's own timeouts bound every operation, so the watchdog lets go of it.
+void setup_complete(LDAP* ld) {
+    int fd = -1;
+    if (ldap_get_option(ld, LDAP_OPT_DESC, &fd) == LDAP_OPT_SUCCESS && fd >= 0) SetupWatchdog::instance().disarm(fd);
 }
 
 } // namespace keyholder::directory::detail

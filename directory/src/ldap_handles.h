@@ -11,8 +11,14 @@
 
 namespace keyholder::directory::detail {
 
+/// setup_complete (connect.cpp): releases the connection-set-up watchdog's hold.
+void setup_complete(LDAP* ld);
+
 struct LdapUnbind {
-    void operator()(LDAP* ld) const noexcept { ldap_unbind_ext_s(ld, nullptr, nullptr); }
+    void operator()(LDAP* ld) const noexcept {
+        setup_complete(ld); // before the descriptor is closed (and could be reused)
+        ldap_unbind_ext_s(ld, nullptr, nullptr);
+    }
 };
 struct LdapMsgFree {
     void operator()(LDAPMessage* msg) const noexcept { ldap_msgfree(msg); }

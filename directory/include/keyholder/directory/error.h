@@ -9,6 +9,7 @@ namespace keyholder::directory {
 struct DirectoryError {
     enum class Kind {
         unavailable,         ///< no server answered (down, timeout, TLS failure): try later
+        not_found,           ///< no such user or group (a decision, not an outage)
         invalid_credentials, ///< a bind was refused (LDAP 49)
         no_such_object,      ///< the base or entry does not exist
         insufficient_access, ///< the server refused the operation for this identity

@@ -1,0 +1,350 @@
+// Connected, bound LDAP sessions and their operations (see session.h).
+#include "session.h"
+
+#include <gssapi/gssapi_krb5.h>
+#include <krb5.h>
+#include <sasl/sasl.h>
+
+#include <gsl/util>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <mutex>
+
+#include "connect.h"
+
+namespace keyholder::directory::detail {
+namespace {
+
+const std::vector<std::string> kNoValues;
+
+std::string lower(std::string text) {
+    std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::tolower(c); });
+    return text;
+}
+
+timeval operation_timeval(std::chrono::seconds s) { return timeval{static_cast<time_t>(s.count()), 0}; }
+
+// Attribute name lists for libldap: a null-terminated char* array over std::strings.
+class AttributeList {
+public:
+    explicit AttributeList(const std::vector<std::string>& names) {
+        for (const auto& n : names)
+            pointers_.push_back(const_cast<char*>(n.c_str()));
+        pointers_.push_back(nullptr);
+    }
+    char** get() { return pointers_.size() == 1 ? nullptr : pointers_.data(); }
+
+private:
+    std::vector<char*> pointers_;
+};
+
+Entry read_entry(LDAP* ld, LDAPMessage* message) {
+    Entry entry;
+    if (LdapText dn{ldap_get_dn(ld, message)}) entry.dn = dn.get();
+    BerElement* raw_ber = nullptr;
+    for (char* raw_name = ldap_first_attribute(ld, message, &raw_ber); raw_name != nullptr;
+         raw_name = ldap_next_attribute(ld, message, raw_ber)) {
+        LdapText name(raw_name);
+        std::vector<std::string>& values = entry.attributes[lower(name.get())];
+        BerValues list(ldap_get_values_len(ld, message, name.get()));
+        if (!list) continue;
+        for (berval** v = list.get(); *v != nullptr; ++v)
+            values.emplace_back((*v)->bv_val, (*v)->bv_len);
+    }
+    BerElementPtr ber(raw_ber);
+    return entry;
+}
+
+// Result code and diagnostic of a result message.
+DirectoryError result_error(LDAP* ld, int rc, char* diagnostic, const std::string& doing, const std::string& uri) {
+    DirectoryError error = make_error(ld, rc, doing, uri);
+    if (diagnostic != nullptr && *diagnostic != '\0') error.diagnostic = diagnostic;
+    return error;
+}
+
+int sasl_no_interaction(LDAP*, unsigned, void*, void* in) {
+    for (auto* interact = static_cast<sasl_interact_t*>(in); interact->id != SASL_CB_LIST_END; ++interact) {
+        interact->result = "";
+        interact->len = 0;
+    }
+    return LDAP_SUCCESS;
+}
+
+// Kerberos: a TGT from the keytab into a private in-memory credential cache, used by
+// this thread's GSSAPI calls (gss_krb5_ccache_name is per thread in MIT krb5).
+Result<void> kerberos_login(const DirectorySettings& settings, const std::string& uri) {
+    static std::mutex mutex; // krb5 contexts are cheap; this serialises the ccache refresh
+    std::lock_guard lock(mutex);
+    const std::string ccache_name = "MEMORY:keyholder-directory";
+    krb5_context context = nullptr;
+    if (krb5_init_context(&context) != 0)
+        return std::unexpected(DirectoryError{DirectoryError::Kind::other, 0, "cannot start Kerberos", "", uri});
+    auto free_context = gsl::finally([&] { krb5_free_context(context); });
+    auto fail = [&](krb5_error_code code, const std::string& doing) {
+        const char* message = krb5_get_error_message(context, code);
+        DirectoryError error{DirectoryError::Kind::unavailable, 0, doing + ": " + message, "", uri};
+        krb5_free_error_message(context, message);
+        if (code == KRB5KDC_ERR_CLIENT_REVOKED || code == KRB5KDC_ERR_PREAUTH_FAILED || code == KRB5_KT_NOTFOUND)
+            error.kind = DirectoryError::Kind::invalid_credentials;
+        return std::unexpected(error);
+    };
+    krb5_keytab keytab = nullptr;
+    if (auto code = krb5_kt_resolve(context, ("FILE:" + settings.keytab).c_str(), &keytab))
+        return fail(code, "cannot open keytab " + settings.keytab);
+    auto close_keytab = gsl::finally([&] { krb5_kt_close(context, keytab); });
+    krb5_principal principal = nullptr;
+    if (!settings.principal.empty()) {
+        if (auto code = krb5_parse_name(context, settings.principal.c_str(), &principal))
+            return fail(code, "bad principal " + settings.principal);
+    } else {
+        krb5_kt_cursor cursor;
+        krb5_keytab_entry first;
+        if (auto code = krb5_kt_start_seq_get(context, keytab, &cursor)) return fail(code, "cannot read keytab");
+        krb5_error_code code = krb5_kt_next_entry(context, keytab, &first, &cursor);
+        krb5_kt_end_seq_get(context, keytab, &cursor);
+        if (code) return fail(code, "keytab " + settings.keytab + " holds no principal");
+        krb5_copy_principal(context, first.principal, &principal);
+        krb5_free_keytab_entry_contents(context, &first);
+    }
+    auto free_principal = gsl::finally([&] { krb5_free_principal(context, principal); });
+    krb5_creds creds{};
+    if (auto code = krb5_get_init_creds_keytab(context, &creds, principal, keytab, 0, nullptr, nullptr))
+        return fail(code, "cannot get a Kerberos ticket from keytab " + settings.keytab);
+    auto free_creds = gsl::finally([&] { krb5_free_cred_contents(context, &creds); });
+    krb5_ccache ccache = nullptr;
+    if (auto code = krb5_cc_resolve(context, ccache_name.c_str(), &ccache)) return fail(code, "cannot open ccache");
+    auto close_ccache = gsl::finally([&] { krb5_cc_close(context, ccache); });
+    if (auto code = krb5_cc_initialize(context, ccache, principal)) return fail(code, "cannot initialise ccache");
+    if (auto code = krb5_cc_store_cred(context, ccache, &creds)) return fail(code, "cannot store the ticket");
+    OM_uint32 minor = 0;
+    gss_krb5_ccache_name(&minor, ccache_name.c_str(), nullptr);
+    return {};
+}
+
+Result<void> bind(LDAP* ld, const DirectorySettings& settings, const std::string& uri) {
+    if (settings.bind == BindMethod::simple) {
+        if (settings.bind_password.empty())
+            return std::unexpected(DirectoryError{DirectoryError::Kind::refused, 0,
+                                                  "refusing a simple bind with an empty password (that would be an "
+                                                  "unauthenticated bind)",
+                                                  "", uri});
+        berval credentials{static_cast<ber_len_t>(settings.bind_password.size()),
+                           const_cast<char*>(settings.bind_password.data())};
+        int rc =
+            ldap_sasl_bind_s(ld, settings.bind_dn.c_str(), LDAP_SASL_SIMPLE, &credentials, nullptr, nullptr, nullptr);
+        if (rc != LDAP_SUCCESS)
+            return std::unexpected(make_error(ld, rc, "bind as " + settings.bind_dn + " failed", uri));
+        return {};
+    }
+    if (auto login = kerberos_login(settings, uri); !login) return std::unexpected(login.error());
+    ldap_set_option(ld, LDAP_OPT_X_SASL_NOCANON, LDAP_OPT_ON); // no reverse-DNS games with the service name
+    if (ldap_tls_inplace(ld) == 0) {
+        // Without TLS the SASL layer must seal the connection.
+        ldap_set_option(ld, LDAP_OPT_X_SASL_SECPROPS, const_cast<char*>("minssf=56"));
+    }
+    int rc = ldap_sasl_interactive_bind_s(ld, nullptr, "GSSAPI", nullptr, nullptr, LDAP_SASL_QUIET, sasl_no_interaction,
+                                          nullptr);
+    if (rc != LDAP_SUCCESS) return std::unexpected(make_error(ld, rc, "GSSAPI bind failed", uri));
+    return {};
+}
+
+} // namespace
+
+const std::vector<std::string>& Entry::values(const std::string& name) const {
+    auto found = attributes.find(lower(name));
+    return found == attributes.end() ? kNoValues : found->second;
+}
+
+std::string Entry::first(const std::string& name) const {
+    const auto& list = values(name);
+    return list.empty() ? std::string() : list.front();
+}
+
+bool Session::encrypted() const {
+    if (ldap_tls_inplace(ld_.get()) != 0) return true;
+    sasl_ssf_t ssf = 0;
+    if (ldap_get_option(ld_.get(), LDAP_OPT_X_SASL_SSF, &ssf) == LDAP_OPT_SUCCESS && ssf >= 56) return true;
+    return false;
+}
+
+Result<std::vector<Entry>> Session::search(const std::string& base, int scope, const std::string& filter,
+                                           const std::vector<std::string>& attributes, int page_size) {
+    std::vector<Entry> entries;
+    AttributeList attrs(attributes);
+    berval cookie{0, nullptr};
+    std::string cookie_storage;
+    timeval timeout = operation_timeval(timeout_);
+    while (true) {
+        std::array<LDAPControl*, 2> controls{nullptr, nullptr};
+        LDAPControl* page = nullptr;
+        if (page_size > 0) {
+            // Not critical: a server without paging simply answers in one piece.
+            int rc = ldap_create_page_control(ld_.get(), static_cast<ber_int_t>(page_size),
+                                              cookie.bv_len > 0 ? &cookie : nullptr, 0, &page);
+            if (rc != LDAP_SUCCESS)
+                return std::unexpected(make_error(ld_.get(), rc, "cannot create a page control", uri_));
+            controls[0] = page;
+        }
+        LDAPMessage* raw = nullptr;
+        int rc = ldap_search_ext_s(ld_.get(), base.c_str(), scope, filter.c_str(), attrs.get(), 0,
+                                   page != nullptr ? controls.data() : nullptr, nullptr, &timeout, LDAP_NO_LIMIT, &raw);
+        if (page != nullptr) ldap_control_free(page);
+        LdapMessagePtr result(raw);
+        if (rc != LDAP_SUCCESS && rc != LDAP_PARTIAL_RESULTS && result == nullptr)
+            return std::unexpected(make_error(ld_.get(), rc, "search " + filter + " under " + base + " failed", uri_));
+        for (LDAPMessage* m = ldap_first_entry(ld_.get(), result.get()); m != nullptr;
+             m = ldap_next_entry(ld_.get(), m))
+            entries.push_back(read_entry(ld_.get(), m));
+        int code = LDAP_SUCCESS;
+        char* diagnostic = nullptr;
+        LDAPControl** returned = nullptr;
+        int prc = ldap_parse_result(ld_.get(), result.get(), &code, nullptr, &diagnostic, nullptr, &returned, 0);
+        LdapText diagnostic_owner(diagnostic);
+        if (prc != LDAP_SUCCESS) {
+            ldap_controls_free(returned);
+            return std::unexpected(make_error(ld_.get(), prc, "search " + filter + " under " + base + " failed", uri_));
+        }
+        // Referrals are off: AD's continuation references are ignored, and a referral
+        // result for part of the tree is not an error for what was found.
+        if (code != LDAP_SUCCESS && code != LDAP_REFERRAL) {
+            ldap_controls_free(returned);
+            if (code == LDAP_NO_SUCH_OBJECT) return entries;
+            return std::unexpected(
+                result_error(ld_.get(), code, diagnostic, "search " + filter + " under " + base + " failed", uri_));
+        }
+        cookie_storage.clear();
+        if (returned != nullptr && page_size > 0) {
+            LDAPControl* response = ldap_control_find(LDAP_CONTROL_PAGEDRESULTS, returned, nullptr);
+            if (response != nullptr) {
+                ber_int_t estimate = 0;
+                berval next{0, nullptr};
+                if (ldap_parse_pageresponse_control(ld_.get(), response, &estimate, &next) == LDAP_SUCCESS &&
+                    next.bv_len > 0) {
+                    cookie_storage.assign(next.bv_val, next.bv_len);
+                }
+                ber_memfree(next.bv_val);
+            }
+        }
+        ldap_controls_free(returned);
+        if (cookie_storage.empty()) break;
+        cookie.bv_val = cookie_storage.data();
+        cookie.bv_len = cookie_storage.size();
+    }
+    return entries;
+}
+
+Result<std::optional<Entry>> Session::read(const std::string& dn, const std::vector<std::string>& attributes,
+                                           const std::string& filter) {
+    AttributeList attrs(attributes);
+    timeval timeout = operation_timeval(timeout_);
+    LDAPMessage* raw = nullptr;
+    int rc = ldap_search_ext_s(ld_.get(), dn.c_str(), LDAP_SCOPE_BASE, filter.c_str(), attrs.get(), 0, nullptr, nullptr,
+                               &timeout, 1, &raw);
+    LdapMessagePtr result(raw);
+    if (rc == LDAP_NO_SUCH_OBJECT || rc == LDAP_INVALID_DN_SYNTAX) return std::optional<Entry>{};
+    if (rc != LDAP_SUCCESS) return std::unexpected(make_error(ld_.get(), rc, "read of " + dn + " failed", uri_));
+    LDAPMessage* m = ldap_first_entry(ld_.get(), result.get());
+    if (m == nullptr) return std::optional<Entry>{};
+    return std::optional<Entry>{read_entry(ld_.get(), m)};
+}
+
+Result<void> Session::modify(const std::string& dn, const std::vector<Modification>& modifications) {
+    // Build LDAPMod arrays over berval copies that live until the call returns.
+    std::vector<std::vector<berval>> values(modifications.size());
+    std::vector<std::vector<berval*>> value_pointers(modifications.size());
+    std::vector<LDAPMod> mods(modifications.size());
+    std::vector<LDAPMod*> mod_pointers;
+    for (size_t i = 0; i < modifications.size(); ++i) {
+        const auto& m = modifications[i];
+        for (const auto& v : m.values)
+            values[i].push_back(berval{static_cast<ber_len_t>(v.size()), const_cast<char*>(v.data())});
+        for (auto& v : values[i])
+            value_pointers[i].push_back(&v);
+        value_pointers[i].push_back(nullptr);
+        mods[i].mod_op = m.op | LDAP_MOD_BVALUES;
+        mods[i].mod_type = const_cast<char*>(m.attribute.c_str());
+        mods[i].mod_vals.modv_bvals = value_pointers[i].data();
+        mod_pointers.push_back(&mods[i]);
+    }
+    mod_pointers.push_back(nullptr);
+    int rc = ldap_modify_ext_s(ld_.get(), dn.c_str(), mod_pointers.data(), nullptr, nullptr);
+    if (rc != LDAP_SUCCESS) return std::unexpected(make_error(ld_.get(), rc, "modify of " + dn + " failed", uri_));
+    return {};
+}
+
+Result<void> Session::password_modify(const std::string& dn, const std::string& new_password) {
+    berval user{static_cast<ber_len_t>(dn.size()), const_cast<char*>(dn.data())};
+    berval password{static_cast<ber_len_t>(new_password.size()), const_cast<char*>(new_password.data())};
+    berval generated{0, nullptr};
+    int rc = ldap_passwd_s(ld_.get(), &user, nullptr, &password, &generated, nullptr, nullptr);
+    ber_memfree(generated.bv_val);
+    if (rc != LDAP_SUCCESS)
+        return std::unexpected(make_error(ld_.get(), rc, "password modify of " + dn + " failed", uri_));
+    return {};
+}
+
+bool is_connection_error(const DirectoryError& error) {
+    return error.kind == DirectoryError::Kind::unavailable || error.ldap_code == LDAP_SERVER_DOWN ||
+           error.ldap_code == LDAP_TIMEOUT || error.ldap_code == LDAP_CONNECT_ERROR;
+}
+
+std::vector<std::string> UriHealth::ordered(const std::vector<std::string>& uris) {
+    std::lock_guard lock(mutex_);
+    auto now = std::chrono::steady_clock::now();
+    std::vector<std::string> healthy, failing;
+    for (const auto& uri : uris) {
+        auto it = failed_until_.find(uri);
+        (it != failed_until_.end() && it->second > now ? failing : healthy).push_back(uri);
+    }
+    healthy.insert(healthy.end(), failing.begin(), failing.end());
+    return healthy;
+}
+
+void UriHealth::failed(const std::string& uri) {
+    std::lock_guard lock(mutex_);
+    failed_until_[uri] = std::chrono::steady_clock::now() + hold_down_;
+}
+
+void UriHealth::succeeded(const std::string& uri) {
+    std::lock_guard lock(mutex_);
+    failed_until_.erase(uri);
+}
+
+Result<Session> open_session(const DirectorySettings& settings, UriHealth* health) {
+    DirectoryError last{DirectoryError::Kind::unavailable, 0, "no LDAP URI configured", "", ""};
+    const auto uris = health != nullptr ? health->ordered(settings.connection.uris) : settings.connection.uris;
+    for (const auto& uri : uris) {
+        auto ld = connect(uri, settings.connection);
+        if (!ld) {
+            last = ld.error();
+            if (health != nullptr) health->failed(uri);
+            continue;
+        }
+        auto bound = bind(ld->get(), settings, uri);
+        if (!bound) {
+            if (!is_connection_error(bound.error())) return std::unexpected(bound.error());
+            last = bound.error();
+            if (health != nullptr) health->failed(uri);
+            continue;
+        }
+        if (health != nullptr) health->succeeded(uri);
+        setup_complete(ld->get());
+        return Session(std::move(*ld), uri, settings.connection.operation_timeout);
+    }
+    last.kind = DirectoryError::Kind::unavailable;
+    if (settings.connection.uris.size() > 1) last.message = "no directory server answered; last: " + last.message;
+    return std::unexpected(last);
+}
+
+Result<Session> open_user_session(const DirectorySettings& settings, const std::string& dn,
+                                  const std::string& password) {
+    DirectorySettings as_user = settings;
+    as_user.bind = BindMethod::simple;
+    as_user.bind_dn = dn;
+    as_user.bind_password = password;
+    return open_session(as_user);
+}
+
+} // namespace keyholder::directory::detail
