@@ -477,7 +477,19 @@ Result<std::vector<std::string>> Directory::member_dns(const Group& group) {
     // Ranged retrieval: ask for member;range=LOW-HIGH (or LOW-*), follow the range the
     // server answers with until it ends in '*'. A server that ignores ranges answers
     // with plain `member`, which is the whole list.
+    auto f = impl_->get_flavour();
+    if (!f) return std::unexpected(f.error());
     std::vector<std::string> members;
+    if (*f == Flavour::openldap) {
+        // OpenLDAP has no ranged retrieval (a "member;range=" option matches nothing).
+        auto entry =
+            impl_->run<std::optional<Entry>>([&](Session& s) { return s.read(group.dn, {"member", "uniqueMember"}); });
+        if (!entry) return std::unexpected(entry.error());
+        if (!*entry) return std::unexpected(not_found("no such group: " + group.dn));
+        for (const char* attribute : {"member", "uniqueMember"})
+            for (const auto& v : (*entry)->values(attribute)) members.push_back(v);
+        return members;
+    }
     int64_t low = 0;
     const int step = impl_->settings.range_step;
     for (int rounds = 0; rounds < 100000; ++rounds) {

@@ -31,12 +31,13 @@ int free_loopback_port() {
     return ntohs(address.sin_port);
 }
 
-SlapdSandbox::SlapdSandbox(const std::vector<std::filesystem::path>& ldifs, const std::string& suffix) {
+SlapdSandbox::SlapdSandbox(const std::vector<std::filesystem::path>& ldifs, const std::string& suffix, int size_limit) {
     for (int attempt = 0; attempt < 3 && !running_; ++attempt) {
         port_ = free_loopback_port();
         tls_port_ = free_loopback_port();
-        std::vector<std::string> args{"start",      dir_.path().string(),      "--port",   std::to_string(port_),
-                                      "--tls-port", std::to_string(tls_port_), "--suffix", suffix};
+        std::vector<std::string> args{"start",        dir_.path().string(),      "--port",   std::to_string(port_),
+                                      "--tls-port",   std::to_string(tls_port_), "--suffix", suffix,
+                                      "--size-limit", std::to_string(size_limit)};
         for (const auto& ldif : ldifs) {
             args.push_back("--ldif");
             args.push_back(ldif.string());

@@ -14,7 +14,7 @@ class SlapdSandbox {
 public:
     /// SlapdSandbox: starts slapd (plain and TLS listeners) and loads `ldifs`.
     explicit SlapdSandbox(const std::vector<std::filesystem::path>& ldifs = {},
-                          const std::string& suffix = "dc=demo,dc=test");
+                          const std::string& suffix = "dc=demo,dc=test", int size_limit = 500);
     ~SlapdSandbox();
     SlapdSandbox(const SlapdSandbox&) = delete;
     SlapdSandbox& operator=(const SlapdSandbox&) = delete;
