@@ -482,12 +482,14 @@ Result<std::vector<std::string>> Directory::member_dns(const Group& group) {
     std::vector<std::string> members;
     if (*f == Flavour::openldap) {
         // OpenLDAP has no ranged retrieval (a "member;range=" option matches nothing).
-        auto entry =
-            impl_->run<std::optional<Entry>>([&](Session& s) { return s.read(group.dn, {"member", "uniqueMember"}); });
+        auto entry = impl_->run<std::optional<Entry>>([&](Session& s) {
+            return s.read(group.dn, {"member", "uniqueMember"});
+        });
         if (!entry) return std::unexpected(entry.error());
         if (!*entry) return std::unexpected(not_found("no such group: " + group.dn));
         for (const char* attribute : {"member", "uniqueMember"})
-            for (const auto& v : (*entry)->values(attribute)) members.push_back(v);
+            for (const auto& v : (*entry)->values(attribute))
+                members.push_back(v);
         return members;
     }
     int64_t low = 0;

@@ -9,7 +9,15 @@
 #include <string>
 #include <vector>
 
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+
+#include <iomanip>
+#include <sstream>
+
 #include "keyholder/config/config.h"
+#include "keyholder/core/directory_settings.h"
+#include "keyholder/directory/directory.h"
 #include "keyholder/store/audit.h"
 #include "keyholder/store/error.h"
 #include "keyholder/store/sqlite.h"
@@ -27,10 +35,33 @@ Commands:
   audit verify (--db FILE | --config FILE)
                       walk the audit hash chain; name the first event that was
                       changed, removed or reordered (exit 1 then)
+  directory whois USER [--config FILE] [--json]
+                      what the service sees of a user: identity, enabled, manager
+  directory groups USER [--config FILE] [--json]
+                      every group the user is transitively in, and how
   version             print the version
   help                this text
 
-Exit status: 0 ok, 1 problem found, 2 usage error, 3 could not run.
+Exit status: 0 ok, 1 problem found (or no such user), 2 usage error,
+3 could not run (unreadable file, store error, directory unavailable).
+)";
+
+constexpr const char* kDirectoryHelp = R"(usage: keyholder directory (whois | groups) USER [--config FILE] [--json]
+
+Asks the directory exactly as keyholderd does (same [ldap] settings, same
+service account), so an administrator can see why a policy allows or refuses
+someone. USER is a sAMAccountName, a userPrincipalName (name@domain), DOMAIN
+ame,
+or a SID.
+
+  whois    identity (DN, SID, GUID, UPN, mail), enabled or why not, manager
+  groups   every transitive group with how it was found: direct, nested (with the
+           path of groups), or primary group (primaryGroupID)
+
+  --config FILE   keyholder.ini (default /etc/keyholder/keyholder.ini)
+  --json          machine-readable output
+
+Exit status: 0 found, 1 no such user, 3 directory unavailable or bad configuration.
 )";
 
 constexpr const char* kAuditVerifyHelp = R"(usage: keyholder audit verify (--db FILE | --config FILE)
@@ -121,6 +152,134 @@ int audit_verify(std::span<const std::string> args) {
     }
 }
 
+std::string json_text(const Poco::JSON::Object& object) {
+    std::ostringstream out;
+    object.stringify(out, 2);
+    return out.str();
+}
+
+int directory_command(const std::string& verb, std::span<const std::string> args) {
+    if (!args.empty() && (args[0] == "--help" || args[0] == "-h")) {
+        std::cout << kDirectoryHelp;
+        return kOk;
+    }
+    if (args.empty() || args[0].starts_with("--")) {
+        std::cerr << kDirectoryHelp;
+        return kUsage;
+    }
+    const std::string who = args[0];
+    std::vector<std::string> rest(args.begin() + 1, args.end());
+    bool json = false;
+    if (auto it = std::find(rest.begin(), rest.end(), "--json"); it != rest.end()) {
+        json = true;
+        rest.erase(it);
+    }
+    auto options = parse_options(rest, {"config"});
+    if (!options) return kUsage;
+    const std::string config_file =
+        options->count("config") ? options->at("config") : std::string("/etc/keyholder/keyholder.ini");
+    auto config = keyholder::config::load_config(config_file);
+    if (!config) {
+        for (const auto& problem : config.error())
+            std::cerr << problem.to_string() << '\n';
+        return kFailed;
+    }
+    using keyholder::directory::DirectoryError;
+    keyholder::directory::Directory directory(keyholder::core::directory_settings(config->ldap));
+    auto user = who.starts_with("S-1-") ? directory.find_user_by_id(who) : directory.find_user(who);
+    if (!user) {
+        std::cerr << "keyholder: " << user.error().to_string() << '\n';
+        return user.error().kind == DirectoryError::Kind::not_found ? kFound : kFailed;
+    }
+    if (verb == "whois") {
+        auto manager = directory.manager_of(*user);
+        auto flavour = directory.flavour();
+        std::string manager_text =
+            manager ? manager->sam_account_name + " (" + manager->display_name + ", " + manager->dn + ")"
+            : user->manager_dn.empty() ? "(none)"
+                                       : user->manager_dn + " (" + manager.error().message + ")";
+        if (json) {
+            Poco::JSON::Object o(Poco::JSON_PRESERVE_KEY_ORDER);
+            o.set("sAMAccountName", user->sam_account_name);
+            o.set("displayName", user->display_name);
+            o.set("dn", user->dn);
+            o.set("sid", user->sid);
+            o.set("guid", user->guid);
+            o.set("id", user->id());
+            o.set("userPrincipalName", user->user_principal_name);
+            o.set("mail", user->mail);
+            o.set("enabled", user->enabled);
+            if (!user->enabled) o.set("disabledReason", user->disabled_reason);
+            o.set("manager", manager ? manager->dn : user->manager_dn);
+            o.set("primaryGroupSid", user->primary_group_sid);
+            std::cout << json_text(o) << '\n';
+            return kOk;
+        }
+        auto line = [](const std::string& label, const std::string& value) {
+            std::cout << std::left << std::setw(16) << label << value << '\n';
+        };
+        line("user", user->sam_account_name);
+        line("display name", user->display_name);
+        line("dn", user->dn);
+        if (!user->sid.empty()) line("sid", user->sid);
+        line("guid", user->guid);
+        line("id", user->id());
+        if (!user->user_principal_name.empty()) line("upn", user->user_principal_name);
+        if (!user->mail.empty()) line("mail", user->mail);
+        line("enabled", user->enabled ? "yes" : "no (" + user->disabled_reason + ")");
+        line("manager", manager_text);
+        if (!user->primary_group_sid.empty()) line("primary group", user->primary_group_sid);
+        if (flavour) line("directory", keyholder::directory::to_string(*flavour));
+        return kOk;
+    }
+    auto groups = directory.groups_of(*user);
+    if (!groups) {
+        std::cerr << "keyholder: " << groups.error().to_string() << '\n';
+        return kFailed;
+    }
+    auto name_of = [](const std::string& dn) {
+        auto start = dn.find('=');
+        auto end = dn.find(',');
+        return start == std::string::npos ? dn : dn.substr(start + 1, end == std::string::npos ? end : end - start - 1);
+    };
+    if (json) {
+        Poco::JSON::Array array;
+        for (const auto& m : *groups) {
+            Poco::JSON::Object o(Poco::JSON_PRESERVE_KEY_ORDER);
+            o.set("name", m.group.name);
+            o.set("dn", m.group.dn);
+            o.set("sid", m.group.sid);
+            o.set("via", keyholder::directory::to_string(m.via));
+            Poco::JSON::Array path;
+            for (const auto& dn : m.path)
+                path.add(dn);
+            o.set("path", path);
+            o.set("foundBy", m.found_by);
+            array.add(o);
+        }
+        std::ostringstream out;
+        array.stringify(out, 2);
+        std::cout << out.str() << '\n';
+        return kOk;
+    }
+    std::cout << std::left << std::setw(32) << "GROUP" << std::setw(15) << "HOW"
+              << "DETAIL\n";
+    for (const auto& m : *groups) {
+        std::string detail;
+        if (!m.path.empty()) {
+            for (const auto& dn : m.path)
+                detail += (detail.empty() ? "" : " > ") + name_of(dn);
+        } else {
+            detail = m.group.dn.empty() ? m.group.sid : m.group.dn;
+        }
+        std::string name = m.group.name.empty() ? m.group.sid : m.group.name;
+        std::cout << std::left << std::setw(32) << name << std::setw(15) << keyholder::directory::to_string(m.via)
+                  << detail << '\n';
+    }
+    std::cout << groups->size() << " groups (found by " << (groups->empty() ? "-" : groups->front().found_by) << ")\n";
+    return kOk;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -135,6 +294,12 @@ int main(int argc, char** argv) {
     }
     if (args[0] == "audit" && args.size() >= 2 && args[1] == "verify")
         return audit_verify(std::span<const std::string>(args).subspan(2));
+    if (args[0] == "directory" && args.size() >= 2 && (args[1] == "whois" || args[1] == "groups"))
+        return directory_command(args[1], std::span<const std::string>(args).subspan(2));
+    if (args[0] == "directory") {
+        std::cout << kDirectoryHelp;
+        return args.size() >= 2 && (args[1] == "--help" || args[1] == "-h") ? kOk : kUsage;
+    }
     std::cerr << "keyholder: unknown command '" << args[0] << (args.size() > 1 ? " " + args[1] : "") << "'\n\n"
               << kUsageText;
     return kUsage;

@@ -27,7 +27,8 @@
 #include "keyholder/config/config.h"
 #include "keyholder/core/catalog.h"
 #include "keyholder/core/clock.h"
-#include "keyholder/directory/root_dse.h"
+#include "keyholder/core/directory_settings.h"
+#include "keyholder/directory/directory.h"
 #include "keyholder/http/server.h"
 #include "keyholder/store/error.h"
 #include "keyholder/store/store.h"
@@ -46,12 +47,12 @@ std::string absolute(const std::string& path) { return std::filesystem::absolute
 // two seconds at most, shared by all probe requests.
 class DirectoryProbe {
 public:
-    explicit DirectoryProbe(keyholder::directory::ConnectionSettings settings) : settings_(std::move(settings)) {}
+    explicit DirectoryProbe(keyholder::directory::Directory& directory) : directory_(directory) {}
     bool check(std::string& why) {
         std::lock_guard lock(mutex_);
         auto now = std::chrono::steady_clock::now();
         if (now - checked_at_ > std::chrono::seconds(2) || checked_at_.time_since_epoch().count() == 0) {
-            auto dse = keyholder::directory::read_root_dse(settings_);
+            auto dse = directory_.probe();
             ok_ = dse.has_value();
             why_ = ok_ ? "" : dse.error().to_string();
             checked_at_ = now;
@@ -61,7 +62,7 @@ public:
     }
 
 private:
-    keyholder::directory::ConnectionSettings settings_;
+    keyholder::directory::Directory& directory_;
     std::mutex mutex_;
     std::chrono::steady_clock::time_point checked_at_{};
     bool ok_ = false;
@@ -189,14 +190,8 @@ private:
             return EXIT_CANTCREAT;
         }
         std::mutex store_mutex; // one connection, shared by the probe handlers
-        keyholder::directory::ConnectionSettings ldap;
-        ldap.uris = config.ldap.uris;
-        if (config.ldap.ca_file) ldap.ca_file = config.ldap.ca_file->string();
-        ldap.starttls = config.ldap.starttls;
-        ldap.require_certificate = config.ldap.tls_require_cert;
-        ldap.network_timeout = config.ldap.network_timeout;
-        ldap.operation_timeout = config.ldap.operation_timeout;
-        DirectoryProbe directory(ldap);
+        keyholder::directory::Directory directory_service(keyholder::core::directory_settings(config.ldap));
+        DirectoryProbe directory(directory_service);
         std::atomic<bool> started{false};
 
         keyholder::http::Readiness readiness;

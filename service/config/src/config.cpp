@@ -402,6 +402,9 @@ void read_ldap(SectionReader& r, Config& c) {
     c.ldap.cache_ttl = r.duration("cache_ttl", Seconds{60});
     c.ldap.cache_size = static_cast<int>(r.integer("cache_size", 10000, 0, 10000000));
     c.ldap.pool_size = static_cast<int>(r.integer("pool_size", 4, 1, 64));
+    c.ldap.page_size = static_cast<int>(r.integer("page_size", 500, 1, 100000));
+    c.ldap.range_step = static_cast<int>(r.integer("range_step", 0, 0, 100000));
+    c.ldap.max_nesting = static_cast<int>(r.integer("max_nesting", 32, 1, 1000));
 }
 
 void read_smtp(SectionReader& r, Config& c) {

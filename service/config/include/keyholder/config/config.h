@@ -77,6 +77,9 @@ struct LdapSection {
     Seconds cache_ttl{60};
     int cache_size = 10000;
     int pool_size = 4;
+    int page_size = 500;  ///< paged-results page size
+    int range_step = 0;   ///< values per ranged member retrieval; 0 = as many as the DC gives
+    int max_nesting = 32; ///< depth bound of the OpenLDAP group walk
 };
 
 struct SmtpSection {
