@@ -464,6 +464,23 @@ Result<bool> Directory::is_member(const User& user, std::string_view group_spec)
         if (group.error().kind == DirectoryError::Kind::not_found) return false;
         return std::unexpected(group.error());
     }
+    auto f = impl_->get_flavour();
+    if (!f) return std::unexpected(f.error());
+    if (*f == Flavour::active_directory && !group->sid.empty()) {
+        // One base read of tokenGroups answers it (nesting and primary group included).
+        auto tokens = impl_->tokens.get("tokens:" + user.id());
+        if (!tokens) {
+            auto token = impl_->run<std::optional<Entry>>([&](Session& s) { return s.read(user.dn, {"tokenGroups"}); });
+            if (!token) return std::unexpected(token.error());
+            if (!*token) return std::unexpected(not_found("no such user: " + user.dn));
+            std::vector<std::string> sids;
+            for (const auto& raw : (*token)->values("tokenGroups"))
+                if (auto sid = sid_to_string(bytes(raw))) sids.push_back(*sid);
+            impl_->tokens.put("tokens:" + user.id(), sids);
+            tokens = std::move(sids);
+        }
+        return std::find(tokens->begin(), tokens->end(), group->sid) != tokens->end();
+    }
     auto groups = groups_of(user);
     if (!groups) return std::unexpected(groups.error());
     for (const auto& m : *groups) {
