@@ -76,8 +76,8 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "baseline bind failed\n");
         return 1;
     }
-    const std::string filter = "(&(objectClass=group)(distinguishedName=" + kTier0 +
-                               ")(member:1.2.840.113556.1.4.1941:=" + kBob + "))";
+    const std::string filter =
+        "(&(objectClass=group)(distinguishedName=" + kTier0 + ")(member:1.2.840.113556.1.4.1941:=" + kBob + "))";
     char no_attrs[] = "1.1";
     char* attrs[] = {no_attrs, nullptr};
     auto bare = measure(n, [&] {
