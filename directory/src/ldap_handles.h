@@ -33,7 +33,16 @@ struct BerFree {
     void operator()(BerElement* ber) const noexcept { ber_free(ber, 0); }
 };
 
+struct ControlsFree {
+    void operator()(LDAPControl** controls) const noexcept { ldap_controls_free(controls); }
+};
+struct ControlFree {
+    void operator()(LDAPControl* control) const noexcept { ldap_control_free(control); }
+};
+
 using LdapHandle = std::unique_ptr<LDAP, LdapUnbind>;
+using LdapControls = std::unique_ptr<LDAPControl*, ControlsFree>;
+using LdapControlPtr = std::unique_ptr<LDAPControl, ControlFree>;
 using LdapMessagePtr = std::unique_ptr<LDAPMessage, LdapMsgFree>;
 using BerValues = std::unique_ptr<berval*, BerValuesFree>;
 using LdapText = std::unique_ptr<char, LdapMemFree>;

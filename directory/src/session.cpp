@@ -177,20 +177,20 @@ Result<std::vector<Entry>> Session::search(const std::string& base, int scope, c
     std::string cookie_storage;
     timeval timeout = operation_timeval(timeout_);
     while (true) {
-        std::array<LDAPControl*, 2> controls{nullptr, nullptr};
-        LDAPControl* page = nullptr;
+        LdapControlPtr page;
         if (page_size > 0) {
             // Not critical: a server without paging simply answers in one piece.
+            LDAPControl* raw_page = nullptr;
             int rc = ldap_create_page_control(ld_.get(), static_cast<ber_int_t>(page_size),
-                                              cookie.bv_len > 0 ? &cookie : nullptr, 0, &page);
+                                              cookie.bv_len > 0 ? &cookie : nullptr, 0, &raw_page);
+            page.reset(raw_page);
             if (rc != LDAP_SUCCESS)
                 return std::unexpected(make_error(ld_.get(), rc, "cannot create a page control", uri_));
-            controls[0] = page;
         }
+        std::array<LDAPControl*, 2> controls{page.get(), nullptr};
         LDAPMessage* raw = nullptr;
         int rc = ldap_search_ext_s(ld_.get(), base.c_str(), scope, filter.c_str(), attrs.get(), 0,
-                                   page != nullptr ? controls.data() : nullptr, nullptr, &timeout, LDAP_NO_LIMIT, &raw);
-        if (page != nullptr) ldap_control_free(page);
+                                   page ? controls.data() : nullptr, nullptr, &timeout, LDAP_NO_LIMIT, &raw);
         LdapMessagePtr result(raw);
         if (rc != LDAP_SUCCESS && rc != LDAP_PARTIAL_RESULTS && result == nullptr)
             return std::unexpected(make_error(ld_.get(), rc, "search " + filter + " under " + base + " failed", uri_));
@@ -199,24 +199,22 @@ Result<std::vector<Entry>> Session::search(const std::string& base, int scope, c
             entries.push_back(read_entry(ld_.get(), m));
         int code = LDAP_SUCCESS;
         char* diagnostic = nullptr;
-        LDAPControl** returned = nullptr;
-        int prc = ldap_parse_result(ld_.get(), result.get(), &code, nullptr, &diagnostic, nullptr, &returned, 0);
+        LDAPControl** raw_returned = nullptr;
+        int prc = ldap_parse_result(ld_.get(), result.get(), &code, nullptr, &diagnostic, nullptr, &raw_returned, 0);
         LdapText diagnostic_owner(diagnostic);
-        if (prc != LDAP_SUCCESS) {
-            ldap_controls_free(returned);
+        LdapControls returned(raw_returned);
+        if (prc != LDAP_SUCCESS)
             return std::unexpected(make_error(ld_.get(), prc, "search " + filter + " under " + base + " failed", uri_));
-        }
         // Referrals are off: AD's continuation references are ignored, and a referral
         // result for part of the tree is not an error for what was found.
         if (code != LDAP_SUCCESS && code != LDAP_REFERRAL) {
-            ldap_controls_free(returned);
             if (code == LDAP_NO_SUCH_OBJECT) return entries;
             return std::unexpected(
                 result_error(ld_.get(), code, diagnostic, "search " + filter + " under " + base + " failed", uri_));
         }
         cookie_storage.clear();
-        if (returned != nullptr && page_size > 0) {
-            LDAPControl* response = ldap_control_find(LDAP_CONTROL_PAGEDRESULTS, returned, nullptr);
+        if (returned && page_size > 0) {
+            LDAPControl* response = ldap_control_find(LDAP_CONTROL_PAGEDRESULTS, returned.get(), nullptr);
             if (response != nullptr) {
                 ber_int_t estimate = 0;
                 berval next{0, nullptr};
@@ -227,7 +225,6 @@ Result<std::vector<Entry>> Session::search(const std::string& base, int scope, c
                 ber_memfree(next.bv_val);
             }
         }
-        ldap_controls_free(returned);
         if (cookie_storage.empty()) break;
         cookie.bv_val = cookie_storage.data();
         cookie.bv_len = cookie_storage.size();
