@@ -1,0 +1,99 @@
+// CheckoutService: the rules of keyholder — requests under a policy, approvals in
+// stages, the time-boxed window, release and take-back — over the store, the
+// directory (through Authority) and an injected Clock.
+//
+// Every transition is one store transaction holding the state change, its audit
+// event and its notifications (outbox rows). Directory writes (release, take-back)
+// happen only after the transaction that justifies them has committed, so nothing
+// is ever released without its approvals on disk. Thread-compatible: callers
+// serialise calls on one service (the store connection is single-threaded).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <expected>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "keyholder/config/config.h"
+#include "keyholder/core/authority.h"
+#include "keyholder/core/clock.h"
+#include "keyholder/store/sqlite.h"
+
+namespace keyholder::core {
+
+/// CoreError: why the core said no. `kind` maps to an HTTP status at the edge.
+struct CoreError {
+    enum class Kind {
+        invalid,     ///< 400: the request itself is wrong (duration, reason, ticket, ...)
+        forbidden,   ///< 403: this person may not do this (not a requester, not an approver, self-approval)
+        not_found,   ///< 404
+        conflict,    ///< 409: not in a state that allows it (already decided, entry busy, take-back pending)
+        unavailable, ///< 503: the directory did not answer; nothing was recorded
+    };
+    Kind kind;
+    std::string code;    ///< stable machine-readable reason, e.g. "self_approval"
+    std::string message; ///< for people
+};
+
+template <typename T> using Outcome = std::expected<T, CoreError>;
+
+struct NewCheckoutRequest {
+    std::string requester; ///< login or id, resolved again here
+    std::string entry;
+    std::string reason;
+    std::optional<std::string> ticket;
+    std::optional<std::chrono::seconds> duration; ///< default: the policy's default_duration
+    std::optional<int64_t> start;                 ///< UTC seconds; default: when approved
+};
+
+enum class Decision { approve, deny };
+
+struct SchedulerPass {
+    int lapsed = 0;
+    int started = 0;
+    int ended = 0;
+    int taken_back = 0;
+    int takeback_failures = 0;
+    std::optional<int64_t> next_due; ///< when to run again (UTC seconds)
+};
+
+class CheckoutService {
+public:
+    CheckoutService(const config::Config& config, store::Connection& store, Authority& authority, const Clock& clock);
+
+    /// request: a new request (pending), or a refusal. Returns the request id.
+    Outcome<int64_t> request(const NewCheckoutRequest& request);
+    /// decide: an approval or a denial by `approver`; returns the request's new state.
+    Outcome<std::string> decide(int64_t request_id, std::string_view approver, Decision decision,
+                                std::optional<std::string> comment = std::nullopt, std::string_view via = "api");
+    Outcome<void> cancel(int64_t request_id, std::string_view requester);
+    /// check_in: the holder ends the window early.
+    Outcome<void> check_in(int64_t checkout_id, std::string_view holder);
+    /// revoke: an administrator ends a window (or a scheduled one) with a reason.
+    Outcome<void> revoke(int64_t checkout_id, std::string_view admin, const std::string& reason);
+    /// extend: a request to lengthen an active check-out, approved under the same policy.
+    Outcome<int64_t> extend(int64_t checkout_id, std::string_view holder, std::chrono::seconds by,
+                            const std::string& reason);
+    /// eligible_approvers: who could approve the current stage of a request (never the requester).
+    Outcome<std::vector<Principal>> eligible_approvers(int64_t request_id);
+    /// run_due: lapses, starts, ends and takes back everything due now.
+    SchedulerPass run_due();
+
+private:
+    struct Context;
+    Outcome<void> activate(int64_t checkout_id);
+    void take_back(int64_t checkout_id, SchedulerPass& pass);
+    const config::Config& config_;
+    store::Connection& store_;
+    Authority& authority_;
+    const Clock& clock_;
+};
+
+/// generate_password: a random password that meets AD complexity rules (upper, lower,
+/// digit and symbol; `length` >= 16).
+std::string generate_password(size_t length = 24);
+
+} // namespace keyholder::core

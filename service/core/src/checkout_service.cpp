@@ -1,0 +1,571 @@
+// The check-out rules (see checkout_service.h).
+#include "keyholder/core/checkout_service.h"
+
+#include <Poco/JSON/Object.h>
+#include <Poco/Logger.h>
+#include <Poco/RandomStream.h>
+
+#include <algorithm>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "keyholder/store/audit.h"
+#include "keyholder/store/checkouts.h"
+#include "keyholder/store/records.h"
+
+namespace keyholder::core {
+namespace {
+
+using Kind = CoreError::Kind;
+using DirKind = directory::DirectoryError::Kind;
+
+CoreError error(Kind kind, std::string code, std::string message) {
+    return CoreError{kind, std::move(code), std::move(message)};
+}
+
+CoreError from_directory(const directory::DirectoryError& e, const std::string& who) {
+    if (e.kind == DirKind::not_found)
+        return error(Kind::forbidden, "unknown_user", "no such user in the directory: " + who);
+    return error(Kind::unavailable, "directory_unavailable",
+                 "the directory did not answer (" + e.message + "); nothing was recorded, try again later");
+}
+
+std::string json(std::initializer_list<std::pair<const char*, Poco::Dynamic::Var>> fields) {
+    Poco::JSON::Object object(Poco::JSON_PRESERVE_KEY_ORDER);
+    for (const auto& [k, v] : fields)
+        object.set(k, v);
+    std::ostringstream out;
+    object.stringify(out);
+    return out.str();
+}
+
+void audit(store::Transaction& tx, int64_t at, const std::string& actor, const std::string& action,
+           const std::string& subject, const std::string& details) {
+    store::append_audit_event(tx, {at, actor, action, subject, details});
+}
+
+void notify(store::Transaction& tx, int64_t now, const std::string& kind, const Principal& to, int64_t request_id,
+            const std::string& payload) {
+    if (to.mail.empty()) return;
+    store::enqueue_notification(
+        tx, {now, kind, to.mail, request_id, payload,
+             "<" + kind + "-" + std::to_string(request_id) + "-" + to.id + "-" + std::to_string(now) + "@keyholder>"});
+}
+
+Poco::Logger& log() { return Poco::Logger::get("keyholder.core"); }
+
+} // namespace
+
+std::string generate_password(size_t length) {
+    static const std::string upper = "ABCDEFGHJKLMNPQRSTUVWXYZ";
+    static const std::string lower = "abcdefghijkmnopqrstuvwxyz";
+    static const std::string digits = "23456789";
+    static const std::string symbols = "!#%+-.:=?@_~";
+    const std::string all = upper + lower + digits + symbols;
+    length = std::max<size_t>(length, 16);
+    Poco::RandomInputStream random;
+    auto pick = [&](const std::string& from) {
+        // Rejection sampling: no modulo bias.
+        const unsigned limit = 256 - (256 % from.size());
+        while (true) {
+            unsigned char c = static_cast<unsigned char>(random.get());
+            if (c < limit) return from[c % from.size()];
+        }
+    };
+    std::string password;
+    for (const auto* set : {&upper, &lower, &digits, &symbols})
+        password += pick(*set);
+    while (password.size() < length)
+        password += pick(all);
+    // Shuffle so the four guaranteed classes are not always first.
+    for (size_t i = password.size() - 1; i > 0; --i) {
+        size_t j = static_cast<unsigned char>(random.get()) % (i + 1);
+        std::swap(password[i], password[j]);
+    }
+    return password;
+}
+
+CheckoutService::CheckoutService(const config::Config& config, store::Connection& store, Authority& authority,
+                                 const Clock& clock)
+    : config_(config), store_(store), authority_(authority), clock_(clock) {}
+
+// Who may approve `stage` (1-based) of a request by `requester`: enabled members of
+// the stage's groups, and the requester's manager when the stage says so; never the
+// requester.
+static Outcome<std::vector<Principal>> stage_approvers(Authority& authority, const config::Policy& policy, int stage,
+                                                       const Principal& requester) {
+    const auto& s = policy.stages.at(static_cast<size_t>(stage - 1));
+    std::vector<Principal> out;
+    std::set<std::string> seen{requester.id};
+    auto members = authority.members_of_any(s.approver_groups);
+    if (!members) return std::unexpected(from_directory(members.error(), "approver groups"));
+    if (s.requester_manager) {
+        auto manager = authority.manager_of(requester);
+        if (!manager) return std::unexpected(from_directory(manager.error(), requester.name));
+        if (*manager) members->push_back(**manager);
+    }
+    for (auto& p : *members)
+        if (p.enabled && seen.insert(p.id).second) out.push_back(std::move(p));
+    return out;
+}
+
+Outcome<int64_t> CheckoutService::request(const NewCheckoutRequest& in) {
+    const int64_t now = clock_.now();
+    auto entry_it = config_.entries.find(in.entry);
+    if (entry_it == config_.entries.end())
+        return std::unexpected(error(Kind::not_found, "no_such_entry", "no entry named '" + in.entry + "'"));
+    const config::Entry& entry = entry_it->second;
+    const config::Policy& policy = config_.policies.at(entry.policy);
+
+    auto requester = authority_.resolve(in.requester);
+    if (!requester) return std::unexpected(from_directory(requester.error(), in.requester));
+    if (!requester->enabled)
+        return std::unexpected(error(Kind::forbidden, "account_disabled", requester->name + " is disabled"));
+    auto allowed = authority_.in_any(*requester, policy.requester_groups);
+    if (!allowed) return std::unexpected(from_directory(allowed.error(), requester->name));
+    if (!*allowed)
+        return std::unexpected(error(Kind::forbidden, "not_a_requester",
+                                     requester->name + " is not in a group that may request " + entry.name));
+
+    if (policy.reason_required && in.reason.find_first_not_of(" \t\r\n") == std::string::npos)
+        return std::unexpected(error(Kind::invalid, "reason_required", "a reason is required"));
+    if (in.reason.size() > 2000)
+        return std::unexpected(error(Kind::invalid, "reason_too_long", "reason is over 2000 bytes"));
+    if (policy.ticket_pattern) {
+        if (!in.ticket || in.ticket->empty())
+            return std::unexpected(error(Kind::invalid, "ticket_required", "a ticket is required"));
+        if (!std::regex_match(*in.ticket, std::regex(*policy.ticket_pattern)))
+            return std::unexpected(error(Kind::invalid, "ticket_mismatch",
+                                         "ticket '" + *in.ticket + "' does not match " + *policy.ticket_pattern));
+    }
+    const auto duration = in.duration.value_or(policy.default_duration);
+    if (duration.count() <= 0 || duration > policy.max_duration)
+        return std::unexpected(
+            error(Kind::invalid, "bad_duration",
+                  "duration must be between 1s and " + std::to_string(policy.max_duration.count()) + "s"));
+    if (in.start) {
+        if (*in.start < now - 60)
+            return std::unexpected(error(Kind::invalid, "start_in_past", "the start lies in the past"));
+        if (*in.start > now + policy.max_schedule_ahead.count())
+            return std::unexpected(
+                error(Kind::invalid, "start_too_far", "the start is further ahead than the policy allows"));
+    }
+    auto entry_id = store::entry_id_by_name(store_, entry.name);
+    if (!entry_id)
+        return std::unexpected(error(Kind::not_found, "no_such_entry", "entry '" + entry.name + "' is retired"));
+    if (store::count_unfinished_takebacks(store_, *entry_id) > 0)
+        return std::unexpected(error(Kind::conflict, "takeback_pending",
+                                     entry.name + " cannot be checked out until its last take-back succeeds"));
+    const int64_t window_start = in.start.value_or(now);
+    if (policy.exclusive &&
+        store::count_overlapping_checkouts(store_, *entry_id, window_start, window_start + duration.count()) > 0)
+        return std::unexpected(error(Kind::conflict, "entry_busy", entry.name + " is checked out in that window"));
+
+    // Directory work before the write lock: who must hear about it.
+    auto approvers = stage_approvers(authority_, policy, 1, *requester);
+    if (!approvers) return std::unexpected(approvers.error());
+
+    store::Transaction tx(store_);
+    store::NewRequest row;
+    row.entry_id = *entry_id;
+    row.requester_sid = requester->id;
+    row.requester_name = requester->name;
+    row.requester_display = requester->display_name;
+    row.reason = in.reason;
+    row.ticket = in.ticket;
+    row.requested_at = now;
+    row.start_at = in.start;
+    row.duration_s = duration.count();
+    row.deadline_at =
+        in.start ? std::min(now + policy.request_ttl.count(), *in.start) : now + policy.request_ttl.count();
+    const int64_t id = store::insert_request(tx, row);
+    audit(tx, now, requester->id, "request.created", "request:" + std::to_string(id),
+          json({{"entry", entry.name},
+                {"requester", requester->name},
+                {"reason", in.reason},
+                {"ticket", in.ticket.value_or("")},
+                {"duration_s", duration.count()},
+                {"start", in.start ? Poco::Dynamic::Var(*in.start) : Poco::Dynamic::Var()}}));
+    for (const auto& approver : *approvers)
+        notify(tx, now, "approval_needed", approver, id, json({{"stage", 1}, {"approver", approver.name}}));
+    tx.commit();
+    return id;
+}
+
+Outcome<std::string> CheckoutService::decide(int64_t request_id, std::string_view approver_name, Decision decision,
+                                             std::optional<std::string> comment, std::string_view via) {
+    const int64_t now = clock_.now();
+    auto request = store::find_request(store_, request_id);
+    if (!request) return std::unexpected(error(Kind::not_found, "no_such_request", "no such request"));
+    if (request->state != "pending")
+        return std::unexpected(error(Kind::conflict, "not_pending", "the request is " + request->state));
+    auto entry_it = config_.entries.find(request->entry_name);
+    if (entry_it == config_.entries.end())
+        return std::unexpected(error(Kind::conflict, "entry_retired", "the entry is no longer configured"));
+    const config::Policy& policy = config_.policies.at(entry_it->second.policy);
+
+    // Eligibility is decided now, against the directory as it is now (fail closed).
+    auto approver = authority_.resolve(approver_name);
+    if (!approver) return std::unexpected(from_directory(approver.error(), std::string(approver_name)));
+    if (approver->id == request->requester_sid)
+        return std::unexpected(error(Kind::forbidden, "self_approval", "nobody decides on their own request"));
+    if (!approver->enabled)
+        return std::unexpected(error(Kind::forbidden, "account_disabled", approver->name + " is disabled"));
+    auto requester = authority_.resolve(request->requester_sid);
+    if (!requester) return std::unexpected(from_directory(requester.error(), request->requester_name));
+    const int stage = request->stage;
+    const auto& stage_rule = policy.stages.at(static_cast<size_t>(stage - 1));
+    auto eligible = authority_.in_any(*approver, stage_rule.approver_groups);
+    if (!eligible) return std::unexpected(from_directory(eligible.error(), approver->name));
+    bool may = *eligible;
+    if (!may && stage_rule.requester_manager) {
+        auto manager = authority_.manager_of(*requester);
+        if (!manager) return std::unexpected(from_directory(manager.error(), requester->name));
+        may = *manager && (*manager)->id == approver->id;
+    }
+    if (!may)
+        return std::unexpected(error(Kind::forbidden, "not_an_approver",
+                                     approver->name + " may not decide stage " + std::to_string(stage)));
+
+    const bool last_stage = stage == static_cast<int>(policy.stages.size());
+    const int needed = stage_rule.approvals;
+    std::vector<Principal> next_approvers;
+    if (decision == Decision::approve && !last_stage) {
+        auto next = stage_approvers(authority_, policy, stage + 1, *requester);
+        if (!next) return std::unexpected(next.error());
+        next_approvers = std::move(*next);
+    }
+
+    store::Transaction tx(store_);
+    auto current = store::find_request(store_, request_id); // under the write lock
+    if (!current || current->state != "pending" || current->stage != stage)
+        return std::unexpected(error(Kind::conflict, "not_pending", "the request changed meanwhile"));
+    store::ApprovalRow row{0,
+                           request_id,
+                           stage,
+                           approver->id,
+                           approver->name,
+                           decision == Decision::approve ? "approve" : "deny",
+                           comment,
+                           std::string(via),
+                           now};
+    if (!store::insert_approval(tx, row))
+        return std::unexpected(error(Kind::conflict, "already_decided", approver->name + " already decided on it"));
+    const std::string subject = "request:" + std::to_string(request_id);
+    if (decision == Decision::deny) {
+        store::change_request_state(tx, request_id, "pending", "denied", std::nullopt, now);
+        audit(tx, now, approver->id, "request.denied", subject,
+              json({{"approver", approver->name},
+                    {"stage", stage},
+                    {"comment", comment.value_or("")},
+                    {"via", std::string(via)}}));
+        notify(tx, now, "request_denied", *requester, request_id, json({{"by", approver->display_name}}));
+        tx.commit();
+        return std::string("denied");
+    }
+    audit(tx, now, approver->id, "request.approval", subject,
+          json({{"approver", approver->name},
+                {"stage", stage},
+                {"comment", comment.value_or("")},
+                {"via", std::string(via)}}));
+    const int count = store::count_approvals(store_, request_id, stage);
+    if (count < needed) {
+        tx.commit();
+        return std::string("pending");
+    }
+    if (!last_stage) {
+        store::change_request_state(tx, request_id, "pending", "pending", stage + 1);
+        audit(tx, now, "system", "request.stage_complete", subject, json({{"stage", stage}}));
+        for (const auto& p : next_approvers)
+            notify(tx, now, "approval_needed", p, request_id, json({{"stage", stage + 1}, {"approver", p.name}}));
+        tx.commit();
+        return std::string("pending");
+    }
+
+    // The last approval landed.
+    if (current->extends_checkout_id) {
+        auto checkout = store::find_checkout(store_, *current->extends_checkout_id);
+        if (!checkout || checkout->state != "active")
+            return std::unexpected(error(Kind::conflict, "checkout_not_active", "the check-out to extend has ended"));
+        const int64_t new_end = checkout->ends_at + current->duration_s;
+        if (policy.exclusive &&
+            store::count_overlapping_checkouts(store_, checkout->entry_id, checkout->ends_at, new_end) > 0)
+            return std::unexpected(
+                error(Kind::conflict, "entry_busy", "another check-out is scheduled in the extension"));
+        store::set_checkout_end(tx, checkout->id, new_end);
+        store::change_request_state(tx, request_id, "pending", "approved", std::nullopt, now);
+        audit(tx, now, "system", "checkout.extended", "checkout:" + std::to_string(checkout->id),
+              json({{"request", request_id}, {"by_s", current->duration_s}, {"ends_at", new_end}}));
+        notify(tx, now, "request_approved", *requester, request_id, json({{"extension", true}}));
+        tx.commit();
+        return std::string("approved");
+    }
+    const int64_t starts_at = current->start_at.value_or(now);
+    const int64_t ends_at = starts_at + current->duration_s;
+    if (policy.exclusive && store::count_overlapping_checkouts(store_, current->entry_id, starts_at, ends_at) > 0)
+        return std::unexpected(error(Kind::conflict, "entry_busy", "the entry was checked out meanwhile"));
+    const bool immediate = starts_at <= now;
+    store::CheckoutRow checkout;
+    checkout.request_id = request_id;
+    checkout.entry_id = current->entry_id;
+    checkout.holder_sid = current->requester_sid;
+    checkout.holder_name = current->requester_name;
+    checkout.starts_at = immediate ? now : starts_at;
+    checkout.ends_at = immediate ? now + current->duration_s : ends_at;
+    checkout.state = immediate ? "active" : "scheduled";
+    const int64_t checkout_id = store::insert_checkout(tx, checkout);
+    store::change_request_state(tx, request_id, "pending", immediate ? "active" : "approved", std::nullopt, now);
+    audit(tx, now, "system", "request.approved", subject, json({{"checkout", checkout_id}}));
+    if (immediate)
+        audit(tx, now, "system", "checkout.started", "checkout:" + std::to_string(checkout_id),
+              json({{"entry", current->entry_name},
+                    {"holder", current->requester_name},
+                    {"starts_at", checkout.starts_at},
+                    {"ends_at", checkout.ends_at}}));
+    notify(tx, now, immediate ? "window_started" : "request_approved", *requester, request_id,
+           json({{"starts_at", checkout.starts_at}, {"ends_at", checkout.ends_at}}));
+    tx.commit();
+    if (immediate) (void)activate(checkout_id); // release only after the approvals are on disk
+    return std::string(immediate ? "active" : "approved");
+}
+
+Outcome<void> CheckoutService::activate(int64_t checkout_id) {
+    auto checkout = store::find_checkout(store_, checkout_id);
+    if (!checkout) return {};
+    const config::Entry& entry = config_.entries.at(checkout->entry_name);
+    std::vector<std::string> failures;
+    if (entry.releases(config::ReleaseKind::enable)) {
+        if (auto r = authority_.set_enabled(entry.account, true); !r)
+            failures.push_back("enable: " + r.error().to_string());
+    }
+    if (entry.releases(config::ReleaseKind::group)) {
+        auto holder = authority_.resolve(checkout->holder_sid);
+        if (!holder)
+            failures.push_back("group: " + holder.error().to_string());
+        else if (auto r = authority_.add_member(entry.group, *holder); !r)
+            failures.push_back("group: " + r.error().to_string());
+    }
+    const int64_t now = clock_.now();
+    store::Transaction tx(store_);
+    if (failures.empty()) {
+        audit(tx, now, "system", "checkout.released", "checkout:" + std::to_string(checkout_id),
+              json({{"entry", entry.name}, {"holder", checkout->holder_name}}));
+    } else {
+        std::string all;
+        for (const auto& f : failures)
+            all += (all.empty() ? "" : "; ") + f;
+        audit(tx, now, "system", "checkout.release_failed", "checkout:" + std::to_string(checkout_id),
+              json({{"entry", entry.name}, {"error", all}}));
+        log().error("release of check-out %Ld (%s) failed: %s", checkout_id, entry.name, all);
+    }
+    tx.commit();
+    return {};
+}
+
+Outcome<void> CheckoutService::cancel(int64_t request_id, std::string_view requester_name) {
+    const int64_t now = clock_.now();
+    auto request = store::find_request(store_, request_id);
+    if (!request) return std::unexpected(error(Kind::not_found, "no_such_request", "no such request"));
+    auto requester = authority_.resolve(requester_name);
+    if (!requester) return std::unexpected(from_directory(requester.error(), std::string(requester_name)));
+    if (requester->id != request->requester_sid)
+        return std::unexpected(error(Kind::forbidden, "not_yours", "only the requester may cancel a request"));
+    store::Transaction tx(store_);
+    bool done = store::change_request_state(tx, request_id, "pending", "cancelled", std::nullopt, now);
+    if (!done && store::change_request_state(tx, request_id, "approved", "cancelled", std::nullopt, now)) {
+        done = true;
+        if (auto checkout = store::checkout_of_request(store_, request_id))
+            store::end_checkout(tx, checkout->id, "revoked", now); // scheduled, never started
+    }
+    if (!done) return std::unexpected(error(Kind::conflict, "not_cancellable", "the request is " + request->state));
+    audit(tx, now, requester->id, "request.cancelled", "request:" + std::to_string(request_id), "{}");
+    tx.commit();
+    return {};
+}
+
+Outcome<void> CheckoutService::check_in(int64_t checkout_id, std::string_view holder_name) {
+    const int64_t now = clock_.now();
+    auto checkout = store::find_checkout(store_, checkout_id);
+    if (!checkout) return std::unexpected(error(Kind::not_found, "no_such_checkout", "no such check-out"));
+    auto holder = authority_.resolve(holder_name);
+    if (!holder) return std::unexpected(from_directory(holder.error(), std::string(holder_name)));
+    if (holder->id != checkout->holder_sid)
+        return std::unexpected(error(Kind::forbidden, "not_yours", "only the holder may check in"));
+    store::Transaction tx(store_);
+    if (!store::end_checkout(tx, checkout_id, "checked_in", now))
+        return std::unexpected(error(Kind::conflict, "not_active", "the check-out is " + checkout->state));
+    store::change_request_state(tx, checkout->request_id, "active", "ended");
+    audit(tx, now, holder->id, "checkout.ended", "checkout:" + std::to_string(checkout_id),
+          json({{"reason", "checked_in"}}));
+    tx.commit();
+    SchedulerPass pass;
+    take_back(checkout_id, pass);
+    return {};
+}
+
+Outcome<void> CheckoutService::revoke(int64_t checkout_id, std::string_view admin_name, const std::string& reason) {
+    const int64_t now = clock_.now();
+    auto checkout = store::find_checkout(store_, checkout_id);
+    if (!checkout) return std::unexpected(error(Kind::not_found, "no_such_checkout", "no such check-out"));
+    if (reason.find_first_not_of(" \t\r\n") == std::string::npos)
+        return std::unexpected(error(Kind::invalid, "reason_required", "a revocation needs a reason"));
+    auto admin = authority_.resolve(admin_name);
+    if (!admin) return std::unexpected(from_directory(admin.error(), std::string(admin_name)));
+    auto is_admin = authority_.in_any(*admin, config_.service.admin_groups);
+    if (!is_admin) return std::unexpected(from_directory(is_admin.error(), admin->name));
+    if (!*is_admin)
+        return std::unexpected(error(Kind::forbidden, "not_an_admin", admin->name + " is not an administrator"));
+    store::Transaction tx(store_);
+    if (!store::end_checkout(tx, checkout_id, "revoked", now))
+        return std::unexpected(error(Kind::conflict, "not_active", "the check-out is " + checkout->state));
+    if (!store::change_request_state(tx, checkout->request_id, "active", "ended"))
+        store::change_request_state(tx, checkout->request_id, "approved", "cancelled");
+    audit(tx, now, admin->id, "checkout.revoked", "checkout:" + std::to_string(checkout_id),
+          json({{"reason", reason}, {"admin", admin->name}}));
+    tx.commit();
+    SchedulerPass pass;
+    take_back(checkout_id, pass);
+    return {};
+}
+
+Outcome<int64_t> CheckoutService::extend(int64_t checkout_id, std::string_view holder_name, std::chrono::seconds by,
+                                         const std::string& reason) {
+    const int64_t now = clock_.now();
+    auto checkout = store::find_checkout(store_, checkout_id);
+    if (!checkout) return std::unexpected(error(Kind::not_found, "no_such_checkout", "no such check-out"));
+    if (checkout->state != "active")
+        return std::unexpected(error(Kind::conflict, "not_active", "only an active check-out can be extended"));
+    const config::Policy& policy = config_.policies.at(config_.entries.at(checkout->entry_name).policy);
+    auto holder = authority_.resolve(holder_name);
+    if (!holder) return std::unexpected(from_directory(holder.error(), std::string(holder_name)));
+    if (holder->id != checkout->holder_sid)
+        return std::unexpected(error(Kind::forbidden, "not_yours", "only the holder may ask for more time"));
+    if (by.count() <= 0 || store::extension_total(store_, checkout_id) + by.count() > policy.max_extension.count())
+        return std::unexpected(
+            error(Kind::invalid, "extension_too_long",
+                  "the policy allows " + std::to_string(policy.max_extension.count()) + "s of extensions in total"));
+    if (policy.reason_required && reason.find_first_not_of(" \t\r\n") == std::string::npos)
+        return std::unexpected(error(Kind::invalid, "reason_required", "a reason is required"));
+    auto approvers = stage_approvers(authority_, policy, 1, *holder);
+    if (!approvers) return std::unexpected(approvers.error());
+    store::Transaction tx(store_);
+    store::NewRequest row;
+    row.entry_id = checkout->entry_id;
+    row.requester_sid = holder->id;
+    row.requester_name = holder->name;
+    row.requester_display = holder->display_name;
+    row.reason = reason;
+    row.requested_at = now;
+    row.duration_s = by.count();
+    row.deadline_at = std::min(now + policy.request_ttl.count(), checkout->ends_at);
+    row.extends_checkout_id = checkout_id;
+    const int64_t id = store::insert_request(tx, row);
+    audit(tx, now, holder->id, "extension.requested", "request:" + std::to_string(id),
+          json({{"checkout", checkout_id}, {"by_s", by.count()}, {"reason", reason}}));
+    for (const auto& approver : *approvers)
+        notify(tx, now, "approval_needed", approver, id, json({{"stage", 1}, {"extension", true}}));
+    tx.commit();
+    return id;
+}
+
+Outcome<std::vector<Principal>> CheckoutService::eligible_approvers(int64_t request_id) {
+    auto request = store::find_request(store_, request_id);
+    if (!request) return std::unexpected(error(Kind::not_found, "no_such_request", "no such request"));
+    auto requester = authority_.resolve(request->requester_sid);
+    if (!requester) return std::unexpected(from_directory(requester.error(), request->requester_name));
+    const auto& policy = config_.policies.at(config_.entries.at(request->entry_name).policy);
+    return stage_approvers(authority_, policy, request->stage, *requester);
+}
+
+void CheckoutService::take_back(int64_t checkout_id, SchedulerPass& pass) {
+    auto checkout = store::find_checkout(store_, checkout_id);
+    if (!checkout || (checkout->takeback_state != "pending" && checkout->takeback_state != "failed")) return;
+    const config::Entry& entry = config_.entries.at(checkout->entry_name);
+    std::vector<std::string> failures;
+    if (entry.releases(config::ReleaseKind::group)) {
+        auto holder = authority_.resolve(checkout->holder_sid);
+        if (!holder)
+            failures.push_back("group: " + holder.error().to_string());
+        else if (auto r = authority_.remove_member(entry.group, *holder); !r)
+            failures.push_back("group: " + r.error().to_string());
+    }
+    if (entry.releases(config::ReleaseKind::enable)) {
+        if (auto r = authority_.set_enabled(entry.account, false); !r)
+            failures.push_back("disable: " + r.error().to_string());
+    }
+    if (entry.rotate_password && entry.releases(config::ReleaseKind::enable) &&
+        !entry.releases(config::ReleaseKind::password)) {
+        // Nobody is ever shown this password: rotating it just closes the window.
+        if (auto r = authority_.reset_password(entry.account, generate_password()); !r)
+            failures.push_back("rotate: " + r.error().to_string());
+    }
+    const int64_t now = clock_.now();
+    const std::string subject = "checkout:" + std::to_string(checkout_id);
+    store::Transaction tx(store_);
+    if (failures.empty()) {
+        store::record_takeback(tx, checkout_id, "done", checkout->takeback_attempts + 1, std::nullopt, std::nullopt);
+        audit(tx, now, "system", "checkout.taken_back", subject, json({{"entry", entry.name}}));
+        ++pass.taken_back;
+    } else {
+        std::string all;
+        for (const auto& f : failures)
+            all += (all.empty() ? "" : "; ") + f;
+        const int attempts = checkout->takeback_attempts + 1;
+        const int64_t backoff = std::min<int64_t>(int64_t{30} << std::min(attempts - 1, 7), 3600);
+        store::record_takeback(tx, checkout_id, "failed", attempts, now + backoff, all);
+        audit(tx, now, "system", "checkout.takeback_failed", subject,
+              json({{"entry", entry.name}, {"attempt", attempts}, {"retry_at", now + backoff}, {"error", all}}));
+        log().error("take-back of check-out %Ld (%s) failed (attempt %d, retry in %Lds): %s", checkout_id, entry.name,
+                    attempts, backoff, all);
+        ++pass.takeback_failures;
+    }
+    tx.commit();
+}
+
+SchedulerPass CheckoutService::run_due() {
+    SchedulerPass pass;
+    const int64_t now = clock_.now();
+    auto work = store::due_work(store_, now);
+    for (int64_t id : work.lapsing_requests) {
+        auto request = store::find_request(store_, id);
+        store::Transaction tx(store_);
+        if (!store::change_request_state(tx, id, "pending", "lapsed", std::nullopt, now)) continue;
+        audit(tx, now, "system", "request.lapsed", "request:" + std::to_string(id), "{}");
+        Principal requester{request->requester_sid, request->requester_name, request->requester_display, "", "", true};
+        if (auto p = authority_.resolve(request->requester_sid)) requester = *p;
+        notify(tx, now, "request_lapsed", requester, id, "{}");
+        tx.commit();
+        ++pass.lapsed;
+    }
+    for (int64_t id : work.starting_checkouts) {
+        auto checkout = store::find_checkout(store_, id);
+        store::Transaction tx(store_);
+        if (!store::change_checkout_state(tx, id, "scheduled", "active")) continue;
+        store::change_request_state(tx, checkout->request_id, "approved", "active");
+        audit(
+            tx, now, "system", "checkout.started", "checkout:" + std::to_string(id),
+            json({{"entry", checkout->entry_name}, {"holder", checkout->holder_name}, {"ends_at", checkout->ends_at}}));
+        tx.commit();
+        (void)activate(id);
+        ++pass.started;
+    }
+    for (int64_t id : work.ending_checkouts) {
+        auto checkout = store::find_checkout(store_, id);
+        store::Transaction tx(store_);
+        if (!store::end_checkout(tx, id, "expired", now)) continue;
+        store::change_request_state(tx, checkout->request_id, "active", "ended");
+        audit(tx, now, "system", "checkout.ended", "checkout:" + std::to_string(id),
+              json({{"reason", "expired"}, {"late_by_s", now - checkout->ends_at}}));
+        tx.commit();
+        ++pass.ended;
+        work.takebacks.push_back(id);
+    }
+    std::set<int64_t> done;
+    for (int64_t id : work.takebacks)
+        if (done.insert(id).second) take_back(id, pass);
+    pass.next_due = store::next_due(store_);
+    return pass;
+}
+
+} // namespace keyholder::core

@@ -1,0 +1,109 @@
+// Requests, approvals and check-outs: the rows of the check-out state machine.
+// Every write takes the caller's Transaction; state changes are conditional on the
+// state the caller saw ("compare and set"), so two racing writers cannot both win.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "keyholder/store/sqlite.h"
+
+namespace keyholder::store {
+
+struct RequestRow {
+    int64_t id = 0;
+    int64_t entry_id = 0;
+    std::string entry_name;
+    std::string requester_sid;
+    std::string requester_name;
+    std::string requester_display;
+    std::string reason;
+    std::optional<std::string> ticket;
+    int64_t requested_at = 0;
+    std::optional<int64_t> start_at;
+    int64_t duration_s = 0;
+    std::string state;
+    int stage = 1;
+    int64_t deadline_at = 0;
+    std::optional<int64_t> decided_at;
+    std::optional<int64_t> extends_checkout_id;
+};
+
+struct ApprovalRow {
+    int64_t id = 0;
+    int64_t request_id = 0;
+    int stage = 1;
+    std::string approver_sid;
+    std::string approver_name;
+    std::string decision; ///< approve | deny
+    std::optional<std::string> comment;
+    std::string via;
+    int64_t decided_at = 0;
+};
+
+struct CheckoutRow {
+    int64_t id = 0;
+    int64_t request_id = 0;
+    int64_t entry_id = 0;
+    std::string entry_name;
+    std::string holder_sid;
+    std::string holder_name;
+    int64_t starts_at = 0;
+    int64_t ends_at = 0;
+    std::string state; ///< scheduled | active | ended
+    std::optional<int64_t> ended_at;
+    std::optional<std::string> end_reason;
+    std::string takeback_state; ///< none | pending | done | failed
+    int takeback_attempts = 0;
+    std::optional<int64_t> takeback_next_at;
+    std::optional<std::string> takeback_error;
+    int retrievals = 0;
+};
+
+std::optional<RequestRow> find_request(Connection& db, int64_t id);
+std::vector<ApprovalRow> approvals_of(Connection& db, int64_t request_id);
+std::optional<CheckoutRow> find_checkout(Connection& db, int64_t id);
+std::optional<CheckoutRow> checkout_of_request(Connection& db, int64_t request_id);
+
+/// change_request_state: from -> to (and the stage / decided_at given); false when
+/// the request was no longer in `from` (someone else got there first).
+bool change_request_state(Transaction& tx, int64_t id, const std::string& from, const std::string& to,
+                          std::optional<int> stage = std::nullopt, std::optional<int64_t> decided_at = std::nullopt);
+
+/// insert_approval: false when this person already decided on this request.
+bool insert_approval(Transaction& tx, const ApprovalRow& approval);
+int count_approvals(Connection& db, int64_t request_id, int stage);
+
+int64_t insert_checkout(Transaction& tx, const CheckoutRow& checkout);
+bool change_checkout_state(Transaction& tx, int64_t id, const std::string& from, const std::string& to);
+/// end_checkout: active|scheduled -> ended with the reason; take-back becomes pending.
+bool end_checkout(Transaction& tx, int64_t id, const std::string& reason, int64_t at);
+void set_checkout_end(Transaction& tx, int64_t id, int64_t ends_at);
+void record_takeback(Transaction& tx, int64_t id, const std::string& state, int attempts,
+                     std::optional<int64_t> next_at, std::optional<std::string> error);
+void count_retrieval(Transaction& tx, int64_t id);
+
+/// overlapping_checkouts: check-outs of the entry, not ended, whose window meets [from, to).
+int count_overlapping_checkouts(Connection& db, int64_t entry_id, int64_t from, int64_t to);
+/// open_requests_of_entry: pending or approved requests of the entry whose window meets [from, to).
+int count_unfinished_takebacks(Connection& db, int64_t entry_id);
+/// extension_total: seconds already added to a check-out by approved extensions.
+int64_t extension_total(Connection& db, int64_t checkout_id);
+
+struct DueWork {
+    std::vector<int64_t> lapsing_requests;   ///< pending past their deadline
+    std::vector<int64_t> starting_checkouts; ///< scheduled whose start has come
+    std::vector<int64_t> ending_checkouts;   ///< active whose end has come
+    std::vector<int64_t> takebacks;          ///< ended with a take-back due
+};
+
+/// due_work: everything whose time is <= now (bounded per kind by `limit`).
+DueWork due_work(Connection& db, int64_t now, int limit = 1000);
+/// next_due: the earliest future time anything becomes due, if any.
+std::optional<int64_t> next_due(Connection& db);
+
+std::optional<int64_t> entry_id_by_name(Connection& db, const std::string& name);
+
+} // namespace keyholder::store

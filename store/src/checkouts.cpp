@@ -1,0 +1,248 @@
+// Requests, approvals and check-outs (see checkouts.h).
+#include "keyholder/store/checkouts.h"
+
+namespace keyholder::store {
+namespace {
+
+constexpr const char* kRequestColumns =
+    "r.id, r.entry_id, e.name, r.requester_sid, r.requester_name, r.requester_display, r.reason, r.ticket, "
+    "r.requested_at, r.start_at, r.duration_s, r.state, r.stage, r.deadline_at, r.decided_at, r.extends_checkout_id";
+
+RequestRow read_request(Statement& s) {
+    RequestRow r;
+    r.id = s.column_int64(0);
+    r.entry_id = s.column_int64(1);
+    r.entry_name = s.column_text(2);
+    r.requester_sid = s.column_text(3);
+    r.requester_name = s.column_text(4);
+    r.requester_display = s.column_text(5);
+    r.reason = s.column_text(6);
+    r.ticket = s.column_optional_text(7);
+    r.requested_at = s.column_int64(8);
+    r.start_at = s.column_optional_int64(9);
+    r.duration_s = s.column_int64(10);
+    r.state = s.column_text(11);
+    r.stage = static_cast<int>(s.column_int64(12));
+    r.deadline_at = s.column_int64(13);
+    r.decided_at = s.column_optional_int64(14);
+    r.extends_checkout_id = s.column_optional_int64(15);
+    return r;
+}
+
+constexpr const char* kCheckoutColumns =
+    "c.id, c.request_id, c.entry_id, e.name, c.holder_sid, c.holder_name, c.starts_at, c.ends_at, c.state, "
+    "c.ended_at, c.end_reason, c.takeback_state, c.takeback_attempts, c.takeback_next_at, c.takeback_error, "
+    "c.retrievals";
+
+CheckoutRow read_checkout(Statement& s) {
+    CheckoutRow c;
+    c.id = s.column_int64(0);
+    c.request_id = s.column_int64(1);
+    c.entry_id = s.column_int64(2);
+    c.entry_name = s.column_text(3);
+    c.holder_sid = s.column_text(4);
+    c.holder_name = s.column_text(5);
+    c.starts_at = s.column_int64(6);
+    c.ends_at = s.column_int64(7);
+    c.state = s.column_text(8);
+    c.ended_at = s.column_optional_int64(9);
+    c.end_reason = s.column_optional_text(10);
+    c.takeback_state = s.column_text(11);
+    c.takeback_attempts = static_cast<int>(s.column_int64(12));
+    c.takeback_next_at = s.column_optional_int64(13);
+    c.takeback_error = s.column_optional_text(14);
+    c.retrievals = static_cast<int>(s.column_int64(15));
+    return c;
+}
+
+std::vector<int64_t> ids(Connection& db, const std::string& sql, int64_t now, int limit) {
+    std::vector<int64_t> out;
+    Statement s = db.prepare(sql);
+    s.bind(1, now).bind(2, limit);
+    while (s.step())
+        out.push_back(s.column_int64(0));
+    return out;
+}
+
+} // namespace
+
+std::optional<RequestRow> find_request(Connection& db, int64_t id) {
+    Statement s = db.prepare(std::string("SELECT ") + kRequestColumns +
+                             " FROM requests r JOIN entries e ON e.id = r.entry_id WHERE r.id = ?");
+    s.bind(1, id);
+    if (!s.step()) return std::nullopt;
+    return read_request(s);
+}
+
+std::vector<ApprovalRow> approvals_of(Connection& db, int64_t request_id) {
+    std::vector<ApprovalRow> out;
+    Statement s = db.prepare("SELECT id, request_id, stage, approver_sid, approver_name, decision, comment, via, "
+                             "decided_at FROM approvals WHERE request_id = ? ORDER BY decided_at, id");
+    s.bind(1, request_id);
+    while (s.step()) {
+        out.push_back(ApprovalRow{s.column_int64(0), s.column_int64(1), static_cast<int>(s.column_int64(2)),
+                                  s.column_text(3), s.column_text(4), s.column_text(5), s.column_optional_text(6),
+                                  s.column_text(7), s.column_int64(8)});
+    }
+    return out;
+}
+
+std::optional<CheckoutRow> find_checkout(Connection& db, int64_t id) {
+    Statement s = db.prepare(std::string("SELECT ") + kCheckoutColumns +
+                             " FROM checkouts c JOIN entries e ON e.id = c.entry_id WHERE c.id = ?");
+    s.bind(1, id);
+    if (!s.step()) return std::nullopt;
+    return read_checkout(s);
+}
+
+std::optional<CheckoutRow> checkout_of_request(Connection& db, int64_t request_id) {
+    Statement s = db.prepare(std::string("SELECT ") + kCheckoutColumns +
+                             " FROM checkouts c JOIN entries e ON e.id = c.entry_id WHERE c.request_id = ?");
+    s.bind(1, request_id);
+    if (!s.step()) return std::nullopt;
+    return read_checkout(s);
+}
+
+bool change_request_state(Transaction& tx, int64_t id, const std::string& from, const std::string& to,
+                          std::optional<int> stage, std::optional<int64_t> decided_at) {
+    Statement s = tx.connection().prepare(
+        "UPDATE requests SET state = ?, stage = coalesce(?, stage), decided_at = coalesce(?, decided_at) "
+        "WHERE id = ? AND state = ?");
+    s.bind(1, to).bind(3, decided_at).bind(4, id).bind(5, from);
+    if (stage)
+        s.bind(2, *stage);
+    else
+        s.bind_null(2);
+    s.run();
+    return tx.connection().changes() == 1;
+}
+
+bool insert_approval(Transaction& tx, const ApprovalRow& a) {
+    Statement s = tx.connection().prepare(
+        "INSERT INTO approvals(request_id, stage, approver_sid, approver_name, decision, comment, via, decided_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(request_id, approver_sid) DO NOTHING");
+    s.bind(1, a.request_id)
+        .bind(2, a.stage)
+        .bind(3, a.approver_sid)
+        .bind(4, a.approver_name)
+        .bind(5, a.decision)
+        .bind(6, a.comment)
+        .bind(7, a.via)
+        .bind(8, a.decided_at)
+        .run();
+    return tx.connection().changes() == 1;
+}
+
+int count_approvals(Connection& db, int64_t request_id, int stage) {
+    Statement s =
+        db.prepare("SELECT count(*) FROM approvals WHERE request_id = ? AND stage = ? AND decision = 'approve'");
+    s.bind(1, request_id).bind(2, stage);
+    s.step();
+    return static_cast<int>(s.column_int64(0));
+}
+
+int64_t insert_checkout(Transaction& tx, const CheckoutRow& c) {
+    Statement s = tx.connection().prepare("INSERT INTO checkouts(request_id, entry_id, holder_sid, holder_name, "
+                                          "starts_at, ends_at, state) VALUES (?, ?, ?, ?, ?, ?, ?)");
+    s.bind(1, c.request_id)
+        .bind(2, c.entry_id)
+        .bind(3, c.holder_sid)
+        .bind(4, c.holder_name)
+        .bind(5, c.starts_at)
+        .bind(6, c.ends_at)
+        .bind(7, c.state)
+        .run();
+    return tx.connection().last_insert_rowid();
+}
+
+bool change_checkout_state(Transaction& tx, int64_t id, const std::string& from, const std::string& to) {
+    Statement s = tx.connection().prepare("UPDATE checkouts SET state = ? WHERE id = ? AND state = ?");
+    s.bind(1, to).bind(2, id).bind(3, from).run();
+    return tx.connection().changes() == 1;
+}
+
+bool end_checkout(Transaction& tx, int64_t id, const std::string& reason, int64_t at) {
+    Statement s = tx.connection().prepare(
+        "UPDATE checkouts SET state = 'ended', ended_at = ?, end_reason = ?, takeback_state = 'pending', "
+        "takeback_next_at = ? WHERE id = ? AND state IN ('scheduled', 'active')");
+    s.bind(1, at).bind(2, reason).bind(3, at).bind(4, id).run();
+    return tx.connection().changes() == 1;
+}
+
+void set_checkout_end(Transaction& tx, int64_t id, int64_t ends_at) {
+    Statement s = tx.connection().prepare("UPDATE checkouts SET ends_at = ? WHERE id = ?");
+    s.bind(1, ends_at).bind(2, id).run();
+}
+
+void record_takeback(Transaction& tx, int64_t id, const std::string& state, int attempts,
+                     std::optional<int64_t> next_at, std::optional<std::string> error) {
+    Statement s = tx.connection().prepare("UPDATE checkouts SET takeback_state = ?, takeback_attempts = ?, "
+                                          "takeback_next_at = ?, takeback_error = ? WHERE id = ?");
+    s.bind(1, state).bind(2, attempts).bind(3, next_at).bind(4, error).bind(5, id).run();
+}
+
+void count_retrieval(Transaction& tx, int64_t id) {
+    Statement s = tx.connection().prepare("UPDATE checkouts SET retrievals = retrievals + 1 WHERE id = ?");
+    s.bind(1, id).run();
+}
+
+int count_overlapping_checkouts(Connection& db, int64_t entry_id, int64_t from, int64_t to) {
+    Statement s = db.prepare("SELECT count(*) FROM checkouts WHERE entry_id = ? AND state IN ('scheduled', 'active') "
+                             "AND starts_at < ? AND ends_at > ?");
+    s.bind(1, entry_id).bind(2, to).bind(3, from);
+    s.step();
+    return static_cast<int>(s.column_int64(0));
+}
+
+int count_unfinished_takebacks(Connection& db, int64_t entry_id) {
+    Statement s =
+        db.prepare("SELECT count(*) FROM checkouts WHERE entry_id = ? AND takeback_state IN ('pending', 'failed')");
+    s.bind(1, entry_id);
+    s.step();
+    return static_cast<int>(s.column_int64(0));
+}
+
+int64_t extension_total(Connection& db, int64_t checkout_id) {
+    Statement s = db.prepare("SELECT coalesce(sum(duration_s), 0) FROM requests WHERE extends_checkout_id = ? AND "
+                             "state IN ('approved', 'active', 'ended')");
+    s.bind(1, checkout_id);
+    s.step();
+    return s.column_int64(0);
+}
+
+DueWork due_work(Connection& db, int64_t now, int limit) {
+    DueWork work;
+    work.lapsing_requests =
+        ids(db, "SELECT id FROM requests WHERE state = 'pending' AND deadline_at <= ? ORDER BY deadline_at LIMIT ?",
+            now, limit);
+    work.starting_checkouts =
+        ids(db, "SELECT id FROM checkouts WHERE state = 'scheduled' AND starts_at <= ? ORDER BY starts_at LIMIT ?", now,
+            limit);
+    work.ending_checkouts = ids(
+        db, "SELECT id FROM checkouts WHERE state = 'active' AND ends_at <= ? ORDER BY ends_at LIMIT ?", now, limit);
+    work.takebacks = ids(db,
+                         "SELECT id FROM checkouts WHERE takeback_state IN ('pending', 'failed') AND "
+                         "takeback_next_at <= ? ORDER BY takeback_next_at LIMIT ?",
+                         now, limit);
+    return work;
+}
+
+std::optional<int64_t> next_due(Connection& db) {
+    Statement s = db.prepare(
+        "SELECT min(t) FROM ("
+        " SELECT min(deadline_at) AS t FROM requests WHERE state = 'pending'"
+        " UNION ALL SELECT min(starts_at) FROM checkouts WHERE state = 'scheduled'"
+        " UNION ALL SELECT min(ends_at) FROM checkouts WHERE state = 'active'"
+        " UNION ALL SELECT min(takeback_next_at) FROM checkouts WHERE takeback_state IN ('pending', 'failed'))");
+    s.step();
+    return s.column_optional_int64(0);
+}
+
+std::optional<int64_t> entry_id_by_name(Connection& db, const std::string& name) {
+    Statement s = db.prepare("SELECT id FROM entries WHERE name = ? AND retired = 0");
+    s.bind(1, name);
+    if (!s.step()) return std::nullopt;
+    return s.column_int64(0);
+}
+
+} // namespace keyholder::store

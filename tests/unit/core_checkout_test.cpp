@@ -1,0 +1,457 @@
+// The check-out rules with an injected clock and an in-memory directory: every
+// transition and every refusal, on a real SQLite file.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+
+#include "keyholder/config/config.h"
+#include "keyholder/core/catalog.h"
+#include "keyholder/core/checkout_service.h"
+#include "keyholder/store/audit.h"
+#include "keyholder/store/checkouts.h"
+#include "keyholder/store/store.h"
+#include "support/temp_dir.h"
+
+namespace {
+
+using namespace keyholder;
+using core::CoreError;
+using core::Decision;
+using keyholder::testing::TempDir;
+using namespace std::chrono_literals;
+
+// FakeAuthority: users and groups in memory; can play "directory down" and
+// "writes fail"; records every write it was asked for.
+class FakeAuthority : public core::Authority {
+public:
+    struct User {
+        core::Principal principal;
+        std::set<std::string> groups;
+        std::string manager;
+    };
+    std::map<std::string, User> users; // by name
+    bool down = false;
+    bool writes_fail = false;
+    std::vector<std::string> writes;
+
+    void add(const std::string& name, std::set<std::string> groups, std::string manager = "", bool enabled = true) {
+        users[name] = {{"S-1-5-21-1-2-3-" + std::to_string(1000 + users.size()), name, "User " + name,
+                        name + "@example.test", "CN=" + name, enabled},
+                       std::move(groups),
+                       std::move(manager)};
+    }
+    directory::DirectoryError outage() const {
+        return {directory::DirectoryError::Kind::unavailable, -1, "Can't contact LDAP server", "", "ldaps://dc1"};
+    }
+    core::DirResult<core::Principal> resolve(std::string_view who) override {
+        if (down) return std::unexpected(outage());
+        for (const auto& [name, u] : users)
+            if (name == who || u.principal.id == who) return u.principal;
+        return std::unexpected(
+            directory::DirectoryError{directory::DirectoryError::Kind::not_found, 0, "no such user", "", ""});
+    }
+    core::DirResult<bool> in_any(const core::Principal& who, const std::vector<std::string>& groups) override {
+        if (down) return std::unexpected(outage());
+        for (const auto& g : groups)
+            if (users.at(who.name).groups.count(g)) return true;
+        return false;
+    }
+    core::DirResult<std::optional<core::Principal>> manager_of(const core::Principal& who) override {
+        if (down) return std::unexpected(outage());
+        const auto& m = users.at(who.name).manager;
+        if (m.empty()) return std::optional<core::Principal>{};
+        return std::optional<core::Principal>{users.at(m).principal};
+    }
+    core::DirResult<std::vector<core::Principal>> members_of_any(const std::vector<std::string>& groups) override {
+        if (down) return std::unexpected(outage());
+        std::vector<core::Principal> out;
+        for (const auto& [name, u] : users)
+            for (const auto& g : groups)
+                if (u.groups.count(g)) {
+                    out.push_back(u.principal);
+                    break;
+                }
+        return out;
+    }
+    core::DirResult<void> write(const std::string& what) {
+        if (down || writes_fail) return std::unexpected(outage());
+        writes.push_back(what);
+        return {};
+    }
+    core::DirResult<void> set_enabled(const std::string& account, bool enabled) override {
+        return write((enabled ? "enable " : "disable ") + account);
+    }
+    core::DirResult<void> reset_password(const std::string& account, const std::string& password) override {
+        last_password = password;
+        return write("reset " + account);
+    }
+    core::DirResult<void> add_member(const std::string& group, const core::Principal& who) override {
+        return write("add " + who.name + " to " + group);
+    }
+    core::DirResult<void> remove_member(const std::string& group, const core::Principal& who) override {
+        return write("remove " + who.name + " from " + group);
+    }
+    std::string last_password;
+};
+
+constexpr int64_t kStart = 1'800'000'000;
+
+class CoreCheckout : public ::testing::Test {
+protected:
+    void SetUp() override {
+        dir_.write("data/ldap.password", "pw");
+        auto file = dir_.write("k.ini", R"([service]
+data_dir = data
+admin_groups = Admins
+[ldap]
+uris = ldaps://dc1
+base_dn = dc=x
+bind_dn = cn=s
+bind_password_file = ldap.password
+[policy.single]
+requester_groups = Ops
+stage1_approvers = Leads
+request_ttl = 8h
+max_duration = 4h
+max_extension = 1h
+ticket_pattern = INC[0-9]{4}
+[policy.two-stage]
+requester_groups = Ops
+stage1_approvers = manager
+stage2_approvers = Security
+stage2_approvals = 2
+exclusive = false
+[entry.jit]
+policy = single
+release = group
+group = Server Admins
+[entry.breakglass]
+policy = two-stage
+release = enable
+account = da-breakglass
+)");
+        auto loaded = config::load_config(file);
+        ASSERT_TRUE(loaded) << loaded.error().front().to_string();
+        config_ = std::make_unique<config::Config>(std::move(*loaded));
+        opened_ = std::make_unique<store::OpenedStore>(store::open_store(dir_ / "k.db"));
+        core::record_service_start(db(), *config_, clock_, "test");
+        authority_.add("alice", {"Leads"});
+        authority_.add("bob", {"Ops"}, "alice");
+        authority_.add("carol", {"Leads", "Security"});
+        authority_.add("dave", {"Admins", "Security"});
+        authority_.add("erin", {"Security"});
+        authority_.add("lead-op", {"Ops", "Leads"}); // in both the requester and approver groups
+        authority_.add("frank", {"Leads"}, "", false);
+        service_ = std::make_unique<core::CheckoutService>(*config_, db(), authority_, clock_);
+    }
+    store::Connection& db() { return opened_->connection; }
+    int64_t count(const std::string& sql) {
+        auto s = db().prepare(sql);
+        s.step();
+        return s.column_int64(0);
+    }
+    core::NewCheckoutRequest jit(const std::string& who = "bob") {
+        return {who, "jit", "patching web01", std::string("INC1234"), 1h, std::nullopt};
+    }
+    std::string state(int64_t request) { return store::find_request(db(), request)->state; }
+
+    TempDir dir_;
+    std::unique_ptr<config::Config> config_;
+    std::unique_ptr<store::OpenedStore> opened_;
+    core::ManualClock clock_{kStart};
+    FakeAuthority authority_;
+    std::unique_ptr<core::CheckoutService> service_;
+};
+
+TEST_F(CoreCheckout, RequestIsRecordedWithAuditAndApproverMailsNeverToTheRequester) {
+    auto id = service_->request(jit("lead-op")); // lead-op is in Leads too
+    ASSERT_TRUE(id) << id.error().message;
+    EXPECT_EQ(state(*id), "pending");
+    auto request = store::find_request(db(), *id);
+    EXPECT_EQ(request->deadline_at, kStart + 8 * 3600);
+    EXPECT_EQ(count("SELECT count(*) FROM audit_events WHERE action = 'request.created'"), 1);
+    EXPECT_EQ(count("SELECT count(*) FROM outbox WHERE kind = 'approval_needed'"), 2); // alice, carol; not frank
+    EXPECT_EQ(count("SELECT count(*) FROM outbox WHERE recipient = 'lead-op@example.test'"), 0);
+    EXPECT_EQ(count("SELECT count(*) FROM outbox WHERE recipient = 'frank@example.test'"), 0) << "disabled";
+}
+
+TEST_F(CoreCheckout, RequestRefusals) {
+    auto expect = [&](core::NewCheckoutRequest r, CoreError::Kind kind, const std::string& code) {
+        auto result = service_->request(r);
+        ASSERT_FALSE(result) << code;
+        EXPECT_EQ(result.error().kind, kind) << result.error().message;
+        EXPECT_EQ(result.error().code, code) << result.error().message;
+    };
+    auto r = jit("alice");
+    expect(r, CoreError::Kind::forbidden, "not_a_requester");
+    r = jit("nobody");
+    expect(r, CoreError::Kind::forbidden, "unknown_user");
+    r = jit();
+    r.reason = "  ";
+    expect(r, CoreError::Kind::invalid, "reason_required");
+    r = jit();
+    r.ticket = "CHG1234";
+    expect(r, CoreError::Kind::invalid, "ticket_mismatch");
+    r = jit();
+    r.ticket.reset();
+    expect(r, CoreError::Kind::invalid, "ticket_required");
+    r = jit();
+    r.duration = 5h;
+    expect(r, CoreError::Kind::invalid, "bad_duration");
+    r = jit();
+    r.start = kStart - 3600;
+    expect(r, CoreError::Kind::invalid, "start_in_past");
+    r = jit();
+    r.start = kStart + 30 * 86400;
+    expect(r, CoreError::Kind::invalid, "start_too_far");
+    r = jit();
+    r.entry = "nope";
+    expect(r, CoreError::Kind::not_found, "no_such_entry");
+    authority_.users["bob"].principal.enabled = false;
+    expect(jit(), CoreError::Kind::forbidden, "account_disabled");
+    EXPECT_EQ(count("SELECT count(*) FROM requests"), 0);
+}
+
+TEST_F(CoreCheckout, DirectoryDownMeansNoAndNothingIsRecorded) {
+    const auto events = count("SELECT count(*) FROM audit_events");
+    authority_.down = true;
+    auto id = service_->request(jit());
+    ASSERT_FALSE(id);
+    EXPECT_EQ(id.error().kind, CoreError::Kind::unavailable);
+    authority_.down = false;
+    auto ok = service_->request(jit());
+    ASSERT_TRUE(ok);
+    authority_.down = true;
+    auto decided = service_->decide(*ok, "alice", Decision::approve);
+    ASSERT_FALSE(decided);
+    EXPECT_EQ(decided.error().kind, CoreError::Kind::unavailable);
+    EXPECT_EQ(state(*ok), "pending");
+    EXPECT_EQ(count("SELECT count(*) FROM approvals"), 0);
+    EXPECT_EQ(count("SELECT count(*) FROM audit_events"), events + 1); // only the request itself
+}
+
+TEST_F(CoreCheckout, ApprovalStartsTheWindowAndReleasesAfterTheCommit) {
+    auto id = service_->request(jit());
+    clock_.advance(10min);
+    auto decided = service_->decide(*id, "alice", Decision::approve, "ok");
+    ASSERT_TRUE(decided) << decided.error().message;
+    EXPECT_EQ(*decided, "active");
+    auto checkout = store::checkout_of_request(db(), *id);
+    ASSERT_TRUE(checkout);
+    EXPECT_EQ(checkout->state, "active");
+    EXPECT_EQ(checkout->starts_at, kStart + 600); // the clock starts with the last approval
+    EXPECT_EQ(checkout->ends_at, kStart + 600 + 3600);
+    EXPECT_EQ(authority_.writes, (std::vector<std::string>{"add bob to Server Admins"}));
+    EXPECT_EQ(count("SELECT count(*) FROM audit_events WHERE action = 'checkout.released'"), 1);
+    EXPECT_EQ(count("SELECT count(*) FROM outbox WHERE kind = 'window_started' AND recipient = 'bob@example.test'"), 1);
+}
+
+TEST_F(CoreCheckout, DecisionRefusals) {
+    auto id = service_->request(jit("lead-op"));
+    auto self = service_->decide(*id, "lead-op", Decision::approve);
+    ASSERT_FALSE(self);
+    EXPECT_EQ(self.error().code, "self_approval") << "even though lead-op is in Leads";
+    auto outsider = service_->decide(*id, "erin", Decision::approve);
+    ASSERT_FALSE(outsider);
+    EXPECT_EQ(outsider.error().code, "not_an_approver");
+    auto disabled = service_->decide(*id, "frank", Decision::approve);
+    ASSERT_FALSE(disabled);
+    EXPECT_EQ(disabled.error().code, "account_disabled");
+    // Eligibility is checked at decision time: alice leaves Leads before deciding.
+    authority_.users["alice"].groups.erase("Leads");
+    auto moved = service_->decide(*id, "alice", Decision::approve);
+    ASSERT_FALSE(moved);
+    EXPECT_EQ(moved.error().code, "not_an_approver");
+    EXPECT_EQ(count("SELECT count(*) FROM approvals"), 0);
+    ASSERT_TRUE(service_->decide(*id, "carol", Decision::deny, "not tonight"));
+    EXPECT_EQ(state(*id), "denied");
+    auto late = service_->decide(*id, "carol", Decision::approve);
+    ASSERT_FALSE(late);
+    EXPECT_EQ(late.error().kind, CoreError::Kind::conflict);
+    EXPECT_TRUE(authority_.writes.empty()) << "nothing released";
+}
+
+TEST_F(CoreCheckout, TwoStagesDistinctPeopleManagerFirst) {
+    auto id = service_->request({"bob", "breakglass", "outage", std::nullopt, 2h, std::nullopt});
+    ASSERT_TRUE(id) << id.error().message;
+    // Stage 1 is bob's manager (alice); carol is not bob's manager.
+    auto not_manager = service_->decide(*id, "carol", Decision::approve);
+    ASSERT_FALSE(not_manager);
+    EXPECT_EQ(not_manager.error().code, "not_an_approver");
+    ASSERT_EQ(service_->decide(*id, "alice", Decision::approve), "pending");
+    EXPECT_EQ(store::find_request(db(), *id)->stage, 2);
+    EXPECT_EQ(count("SELECT count(*) FROM outbox WHERE kind = 'approval_needed' AND payload LIKE '%\"stage\":2%'"), 3);
+    // Stage 2 needs two distinct Security members; one person never counts twice.
+    ASSERT_EQ(service_->decide(*id, "carol", Decision::approve), "pending");
+    auto twice = service_->decide(*id, "carol", Decision::approve);
+    ASSERT_FALSE(twice);
+    EXPECT_EQ(twice.error().code, "already_decided");
+    EXPECT_TRUE(authority_.writes.empty());
+    ASSERT_EQ(service_->decide(*id, "dave", Decision::approve), "active");
+    EXPECT_EQ(authority_.writes, (std::vector<std::string>{"enable da-breakglass"}));
+}
+
+TEST_F(CoreCheckout, ScheduledWindowStartsAtItsStart) {
+    auto r = jit();
+    r.start = kStart + 2 * 3600;
+    auto id = service_->request(r);
+    ASSERT_TRUE(id);
+    EXPECT_EQ(store::find_request(db(), *id)->deadline_at, kStart + 2 * 3600) << "must be decided before it starts";
+    ASSERT_EQ(service_->decide(*id, "alice", Decision::approve), "approved");
+    EXPECT_TRUE(authority_.writes.empty());
+    auto checkout = store::checkout_of_request(db(), *id);
+    EXPECT_EQ(checkout->state, "scheduled");
+    EXPECT_EQ(checkout->starts_at, kStart + 2 * 3600);
+    auto pass = service_->run_due();
+    EXPECT_EQ(pass.started, 0);
+    EXPECT_EQ(pass.next_due, kStart + 2 * 3600);
+    clock_.set(kStart + 2 * 3600);
+    pass = service_->run_due();
+    EXPECT_EQ(pass.started, 1);
+    EXPECT_EQ(state(*id), "active");
+    EXPECT_EQ(authority_.writes.size(), 1U);
+}
+
+TEST_F(CoreCheckout, UnansweredRequestLapses) {
+    auto id = service_->request(jit());
+    clock_.set(kStart + 8 * 3600 - 1);
+    EXPECT_EQ(service_->run_due().lapsed, 0);
+    clock_.set(kStart + 8 * 3600);
+    EXPECT_EQ(service_->run_due().lapsed, 1);
+    EXPECT_EQ(state(*id), "lapsed");
+    EXPECT_EQ(count("SELECT count(*) FROM outbox WHERE kind = 'request_lapsed' AND recipient = 'bob@example.test'"), 1);
+    EXPECT_EQ(count("SELECT count(*) FROM audit_events WHERE action = 'request.lapsed'"), 1);
+}
+
+TEST_F(CoreCheckout, WindowEndsAndAccessIsTakenBack) {
+    auto id = service_->request(jit());
+    service_->decide(*id, "alice", Decision::approve);
+    auto checkout = store::checkout_of_request(db(), *id);
+    clock_.set(checkout->ends_at);
+    auto pass = service_->run_due();
+    EXPECT_EQ(pass.ended, 1);
+    EXPECT_EQ(pass.taken_back, 1);
+    auto ended = store::find_checkout(db(), checkout->id);
+    EXPECT_EQ(ended->state, "ended");
+    EXPECT_EQ(ended->end_reason, "expired");
+    EXPECT_EQ(ended->takeback_state, "done");
+    EXPECT_EQ(state(*id), "ended");
+    EXPECT_EQ(authority_.writes.back(), "remove bob from Server Admins");
+}
+
+TEST_F(CoreCheckout, FailedTakeBackIsRetriedWithBackoffAndBlocksTheEntry) {
+    auto id = service_->request(jit());
+    service_->decide(*id, "alice", Decision::approve);
+    auto checkout = store::checkout_of_request(db(), *id);
+    authority_.writes_fail = true;
+    clock_.set(checkout->ends_at);
+    auto pass = service_->run_due();
+    EXPECT_EQ(pass.takeback_failures, 1);
+    auto failed = store::find_checkout(db(), checkout->id);
+    EXPECT_EQ(failed->takeback_state, "failed");
+    EXPECT_EQ(failed->takeback_next_at, checkout->ends_at + 30);
+    auto blocked = service_->request(jit());
+    ASSERT_FALSE(blocked);
+    EXPECT_EQ(blocked.error().code, "takeback_pending");
+    clock_.advance(30s);
+    pass = service_->run_due();
+    EXPECT_EQ(pass.takeback_failures, 1);
+    EXPECT_EQ(store::find_checkout(db(), checkout->id)->takeback_next_at, checkout->ends_at + 30 + 60) << "backoff";
+    authority_.writes_fail = false;
+    clock_.advance(60s);
+    pass = service_->run_due();
+    EXPECT_EQ(pass.taken_back, 1);
+    EXPECT_EQ(store::find_checkout(db(), checkout->id)->takeback_state, "done");
+    EXPECT_TRUE(service_->request(jit())) << "the entry is free again";
+    EXPECT_EQ(count("SELECT count(*) FROM audit_events WHERE action = 'checkout.takeback_failed'"), 2);
+}
+
+TEST_F(CoreCheckout, CheckInRevokeAndCancel) {
+    auto id = service_->request(jit());
+    service_->decide(*id, "alice", Decision::approve);
+    auto checkout = store::checkout_of_request(db(), *id);
+    auto stranger = service_->check_in(checkout->id, "carol");
+    ASSERT_FALSE(stranger);
+    EXPECT_EQ(stranger.error().code, "not_yours");
+    ASSERT_TRUE(service_->check_in(checkout->id, "bob"));
+    EXPECT_EQ(store::find_checkout(db(), checkout->id)->end_reason, "checked_in");
+    EXPECT_EQ(authority_.writes.back(), "remove bob from Server Admins");
+    EXPECT_FALSE(service_->check_in(checkout->id, "bob")) << "already ended";
+
+    auto second = service_->request(jit());
+    service_->decide(*second, "carol", Decision::approve);
+    auto active = store::checkout_of_request(db(), *second);
+    auto not_admin = service_->revoke(active->id, "alice", "suspicious");
+    ASSERT_FALSE(not_admin);
+    EXPECT_EQ(not_admin.error().code, "not_an_admin");
+    EXPECT_FALSE(service_->revoke(active->id, "dave", " ")) << "a reason is required";
+    ASSERT_TRUE(service_->revoke(active->id, "dave", "suspicious activity"));
+    EXPECT_EQ(store::find_checkout(db(), active->id)->end_reason, "revoked");
+
+    auto third = service_->request(jit());
+    EXPECT_FALSE(service_->cancel(*third, "carol")) << "only the requester cancels";
+    ASSERT_TRUE(service_->cancel(*third, "bob"));
+    EXPECT_EQ(state(*third), "cancelled");
+    EXPECT_FALSE(service_->decide(*third, "alice", Decision::approve));
+}
+
+TEST_F(CoreCheckout, ExtensionIsItsOwnApprovedRequest) {
+    auto id = service_->request(jit());
+    service_->decide(*id, "alice", Decision::approve);
+    auto checkout = store::checkout_of_request(db(), *id);
+    auto too_long = service_->extend(checkout->id, "bob", 2h, "more work");
+    ASSERT_FALSE(too_long);
+    EXPECT_EQ(too_long.error().code, "extension_too_long");
+    auto ext = service_->extend(checkout->id, "bob", 30min, "more work");
+    ASSERT_TRUE(ext) << ext.error().message;
+    EXPECT_EQ(store::find_checkout(db(), checkout->id)->ends_at, checkout->ends_at) << "not before approval";
+    ASSERT_EQ(service_->decide(*ext, "carol", Decision::approve), "approved");
+    EXPECT_EQ(store::find_checkout(db(), checkout->id)->ends_at, checkout->ends_at + 1800);
+    EXPECT_EQ(count("SELECT count(*) FROM audit_events WHERE action = 'checkout.extended'"), 1);
+    auto over = service_->extend(checkout->id, "bob", 31min, "even more");
+    ASSERT_FALSE(over) << "30 + 31 minutes is more than the 1h allowed";
+}
+
+TEST_F(CoreCheckout, ExclusiveEntryHasOneHolder) {
+    auto first = service_->request(jit());
+    authority_.add("olga", {"Ops"});
+    auto second = service_->request(jit("olga"));
+    ASSERT_TRUE(first && second);
+    ASSERT_EQ(service_->decide(*first, "alice", Decision::approve), "active");
+    auto busy = service_->decide(*second, "carol", Decision::approve);
+    ASSERT_FALSE(busy);
+    EXPECT_EQ(busy.error().code, "entry_busy");
+    EXPECT_EQ(count("SELECT count(*) FROM checkouts"), 1);
+    auto third = service_->request(jit("olga"));
+    ASSERT_FALSE(third);
+    EXPECT_EQ(third.error().code, "entry_busy");
+}
+
+TEST_F(CoreCheckout, EveryTransitionLeavesAnIntactAuditChain) {
+    auto id = service_->request(jit());
+    service_->decide(*id, "alice", Decision::approve);
+    clock_.advance(2h);
+    service_->run_due();
+    auto result = store::verify_audit_chain(db());
+    EXPECT_TRUE(result.ok()) << result.message;
+    EXPECT_GE(result.events, 7);
+}
+
+TEST(GeneratedPassword, MeetsAdComplexity) {
+    std::set<std::string> seen;
+    for (int i = 0; i < 200; ++i) {
+        auto p = core::generate_password();
+        EXPECT_EQ(p.size(), 24U);
+        EXPECT_TRUE(std::any_of(p.begin(), p.end(), ::isupper)) << p;
+        EXPECT_TRUE(std::any_of(p.begin(), p.end(), ::islower)) << p;
+        EXPECT_TRUE(std::any_of(p.begin(), p.end(), ::isdigit)) << p;
+        EXPECT_TRUE(std::any_of(p.begin(), p.end(), [](char c) {
+            return !std::isalnum(static_cast<unsigned char>(c));
+        })) << p;
+        seen.insert(p);
+    }
+    EXPECT_EQ(seen.size(), 200U);
+}
+
+} // namespace
