@@ -24,8 +24,6 @@ std::string lower(std::string text) {
     return text;
 }
 
-timeval operation_timeval(std::chrono::seconds s) { return timeval{static_cast<time_t>(s.count()), 0}; }
-
 // Attribute name lists for libldap: a null-terminated char* array over std::strings.
 class AttributeList {
 public:
@@ -175,7 +173,6 @@ Result<std::vector<Entry>> Session::search(const std::string& base, int scope, c
     AttributeList attrs(attributes);
     berval cookie{0, nullptr};
     std::string cookie_storage;
-    timeval timeout = operation_timeval(timeout_);
     while (true) {
         LdapControlPtr page;
         if (page_size > 0) {
@@ -189,8 +186,10 @@ Result<std::vector<Entry>> Session::search(const std::string& base, int scope, c
         }
         std::array<LDAPControl*, 2> controls{page.get(), nullptr};
         LDAPMessage* raw = nullptr;
+        // No server-side time limit (Samba answers an in-chain search that carries one with
+        // "Operations error"); LDAP_OPT_TIMEOUT bounds the wait on our side.
         int rc = ldap_search_ext_s(ld_.get(), base.c_str(), scope, filter.c_str(), attrs.get(), 0,
-                                   page ? controls.data() : nullptr, nullptr, &timeout, LDAP_NO_LIMIT, &raw);
+                                   page ? controls.data() : nullptr, nullptr, nullptr, LDAP_NO_LIMIT, &raw);
         LdapMessagePtr result(raw);
         if (rc != LDAP_SUCCESS && rc != LDAP_PARTIAL_RESULTS && result == nullptr)
             return std::unexpected(make_error(ld_.get(), rc, "search " + filter + " under " + base + " failed", uri_));
@@ -235,10 +234,9 @@ Result<std::vector<Entry>> Session::search(const std::string& base, int scope, c
 Result<std::optional<Entry>> Session::read(const std::string& dn, const std::vector<std::string>& attributes,
                                            const std::string& filter) {
     AttributeList attrs(attributes);
-    timeval timeout = operation_timeval(timeout_);
     LDAPMessage* raw = nullptr;
     int rc = ldap_search_ext_s(ld_.get(), dn.c_str(), LDAP_SCOPE_BASE, filter.c_str(), attrs.get(), 0, nullptr, nullptr,
-                               &timeout, 1, &raw);
+                               nullptr, 1, &raw);
     LdapMessagePtr result(raw);
     if (rc == LDAP_NO_SUCH_OBJECT || rc == LDAP_INVALID_DN_SYNTAX) return std::optional<Entry>{};
     if (rc != LDAP_SUCCESS) return std::unexpected(make_error(ld_.get(), rc, "read of " + dn + " failed", uri_));

@@ -25,9 +25,12 @@
 #include <mutex>
 
 #include "keyholder/config/config.h"
+#include "keyholder/core/authority.h"
 #include "keyholder/core/catalog.h"
+#include "keyholder/core/checkout_service.h"
 #include "keyholder/core/clock.h"
 #include "keyholder/core/directory_settings.h"
+#include "keyholder/core/scheduler.h"
 #include "keyholder/directory/directory.h"
 #include "keyholder/http/server.h"
 #include "keyholder/store/error.h"
@@ -217,13 +220,35 @@ private:
             log.warning("serving plain HTTP on loopback address %s: use TLS (tls_cert_file) for anything else",
                         config.http.address);
         server->start();
-        started = true;
         log.information("listening on %s", server->url());
+
+        // The scheduler owns its own store connection (connections are per thread).
+        keyholder::store::ConnectionOptions scheduler_options;
+        scheduler_options.busy_timeout = config.store.busy_timeout;
+        auto scheduler_store = keyholder::store::Connection::open(config.store.file, scheduler_options);
+        keyholder::core::DirectoryAuthority authority(directory_service);
+        keyholder::core::CheckoutService checkouts(config, scheduler_store, authority, clock_);
+        keyholder::core::Scheduler scheduler([&] { return checkouts.run_due(); }, clock_);
+        // Everything overdue (windows that ended while the service was down, lapsed
+        // requests, take-backs) is processed before /readyz says ready.
+        try {
+            auto pass = checkouts.run_due();
+            log.information("start-up pass: %d lapsed, %d started, %d ended, %d taken back, %d take-back failures",
+                            pass.lapsed, pass.started, pass.ended, pass.taken_back, pass.takeback_failures);
+        } catch (const std::exception& e) {
+            log.fatal("start-up pass failed: %s", std::string(e.what()));
+            server->stop();
+            return EXIT_SOFTWARE;
+        }
+        scheduler.start();
+        started = true;
+        log.information("ready");
 
         waitForTerminationRequest(); // SIGINT / SIGTERM, or the Windows service stop
         log.information("stopping");
         server->stop();
         server.reset();
+        scheduler.stop();
         try {
             keyholder::core::record_service_stop(store->connection, clock_, kVersion);
         } catch (const keyholder::store::StoreError& e) {
