@@ -543,10 +543,15 @@ Result<std::vector<User>> Directory::transitive_members(const Group& group) {
     auto f = impl_->get_flavour();
     if (!f) return std::unexpected(f.error());
     std::vector<User> users;
-    if (*f == Flavour::active_directory) {
+    // Walk down the member lists, each group once, bounded: a few reads for the small
+    // groups policies name. Samba evaluates the in-chain rule by scanning every user
+    // (seconds on a large domain), so it is kept for large groups only.
+    constexpr size_t kWalkLimit = 500;
+    auto direct = member_dns(group);
+    if (!direct) return std::unexpected(direct.error());
+    if (*f == Flavour::active_directory && direct->size() > kWalkLimit) {
         std::string filter = "(&" + user_class_filter(*f) +
                              "(|(memberOf:1.2.840.113556.1.4.1941:=" + escape_filter_value(group.dn) + ")";
-        // Users whose primary group this is are not listed in `member`.
         if (!group.sid.empty()) filter += "(primaryGroupID=" + group.sid.substr(group.sid.rfind('-') + 1) + ")";
         filter += "))";
         auto found = impl_->run<std::vector<Entry>>([&](Session& s) {
@@ -554,24 +559,18 @@ Result<std::vector<User>> Directory::transitive_members(const Group& group) {
                             impl_->settings.page_size);
         });
         if (!found) return std::unexpected(found.error());
-        for (const auto& e : *found) {
-            User u = impl_->to_user(e, *f);
-            if (!group.sid.empty() && !u.primary_group_sid.empty() && u.primary_group_sid != group.sid &&
-                sid_domain_part(group.sid) == sid_domain_part(u.sid) && u.member_of.empty()) {
-                // matched by primaryGroupID of another domain's RID: cannot happen in one domain
-            }
-            users.push_back(std::move(u));
-        }
+        for (const auto& e : *found)
+            users.push_back(impl_->to_user(e, *f));
         return users;
     }
-    // OpenLDAP: walk down the member lists, each group once, bounded.
     std::set<std::string> seen{lower(group.dn)};
     std::deque<std::pair<Group, int>> queue{{group, 0}};
-    std::set<std::string> seen_users;
+    bool first = true;
     while (!queue.empty()) {
         auto [current, depth] = queue.front();
         queue.pop_front();
-        auto members = member_dns(current);
+        auto members = first ? std::move(direct) : member_dns(current);
+        first = false;
         if (!members) return std::unexpected(members.error());
         for (const auto& dn : *members) {
             if (!seen.insert(lower(dn)).second) continue;
@@ -587,6 +586,21 @@ Result<std::vector<User>> Directory::transitive_members(const Group& group) {
                 queue.emplace_back(*nested, depth + 1);
             else if (nested.error().kind != DirectoryError::Kind::not_found)
                 return std::unexpected(nested.error());
+        }
+    }
+    if (*f == Flavour::active_directory && !group.sid.empty()) {
+        // Users whose primary group this is are not listed in `member`.
+        std::string filter =
+            "(&" + user_class_filter(*f) + "(primaryGroupID=" + group.sid.substr(group.sid.rfind('-') + 1) + "))";
+        auto found = impl_->run<std::vector<Entry>>([&](Session& s) {
+            return s.search(impl_->settings.base_dn, LDAP_SCOPE_SUBTREE, filter, user_attributes(*f),
+                            impl_->settings.page_size);
+        });
+        if (!found) return std::unexpected(found.error());
+        for (const auto& e : *found) {
+            User u = impl_->to_user(e, *f);
+            if (u.sid.rfind(sid_domain_part(group.sid), 0) == 0 && seen.insert(lower(u.dn)).second)
+                users.push_back(std::move(u));
         }
     }
     return users;
