@@ -17,6 +17,8 @@
 #include <Poco/Util/OptionSet.h>
 #include <Poco/Util/ServerApplication.h>
 
+#include <csignal>
+#include <pthread.h>
 #include <sys/stat.h>
 
 #include <atomic>
@@ -173,6 +175,17 @@ private:
 
     int serve(const keyholder::config::Config& config) {
         Poco::Logger& log = Poco::Logger::get("keyholderd");
+#ifndef _WIN32
+        // Hold SIGINT/SIGTERM pending from here on (every thread inherits the mask):
+        // a stop requested during start-up is then handled in order by
+        // waitForTerminationRequest() instead of killing the process half-way.
+        sigset_t stop_signals;
+        sigemptyset(&stop_signals);
+        sigaddset(&stop_signals, SIGINT);
+        sigaddset(&stop_signals, SIGTERM);
+        sigaddset(&stop_signals, SIGQUIT);
+        pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+#endif
         log.information("keyholderd %s starting with %s (data in %s)", std::string(kVersion), config.file.string(),
                         config.service.data_dir.string());
         std::optional<keyholder::store::OpenedStore> store;

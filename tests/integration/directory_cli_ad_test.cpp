@@ -105,7 +105,7 @@ TEST(DirectoryCli, UsageAndHelp) {
 TEST(KeyholderdWithActiveDirectory, ReadyWhileTheDcAnswers) {
     TempDir dir;
     ChildProcess daemon(KEYHOLDERD_PATH, {"--config", write_config(dir, true).string()}, dir.path(), krb5_env());
-    std::string log = daemon.wait_for_output("listening on ", 20s);
+    std::string log = daemon.wait_for_output("keyholderd: ready", 20s);
     std::smatch match;
     ASSERT_TRUE(std::regex_search(log, match, std::regex("listening on (http://[0-9.]+:[0-9]+)"))) << daemon.err();
     auto ready = http_get(match[1].str() + "/readyz");

@@ -40,9 +40,10 @@ std::filesystem::path write_config(const TempDir& dir, const std::string& listen
                                           "[entry.e]\npolicy = p\nrelease = group\ngroup = Tier0\n");
 }
 
-// The URL keyholderd logged ("listening on http://127.0.0.1:PORT").
+// The URL keyholderd logged ("listening on http://127.0.0.1:PORT"), once its
+// start-up work is done ("ready").
 std::string wait_for_url(ChildProcess& daemon) {
-    std::string log = daemon.wait_for_output("listening on ", 20s);
+    std::string log = daemon.wait_for_output("keyholderd: ready", 20s);
     std::smatch match;
     if (!std::regex_search(log, match, std::regex("listening on (http://[0-9.]+:[0-9]+)"))) return "";
     return match[1].str();
@@ -311,6 +312,30 @@ TEST(KeyholderdReadiness, AServerCertificateFromAnUnknownCaIsNotTrusted) {
     EXPECT_NE(ready.body.find(slapd.ldaps_uri()), std::string::npos) << ready.body;
     daemon.signal(SIGTERM);
     EXPECT_EQ(daemon.wait_for(2s), 0);
+}
+
+} // namespace
+
+namespace {
+
+using namespace keyholder::testing;
+using namespace std::chrono_literals;
+
+TEST(KeyholderdStartup, StopRequestedDuringStartUpIsStillAnOrderlyStop) {
+    TempDir dir;
+    dir.write("data/ldap.password", "pw");
+    auto config = dir.write("keyholder.ini", "[service]\ndata_dir = data\nadmin_groups = Admins\n"
+                                             "[http]\nlisten = 127.0.0.1:0\n"
+                                             "[ldap]\nuris = ldap://127.0.0.1:1\nbase_dn = dc=test\n"
+                                             "bind_dn = cn=svc,dc=test\nbind_password_file = ldap.password\n"
+                                             "[policy.p]\nrequester_groups = Ops\nstage1_approvers = Leads\n"
+                                             "[entry.e]\npolicy = p\nrelease = group\ngroup = Tier0\n");
+    ChildProcess daemon(KEYHOLDERD_PATH, {"--config", config.string()}, dir.path());
+    ASSERT_FALSE(daemon.wait_for_output("starting with", 20s).empty()) << daemon.err();
+    daemon.signal(SIGTERM); // while it opens the store and runs its start-up pass
+    auto status = daemon.wait_for(5s);
+    ASSERT_TRUE(status.has_value());
+    EXPECT_EQ(*status, 0) << daemon.err();
 }
 
 } // namespace
