@@ -659,26 +659,28 @@ Result<void> Directory::set_enabled(const User& account, bool enabled) {
     return done;
 }
 
-Result<void> Directory::add_member(const Group& group, const User& user) {
-    auto done = impl_->run<void>([&](Session& s) -> Result<void> {
-        auto r = s.modify(group.dn, {{LDAP_MOD_ADD, "member", {user.dn}}});
-        // Already a member: the goal is reached (retries of a release must be idempotent).
-        if (!r && (r.error().ldap_code == LDAP_TYPE_OR_VALUE_EXISTS || r.error().ldap_code == LDAP_ALREADY_EXISTS))
-            return {};
+// Member writes are idempotent: a take-back or release that is retried must succeed
+// when its goal is already reached. `done_codes` are the answers that mean exactly that.
+static Result<void> change_member(detail::SessionPool& pool, const Group& group, const User& user, int op,
+                                  std::initializer_list<int> done_codes) {
+    return pool.run<void>([&](Session& s) -> Result<void> {
+        auto r = s.modify(group.dn, {{op, "member", {user.dn}}});
+        if (!r && std::find(done_codes.begin(), done_codes.end(), r.error().ldap_code) != done_codes.end()) return {};
         return r;
     });
+}
+
+Result<void> Directory::add_member(const Group& group, const User& user) {
+    // Already a member: AD answers 68, OpenLDAP 20.
+    auto done = change_member(impl_->pool, group, user, LDAP_MOD_ADD, {LDAP_TYPE_OR_VALUE_EXISTS, LDAP_ALREADY_EXISTS});
     invalidate(user);
     return done;
 }
 
 Result<void> Directory::remove_member(const Group& group, const User& user) {
-    auto done = impl_->run<void>([&](Session& s) -> Result<void> {
-        auto r = s.modify(group.dn, {{LDAP_MOD_DELETE, "member", {user.dn}}});
-        // Not a member (any more): the goal is reached. AD answers 53, OpenLDAP 16.
-        if (!r && (r.error().ldap_code == LDAP_NO_SUCH_ATTRIBUTE || r.error().ldap_code == LDAP_UNWILLING_TO_PERFORM))
-            return {};
-        return r;
-    });
+    // Not a member (any more): AD answers 53, OpenLDAP 16.
+    auto done =
+        change_member(impl_->pool, group, user, LDAP_MOD_DELETE, {LDAP_NO_SUCH_ATTRIBUTE, LDAP_UNWILLING_TO_PERFORM});
     invalidate(user);
     return done;
 }
