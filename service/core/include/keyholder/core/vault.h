@@ -1,0 +1,47 @@
+// SecretVault: secrets at rest under AES-256-GCM with a key kept outside the database
+// (a 32-byte file, mode 0600, created on first start). Each ciphertext is bound to
+// its entry by the additional authenticated data, so a row copied onto another entry
+// does not decrypt. The key and plaintexts are never logged.
+#pragma once
+
+#include <cstddef>
+#include <expected>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace keyholder::core {
+
+struct SealedSecret {
+    std::string key_id;                ///< first 16 hex digits of SHA-256(key): which key sealed it
+    std::vector<std::byte> nonce;      ///< 12 random bytes, never reused with the key
+    std::vector<std::byte> ciphertext; ///< ciphertext followed by the 16-byte GCM tag
+};
+
+class SecretVault {
+public:
+    /// open: reads the key file, or creates it (0600, 32 random bytes) when missing.
+    /// Refuses a key file that is readable by group or others, or of the wrong size.
+    static std::expected<SecretVault, std::string> open(const std::filesystem::path& key_file);
+
+    SecretVault(const SecretVault&) = delete;
+    SecretVault& operator=(const SecretVault&) = delete;
+    SecretVault(SecretVault&& other) noexcept;
+    SecretVault& operator=(SecretVault&&) = delete;
+    ~SecretVault();
+
+    /// seal: encrypts `plaintext` for the entry named `entry`.
+    [[nodiscard]] SealedSecret seal(std::string_view plaintext, std::string_view entry) const;
+    /// unseal: the plaintext, or why not (wrong key, wrong entry, tampered).
+    [[nodiscard]] std::expected<std::string, std::string> unseal(const SealedSecret& sealed,
+                                                                 std::string_view entry) const;
+    [[nodiscard]] const std::string& key_id() const { return key_id_; }
+
+private:
+    SecretVault() = default;
+    std::vector<unsigned char> key_;
+    std::string key_id_;
+};
+
+} // namespace keyholder::core

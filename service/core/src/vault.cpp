@@ -1,0 +1,131 @@
+// AES-256-GCM secrets at rest through OpenSSL EVP (see vault.h).
+#include "keyholder/core/vault.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <memory>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace keyholder::core {
+namespace {
+
+constexpr size_t kKeyBytes = 32;
+constexpr size_t kNonceBytes = 12;
+constexpr size_t kTagBytes = 16;
+
+std::string aad_for(std::string_view entry) { return "keyholder-secret-v1:" + std::string(entry); }
+
+struct CipherFree {
+    void operator()(EVP_CIPHER_CTX* ctx) const noexcept { EVP_CIPHER_CTX_free(ctx); }
+};
+using Cipher = std::unique_ptr<EVP_CIPHER_CTX, CipherFree>;
+
+} // namespace
+
+std::expected<SecretVault, std::string> SecretVault::open(const std::filesystem::path& key_file) {
+    SecretVault vault;
+    vault.key_.resize(kKeyBytes);
+    int fd = ::open(key_file.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) {
+        // First start: a fresh key, created private and complete or not at all.
+        std::filesystem::create_directories(key_file.parent_path());
+        if (RAND_bytes(vault.key_.data(), static_cast<int>(kKeyBytes)) != 1)
+            return std::unexpected("cannot get random bytes for a new master key");
+        const auto temp = key_file.string() + ".new";
+        int out = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (out < 0) return std::unexpected("cannot create " + temp + ": " + std::strerror(errno));
+        bool ok = ::write(out, vault.key_.data(), kKeyBytes) == static_cast<ssize_t>(kKeyBytes) && ::fsync(out) == 0;
+        ::close(out);
+        if (!ok || ::rename(temp.c_str(), key_file.c_str()) != 0) {
+            ::unlink(temp.c_str());
+            return std::unexpected("cannot write " + key_file.string() + ": " + std::strerror(errno));
+        }
+    } else {
+        if (fd < 0) return std::unexpected("cannot read " + key_file.string() + ": " + std::strerror(errno));
+        struct stat info {};
+        ::fstat(fd, &info);
+        if ((info.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+            ::close(fd);
+            return std::unexpected(key_file.string() + " is accessible by group or others; run chmod 600 on it");
+        }
+        ssize_t got = ::read(fd, vault.key_.data(), kKeyBytes + 1);
+        ::close(fd);
+        if (got != static_cast<ssize_t>(kKeyBytes)) return std::unexpected(key_file.string() + " is not a 32-byte key");
+    }
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+    SHA256(vault.key_.data(), vault.key_.size(), digest);
+    static constexpr char kHex[] = "0123456789abcdef";
+    for (int i = 0; i < 8; ++i) {
+        vault.key_id_ += kHex[digest[i] >> 4];
+        vault.key_id_ += kHex[digest[i] & 0x0f];
+    }
+    return vault;
+}
+
+SecretVault::SecretVault(SecretVault&& other) noexcept
+    : key_(std::move(other.key_)), key_id_(std::move(other.key_id_)) {}
+
+SecretVault::~SecretVault() {
+    if (!key_.empty()) OPENSSL_cleanse(key_.data(), key_.size());
+}
+
+SealedSecret SecretVault::seal(std::string_view plaintext, std::string_view entry) const {
+    SealedSecret sealed;
+    sealed.key_id = key_id_;
+    sealed.nonce.resize(kNonceBytes);
+    RAND_bytes(reinterpret_cast<unsigned char*>(sealed.nonce.data()), static_cast<int>(kNonceBytes));
+    const std::string aad = aad_for(entry);
+    Cipher ctx(EVP_CIPHER_CTX_new());
+    std::vector<unsigned char> out(plaintext.size() + kTagBytes);
+    int len = 0;
+    int total = 0;
+    EVP_EncryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key_.data(),
+                       reinterpret_cast<const unsigned char*>(sealed.nonce.data()));
+    EVP_EncryptUpdate(ctx.get(), nullptr, &len, reinterpret_cast<const unsigned char*>(aad.data()),
+                      static_cast<int>(aad.size()));
+    EVP_EncryptUpdate(ctx.get(), out.data(), &len, reinterpret_cast<const unsigned char*>(plaintext.data()),
+                      static_cast<int>(plaintext.size()));
+    total = len;
+    EVP_EncryptFinal_ex(ctx.get(), out.data() + total, &len);
+    total += len;
+    EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_GET_TAG, static_cast<int>(kTagBytes), out.data() + total);
+    out.resize(static_cast<size_t>(total) + kTagBytes);
+    sealed.ciphertext.assign(reinterpret_cast<std::byte*>(out.data()),
+                             reinterpret_cast<std::byte*>(out.data()) + out.size());
+    return sealed;
+}
+
+std::expected<std::string, std::string> SecretVault::unseal(const SealedSecret& sealed, std::string_view entry) const {
+    if (sealed.key_id != key_id_)
+        return std::unexpected("the secret was sealed with another master key (" + sealed.key_id + ")");
+    if (sealed.nonce.size() != kNonceBytes || sealed.ciphertext.size() < kTagBytes)
+        return std::unexpected("the stored secret is malformed");
+    const std::string aad = aad_for(entry);
+    const size_t body = sealed.ciphertext.size() - kTagBytes;
+    const auto* data = reinterpret_cast<const unsigned char*>(sealed.ciphertext.data());
+    Cipher ctx(EVP_CIPHER_CTX_new());
+    std::string plain(body, '\0');
+    int len = 0;
+    EVP_DecryptInit_ex(ctx.get(), EVP_aes_256_gcm(), nullptr, key_.data(),
+                       reinterpret_cast<const unsigned char*>(sealed.nonce.data()));
+    EVP_DecryptUpdate(ctx.get(), nullptr, &len, reinterpret_cast<const unsigned char*>(aad.data()),
+                      static_cast<int>(aad.size()));
+    EVP_DecryptUpdate(ctx.get(), reinterpret_cast<unsigned char*>(plain.data()), &len, data, static_cast<int>(body));
+    EVP_CIPHER_CTX_ctrl(ctx.get(), EVP_CTRL_GCM_SET_TAG, static_cast<int>(kTagBytes),
+                        const_cast<unsigned char*>(data + body));
+    int final_len = 0;
+    if (EVP_DecryptFinal_ex(ctx.get(), reinterpret_cast<unsigned char*>(plain.data()) + len, &final_len) != 1) {
+        OPENSSL_cleanse(plain.data(), plain.size());
+        return std::unexpected("the stored secret does not authenticate (tampered, or sealed for another entry)");
+    }
+    return plain;
+}
+
+} // namespace keyholder::core
