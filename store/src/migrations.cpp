@@ -176,12 +176,22 @@ CREATE INDEX report_runs_schedule_due ON report_runs(schedule, due_at);
 CREATE INDEX checkouts_takeback_due ON checkouts(takeback_state, takeback_next_at);
 )sql";
 
+// v3: a pending secret beside the current one. A rotation first records the new
+// password (sealed) as pending, then sets it in AD, then promotes it; a retry after a
+// failure reuses the pending one, so the directory and the store always converge.
+constexpr std::string_view kSchemaV3 = R"sql(
+ALTER TABLE secrets ADD COLUMN pending_key_id TEXT;
+ALTER TABLE secrets ADD COLUMN pending_nonce BLOB;
+ALTER TABLE secrets ADD COLUMN pending_ciphertext BLOB;
+)sql";
+
 constexpr std::array kBuiltin{
     Migration{1,
               "initial schema: policies, entries, requests, approvals, checkouts, secrets, audit, outbox, "
               "link tokens",
               kSchemaV1},
     Migration{2, "report runs and take-back retry index", kSchemaV2},
+    Migration{3, "pending secrets for converging password rotations", kSchemaV3},
 };
 
 bool table_exists(Connection& connection, std::string_view name) {

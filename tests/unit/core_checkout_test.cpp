@@ -130,6 +130,10 @@ group = Server Admins
 policy = two-stage
 release = enable
 account = da-breakglass
+[entry.vaulted]
+policy = single
+release = password
+account = da-vaulted
 )");
         auto loaded = config::load_config(file);
         ASSERT_TRUE(loaded) << loaded.error().front().to_string();
@@ -143,7 +147,10 @@ account = da-breakglass
         authority_.add("erin", {"Security"});
         authority_.add("lead-op", {"Ops", "Leads"}); // in both the requester and approver groups
         authority_.add("frank", {"Leads"}, "", false);
-        service_ = std::make_unique<core::CheckoutService>(*config_, db(), authority_, clock_);
+        auto vault = core::SecretVault::open(dir_ / "data/master.key");
+        ASSERT_TRUE(vault) << vault.error();
+        vault_ = std::make_unique<core::SecretVault>(std::move(*vault));
+        service_ = std::make_unique<core::CheckoutService>(*config_, db(), authority_, clock_, vault_.get());
     }
     store::Connection& db() { return opened_->connection; }
     int64_t count(const std::string& sql) {
@@ -161,6 +168,7 @@ account = da-breakglass
     std::unique_ptr<store::OpenedStore> opened_;
     core::ManualClock clock_{kStart};
     FakeAuthority authority_;
+    std::unique_ptr<core::SecretVault> vault_;
     std::unique_ptr<core::CheckoutService> service_;
 };
 
@@ -436,6 +444,71 @@ TEST_F(CoreCheckout, EveryTransitionLeavesAnIntactAuditChain) {
     auto result = store::verify_audit_chain(db());
     EXPECT_TRUE(result.ok()) << result.message;
     EXPECT_GE(result.events, 7);
+}
+
+TEST_F(CoreCheckout, PasswordEntryRevealsTheSecretToTheHolderOnlyAndRotatesIt) {
+    core::NewCheckoutRequest r{"bob", "vaulted", "db migration", std::string("INC4321"), 1h, std::nullopt};
+    auto missing = service_->request(r);
+    ASSERT_FALSE(missing);
+    EXPECT_EQ(missing.error().code, "no_secret");
+    const std::string initial = "Initial-Vaulted-Pa55!";
+    ASSERT_EQ(core::store_secret(db(), *vault_, *config_, "vaulted", "local:root", initial, clock_), 1);
+    EXPECT_EQ(count("SELECT count(*) FROM secrets WHERE instr(ciphertext, 'Initial') > 0"), 0) << "encrypted at rest";
+    auto id = service_->request(r);
+    ASSERT_TRUE(id) << id.error().message;
+    ASSERT_EQ(service_->decide(*id, "alice", Decision::approve), "active");
+    auto checkout = store::checkout_of_request(db(), *id);
+    EXPECT_FALSE(service_->credential(checkout->id, "carol")) << "only the holder";
+    auto secret = service_->credential(checkout->id, "bob");
+    ASSERT_TRUE(secret) << secret.error().message;
+    EXPECT_EQ(*secret, initial);
+    EXPECT_EQ(store::find_checkout(db(), checkout->id)->retrievals, 1);
+    EXPECT_EQ(count("SELECT count(*) FROM audit_events WHERE action = 'secret.retrieved'"), 1);
+
+    clock_.set(checkout->ends_at);
+    auto pass = service_->run_due();
+    EXPECT_EQ(pass.taken_back, 1);
+    EXPECT_FALSE(service_->credential(checkout->id, "bob")) << "not after the window";
+    ASSERT_FALSE(authority_.last_password.empty());
+    EXPECT_NE(authority_.last_password, initial);
+    EXPECT_EQ(count("SELECT version FROM secrets"), 2);
+    // The next holder gets the rotated password.
+    auto next = service_->request(r);
+    ASSERT_TRUE(next);
+    service_->decide(*next, "alice", Decision::approve);
+    EXPECT_EQ(service_->credential(store::checkout_of_request(db(), *next)->id, "bob"), authority_.last_password);
+    // No secret in any audit event or mail.
+    for (const auto& value : {initial, authority_.last_password}) {
+        auto s = db().prepare("SELECT count(*) FROM audit_events WHERE instr(details, ?) > 0");
+        s.bind(1, value);
+        s.step();
+        EXPECT_EQ(s.column_int64(0), 0);
+        auto m = db().prepare("SELECT count(*) FROM outbox WHERE instr(payload, ?) > 0");
+        m.bind(1, value);
+        m.step();
+        EXPECT_EQ(m.column_int64(0), 0);
+    }
+}
+
+TEST_F(CoreCheckout, InterruptedRotationConvergesOnRetry) {
+    ASSERT_TRUE(core::store_secret(db(), *vault_, *config_, "vaulted", "local:root", "Initial-Pa55word!", clock_));
+    auto id = service_->request({"bob", "vaulted", "work", std::string("INC1111"), 1h, std::nullopt});
+    service_->decide(*id, "alice", Decision::approve);
+    auto checkout = store::checkout_of_request(db(), *id);
+    authority_.writes_fail = true; // the DC refuses the reset
+    clock_.set(checkout->ends_at);
+    service_->run_due();
+    const std::string attempted = authority_.last_password;
+    ASSERT_FALSE(attempted.empty());
+    EXPECT_EQ(store::find_checkout(db(), checkout->id)->takeback_state, "failed");
+    EXPECT_EQ(count("SELECT version FROM secrets"), 1) << "not promoted before AD took it";
+    authority_.writes_fail = false;
+    clock_.advance(1min);
+    service_->run_due();
+    EXPECT_EQ(authority_.last_password, attempted) << "the retry sets the same pending password";
+    EXPECT_EQ(store::find_checkout(db(), checkout->id)->takeback_state, "done");
+    EXPECT_EQ(count("SELECT version FROM secrets"), 2);
+    EXPECT_EQ(count("SELECT count(*) FROM secrets WHERE pending_ciphertext IS NOT NULL"), 0);
 }
 
 TEST(GeneratedPassword, MeetsAdComplexity) {

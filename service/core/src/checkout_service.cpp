@@ -13,6 +13,7 @@
 #include "keyholder/store/audit.h"
 #include "keyholder/store/checkouts.h"
 #include "keyholder/store/records.h"
+#include "keyholder/store/secrets.h"
 
 namespace keyholder::core {
 namespace {
@@ -87,8 +88,97 @@ std::string generate_password(size_t length) {
 }
 
 CheckoutService::CheckoutService(const config::Config& config, store::Connection& store, Authority& authority,
-                                 const Clock& clock)
-    : config_(config), store_(store), authority_(authority), clock_(clock) {}
+                                 const Clock& clock, const SecretVault* vault)
+    : config_(config), store_(store), authority_(authority), clock_(clock), vault_(vault) {}
+
+namespace {
+
+SealedSecret to_sealed(const store::StoredSecret& s) { return SealedSecret{s.key_id, s.nonce, s.ciphertext}; }
+
+store::StoredSecret to_stored(const SealedSecret& s, int64_t at, const std::string& by) {
+    return store::StoredSecret{s.key_id, s.nonce, s.ciphertext, 0, at, by};
+}
+
+} // namespace
+
+Outcome<int> store_secret(store::Connection& db, const SecretVault& vault, const config::Config& config,
+                          const std::string& entry_name, const std::string& actor, std::string_view secret,
+                          const Clock& clock) {
+    auto entry = config.entries.find(entry_name);
+    if (entry == config.entries.end())
+        return std::unexpected(error(Kind::not_found, "no_such_entry", "no entry named '" + entry_name + "'"));
+    if (!entry->second.releases(config::ReleaseKind::password))
+        return std::unexpected(
+            error(Kind::invalid, "not_a_password_entry", entry_name + " does not release a password"));
+    if (secret.empty() || secret.size() > 1024)
+        return std::unexpected(error(Kind::invalid, "bad_secret", "a secret is 1 to 1024 bytes"));
+    auto entry_id = store::entry_id_by_name(db, entry_name);
+    if (!entry_id)
+        return std::unexpected(error(Kind::not_found, "no_such_entry", entry_name + " is not in the store yet"));
+    const int64_t now = clock.now();
+    store::Transaction tx(db);
+    store::put_secret(tx, *entry_id, to_stored(vault.seal(secret, entry_name), now, actor));
+    const int version = store::find_secret(db, *entry_id)->version;
+    audit(tx, now, actor, "secret.set", "entry:" + entry_name,
+          json({{"version", version}, {"key_id", vault.key_id()}}));
+    tx.commit();
+    return version;
+}
+
+Outcome<std::string> CheckoutService::credential(int64_t checkout_id, std::string_view holder_name) {
+    const int64_t now = clock_.now();
+    auto checkout = store::find_checkout(store_, checkout_id);
+    if (!checkout) return std::unexpected(error(Kind::not_found, "no_such_checkout", "no such check-out"));
+    auto holder = authority_.resolve(holder_name);
+    if (!holder) return std::unexpected(from_directory(holder.error(), std::string(holder_name)));
+    if (holder->id != checkout->holder_sid)
+        return std::unexpected(error(Kind::forbidden, "not_yours", "only the holder may read the credential"));
+    if (checkout->state != "active" || now >= checkout->ends_at)
+        return std::unexpected(
+            error(Kind::conflict, "not_active", "the credential is only readable during the window"));
+    const config::Entry& entry = config_.entries.at(checkout->entry_name);
+    if (!entry.releases(config::ReleaseKind::password))
+        return std::unexpected(
+            error(Kind::invalid, "not_a_password_entry", entry.name + " does not release a password"));
+    auto stored = store::find_secret(store_, checkout->entry_id);
+    if (!stored || stored->version == 0 || vault_ == nullptr)
+        return std::unexpected(error(Kind::conflict, "no_secret", "no secret is stored for " + entry.name));
+    auto plain = vault_->unseal(to_sealed(*stored), entry.name);
+    if (!plain) return std::unexpected(error(Kind::conflict, "secret_unavailable", plain.error()));
+    store::Transaction tx(store_);
+    store::count_retrieval(tx, checkout_id);
+    audit(tx, now, holder->id, "secret.retrieved", "checkout:" + std::to_string(checkout_id),
+          json({{"entry", entry.name}, {"version", stored->version}}));
+    tx.commit(); // the retrieval is on record before the value leaves
+    return std::move(*plain);
+}
+
+// Rotation that converges: the new password is sealed and stored as pending first,
+// then set in the directory, then promoted. A retry reuses the pending password, so a
+// failure between the two steps never leaves AD with a password nobody knows.
+std::optional<std::string> CheckoutService::rotate_stored_password(const store::CheckoutRow& checkout,
+                                                                   const config::Entry& entry) {
+    if (vault_ == nullptr) return "no vault to store the rotated password in";
+    std::string password;
+    if (auto pending = store::find_pending_secret(store_, checkout.entry_id)) {
+        auto plain = vault_->unseal(to_sealed(*pending), entry.name);
+        if (!plain) return "pending secret unreadable: " + plain.error();
+        password = std::move(*plain);
+    } else {
+        password = generate_password();
+        store::Transaction tx(store_);
+        store::put_pending_secret(tx, checkout.entry_id,
+                                  to_stored(vault_->seal(password, entry.name), clock_.now(), "rotation"));
+        tx.commit();
+    }
+    if (auto r = authority_.reset_password(entry.account, password); !r) return "rotate: " + r.error().to_string();
+    store::Transaction tx(store_);
+    store::promote_pending_secret(tx, checkout.entry_id, "rotation", clock_.now());
+    audit(tx, clock_.now(), "system", "secret.rotated", "entry:" + entry.name,
+          json({{"checkout", checkout.id}, {"version", store::find_secret(store_, checkout.entry_id)->version}}));
+    tx.commit();
+    return std::nullopt;
+}
 
 // Who may approve `stage` (1-based) of a request by `requester`: enabled members of
 // the stage's groups, and the requester's manager when the stage says so; never the
@@ -157,6 +247,12 @@ Outcome<int64_t> CheckoutService::request(const NewCheckoutRequest& in) {
     if (store::count_unfinished_takebacks(store_, *entry_id) > 0)
         return std::unexpected(error(Kind::conflict, "takeback_pending",
                                      entry.name + " cannot be checked out until its last take-back succeeds"));
+    if (entry.releases(config::ReleaseKind::password)) {
+        auto secret = store::find_secret(store_, *entry_id);
+        if (!secret || secret->version == 0)
+            return std::unexpected(error(Kind::conflict, "no_secret",
+                                         "no secret is stored for " + entry.name + " (keyholder secret set)"));
+    }
     const int64_t window_start = in.start.value_or(now);
     if (policy.exclusive &&
         store::count_overlapping_checkouts(store_, *entry_id, window_start, window_start + duration.count()) > 0)
@@ -494,8 +590,9 @@ void CheckoutService::take_back(int64_t checkout_id, SchedulerPass& pass) {
         if (auto r = authority_.set_enabled(entry.account, false); !r)
             failures.push_back("disable: " + r.error().to_string());
     }
-    if (entry.rotate_password && entry.releases(config::ReleaseKind::enable) &&
-        !entry.releases(config::ReleaseKind::password)) {
+    if (entry.rotate_password && entry.releases(config::ReleaseKind::password)) {
+        if (auto failure = rotate_stored_password(*checkout, entry)) failures.push_back(*failure);
+    } else if (entry.rotate_password && entry.releases(config::ReleaseKind::enable)) {
         // Nobody is ever shown this password: rotating it just closes the window.
         if (auto r = authority_.reset_password(entry.account, generate_password()); !r)
             failures.push_back("rotate: " + r.error().to_string());

@@ -20,6 +20,8 @@
 #include "keyholder/config/config.h"
 #include "keyholder/core/authority.h"
 #include "keyholder/core/clock.h"
+#include "keyholder/core/vault.h"
+#include "keyholder/store/checkouts.h"
 #include "keyholder/store/sqlite.h"
 
 namespace keyholder::core {
@@ -62,7 +64,9 @@ struct SchedulerPass {
 
 class CheckoutService {
 public:
-    CheckoutService(const config::Config& config, store::Connection& store, Authority& authority, const Clock& clock);
+    /// The vault is needed for `password` entries (credential retrieval, rotation).
+    CheckoutService(const config::Config& config, store::Connection& store, Authority& authority, const Clock& clock,
+                    const SecretVault* vault = nullptr);
 
     /// request: a new request (pending), or a refusal. Returns the request id.
     Outcome<int64_t> request(const NewCheckoutRequest& request);
@@ -77,6 +81,9 @@ public:
     /// extend: a request to lengthen an active check-out, approved under the same policy.
     Outcome<int64_t> extend(int64_t checkout_id, std::string_view holder, std::chrono::seconds by,
                             const std::string& reason);
+    /// credential: the stored secret of a `password` entry, for its holder during the
+    /// window only; every retrieval is counted and audited (without the value).
+    Outcome<std::string> credential(int64_t checkout_id, std::string_view holder);
     /// eligible_approvers: who could approve the current stage of a request (never the requester).
     Outcome<std::vector<Principal>> eligible_approvers(int64_t request_id);
     /// run_due: lapses, starts, ends and takes back everything due now.
@@ -86,11 +93,19 @@ private:
     struct Context;
     Outcome<void> activate(int64_t checkout_id);
     void take_back(int64_t checkout_id, SchedulerPass& pass);
+    std::optional<std::string> rotate_stored_password(const store::CheckoutRow& checkout, const config::Entry& entry);
     const config::Config& config_;
     store::Connection& store_;
     Authority& authority_;
     const Clock& clock_;
+    const SecretVault* vault_;
 };
+
+/// store_secret: seals and stores the secret of a `password` entry (version + 1) with
+/// the audit event "secret.set" (never the value). The caller has authorised `actor`.
+Outcome<int> store_secret(store::Connection& store, const SecretVault& vault, const config::Config& config,
+                          const std::string& entry, const std::string& actor, std::string_view secret,
+                          const Clock& clock);
 
 /// generate_password: a random password that meets AD complexity rules (upper, lower,
 /// digit and symbol; `length` >= 16).
