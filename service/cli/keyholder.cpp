@@ -16,11 +16,18 @@
 #include <sstream>
 
 #include "keyholder/config/config.h"
+#include "keyholder/core/checkout_service.h"
 #include "keyholder/core/directory_settings.h"
+#include "keyholder/core/vault.h"
+#include "keyholder/store/store.h"
+
 #include "keyholder/directory/directory.h"
 #include "keyholder/store/audit.h"
 #include "keyholder/store/error.h"
 #include "keyholder/store/sqlite.h"
+#include <pwd.h>
+#include <termios.h>
+#include <unistd.h>
 
 namespace {
 
@@ -39,6 +46,9 @@ Commands:
                       what the service sees of a user: identity, enabled, manager
   directory groups USER [--config FILE] [--json]
                       every group the user is transitively in, and how
+  secret set ENTRY [--config FILE]
+                      store the secret of a password entry (prompted twice
+                      without echo, or one line from a pipe; never an argument)
   version             print the version
   help                this text
 
@@ -280,6 +290,79 @@ int directory_command(const std::string& verb, std::span<const std::string> args
     return kOk;
 }
 
+// read_secret: from the terminal without echo (asked twice), or one line from a pipe.
+std::optional<std::string> read_secret(const std::string& entry) {
+    auto read_line = [](std::string& out) { return static_cast<bool>(std::getline(std::cin, out)); };
+    if (!::isatty(STDIN_FILENO)) {
+        std::string line;
+        if (!read_line(line)) return std::nullopt;
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        return line;
+    }
+    termios saved{};
+    ::tcgetattr(STDIN_FILENO, &saved);
+    termios quiet = saved;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    ::tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
+    std::string first, second;
+    std::cerr << "secret for " << entry << ": " << std::flush;
+    bool ok = read_line(first);
+    std::cerr << "\nagain: " << std::flush;
+    ok = ok && read_line(second);
+    std::cerr << '\n';
+    ::tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+    if (!ok) return std::nullopt;
+    if (first != second) {
+        std::cerr << "keyholder: the two entries differ\n";
+        return std::nullopt;
+    }
+    return first;
+}
+
+int secret_set(std::span<const std::string> args) {
+    if (args.empty() || args[0].starts_with("--")) {
+        std::cerr << "usage: keyholder secret set ENTRY [--config FILE]\n";
+        return kUsage;
+    }
+    const std::string entry = args[0];
+    auto options = parse_options(args.subspan(1), {"config"});
+    if (!options) return kUsage;
+    const std::string config_file =
+        options->count("config") ? options->at("config") : std::string("/etc/keyholder/keyholder.ini");
+    auto config = keyholder::config::load_config(config_file);
+    if (!config) {
+        for (const auto& problem : config.error())
+            std::cerr << problem.to_string() << '\n';
+        return kFailed;
+    }
+    auto secret = read_secret(entry);
+    if (!secret || secret->empty()) {
+        std::cerr << "keyholder: no secret given\n";
+        return kUsage;
+    }
+    auto vault = keyholder::core::SecretVault::open(config->service.master_key_file);
+    if (!vault) {
+        std::cerr << "keyholder: " << vault.error() << '\n';
+        return kFailed;
+    }
+    try {
+        auto store = keyholder::store::open_store(config->store.file);
+        const passwd* who = ::getpwuid(::getuid());
+        const std::string actor = std::string("local:") + (who != nullptr ? who->pw_name : std::to_string(::getuid()));
+        keyholder::core::SystemClock clock;
+        auto version = keyholder::core::store_secret(store.connection, *vault, *config, entry, actor, *secret, clock);
+        if (!version) {
+            std::cerr << "keyholder: " << version.error().message << '\n';
+            return version.error().kind == keyholder::core::CoreError::Kind::not_found ? kFound : kFailed;
+        }
+        std::cout << "secret of " << entry << " stored (version " << *version << ")\n";
+        return kOk;
+    } catch (const keyholder::store::StoreError& e) {
+        std::cerr << "keyholder: " << e.what() << '\n';
+        return kFailed;
+    }
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -294,6 +377,8 @@ int main(int argc, char** argv) {
     }
     if (args[0] == "audit" && args.size() >= 2 && args[1] == "verify")
         return audit_verify(std::span<const std::string>(args).subspan(2));
+    if (args[0] == "secret" && args.size() >= 2 && args[1] == "set")
+        return secret_set(std::span<const std::string>(args).subspan(2));
     if (args[0] == "directory" && args.size() >= 2 && (args[1] == "whois" || args[1] == "groups"))
         return directory_command(args[1], std::span<const std::string>(args).subspan(2));
     if (args[0] == "directory") {

@@ -33,6 +33,7 @@
 #include "keyholder/core/clock.h"
 #include "keyholder/core/directory_settings.h"
 #include "keyholder/core/scheduler.h"
+#include "keyholder/core/vault.h"
 #include "keyholder/directory/directory.h"
 #include "keyholder/http/server.h"
 #include "keyholder/store/error.h"
@@ -240,7 +241,14 @@ private:
         scheduler_options.busy_timeout = config.store.busy_timeout;
         auto scheduler_store = keyholder::store::Connection::open(config.store.file, scheduler_options);
         keyholder::core::DirectoryAuthority authority(directory_service);
-        keyholder::core::CheckoutService checkouts(config, scheduler_store, authority, clock_);
+        auto vault = keyholder::core::SecretVault::open(config.service.master_key_file);
+        if (!vault) {
+            log.fatal("cannot open the master key: %s", vault.error());
+            server->stop();
+            return EXIT_CONFIG;
+        }
+        log.information("master key %s (id %s)", config.service.master_key_file.string(), vault->key_id());
+        keyholder::core::CheckoutService checkouts(config, scheduler_store, authority, clock_, &*vault);
         keyholder::core::Scheduler scheduler([&] { return checkouts.run_due(); }, clock_);
         // Everything overdue (windows that ended while the service was down, lapsed
         // requests, take-backs) is processed before /readyz says ready.

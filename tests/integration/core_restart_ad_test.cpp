@@ -11,9 +11,11 @@
 #include "keyholder/core/catalog.h"
 #include "keyholder/core/checkout_service.h"
 #include "keyholder/core/directory_settings.h"
+#include "keyholder/core/vault.h"
 #include "keyholder/directory/directory.h"
 #include "keyholder/store/audit.h"
 #include "keyholder/store/checkouts.h"
+#include "keyholder/store/secrets.h"
 #include "keyholder/store/store.h"
 #include "support/child_process.h"
 #include "support/http_get.h"
@@ -41,7 +43,8 @@ std::filesystem::path write_config(const TempDir& dir) {
                          "stage1_approvers = Team Leads\nmax_duration = 4h\n"
                          "[entry.server-admins]\npolicy = tier0\nrelease = group\ngroup = Server Admins\n"
                          "[entry.breakglass]\npolicy = tier0\nrelease = enable\naccount = da-breakglass\n"
-                         "rotate_password = true\n");
+                         "rotate_password = true\n"
+                         "[entry.vaulted]\npolicy = tier0\nrelease = password\naccount = da-vault\n");
 }
 
 TEST(CoreRestartWithActiveDirectory, OverdueCheckoutsAreEndedAndTakenBackBeforeReadiness) {
@@ -56,10 +59,22 @@ TEST(CoreRestartWithActiveDirectory, OverdueCheckoutsAreEndedAndTakenBackBeforeR
     core::ManualClock past(now - 3 * 3600); // the check-outs happened three hours ago
     int64_t group_checkout = 0;
     int64_t enable_checkout = 0;
+    int64_t password_checkout = 0;
     {
         auto store = store::open_store(config->store.file);
         core::record_service_start(store.connection, *config, past, "test");
-        core::CheckoutService service(*config, store.connection, authority, past);
+    }
+    // The administrator stores the privileged account's password (piped, never an argument).
+    auto set =
+        keyholder::testing::run("/bin/sh", {"-c", "printf %s 'Initial-Vau1ted!' | " + std::string(KEYHOLDER_CLI_PATH) +
+                                                      " secret set vaulted --config " + file.string()});
+    ASSERT_EQ(set.status, 0) << set.out << set.err;
+    EXPECT_NE(set.out.find("secret of vaulted stored (version 1)"), std::string::npos) << set.out;
+    auto vault = core::SecretVault::open(config->service.master_key_file);
+    ASSERT_TRUE(vault) << vault.error();
+    {
+        auto store = store::open_store(config->store.file);
+        core::CheckoutService service(*config, store.connection, authority, past, &*vault);
         auto first = service.request({"bob", "server-admins", "patch night", std::nullopt, 1h, std::nullopt});
         ASSERT_TRUE(first) << first.error().message;
         ASSERT_EQ(service.decide(*first, "alice", core::Decision::approve), "active");
@@ -70,6 +85,11 @@ TEST(CoreRestartWithActiveDirectory, OverdueCheckoutsAreEndedAndTakenBackBeforeR
         ASSERT_EQ(service.decide(*second, "carol", core::Decision::approve), "active");
         group_checkout = store::checkout_of_request(store.connection, *first)->id;
         enable_checkout = store::checkout_of_request(store.connection, *second)->id;
+        auto third = service.request({"bob", "vaulted", "db work", std::nullopt, 1h, std::nullopt});
+        ASSERT_TRUE(third) << third.error().message;
+        ASSERT_EQ(service.decide(*third, "alice", core::Decision::approve), "active");
+        password_checkout = store::checkout_of_request(store.connection, *third)->id;
+        EXPECT_EQ(service.credential(password_checkout, "bob"), "Initial-Vau1ted!");
     }
     // Released in AD.
     auto bob = directory.find_user("bob");
@@ -91,7 +111,7 @@ TEST(CoreRestartWithActiveDirectory, OverdueCheckoutsAreEndedAndTakenBackBeforeR
     // Ready means: already ended and taken back.
     {
         auto store = store::Connection::open(config->store.file);
-        for (int64_t id : {group_checkout, enable_checkout}) {
+        for (int64_t id : {group_checkout, enable_checkout, password_checkout}) {
             auto checkout = store::find_checkout(store, id);
             EXPECT_EQ(checkout->state, "ended");
             EXPECT_EQ(checkout->end_reason, "expired");
@@ -108,6 +128,20 @@ TEST(CoreRestartWithActiveDirectory, OverdueCheckoutsAreEndedAndTakenBackBeforeR
     ASSERT_TRUE(directory.set_enabled(*account, true));
     EXPECT_FALSE(directory.verify_password(*account, "Initial-Br3akglass!"));
     ASSERT_TRUE(directory.set_enabled(*account, false));
+    // The password entry was rotated to a new secret, stored sealed: the old password
+    // no longer binds, the stored one does.
+    auto vaulted = directory.find_user("da-vault");
+    EXPECT_FALSE(directory.verify_password(*vaulted, "Initial-Vau1ted!"));
+    {
+        auto store = store::Connection::open(config->store.file);
+        auto entry_id = store::entry_id_by_name(store, "vaulted");
+        auto secret = store::find_secret(store, *entry_id);
+        ASSERT_TRUE(secret);
+        EXPECT_EQ(secret->version, 2);
+        auto plain = vault->unseal({secret->key_id, secret->nonce, secret->ciphertext}, "vaulted");
+        ASSERT_TRUE(plain) << plain.error();
+        EXPECT_TRUE(directory.verify_password(*vaulted, *plain)) << "the rotated password binds";
+    }
     daemon.signal(SIGTERM);
     EXPECT_EQ(daemon.wait_for(2s), 0);
     (void)dc;
