@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <mutex>
 #include <set>
+#include <thread>
 
 #include "keyholder/config/config.h"
 #include "keyholder/core/catalog.h"
@@ -76,9 +78,11 @@ public:
     }
     core::DirResult<void> write(const std::string& what) {
         if (down || writes_fail) return std::unexpected(outage());
+        std::lock_guard lock(writes_mutex);
         writes.push_back(what);
         return {};
     }
+    std::mutex writes_mutex;
     core::DirResult<void> set_enabled(const std::string& account, bool enabled) override {
         return write((enabled ? "enable " : "disable ") + account);
     }
@@ -162,6 +166,12 @@ account = da-vaulted
         return {who, "jit", "patching web01", std::string("INC1234"), 1h, std::nullopt};
     }
     std::string state(int64_t request) { return store::find_request(db(), request)->state; }
+    int64_t approvals_for(int64_t request) {
+        auto s = db().prepare("SELECT count(*) FROM approvals WHERE request_id = ?");
+        s.bind(1, request);
+        s.step();
+        return s.column_int64(0);
+    }
 
     TempDir dir_;
     std::unique_ptr<config::Config> config_;
@@ -509,6 +519,90 @@ TEST_F(CoreCheckout, InterruptedRotationConvergesOnRetry) {
     EXPECT_EQ(store::find_checkout(db(), checkout->id)->takeback_state, "done");
     EXPECT_EQ(count("SELECT version FROM secrets"), 2);
     EXPECT_EQ(count("SELECT count(*) FROM secrets WHERE pending_ciphertext IS NOT NULL"), 0);
+}
+
+// Races between two service instances on two connections to the same file, as two
+// HTTP workers would be: whatever the interleaving, nothing is released without its
+// approval committed, and an exclusive entry never has two holders.
+class CoreCheckoutRaces : public CoreCheckout {
+protected:
+    void SetUp() override {
+        CoreCheckout::SetUp();
+        second_db_ = std::make_unique<store::Connection>(store::Connection::open(dir_ / "k.db"));
+        second_ = std::make_unique<core::CheckoutService>(*config_, *second_db_, authority_, clock_, vault_.get());
+    }
+    template <typename A, typename B> void race(A a, B b) {
+        std::thread first(a);
+        std::thread second(b);
+        first.join();
+        second.join();
+    }
+    std::unique_ptr<store::Connection> second_db_;
+    std::unique_ptr<core::CheckoutService> second_;
+};
+
+TEST_F(CoreCheckoutRaces, ApprovalRacingACancel) {
+    for (int round = 0; round < 25; ++round) {
+        authority_.writes.clear();
+        auto id = service_->request(jit());
+        ASSERT_TRUE(id);
+        core::Outcome<std::string> approved = std::string();
+        core::Outcome<void> cancelled;
+        race([&] { approved = service_->decide(*id, "alice", Decision::approve); },
+             [&] { cancelled = second_->cancel(*id, "bob"); });
+        const std::string final_state = state(*id);
+        ASSERT_NE(approved.has_value(), cancelled.has_value()) << "exactly one wins (round " << round << ")";
+        if (cancelled) {
+            EXPECT_EQ(final_state, "cancelled");
+            EXPECT_TRUE(authority_.writes.empty()) << "released although cancelled";
+            EXPECT_FALSE(store::checkout_of_request(db(), *id));
+        } else {
+            EXPECT_EQ(final_state, "active");
+            EXPECT_EQ(authority_.writes.size(), 1U);
+            service_->check_in(store::checkout_of_request(db(), *id)->id, "bob");
+        }
+    }
+}
+
+TEST_F(CoreCheckoutRaces, DenyRacingAnApproval) {
+    for (int round = 0; round < 25; ++round) {
+        authority_.writes.clear();
+        auto id = service_->request(jit());
+        ASSERT_TRUE(id);
+        core::Outcome<std::string> approve = std::string(), deny = std::string();
+        race([&] { approve = service_->decide(*id, "alice", Decision::approve); },
+             [&] { deny = second_->decide(*id, "carol", Decision::deny); });
+        ASSERT_NE(approve.has_value(), deny.has_value()) << "exactly one decision lands (round " << round << ")";
+        if (deny) {
+            EXPECT_EQ(state(*id), "denied");
+            EXPECT_TRUE(authority_.writes.empty());
+        } else {
+            EXPECT_EQ(state(*id), "active");
+            service_->check_in(store::checkout_of_request(db(), *id)->id, "bob");
+        }
+        EXPECT_EQ(approvals_for(*id), 1);
+    }
+}
+
+TEST_F(CoreCheckoutRaces, TwoRequestsRacingForAnExclusiveEntry) {
+    authority_.add("olga", {"Ops"});
+    for (int round = 0; round < 20; ++round) {
+        authority_.writes.clear();
+        auto mine = service_->request(jit("bob"));
+        auto theirs = service_->request(jit("olga"));
+        ASSERT_TRUE(mine && theirs);
+        core::Outcome<std::string> a = std::string(), b = std::string();
+        race([&] { a = service_->decide(*mine, "alice", Decision::approve); },
+             [&] { b = second_->decide(*theirs, "carol", Decision::approve); });
+        ASSERT_NE(a.has_value(), b.has_value()) << "one holder at a time (round " << round << ")";
+        EXPECT_EQ(count("SELECT count(*) FROM checkouts WHERE state = 'active'"), 1);
+        EXPECT_EQ(authority_.writes.size(), 1U);
+        const auto& loser = a ? b : a;
+        EXPECT_EQ(loser.error().code, "entry_busy");
+        auto winner = store::checkout_of_request(db(), a ? *mine : *theirs);
+        service_->check_in(winner->id, a ? "bob" : "olga");
+        service_->cancel(a ? *theirs : *mine, a ? "olga" : "bob");
+    }
 }
 
 TEST(GeneratedPassword, MeetsAdComplexity) {
