@@ -621,9 +621,11 @@ void CheckoutService::take_back(int64_t checkout_id, SchedulerPass& pass) {
 }
 
 SchedulerPass CheckoutService::run_due() {
+    constexpr int kBatch = 500;
+    constexpr int kTakebacksPerPass = 200;
     SchedulerPass pass;
     const int64_t now = clock_.now();
-    auto work = store::due_work(store_, now);
+    auto work = store::due_work(store_, now, kBatch);
     for (int64_t id : work.lapsing_requests) {
         auto request = store::find_request(store_, id);
         store::Transaction tx(store_);
@@ -647,20 +649,38 @@ SchedulerPass CheckoutService::run_due() {
         (void)activate(id);
         ++pass.started;
     }
-    for (int64_t id : work.ending_checkouts) {
-        auto checkout = store::find_checkout(store_, id);
-        store::Transaction tx(store_);
-        if (!store::end_checkout(tx, id, "expired", now)) continue;
-        store::change_request_state(tx, checkout->request_id, "active", "ended");
-        audit(tx, now, "system", "checkout.ended", "checkout:" + std::to_string(id),
-              json({{"reason", "expired"}, {"late_by_s", now - checkout->ends_at}}));
-        tx.commit();
-        ++pass.ended;
-        work.takebacks.push_back(id);
+    // Ends first, in batches of one transaction each (one fsync per batch): the end
+    // state is what bounds the enforcement lag; take-backs follow.
+    for (int batch = 0; batch < 1000 && !work.ending_checkouts.empty(); ++batch) {
+        std::vector<std::pair<int64_t, int64_t>> ended;
+        {
+            store::Transaction tx(store_);
+            for (int64_t id : work.ending_checkouts) {
+                auto checkout = store::find_checkout(store_, id);
+                if (!checkout || !store::end_checkout(tx, id, "expired", now)) continue;
+                store::change_request_state(tx, checkout->request_id, "active", "ended");
+                audit(tx, now, "system", "checkout.ended", "checkout:" + std::to_string(id),
+                      json({{"reason", "expired"}, {"late_by_s", now - checkout->ends_at}}));
+                ended.emplace_back(id, checkout->ends_at);
+            }
+            tx.commit();
+        }
+        const int64_t committed = clock_.now_ms();
+        for (const auto& e : ended) {
+            pass.ended_checkouts.push_back(e);
+            pass.ended_committed_ms.push_back(committed);
+            work.takebacks.push_back(e.first);
+        }
+        pass.ended += static_cast<int>(ended.size());
+        work.ending_checkouts = store::due_work(store_, now, kBatch).ending_checkouts;
     }
+    // A bounded number of take-backs per pass, so that the next ends are not held up;
+    // the rest are due at once and the scheduler comes straight back for them.
     std::set<int64_t> done;
-    for (int64_t id : work.takebacks)
+    for (int64_t id : work.takebacks) {
+        if (static_cast<int>(done.size()) >= kTakebacksPerPass) break;
         if (done.insert(id).second) take_back(id, pass);
+    }
     pass.next_due = store::next_due(store_);
     return pass;
 }

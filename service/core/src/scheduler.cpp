@@ -49,8 +49,9 @@ void Scheduler::loop() {
                 log.information("pass: %d lapsed, %d started, %d ended, %d taken back, %d take-back failures",
                                 pass.lapsed, pass.started, pass.ended, pass.taken_back, pass.takeback_failures);
             if (pass.next_due) {
-                auto seconds = std::max<int64_t>(*pass.next_due - clock_.now(), 0);
-                sleep = std::min<std::chrono::steady_clock::duration>(std::chrono::seconds(seconds), kLongestSleep);
+                // Wake at the start of the due second, not up to a second later.
+                auto ms = std::max<int64_t>(*pass.next_due * 1000 - clock_.now_ms(), 0);
+                sleep = std::min<std::chrono::steady_clock::duration>(std::chrono::milliseconds(ms), kLongestSleep);
             }
         } catch (const std::exception& e) {
             log.error("scheduler pass failed, retrying in 5 s: %s", std::string(e.what()));

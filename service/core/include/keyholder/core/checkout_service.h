@@ -60,6 +60,10 @@ struct SchedulerPass {
     int taken_back = 0;
     int takeback_failures = 0;
     std::optional<int64_t> next_due; ///< when to run again (UTC seconds)
+    /// ended_checkouts / ended_committed_ms: check-outs ended by this pass and when (UTC ms)
+    /// their end state was committed — what the enforcement-lag benchmark measures.
+    std::vector<std::pair<int64_t, int64_t>> ended_checkouts; ///< (checkout id, ends_at) ...
+    std::vector<int64_t> ended_committed_ms;                  ///< ... and the commit time of each
 };
 
 class CheckoutService {

@@ -13,6 +13,8 @@ public:
     virtual ~Clock() = default;
     /// now: UTC seconds since the epoch.
     [[nodiscard]] virtual int64_t now() const = 0;
+    /// now_ms: UTC milliseconds since the epoch (the scheduler wakes on the dot).
+    [[nodiscard]] virtual int64_t now_ms() const { return now() * 1000; }
 };
 
 /// SystemClock: the real time.
@@ -20,6 +22,11 @@ class SystemClock final : public Clock {
 public:
     [[nodiscard]] int64_t now() const override {
         return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count();
+    }
+    [[nodiscard]] int64_t now_ms() const override {
+        return std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::system_clock::now().time_since_epoch())
             .count();
     }
 };
