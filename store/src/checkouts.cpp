@@ -32,7 +32,7 @@ RequestRow read_request(Statement& s) {
 constexpr const char* kCheckoutColumns =
     "c.id, c.request_id, c.entry_id, e.name, c.holder_sid, c.holder_name, c.starts_at, c.ends_at, c.state, "
     "c.ended_at, c.end_reason, c.takeback_state, c.takeback_attempts, c.takeback_next_at, c.takeback_error, "
-    "c.retrievals";
+    "c.retrievals, c.release_state, c.release_attempts";
 
 CheckoutRow read_checkout(Statement& s) {
     CheckoutRow c;
@@ -52,6 +52,8 @@ CheckoutRow read_checkout(Statement& s) {
     c.takeback_next_at = s.column_optional_int64(13);
     c.takeback_error = s.column_optional_text(14);
     c.retrievals = static_cast<int>(s.column_int64(15));
+    c.release_state = s.column_text(16);
+    c.release_attempts = static_cast<int>(s.column_int64(17));
     return c;
 }
 
@@ -181,6 +183,13 @@ void record_takeback(Transaction& tx, int64_t id, const std::string& state, int 
     s.bind(1, state).bind(2, attempts).bind(3, next_at).bind(4, error).bind(5, id).run();
 }
 
+void record_release(Transaction& tx, int64_t id, const std::string& state, int attempts, std::optional<int64_t> next_at,
+                    std::optional<std::string> error) {
+    Statement s = tx.connection().prepare("UPDATE checkouts SET release_state = ?, release_attempts = ?, "
+                                          "release_next_at = ?, release_error = ? WHERE id = ?");
+    s.bind(1, state).bind(2, attempts).bind(3, next_at).bind(4, error).bind(5, id).run();
+}
+
 void count_retrieval(Transaction& tx, int64_t id) {
     Statement s = tx.connection().prepare("UPDATE checkouts SET retrievals = retrievals + 1 WHERE id = ?");
     s.bind(1, id).run();
@@ -224,6 +233,10 @@ DueWork due_work(Connection& db, int64_t now, int limit) {
                          "SELECT id FROM checkouts WHERE takeback_state IN ('pending', 'failed') AND "
                          "takeback_next_at <= ? ORDER BY takeback_next_at LIMIT ?",
                          now, limit);
+    work.releases = ids(db,
+                        "SELECT id FROM checkouts WHERE state = 'active' AND release_state IN ('pending', 'failed') "
+                        "AND release_next_at <= ? ORDER BY release_next_at LIMIT ?",
+                        now, limit);
     return work;
 }
 
@@ -233,7 +246,9 @@ std::optional<int64_t> next_due(Connection& db) {
         " SELECT min(deadline_at) AS t FROM requests WHERE state = 'pending'"
         " UNION ALL SELECT min(starts_at) FROM checkouts WHERE state = 'scheduled'"
         " UNION ALL SELECT min(ends_at) FROM checkouts WHERE state = 'active'"
-        " UNION ALL SELECT min(takeback_next_at) FROM checkouts WHERE takeback_state IN ('pending', 'failed'))");
+        " UNION ALL SELECT min(takeback_next_at) FROM checkouts WHERE takeback_state IN ('pending', 'failed')"
+        " UNION ALL SELECT min(release_next_at) FROM checkouts WHERE state = 'active' AND"
+        "  release_state IN ('pending', 'failed'))");
     s.step();
     return s.column_optional_int64(0);
 }

@@ -185,6 +185,16 @@ ALTER TABLE secrets ADD COLUMN pending_nonce BLOB;
 ALTER TABLE secrets ADD COLUMN pending_ciphertext BLOB;
 )sql";
 
+// v4: releases are retried like take-backs (a DC that refused the enable or the group
+// add is asked again, with backoff, while the window lasts).
+constexpr std::string_view kSchemaV4 = R"sql(
+ALTER TABLE checkouts ADD COLUMN release_state TEXT NOT NULL DEFAULT 'none';
+ALTER TABLE checkouts ADD COLUMN release_attempts INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE checkouts ADD COLUMN release_next_at INTEGER;
+ALTER TABLE checkouts ADD COLUMN release_error TEXT;
+CREATE INDEX checkouts_release_due ON checkouts(release_state, release_next_at);
+)sql";
+
 constexpr std::array kBuiltin{
     Migration{1,
               "initial schema: policies, entries, requests, approvals, checkouts, secrets, audit, outbox, "
@@ -192,6 +202,7 @@ constexpr std::array kBuiltin{
               kSchemaV1},
     Migration{2, "report runs and take-back retry index", kSchemaV2},
     Migration{3, "pending secrets for converging password rotations", kSchemaV3},
+    Migration{4, "release retries", kSchemaV4},
 };
 
 bool table_exists(Connection& connection, std::string_view name) {

@@ -265,6 +265,25 @@ TEST_F(CoreCheckout, ApprovalStartsTheWindowAndReleasesAfterTheCommit) {
     EXPECT_EQ(count("SELECT count(*) FROM outbox WHERE kind = 'window_started' AND recipient = 'bob@example.test'"), 1);
 }
 
+TEST_F(CoreCheckout, FailedReleaseIsRetriedWhileTheWindowLasts) {
+    auto id = service_->request(jit());
+    authority_.writes_fail = true; // the DC refuses the group add
+    ASSERT_EQ(service_->decide(*id, "alice", Decision::approve), "active") << "the approval stands";
+    auto checkout = store::checkout_of_request(db(), *id);
+    EXPECT_EQ(checkout->release_state, "failed");
+    EXPECT_EQ(count("SELECT count(*) FROM audit_events WHERE action = 'checkout.release_failed'"), 1);
+    auto pass = service_->run_due();
+    EXPECT_EQ(pass.next_due, kStart + 15) << "retry after the backoff";
+    authority_.writes_fail = false;
+    clock_.advance(15s);
+    service_->run_due();
+    EXPECT_EQ(store::find_checkout(db(), checkout->id)->release_state, "done");
+    EXPECT_EQ(authority_.writes, (std::vector<std::string>{"add bob to Server Admins"}));
+    clock_.set(checkout->ends_at);
+    service_->run_due();
+    EXPECT_EQ(authority_.writes.back(), "remove bob from Server Admins");
+}
+
 TEST_F(CoreCheckout, DecisionRefusals) {
     auto id = service_->request(jit("lead-op"));
     auto self = service_->decide(*id, "lead-op", Decision::approve);

@@ -411,6 +411,7 @@ Outcome<std::string> CheckoutService::decide(int64_t request_id, std::string_vie
     checkout.ends_at = immediate ? now + current->duration_s : ends_at;
     checkout.state = immediate ? "active" : "scheduled";
     const int64_t checkout_id = store::insert_checkout(tx, checkout);
+    if (immediate) store::record_release(tx, checkout_id, "pending", 0, now, std::nullopt);
     store::change_request_state(tx, request_id, "pending", immediate ? "active" : "approved", std::nullopt, now);
     audit(tx, now, "system", "request.approved", subject, json({{"checkout", checkout_id}}));
     if (immediate)
@@ -443,17 +444,23 @@ Outcome<void> CheckoutService::activate(int64_t checkout_id) {
             failures.push_back("group: " + r.error().to_string());
     }
     const int64_t now = clock_.now();
+    const int attempts = checkout->release_attempts + 1;
     store::Transaction tx(store_);
     if (failures.empty()) {
+        store::record_release(tx, checkout_id, "done", attempts, std::nullopt, std::nullopt);
         audit(tx, now, "system", "checkout.released", "checkout:" + std::to_string(checkout_id),
-              json({{"entry", entry.name}, {"holder", checkout->holder_name}}));
+              json({{"entry", entry.name}, {"holder", checkout->holder_name}, {"attempt", attempts}}));
     } else {
+        // Retried with backoff while the window lasts; the take-back at its end undoes
+        // whatever part did happen.
         std::string all;
         for (const auto& f : failures)
             all += (all.empty() ? "" : "; ") + f;
+        const int64_t backoff = std::min<int64_t>(int64_t{15} << std::min(attempts - 1, 6), 600);
+        store::record_release(tx, checkout_id, "failed", attempts, now + backoff, all);
         audit(tx, now, "system", "checkout.release_failed", "checkout:" + std::to_string(checkout_id),
-              json({{"entry", entry.name}, {"error", all}}));
-        log().error("release of check-out %Ld (%s) failed: %s", checkout_id, entry.name, all);
+              json({{"entry", entry.name}, {"attempt", attempts}, {"retry_at", now + backoff}, {"error", all}}));
+        log().error("release of check-out %Ld (%s) failed (attempt %d): %s", checkout_id, entry.name, attempts, all);
     }
     tx.commit();
     return {};
@@ -641,6 +648,7 @@ SchedulerPass CheckoutService::run_due() {
         auto checkout = store::find_checkout(store_, id);
         store::Transaction tx(store_);
         if (!store::change_checkout_state(tx, id, "scheduled", "active")) continue;
+        store::record_release(tx, id, "pending", 0, now, std::nullopt);
         store::change_request_state(tx, checkout->request_id, "approved", "active");
         audit(
             tx, now, "system", "checkout.started", "checkout:" + std::to_string(id),
@@ -649,6 +657,8 @@ SchedulerPass CheckoutService::run_due() {
         (void)activate(id);
         ++pass.started;
     }
+    for (int64_t id : work.releases)
+        (void)activate(id); // retries of failed releases
     // Ends first, in batches of one transaction each (one fsync per batch): the end
     // state is what bounds the enforcement lag; take-backs follow.
     for (int batch = 0; batch < 1000 && !work.ending_checkouts.empty(); ++batch) {

@@ -60,6 +60,8 @@ struct CheckoutRow {
     std::optional<int64_t> takeback_next_at;
     std::optional<std::string> takeback_error;
     int retrievals = 0;
+    std::string release_state = "none"; ///< none | pending | done | failed
+    int release_attempts = 0;
 };
 
 std::optional<RequestRow> find_request(Connection& db, int64_t id);
@@ -84,6 +86,9 @@ void set_checkout_end(Transaction& tx, int64_t id, int64_t ends_at);
 void record_takeback(Transaction& tx, int64_t id, const std::string& state, int attempts,
                      std::optional<int64_t> next_at, std::optional<std::string> error);
 void count_retrieval(Transaction& tx, int64_t id);
+/// record_release: the state of the release of an active check-out (retried while failed).
+void record_release(Transaction& tx, int64_t id, const std::string& state, int attempts, std::optional<int64_t> next_at,
+                    std::optional<std::string> error);
 
 /// overlapping_checkouts: check-outs of the entry, not ended, whose window meets [from, to).
 int count_overlapping_checkouts(Connection& db, int64_t entry_id, int64_t from, int64_t to);
@@ -97,6 +102,7 @@ struct DueWork {
     std::vector<int64_t> starting_checkouts; ///< scheduled whose start has come
     std::vector<int64_t> ending_checkouts;   ///< active whose end has come
     std::vector<int64_t> takebacks;          ///< ended with a take-back due
+    std::vector<int64_t> releases;           ///< active with a release (re)try due
 };
 
 /// due_work: everything whose time is <= now (bounded per kind by `limit`).
