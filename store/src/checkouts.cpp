@@ -190,6 +190,13 @@ void record_release(Transaction& tx, int64_t id, const std::string& state, int a
     s.bind(1, state).bind(2, attempts).bind(3, next_at).bind(4, error).bind(5, id).run();
 }
 
+bool mark_ending_notice(Transaction& tx, int64_t id, int64_t at) {
+    Statement s = tx.connection().prepare(
+        "UPDATE checkouts SET ending_notice_at = ? WHERE id = ? AND ending_notice_at IS NULL AND state = 'active'");
+    s.bind(1, at).bind(2, id).run();
+    return tx.connection().changes() == 1;
+}
+
 void count_retrieval(Transaction& tx, int64_t id) {
     Statement s = tx.connection().prepare("UPDATE checkouts SET retrievals = retrievals + 1 WHERE id = ?");
     s.bind(1, id).run();
@@ -237,6 +244,10 @@ DueWork due_work(Connection& db, int64_t now, int limit) {
                         "SELECT id FROM checkouts WHERE state = 'active' AND release_state IN ('pending', 'failed') "
                         "AND release_next_at <= ? ORDER BY release_next_at LIMIT ?",
                         now, limit);
+    work.ending_soon = ids(db,
+                           "SELECT id FROM checkouts WHERE state = 'active' AND ending_notice_at IS NULL AND "
+                           "ends_at - 600 <= ? ORDER BY ends_at LIMIT ?",
+                           now, limit);
     return work;
 }
 
@@ -248,7 +259,8 @@ std::optional<int64_t> next_due(Connection& db) {
         " UNION ALL SELECT min(ends_at) FROM checkouts WHERE state = 'active'"
         " UNION ALL SELECT min(takeback_next_at) FROM checkouts WHERE takeback_state IN ('pending', 'failed')"
         " UNION ALL SELECT min(release_next_at) FROM checkouts WHERE state = 'active' AND"
-        "  release_state IN ('pending', 'failed'))");
+        "  release_state IN ('pending', 'failed')"
+        " UNION ALL SELECT min(ends_at - 600) FROM checkouts WHERE state = 'active' AND ending_notice_at IS NULL)");
     s.step();
     return s.column_optional_int64(0);
 }

@@ -195,6 +195,11 @@ ALTER TABLE checkouts ADD COLUMN release_error TEXT;
 CREATE INDEX checkouts_release_due ON checkouts(release_state, release_next_at);
 )sql";
 
+// v5: when the "ends in 10 minutes" notice went out, so that it goes out once.
+constexpr std::string_view kSchemaV5 = R"sql(
+ALTER TABLE checkouts ADD COLUMN ending_notice_at INTEGER;
+)sql";
+
 constexpr std::array kBuiltin{
     Migration{1,
               "initial schema: policies, entries, requests, approvals, checkouts, secrets, audit, outbox, "
@@ -203,6 +208,7 @@ constexpr std::array kBuiltin{
     Migration{2, "report runs and take-back retry index", kSchemaV2},
     Migration{3, "pending secrets for converging password rotations", kSchemaV3},
     Migration{4, "release retries", kSchemaV4},
+    Migration{5, "ending-soon notices", kSchemaV5},
 };
 
 bool table_exists(Connection& connection, std::string_view name) {

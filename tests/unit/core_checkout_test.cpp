@@ -284,6 +284,38 @@ TEST_F(CoreCheckout, FailedReleaseIsRetriedWhileTheWindowLasts) {
     EXPECT_EQ(authority_.writes.back(), "remove bob from Server Admins");
 }
 
+TEST_F(CoreCheckout, HolderIsToldTenMinutesBeforeTheEndAndAtTheEnd) {
+    auto id = service_->request(jit());
+    service_->decide(*id, "alice", Decision::approve);
+    auto checkout = store::checkout_of_request(db(), *id);
+    auto pass = service_->run_due();
+    EXPECT_EQ(pass.next_due, checkout->ends_at - 600);
+    clock_.set(checkout->ends_at - 600);
+    EXPECT_EQ(service_->run_due().ending_notices, 1);
+    EXPECT_EQ(service_->run_due().ending_notices, 0) << "once";
+    EXPECT_EQ(count("SELECT count(*) FROM outbox WHERE kind = 'window_ending_soon' AND recipient = 'bob@example.test'"),
+              1);
+    clock_.set(checkout->ends_at);
+    service_->run_due();
+    EXPECT_EQ(count("SELECT count(*) FROM outbox WHERE kind = 'window_ended' AND recipient = 'bob@example.test'"), 1);
+}
+
+TEST_F(CoreCheckout, AnEntryShowsWhoCanApproveIt) {
+    auto stages = service_->entry_approvers("breakglass", "bob");
+    ASSERT_TRUE(stages) << stages.error().message;
+    ASSERT_EQ(stages->size(), 2U);
+    ASSERT_EQ((*stages)[0].size(), 1U);
+    EXPECT_EQ((*stages)[0][0].name, "alice"); // bob's manager
+    std::set<std::string> security;
+    for (const auto& p : (*stages)[1])
+        security.insert(p.name);
+    EXPECT_EQ(security, (std::set<std::string>{"carol", "dave", "erin"}));
+    auto self = service_->entry_approvers("jit", "lead-op");
+    ASSERT_TRUE(self);
+    for (const auto& p : (*self)[0])
+        EXPECT_NE(p.name, "lead-op") << "never the requester";
+}
+
 TEST_F(CoreCheckout, DecisionRefusals) {
     auto id = service_->request(jit("lead-op"));
     auto self = service_->decide(*id, "lead-op", Decision::approve);

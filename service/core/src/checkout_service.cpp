@@ -6,6 +6,7 @@
 #include <Poco/RandomStream.h>
 
 #include <algorithm>
+#include <map>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -501,6 +502,7 @@ Outcome<void> CheckoutService::check_in(int64_t checkout_id, std::string_view ho
     store::change_request_state(tx, checkout->request_id, "active", "ended");
     audit(tx, now, holder->id, "checkout.ended", "checkout:" + std::to_string(checkout_id),
           json({{"reason", "checked_in"}}));
+    notify(tx, now, "window_ended", *holder, checkout->request_id, json({{"reason", "checked_in"}}));
     tx.commit();
     SchedulerPass pass;
     take_back(checkout_id, pass);
@@ -526,6 +528,8 @@ Outcome<void> CheckoutService::revoke(int64_t checkout_id, std::string_view admi
         store::change_request_state(tx, checkout->request_id, "approved", "cancelled");
     audit(tx, now, admin->id, "checkout.revoked", "checkout:" + std::to_string(checkout_id),
           json({{"reason", reason}, {"admin", admin->name}}));
+    if (auto holder = authority_.resolve(checkout->holder_sid))
+        notify(tx, now, "window_ended", *holder, checkout->request_id, json({{"reason", "revoked"}}));
     tx.commit();
     SchedulerPass pass;
     take_back(checkout_id, pass);
@@ -570,6 +574,23 @@ Outcome<int64_t> CheckoutService::extend(int64_t checkout_id, std::string_view h
         notify(tx, now, "approval_needed", approver, id, json({{"stage", 1}, {"extension", true}}));
     tx.commit();
     return id;
+}
+
+Outcome<std::vector<std::vector<Principal>>> CheckoutService::entry_approvers(const std::string& entry_name,
+                                                                              std::string_view requester_name) {
+    auto entry = config_.entries.find(entry_name);
+    if (entry == config_.entries.end())
+        return std::unexpected(error(Kind::not_found, "no_such_entry", "no entry named '" + entry_name + "'"));
+    auto requester = authority_.resolve(requester_name);
+    if (!requester) return std::unexpected(from_directory(requester.error(), std::string(requester_name)));
+    const auto& policy = config_.policies.at(entry->second.policy);
+    std::vector<std::vector<Principal>> stages;
+    for (int stage = 1; stage <= static_cast<int>(policy.stages.size()); ++stage) {
+        auto approvers = stage_approvers(authority_, policy, stage, *requester);
+        if (!approvers) return std::unexpected(approvers.error());
+        stages.push_back(std::move(*approvers));
+    }
+    return stages;
 }
 
 Outcome<std::vector<Principal>> CheckoutService::eligible_approvers(int64_t request_id) {
@@ -657,12 +678,30 @@ SchedulerPass CheckoutService::run_due() {
         (void)activate(id);
         ++pass.started;
     }
+    for (int64_t id : work.ending_soon) {
+        auto checkout = store::find_checkout(store_, id);
+        if (!checkout) continue;
+        auto holder = authority_.resolve(checkout->holder_sid);
+        store::Transaction tx(store_);
+        if (!store::mark_ending_notice(tx, id, now)) continue;
+        if (holder)
+            notify(tx, now, "window_ending_soon", *holder, checkout->request_id,
+                   json({{"ends_at", checkout->ends_at}}));
+        tx.commit();
+        ++pass.ending_notices;
+    }
     for (int64_t id : work.releases)
         (void)activate(id); // retries of failed releases
     // Ends first, in batches of one transaction each (one fsync per batch): the end
     // state is what bounds the enforcement lag; take-backs follow.
     for (int batch = 0; batch < 1000 && !work.ending_checkouts.empty(); ++batch) {
         std::vector<std::pair<int64_t, int64_t>> ended;
+        // Holders are looked up before the write lock is taken; an end never waits
+        // for the directory (without an answer the "ended" mail is skipped, not the end).
+        std::map<int64_t, Principal> holders;
+        for (int64_t id : work.ending_checkouts)
+            if (auto checkout = store::find_checkout(store_, id))
+                if (auto holder = authority_.resolve(checkout->holder_sid)) holders[id] = *holder;
         {
             store::Transaction tx(store_);
             for (int64_t id : work.ending_checkouts) {
@@ -671,6 +710,8 @@ SchedulerPass CheckoutService::run_due() {
                 store::change_request_state(tx, checkout->request_id, "active", "ended");
                 audit(tx, now, "system", "checkout.ended", "checkout:" + std::to_string(id),
                       json({{"reason", "expired"}, {"late_by_s", now - checkout->ends_at}}));
+                if (auto h = holders.find(id); h != holders.end())
+                    notify(tx, now, "window_ended", h->second, checkout->request_id, json({{"reason", "expired"}}));
                 ended.emplace_back(id, checkout->ends_at);
             }
             tx.commit();

@@ -86,6 +86,8 @@ void set_checkout_end(Transaction& tx, int64_t id, int64_t ends_at);
 void record_takeback(Transaction& tx, int64_t id, const std::string& state, int attempts,
                      std::optional<int64_t> next_at, std::optional<std::string> error);
 void count_retrieval(Transaction& tx, int64_t id);
+/// mark_ending_notice: the "ends soon" notice was queued; false when it already was.
+bool mark_ending_notice(Transaction& tx, int64_t id, int64_t at);
 /// record_release: the state of the release of an active check-out (retried while failed).
 void record_release(Transaction& tx, int64_t id, const std::string& state, int attempts, std::optional<int64_t> next_at,
                     std::optional<std::string> error);
@@ -103,7 +105,11 @@ struct DueWork {
     std::vector<int64_t> ending_checkouts;   ///< active whose end has come
     std::vector<int64_t> takebacks;          ///< ended with a take-back due
     std::vector<int64_t> releases;           ///< active with a release (re)try due
+    std::vector<int64_t> ending_soon;        ///< active, ending within the notice period, not yet told
 };
+
+/// kEndingNoticeSeconds: how long before its end the holder is told the window closes.
+inline constexpr int64_t kEndingNoticeSeconds = 600;
 
 /// due_work: everything whose time is <= now (bounded per kind by `limit`).
 DueWork due_work(Connection& db, int64_t now, int limit = 1000);

@@ -59,6 +59,7 @@ struct SchedulerPass {
     int ended = 0;
     int taken_back = 0;
     int takeback_failures = 0;
+    int ending_notices = 0;
     std::optional<int64_t> next_due; ///< when to run again (UTC seconds)
     /// ended_checkouts / ended_committed_ms: check-outs ended by this pass and when (UTC ms)
     /// their end state was committed — what the enforcement-lag benchmark measures.
@@ -90,6 +91,9 @@ public:
     Outcome<std::string> credential(int64_t checkout_id, std::string_view holder);
     /// eligible_approvers: who could approve the current stage of a request (never the requester).
     Outcome<std::vector<Principal>> eligible_approvers(int64_t request_id);
+    /// entry_approvers: for each approval stage of the entry's policy, who could approve
+    /// a request by `requester` (shown to requesters before they ask).
+    Outcome<std::vector<std::vector<Principal>>> entry_approvers(const std::string& entry, std::string_view requester);
     /// run_due: lapses, starts, ends and takes back everything due now.
     SchedulerPass run_due();
 
