@@ -678,17 +678,23 @@ SchedulerPass CheckoutService::run_due() {
         (void)activate(id);
         ++pass.started;
     }
-    for (int64_t id : work.ending_soon) {
-        auto checkout = store::find_checkout(store_, id);
-        if (!checkout) continue;
-        auto holder = authority_.resolve(checkout->holder_sid);
+    if (!work.ending_soon.empty()) {
+        // One transaction for the batch (holders looked up before the write lock).
+        std::map<int64_t, std::pair<store::CheckoutRow, std::optional<Principal>>> due;
+        for (int64_t id : work.ending_soon)
+            if (auto checkout = store::find_checkout(store_, id)) {
+                auto holder = authority_.resolve(checkout->holder_sid);
+                due.emplace(id, std::make_pair(*checkout, holder ? std::optional(*holder) : std::nullopt));
+            }
         store::Transaction tx(store_);
-        if (!store::mark_ending_notice(tx, id, now)) continue;
-        if (holder)
-            notify(tx, now, "window_ending_soon", *holder, checkout->request_id,
-                   json({{"ends_at", checkout->ends_at}}));
+        for (const auto& [id, item] : due) {
+            if (!store::mark_ending_notice(tx, id, now)) continue;
+            if (item.second)
+                notify(tx, now, "window_ending_soon", *item.second, item.first.request_id,
+                       json({{"ends_at", item.first.ends_at}}));
+            ++pass.ending_notices;
+        }
         tx.commit();
-        ++pass.ending_notices;
     }
     for (int64_t id : work.releases)
         (void)activate(id); // retries of failed releases
