@@ -216,6 +216,21 @@ struct Directory::Impl {
         return to_user(found->front(), *f);
     }
 
+    // token_sids: the user's tokenGroups as SID strings — every security group, nested
+    // and primary included, computed by the DC — cached per user.
+    Result<std::vector<std::string>> token_sids(const User& user) {
+        const std::string key = "tokens:" + user.id();
+        if (auto hit = tokens.get(key)) return *hit;
+        auto token = run<std::optional<Entry>>([&](Session& s) { return s.read(user.dn, {"tokenGroups"}); });
+        if (!token) return std::unexpected(token.error());
+        if (!*token) return std::unexpected(not_found("no such user: " + user.dn));
+        std::vector<std::string> sids;
+        for (const auto& raw : (*token)->values("tokenGroups"))
+            if (auto sid = sid_to_string(bytes(raw))) sids.push_back(*sid);
+        tokens.put(key, sids);
+        return sids;
+    }
+
     Result<User> cached_user(const std::string& key, const std::function<Result<User>()>& load) {
         if (auto hit = users.get(key)) {
             if (*hit) return **hit;
@@ -354,14 +369,9 @@ Result<std::vector<Membership>> Directory::groups_of(const User& user) {
     const int64_t page = impl_->settings.page_size;
 
     if (*f == Flavour::active_directory) {
-        // tokenGroups: every security group, nested and primary included, computed by the DC.
-        auto token = impl_->run<std::optional<Entry>>([&](Session& s) { return s.read(user.dn, {"tokenGroups"}); });
-        if (!token) return std::unexpected(token.error());
-        if (!*token) return std::unexpected(not_found("no such user: " + user.dn));
-        std::vector<std::string> sids;
-        for (const auto& raw : (*token)->values("tokenGroups"))
-            if (auto sid = sid_to_string(bytes(raw))) sids.push_back(*sid);
-        impl_->tokens.put("tokens:" + user.id(), sids);
+        auto token_sids = impl_->token_sids(user);
+        if (!token_sids) return std::unexpected(token_sids.error());
+        const std::vector<std::string>& sids = *token_sids;
         // Resolve the SIDs to groups (names, DNs, and their memberOf for the paths), 40 per search.
         std::map<std::string, Entry> by_sid;
         for (size_t i = 0; i < sids.size(); i += 40) {
@@ -468,17 +478,8 @@ Result<bool> Directory::is_member(const User& user, std::string_view group_spec)
     if (!f) return std::unexpected(f.error());
     if (*f == Flavour::active_directory && !group->sid.empty()) {
         // One base read of tokenGroups answers it (nesting and primary group included).
-        auto tokens = impl_->tokens.get("tokens:" + user.id());
-        if (!tokens) {
-            auto token = impl_->run<std::optional<Entry>>([&](Session& s) { return s.read(user.dn, {"tokenGroups"}); });
-            if (!token) return std::unexpected(token.error());
-            if (!*token) return std::unexpected(not_found("no such user: " + user.dn));
-            std::vector<std::string> sids;
-            for (const auto& raw : (*token)->values("tokenGroups"))
-                if (auto sid = sid_to_string(bytes(raw))) sids.push_back(*sid);
-            impl_->tokens.put("tokens:" + user.id(), sids);
-            tokens = std::move(sids);
-        }
+        auto tokens = impl_->token_sids(user);
+        if (!tokens) return std::unexpected(tokens.error());
         return std::find(tokens->begin(), tokens->end(), group->sid) != tokens->end();
     }
     auto groups = groups_of(user);

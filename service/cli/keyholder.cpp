@@ -162,6 +162,20 @@ int audit_verify(std::span<const std::string> args) {
     }
 }
 
+// load_cli_config: --config FILE (default /etc/keyholder/keyholder.ini), every problem
+// printed to stderr when it does not load.
+std::optional<keyholder::config::Config> load_cli_config(const std::map<std::string, std::string>& options) {
+    const std::string file =
+        options.count("config") ? options.at("config") : std::string("/etc/keyholder/keyholder.ini");
+    auto config = keyholder::config::load_config(file);
+    if (!config) {
+        for (const auto& problem : config.error())
+            std::cerr << problem.to_string() << '\n';
+        return std::nullopt;
+    }
+    return std::move(*config);
+}
+
 std::string json_text(const Poco::JSON::Object& object) {
     std::ostringstream out;
     object.stringify(out, 2);
@@ -186,14 +200,8 @@ int directory_command(const std::string& verb, std::span<const std::string> args
     }
     auto options = parse_options(rest, {"config"});
     if (!options) return kUsage;
-    const std::string config_file =
-        options->count("config") ? options->at("config") : std::string("/etc/keyholder/keyholder.ini");
-    auto config = keyholder::config::load_config(config_file);
-    if (!config) {
-        for (const auto& problem : config.error())
-            std::cerr << problem.to_string() << '\n';
-        return kFailed;
-    }
+    auto config = load_cli_config(*options);
+    if (!config) return kFailed;
     using keyholder::directory::DirectoryError;
     keyholder::directory::Directory directory(keyholder::core::directory_settings(config->ldap));
     auto user = who.starts_with("S-1-") ? directory.find_user_by_id(who) : directory.find_user(who);
@@ -327,14 +335,8 @@ int secret_set(std::span<const std::string> args) {
     const std::string entry = args[0];
     auto options = parse_options(args.subspan(1), {"config"});
     if (!options) return kUsage;
-    const std::string config_file =
-        options->count("config") ? options->at("config") : std::string("/etc/keyholder/keyholder.ini");
-    auto config = keyholder::config::load_config(config_file);
-    if (!config) {
-        for (const auto& problem : config.error())
-            std::cerr << problem.to_string() << '\n';
-        return kFailed;
-    }
+    auto config = load_cli_config(*options);
+    if (!config) return kFailed;
     auto secret = read_secret(entry);
     if (!secret || secret->empty()) {
         std::cerr << "keyholder: no secret given\n";
