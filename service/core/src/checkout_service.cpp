@@ -126,14 +126,24 @@ Outcome<int> store_secret(store::Connection& db, const SecretVault& vault, const
     return version;
 }
 
-Outcome<std::string> CheckoutService::credential(int64_t checkout_id, std::string_view holder_name) {
-    const int64_t now = clock_.now();
+// holder_of: the check-out and its holder, when `holder_name` is that holder.
+Outcome<std::pair<store::CheckoutRow, Principal>>
+CheckoutService::holder_of(int64_t checkout_id, std::string_view holder_name, const std::string& what) {
     auto checkout = store::find_checkout(store_, checkout_id);
     if (!checkout) return std::unexpected(error(Kind::not_found, "no_such_checkout", "no such check-out"));
     auto holder = authority_.resolve(holder_name);
     if (!holder) return std::unexpected(from_directory(holder.error(), std::string(holder_name)));
     if (holder->id != checkout->holder_sid)
-        return std::unexpected(error(Kind::forbidden, "not_yours", "only the holder may read the credential"));
+        return std::unexpected(error(Kind::forbidden, "not_yours", "only the holder may " + what));
+    return std::make_pair(std::move(*checkout), std::move(*holder));
+}
+
+Outcome<std::string> CheckoutService::credential(int64_t checkout_id, std::string_view holder_name) {
+    const int64_t now = clock_.now();
+    auto owned = holder_of(checkout_id, holder_name, "read the credential");
+    if (!owned) return std::unexpected(owned.error());
+    const store::CheckoutRow* checkout = &owned->first;
+    const Principal* holder = &owned->second;
     if (checkout->state != "active" || now >= checkout->ends_at)
         return std::unexpected(
             error(Kind::conflict, "not_active", "the credential is only readable during the window"));
@@ -490,12 +500,10 @@ Outcome<void> CheckoutService::cancel(int64_t request_id, std::string_view reque
 
 Outcome<void> CheckoutService::check_in(int64_t checkout_id, std::string_view holder_name) {
     const int64_t now = clock_.now();
-    auto checkout = store::find_checkout(store_, checkout_id);
-    if (!checkout) return std::unexpected(error(Kind::not_found, "no_such_checkout", "no such check-out"));
-    auto holder = authority_.resolve(holder_name);
-    if (!holder) return std::unexpected(from_directory(holder.error(), std::string(holder_name)));
-    if (holder->id != checkout->holder_sid)
-        return std::unexpected(error(Kind::forbidden, "not_yours", "only the holder may check in"));
+    auto owned = holder_of(checkout_id, holder_name, "check in");
+    if (!owned) return std::unexpected(owned.error());
+    const store::CheckoutRow* checkout = &owned->first;
+    const Principal* holder = &owned->second;
     store::Transaction tx(store_);
     if (!store::end_checkout(tx, checkout_id, "checked_in", now))
         return std::unexpected(error(Kind::conflict, "not_active", "the check-out is " + checkout->state));

@@ -100,6 +100,8 @@ public:
 private:
     struct Context;
     Outcome<void> activate(int64_t checkout_id);
+    Outcome<std::pair<store::CheckoutRow, Principal>> holder_of(int64_t checkout_id, std::string_view holder_name,
+                                                                const std::string& what);
     void take_back(int64_t checkout_id, SchedulerPass& pass);
     std::optional<std::string> rotate_stored_password(const store::CheckoutRow& checkout, const config::Entry& entry);
     const config::Config& config_;
