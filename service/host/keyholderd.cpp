@@ -26,6 +26,8 @@
 #include <iostream>
 #include <mutex>
 
+#include "keyholder/api/api.h"
+#include "keyholder/auth/sign_on.h"
 #include "keyholder/config/config.h"
 #include "keyholder/core/authority.h"
 #include "keyholder/core/catalog.h"
@@ -36,6 +38,7 @@
 #include "keyholder/core/vault.h"
 #include "keyholder/directory/directory.h"
 #include "keyholder/http/server.h"
+#include "keyholder/store/checkouts.h"
 #include "keyholder/store/error.h"
 #include "keyholder/store/store.h"
 
@@ -221,10 +224,63 @@ private:
         readiness.directory = [&](std::string& why) { return directory.check(why); };
         readiness.started = [&] { return started.load(); };
 
+        // The scheduler owns its own store connection (connections are per thread).
+        keyholder::store::ConnectionOptions scheduler_options;
+        scheduler_options.busy_timeout = config.store.busy_timeout;
+        auto scheduler_store = keyholder::store::Connection::open(config.store.file, scheduler_options);
+        keyholder::core::DirectoryAuthority authority(directory_service);
+        auto vault = keyholder::core::SecretVault::open(config.service.master_key_file);
+        if (!vault) {
+            log.fatal("cannot open the master key: %s", vault.error());
+            return EXIT_CONFIG;
+        }
+        log.information("master key %s (id %s)", config.service.master_key_file.string(), vault->key_id());
+        keyholder::core::CheckoutService checkouts(config, scheduler_store, authority, clock_, &*vault);
+
+        keyholder::http::Metrics metrics;
+        metrics.gauge("keyholder_up", "1 while the service runs", [] { return 1.0; });
+        auto counts = [&] {
+            std::lock_guard lock(store_mutex);
+            return keyholder::store::state_counts(store->connection);
+        };
+        metrics.gauge("keyholder_checkouts_active", "Check-outs in their window now",
+                      [&] { return static_cast<double>(counts().active_checkouts); });
+        metrics.gauge("keyholder_requests_pending", "Requests waiting for a decision",
+                      [&] { return static_cast<double>(counts().pending_requests); });
+        metrics.gauge("keyholder_takebacks_unfinished", "Ended check-outs whose take-back is still pending or failing",
+                      [&] { return static_cast<double>(counts().takebacks_unfinished); });
+        metrics.gauge("keyholder_outbox_backlog", "Notifications not yet sent",
+                      [&] { return static_cast<double>(counts().outbox_backlog); });
+        metrics.gauge("keyholder_directory_cache_entries", "Entries in the directory lookup cache",
+                      [&] { return static_cast<double>(directory_service.cache_stats().entries); });
+
+        std::unique_ptr<keyholder::auth::SignOn> sign_on;
+        try {
+            sign_on = std::make_unique<keyholder::auth::SignOn>(config.auth, directory_service, &metrics);
+        } catch (const std::exception& e) {
+            log.fatal("cannot set up sign-on: %s", std::string(e.what()));
+            return EXIT_CONFIG;
+        }
+        std::unique_ptr<keyholder::api::CorePool> pool;
+        try {
+            pool = std::make_unique<keyholder::api::CorePool>(config, authority, clock_, &*vault,
+                                                              static_cast<size_t>(config.http.threads));
+        } catch (const keyholder::store::StoreError& e) {
+            log.fatal("cannot open the store for the API: %s", std::string(e.what()));
+            return EXIT_CANTCREAT;
+        }
+        keyholder::core::Scheduler* scheduler_ptr = nullptr;
+        keyholder::api::ApiContext api_context{config, *pool, authority, clock_, &*vault, &metrics, [&] {
+                                                   if (scheduler_ptr) scheduler_ptr->wake();
+                                               }};
+        keyholder::http::Router router;
+        keyholder::api::add_api_routes(router, api_context);
+
         Poco::Net::initializeSSL();
         std::unique_ptr<keyholder::http::Server> server;
         try {
-            server = std::make_unique<keyholder::http::Server>(config.http, readiness);
+            server =
+                std::make_unique<keyholder::http::Server>(config.http, readiness, &router, sign_on.get(), &metrics);
         } catch (const Poco::Exception& e) {
             log.fatal("cannot listen on %s:%hu: %s", config.http.address, config.http.port, e.displayText());
             Poco::Net::uninitializeSSL();
@@ -234,22 +290,20 @@ private:
             log.warning("serving plain HTTP on loopback address %s: use TLS (tls_cert_file) for anything else",
                         config.http.address);
         server->start();
-        log.information("listening on %s", server->url());
+        log.information("listening on %s (sign-on:%s%s)", server->url(),
+                        std::string(config.auth.negotiate ? " negotiate" : ""),
+                        std::string(config.auth.basic ? " basic" : ""));
 
-        // The scheduler owns its own store connection (connections are per thread).
-        keyholder::store::ConnectionOptions scheduler_options;
-        scheduler_options.busy_timeout = config.store.busy_timeout;
-        auto scheduler_store = keyholder::store::Connection::open(config.store.file, scheduler_options);
-        keyholder::core::DirectoryAuthority authority(directory_service);
-        auto vault = keyholder::core::SecretVault::open(config.service.master_key_file);
-        if (!vault) {
-            log.fatal("cannot open the master key: %s", vault.error());
-            server->stop();
-            return EXIT_CONFIG;
-        }
-        log.information("master key %s (id %s)", config.service.master_key_file.string(), vault->key_id());
-        keyholder::core::CheckoutService checkouts(config, scheduler_store, authority, clock_, &*vault);
-        keyholder::core::Scheduler scheduler([&] { return checkouts.run_due(); }, clock_);
+        keyholder::core::Scheduler scheduler(
+            [&] {
+                auto pass = checkouts.run_due();
+                if (pass.takeback_failures > 0)
+                    metrics.add("keyholder_takeback_failures_total", "Take-back attempts that failed (retried)", "",
+                                pass.takeback_failures);
+                return pass;
+            },
+            clock_);
+        scheduler_ptr = &scheduler;
         // Everything overdue (windows that ended while the service was down, lapsed
         // requests, take-backs) is processed before /readyz says ready.
         try {

@@ -265,6 +265,31 @@ std::optional<int64_t> next_due(Connection& db) {
     return s.column_optional_int64(0);
 }
 
+std::vector<RequestRow> list_requests(Connection& db, const RequestFilter& filter) {
+    // Each condition is disabled by a NULL parameter, so one cached statement serves all filters.
+    auto cached = db.cached(std::string("SELECT ") + kRequestColumns +
+                            " FROM requests r JOIN entries e ON e.id = r.entry_id"
+                            " WHERE (?1 IS NULL OR r.requester_sid = ?1) AND (?2 IS NULL OR r.state = ?2)"
+                            " AND (?3 IS NULL OR e.name = ?3) AND (?4 IS NULL OR r.id < ?4)"
+                            " ORDER BY r.id DESC LIMIT ?5");
+    Statement& s = *cached;
+    s.bind(1, filter.requester_sid).bind(2, filter.state).bind(3, filter.entry).bind(4, filter.before_id);
+    s.bind(5, filter.limit);
+    std::vector<RequestRow> out;
+    while (s.step())
+        out.push_back(read_request(s));
+    return out;
+}
+
+StateCounts state_counts(Connection& db) {
+    Statement s = db.prepare("SELECT (SELECT count(*) FROM requests WHERE state = 'pending'),"
+                             " (SELECT count(*) FROM checkouts WHERE state = 'active'),"
+                             " (SELECT count(*) FROM checkouts WHERE takeback_state IN ('pending', 'failed')),"
+                             " (SELECT count(*) FROM outbox WHERE state = 'pending')");
+    s.step();
+    return {s.column_int64(0), s.column_int64(1), s.column_int64(2), s.column_int64(3)};
+}
+
 std::optional<int64_t> entry_id_by_name(Connection& db, const std::string& name) {
     Statement s = db.prepare("SELECT id FROM entries WHERE name = ? AND retired = 0");
     s.bind(1, name);

@@ -26,7 +26,7 @@
 namespace keyholder::config {
 namespace {
 
-const std::vector<std::string> kFixedSections{"service", "http", "ldap", "smtp", "store", "reports"};
+const std::vector<std::string> kFixedSections{"service", "http", "auth", "ldap", "smtp", "store", "reports"};
 const std::vector<std::string> kNamedSections{"policy", "entry", "report"};
 
 std::string lower(std::string text) { return Poco::toLower(text); }
@@ -277,6 +277,27 @@ void read_service(SectionReader& r, Config& c, const LoadOptions& options, Conte
     c.service.auditor_groups = r.list("auditor_groups");
     if (c.service.admin_groups.empty())
         r.problem("admin_groups", "missing required value (the AD group(s) of keyholder administrators)");
+}
+
+void read_auth(SectionReader& r, Config& c) {
+    c.auth.negotiate = r.boolean("negotiate", false);
+    c.auth.keytab = r.optional_path("keytab");
+    if (!c.auth.keytab) c.auth.keytab = c.ldap.keytab;
+    c.auth.service_principal = r.text("service_principal", "");
+    c.auth.realms = r.list("realms", " ;,");
+    if (c.auth.negotiate) {
+        if (!c.auth.keytab)
+            r.problem("keytab", "negotiate = true needs the HTTP service keytab (here or [ldap] keytab)");
+        else
+            r.check_private_file("keytab", *c.auth.keytab);
+    }
+    c.auth.basic = r.boolean("basic", true);
+    c.auth.basic_cache_ttl = r.duration("basic_cache_ttl", Seconds{60});
+    if (c.auth.basic_cache_ttl > Seconds{3600})
+        r.problem("basic_cache_ttl", "at most 1h: a changed or disabled password must stop working soon");
+    c.auth.failed_signon_limit = static_cast<int>(r.integer("failed_signon_limit", 10, 1, 100000));
+    c.auth.failed_signon_window = r.duration("failed_signon_window", Seconds{300});
+    if (!c.auth.negotiate && !c.auth.basic) r.problem("", "neither negotiate nor basic is on: nobody could sign on");
 }
 
 void read_http(SectionReader& r, Config& c) {
@@ -610,7 +631,7 @@ std::expected<Config, std::vector<Problem>> load_config(const Path& file, const 
             std::string section = leaf.substr(0, leaf.rfind('.'));
             if (sections.count("!" + section) == 0) {
                 context.problem(section, "",
-                                "unknown section (known: service, http, ldap, smtp, store, reports, "
+                                "unknown section (known: service, http, auth, ldap, smtp, store, reports, "
                                 "policy.NAME, entry.NAME, report.NAME)");
                 sections["!" + section]; // report once
             }
@@ -636,6 +657,11 @@ std::expected<Config, std::vector<Problem>> load_config(const Path& file, const 
         if (sections.count("ldap") == 0 || sections["ldap"].empty())
             context.problem("ldap", "", "missing section: keyholder needs a directory");
         read_ldap(r, config);
+        r.finish();
+    }
+    {
+        auto r = reader("auth"); // after [ldap]: the keytab defaults to the directory's
+        read_auth(r, config);
         r.finish();
     }
     for (auto [name, fn] : {std::pair{"smtp", &read_smtp}, {"store", &read_store}, {"reports", &read_reports}}) {

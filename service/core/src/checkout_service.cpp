@@ -300,6 +300,50 @@ Outcome<int64_t> CheckoutService::request(const NewCheckoutRequest& in) {
     return id;
 }
 
+// check_decider: may this person decide the current stage of the request now?
+// Eligibility is decided against the directory as it is now (fail closed).
+Outcome<Principal> CheckoutService::check_decider(const store::RequestRow& request, std::string_view approver_name,
+                                                  const config::Policy& policy) {
+    auto approver = authority_.resolve(approver_name);
+    if (!approver) return std::unexpected(from_directory(approver.error(), std::string(approver_name)));
+    if (approver->id == request.requester_sid)
+        return std::unexpected(error(Kind::forbidden, "self_approval", "nobody decides on their own request"));
+    if (!approver->enabled)
+        return std::unexpected(error(Kind::forbidden, "account_disabled", approver->name + " is disabled"));
+    const int stage = request.stage;
+    const auto& stage_rule = policy.stages.at(static_cast<size_t>(stage - 1));
+    auto eligible = authority_.in_any(*approver, stage_rule.approver_groups);
+    if (!eligible) return std::unexpected(from_directory(eligible.error(), approver->name));
+    bool may = *eligible;
+    if (!may && stage_rule.requester_manager) {
+        auto requester = authority_.resolve(request.requester_sid);
+        if (!requester) return std::unexpected(from_directory(requester.error(), request.requester_name));
+        auto manager = authority_.manager_of(*requester);
+        if (!manager) return std::unexpected(from_directory(manager.error(), requester->name));
+        may = *manager && (*manager)->id == approver->id;
+    }
+    if (!may)
+        return std::unexpected(error(Kind::forbidden, "not_an_approver",
+                                     approver->name + " may not decide stage " + std::to_string(stage)));
+    return *approver;
+}
+
+Outcome<bool> CheckoutService::may_decide(int64_t request_id, std::string_view approver_name) {
+    auto request = store::find_request(store_, request_id);
+    if (!request) return std::unexpected(error(Kind::not_found, "no_such_request", "no such request"));
+    if (request->state != "pending") return false;
+    auto entry_it = config_.entries.find(request->entry_name);
+    if (entry_it == config_.entries.end()) return false;
+    auto approver = check_decider(*request, approver_name, config_.policies.at(entry_it->second.policy));
+    if (!approver) {
+        if (approver.error().kind == Kind::forbidden) return false;
+        return std::unexpected(approver.error());
+    }
+    for (const auto& decided : store::approvals_of(store_, request_id))
+        if (decided.approver_sid == approver->id) return false; // one person counts once
+    return true;
+}
+
 Outcome<std::string> CheckoutService::decide(int64_t request_id, std::string_view approver_name, Decision decision,
                                              std::optional<std::string> comment, std::string_view via) {
     const int64_t now = clock_.now();
@@ -312,29 +356,12 @@ Outcome<std::string> CheckoutService::decide(int64_t request_id, std::string_vie
         return std::unexpected(error(Kind::conflict, "entry_retired", "the entry is no longer configured"));
     const config::Policy& policy = config_.policies.at(entry_it->second.policy);
 
-    // Eligibility is decided now, against the directory as it is now (fail closed).
-    auto approver = authority_.resolve(approver_name);
-    if (!approver) return std::unexpected(from_directory(approver.error(), std::string(approver_name)));
-    if (approver->id == request->requester_sid)
-        return std::unexpected(error(Kind::forbidden, "self_approval", "nobody decides on their own request"));
-    if (!approver->enabled)
-        return std::unexpected(error(Kind::forbidden, "account_disabled", approver->name + " is disabled"));
+    auto approver = check_decider(*request, approver_name, policy);
+    if (!approver) return std::unexpected(approver.error());
     auto requester = authority_.resolve(request->requester_sid);
     if (!requester) return std::unexpected(from_directory(requester.error(), request->requester_name));
     const int stage = request->stage;
     const auto& stage_rule = policy.stages.at(static_cast<size_t>(stage - 1));
-    auto eligible = authority_.in_any(*approver, stage_rule.approver_groups);
-    if (!eligible) return std::unexpected(from_directory(eligible.error(), approver->name));
-    bool may = *eligible;
-    if (!may && stage_rule.requester_manager) {
-        auto manager = authority_.manager_of(*requester);
-        if (!manager) return std::unexpected(from_directory(manager.error(), requester->name));
-        may = *manager && (*manager)->id == approver->id;
-    }
-    if (!may)
-        return std::unexpected(error(Kind::forbidden, "not_an_approver",
-                                     approver->name + " may not decide stage " + std::to_string(stage)));
-
     const bool last_stage = stage == static_cast<int>(policy.stages.size());
     const int needed = stage_rule.approvals;
     std::vector<Principal> next_approvers;

@@ -10,118 +10,28 @@
 #include <Poco/Net/HTTPServerParams.h>
 #include <Poco/Net/HTTPServerRequest.h>
 #include <Poco/Net/HTTPServerResponse.h>
-#include <Poco/Net/SSLManager.h>
+#include <Poco/Net/NetException.h>
 #include <Poco/Net/SecureServerSocket.h>
 #include <Poco/Net/ServerSocket.h>
+#include <Poco/String.h>
 #include <Poco/ThreadPool.h>
+#include <Poco/URI.h>
 
+#include <atomic>
+#include <chrono>
+#include <set>
 #include <sstream>
 
+#include "keyholder/http/json.h"
+
 namespace keyholder::http {
-namespace {
 
-using Poco::Net::HTTPResponse;
+std::string Request::header(const std::string& name) const { return raw ? raw->get(name, "") : std::string(); }
 
-void send_json(Poco::Net::HTTPServerResponse& response, HTTPResponse::HTTPStatus status, const std::string& body) {
-    response.setStatus(status);
-    response.setContentType("application/json");
-    response.set("Cache-Control", "no-store");
-    response.set("X-Content-Type-Options", "nosniff");
-    response.setContentLength(static_cast<std::streamsize>(body.size()));
-    response.send() << body;
+const Identity& Request::caller() const {
+    if (!identity) throw HttpError(401, "not_signed_on", "sign on first");
+    return *identity;
 }
-
-std::string status_body(const std::string& status, const std::string& detail = {}) {
-    Poco::JSON::Object object;
-    object.set("status", status);
-    if (!detail.empty()) object.set("detail", detail);
-    std::ostringstream out;
-    object.stringify(out);
-    return out.str();
-}
-
-class ProbeHandler : public Poco::Net::HTTPRequestHandler {
-public:
-    ProbeHandler(const Readiness& readiness, bool ready_probe) : readiness_(readiness), ready_probe_(ready_probe) {}
-
-    void handleRequest(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response) override {
-        if (request.getMethod() != "GET" && request.getMethod() != "HEAD") {
-            response.set("Allow", "GET, HEAD");
-            send_json(response, HTTPResponse::HTTP_METHOD_NOT_ALLOWED,
-                      error_body("method_not_allowed", request.getMethod() + " is not allowed on " + request.getURI()));
-            return;
-        }
-        if (!ready_probe_) {
-            send_json(response, HTTPResponse::HTTP_OK, status_body("alive"));
-            return;
-        }
-        std::string why;
-        if (readiness_.started && !readiness_.started())
-            why = "start-up work is not finished";
-        else if (readiness_.store && !readiness_.store(why))
-            why = "store: " + why;
-        else if (readiness_.directory && !readiness_.directory(why))
-            why = "directory: " + why;
-        if (why.empty())
-            send_json(response, HTTPResponse::HTTP_OK, status_body("ready"));
-        else
-            send_json(response, HTTPResponse::HTTP_SERVICE_UNAVAILABLE, status_body("not ready", why));
-    }
-
-private:
-    const Readiness& readiness_;
-    bool ready_probe_;
-};
-
-class NotFoundHandler : public Poco::Net::HTTPRequestHandler {
-public:
-    void handleRequest(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response) override {
-        send_json(response, HTTPResponse::HTTP_NOT_FOUND,
-                  error_body("not_found", "no route for " + request.getMethod() + " " + request.getURI()));
-    }
-};
-
-class Router : public Poco::Net::HTTPRequestHandlerFactory {
-public:
-    explicit Router(const Readiness& readiness) : readiness_(readiness) {}
-    Poco::Net::HTTPRequestHandler* createRequestHandler(const Poco::Net::HTTPServerRequest& request) override {
-        const std::string path = request.getURI().substr(0, request.getURI().find('?'));
-        if (path == "/healthz") return new ProbeHandler(readiness_, false);
-        if (path == "/readyz") return new ProbeHandler(readiness_, true);
-        return new NotFoundHandler;
-    }
-
-private:
-    const Readiness& readiness_;
-};
-
-// SO_REUSEADDR (fast restart) but never SO_REUSEPORT: a second process must not be
-// able to share, and silently split, our port.
-template <typename Socket> Socket& bind_exclusive(Socket& socket, const Poco::Net::SocketAddress& address) {
-    if (address.family() == Poco::Net::SocketAddress::IPv6)
-        socket.bind6(address, true, false, true);
-    else
-        socket.bind(address, true, false);
-    socket.listen(64);
-    return socket;
-}
-
-Poco::Net::ServerSocket make_socket(const config::HttpSection& settings) {
-    Poco::Net::SocketAddress address(settings.address, settings.port);
-    if (!settings.tls()) {
-        Poco::Net::ServerSocket socket;
-        return bind_exclusive(socket, address);
-    }
-    Poco::Net::Context::Ptr context = new Poco::Net::Context(
-        Poco::Net::Context::TLS_SERVER_USE, settings.tls_key_file->string(), settings.tls_cert_file->string(), "",
-        Poco::Net::Context::VERIFY_NONE, 9, false, "HIGH:!aNULL:!MD5:!RC4");
-    context->requireMinimumProtocol(Poco::Net::Context::PROTO_TLSV1_2);
-    context->enableExtendedCertificateVerification(false);
-    Poco::Net::SecureServerSocket socket(context);
-    return bind_exclusive(socket, address);
-}
-
-} // namespace
 
 std::string error_body(const std::string& code, const std::string& message) {
     Poco::JSON::Object inner;
@@ -129,23 +39,307 @@ std::string error_body(const std::string& code, const std::string& message) {
     inner.set("message", message);
     Poco::JSON::Object outer;
     outer.set("error", inner);
-    std::ostringstream out;
-    outer.stringify(out);
-    return out.str();
+    return to_json(outer);
 }
+
+std::string origin_of(const std::string& url) {
+    try {
+        Poco::URI uri(url);
+        const std::string scheme = Poco::toLower(uri.getScheme());
+        std::string origin = scheme + "://" + Poco::toLower(uri.getHost());
+        const unsigned default_port = scheme == "https" ? 443 : 80;
+        if (uri.getPort() == 0 || uri.getPort() == default_port) return origin;
+        return origin + ":" + std::to_string(uri.getPort());
+    } catch (const Poco::Exception&) {
+        return {};
+    }
+}
+
+namespace {
+
+using Poco::Net::HTTPResponse;
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+Poco::Logger& log() { return Poco::Logger::get("keyholder.http"); }
+
+std::string status_body(const std::string& status, const std::string& detail = {}) {
+    Poco::JSON::Object object;
+    object.set("status", status);
+    if (!detail.empty()) object.set("detail", detail);
+    return to_json(object);
+}
+
+std::string media_type(const std::string& content_type) {
+    return Poco::toLower(Poco::trim(content_type.substr(0, content_type.find(';'))));
+}
+
+// Shared by every connection of one server.
+struct Gate {
+    const config::HttpSection& settings;
+    const Readiness& readiness;
+    const Router* router;
+    Authenticator* authenticator;
+    Metrics* metrics;
+    bool tls;
+    std::set<std::string> origins; // allowed to send state-changing requests
+    Poco::Net::HTTPServer* server = nullptr;
+    Router builtin;
+};
+
+class Dispatcher : public Poco::Net::HTTPRequestHandler {
+public:
+    explicit Dispatcher(Gate& gate) : gate_(gate) {}
+
+    void handleRequest(Poco::Net::HTTPServerRequest& raw, Poco::Net::HTTPServerResponse& answer) override {
+        const auto started = std::chrono::steady_clock::now();
+        Request request;
+        Response response;
+        std::string route_name = "unmatched";
+        bool drain_failed = false; // the body was not read: the connection cannot be reused
+        request.raw = &raw;
+        request.method = raw.getMethod();
+        request.client = raw.clientAddress().host().toString();
+        request.secure = raw.secure();
+        try {
+            check_headers(raw);
+            Poco::URI uri(raw.getURI());
+            request.path = uri.getPath();
+            for (const auto& [key, value] : uri.getQueryParameters()) {
+                if (!request.query.emplace(key, value).second)
+                    throw HttpError(400, "repeated_parameter", "query parameter '" + key + "' is given twice");
+            }
+            Match match = gate_.builtin.match(request.method, request.path);
+            if (!match.route && gate_.router) match = gate_.router->match(request.method, request.path);
+            if (!match.route) {
+                if (!match.allow.empty()) {
+                    HttpError e(405, "method_not_allowed", request.method + " is not allowed on " + request.path);
+                    e.headers.emplace_back("Allow", match.allow);
+                    throw e;
+                }
+                throw HttpError(404, "not_found", "no route for " + request.method + " " + request.path);
+            }
+            const Route& route = *match.route;
+            route_name = route.pattern;
+            request.params = std::move(match.params);
+            const bool has_body =
+                raw.hasContentLength() ? raw.getContentLength64() > 0 : raw.getChunkedTransferEncoding();
+            drain_failed = has_body;
+            if (route.options.sign_on) {
+                if (!gate_.authenticator) throw HttpError(503, "no_sign_on", "sign-on is not configured");
+                request.identity = gate_.authenticator->sign_on(request, response.headers);
+            }
+            const bool changes_state = request.method != "GET" && request.method != "HEAD";
+            if (changes_state) check_origin(raw);
+            if (route.options.body != RouteOptions::Body::none && has_body) {
+                const std::string want = route.options.body == RouteOptions::Body::json
+                                             ? "application/json"
+                                             : "application/x-www-form-urlencoded";
+                if (media_type(raw.getContentType()) != want)
+                    throw HttpError(415, "unsupported_media_type", "send the body as " + want);
+            }
+            request.body = read_body(raw);
+            drain_failed = false;
+            route.handler(request, response);
+        } catch (const HttpError& e) {
+            refuse(request, response, e);
+        } catch (const Poco::Net::MessageException& e) {
+            refuse(request, response, HttpError(400, "bad_request", e.message()));
+        } catch (const Poco::SyntaxException& e) {
+            refuse(request, response, HttpError(400, "bad_request", "bad URI: " + e.message()));
+        } catch (const std::exception& e) {
+            log().error("%s %s from %s: internal error: %s", request.method, request.path, request.client,
+                        std::string(e.what()));
+            response = Response{};
+            response.json(500, error_body("internal", "internal error; the service log has the details"));
+        }
+        send(raw, answer, response, drain_failed);
+        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        if (gate_.metrics) gate_.metrics->observe_request(route_name, request.method, response.status, seconds);
+    }
+
+private:
+    void check_headers(const Poco::Net::HTTPServerRequest& raw) const {
+        if (static_cast<int>(raw.size()) > gate_.settings.max_header_fields)
+            throw HttpError(431, "header_fields_too_large",
+                            "more than " + std::to_string(gate_.settings.max_header_fields) + " header fields");
+        size_t bytes = raw.getURI().size();
+        for (const auto& [name, value] : raw)
+            bytes += name.size() + value.size() + 4;
+        if (static_cast<int>(bytes) > gate_.settings.max_header_bytes)
+            throw HttpError(431, "header_fields_too_large",
+                            "headers over " + std::to_string(gate_.settings.max_header_bytes) + " bytes");
+    }
+
+    // A browser sends Origin with every cross-site POST; programs (the CLI) send none.
+    void check_origin(const Poco::Net::HTTPServerRequest& raw) const {
+        if (raw.has("Origin")) {
+            const std::string origin = Poco::toLower(raw.get("Origin"));
+            if (gate_.origins.count(origin) == 0)
+                throw HttpError(403, "cross_site", "requests from origin '" + raw.get("Origin") + "' are refused");
+            return;
+        }
+        const std::string site = Poco::toLower(raw.get("Sec-Fetch-Site", ""));
+        if (site == "cross-site" || site == "same-site")
+            throw HttpError(403, "cross_site", "cross-site requests are refused");
+    }
+
+    std::string read_body(Poco::Net::HTTPServerRequest& raw) const {
+        const size_t limit = gate_.settings.max_body_bytes;
+        if (raw.hasContentLength() && raw.getContentLength64() > static_cast<Poco::Int64>(limit))
+            throw HttpError(413, "body_too_large", "the body is over " + std::to_string(limit) + " bytes");
+        std::string body;
+        if (!raw.hasContentLength() && !raw.getChunkedTransferEncoding()) return body;
+        std::istream& in = raw.stream();
+        char buffer[8192];
+        while (in) {
+            in.read(buffer, sizeof buffer);
+            body.append(buffer, static_cast<size_t>(in.gcount()));
+            if (body.size() > limit)
+                throw HttpError(413, "body_too_large", "the body is over " + std::to_string(limit) + " bytes");
+        }
+        if (raw.hasContentLength() && body.size() != static_cast<size_t>(raw.getContentLength64()))
+            throw HttpError(400, "short_body", "the body ended before Content-Length bytes");
+        return body;
+    }
+
+    void refuse(const Request& request, Response& response, const HttpError& e) const {
+        const std::string who = request.identity ? " (" + request.identity->name + ")" : "";
+        log().information("%s %s from %s%s: %d %s: %s", request.method, request.path, request.client, who, e.status(),
+                          e.code(), std::string(e.what()));
+        Headers keep;
+        for (auto& header : response.headers) // a mutual-auth token stays with a refusal after sign-on
+            if (header.first == "WWW-Authenticate" && request.identity) keep.push_back(header);
+        response = Response{};
+        response.headers = std::move(keep);
+        for (const auto& header : e.headers)
+            response.headers.push_back(header);
+        response.json(e.status(), error_body(e.code(), e.what()));
+    }
+
+    void send(Poco::Net::HTTPServerRequest& raw, Poco::Net::HTTPServerResponse& answer, Response& response,
+              bool drain_failed) const {
+        answer.setStatusAndReason(static_cast<HTTPResponse::HTTPStatus>(response.status));
+        answer.setContentType(response.content_type);
+        answer.set("Cache-Control", "no-store");
+        answer.set("X-Content-Type-Options", "nosniff");
+        answer.set("X-Frame-Options", "DENY");
+        if (gate_.tls) answer.set("Strict-Transport-Security", "max-age=31536000");
+        for (const auto& [name, value] : response.headers)
+            answer.add(name, value);
+        // Keep-alive only while the pool has room, and never after an unread body.
+        const bool crowded = gate_.server && (gate_.server->queuedConnections() > 0 ||
+                                              gate_.server->currentThreads() >= gate_.server->maxThreads() - 1);
+        if (drain_failed || crowded || !raw.getKeepAlive()) answer.setKeepAlive(false);
+        if (response.stream) {
+            answer.setChunkedTransferEncoding(true);
+            std::ostream& out = answer.send();
+            try {
+                response.stream(out);
+            } catch (const std::exception& e) {
+                // Headers are gone: the only honest signal left is to cut the chunked stream short.
+                log().error("%s: stream failed mid-way: %s", raw.getURI(), std::string(e.what()));
+                throw;
+            }
+            return;
+        }
+        answer.setContentLength(static_cast<std::streamsize>(response.body.size()));
+        answer.send() << response.body;
+    }
+
+    Gate& gate_;
+};
+
+class Factory : public Poco::Net::HTTPRequestHandlerFactory {
+public:
+    explicit Factory(Gate& gate) : gate_(gate) {}
+    Poco::Net::HTTPRequestHandler* createRequestHandler(const Poco::Net::HTTPServerRequest&) override {
+        return new Dispatcher(gate_);
+    }
+
+private:
+    Gate& gate_;
+};
+
+// SO_REUSEADDR (fast restart) but never SO_REUSEPORT: a second process must not be
+// able to share, and silently split, our port.
+template <typename Socket>
+Socket& bind_exclusive(Socket& socket, const Poco::Net::SocketAddress& address, int backlog) {
+    if (address.family() == Poco::Net::SocketAddress::IPv6)
+        socket.bind6(address, true, false, true);
+    else
+        socket.bind(address, true, false);
+    socket.listen(backlog);
+    return socket;
+}
+
+Poco::Net::ServerSocket make_socket(const config::HttpSection& settings) {
+    Poco::Net::SocketAddress address(settings.address, settings.port);
+    const int backlog = std::max(64, settings.max_queued);
+    if (!settings.tls()) {
+        Poco::Net::ServerSocket socket;
+        return bind_exclusive(socket, address, backlog);
+    }
+    Poco::Net::Context::Ptr context = new Poco::Net::Context(
+        Poco::Net::Context::TLS_SERVER_USE, settings.tls_key_file->string(), settings.tls_cert_file->string(), "",
+        Poco::Net::Context::VERIFY_NONE, 9, false, "HIGH:!aNULL:!MD5:!RC4");
+    context->requireMinimumProtocol(Poco::Net::Context::PROTO_TLSV1_2);
+    context->enableExtendedCertificateVerification(false);
+    Poco::Net::SecureServerSocket socket(context);
+    return bind_exclusive(socket, address, backlog);
+}
+
+void add_builtin_routes(Gate& gate) {
+    RouteOptions open{.sign_on = false};
+    gate.builtin.get(
+        "/healthz", [](Request&, Response& response) { response.json(200, status_body("alive")); }, open);
+    gate.builtin.get(
+        "/readyz",
+        [&gate](Request&, Response& response) {
+            std::string why;
+            if (gate.readiness.started && !gate.readiness.started())
+                why = "start-up work is not finished";
+            else if (gate.readiness.store && !gate.readiness.store(why))
+                why = "store: " + why;
+            else if (gate.readiness.directory && !gate.readiness.directory(why))
+                why = "directory: " + why;
+            if (why.empty())
+                response.json(200, status_body("ready"));
+            else
+                response.json(503, status_body("not ready", why));
+        },
+        open);
+    gate.builtin.get(
+        "/metrics",
+        [&gate](Request&, Response& response) {
+            response.status = 200;
+            response.content_type = "text/plain; version=0.0.4";
+            response.body = gate.metrics ? gate.metrics->render() : std::string();
+        },
+        open);
+}
+
+} // namespace
 
 struct Server::Impl {
     Readiness readiness;
-    bool tls;
+    Gate gate;
     Poco::Net::SocketAddress bound;
     Poco::ThreadPool pool;
     std::unique_ptr<Poco::Net::HTTPServer> server;
-    Impl(const config::HttpSection& settings, Readiness r)
-        : readiness(std::move(r)), tls(settings.tls()), pool(2, settings.threads + 1) {}
+    Impl(const config::HttpSection& settings, Readiness r, const Router* router, Authenticator* authenticator,
+         Metrics* metrics)
+        : readiness(std::move(r)), gate{settings, readiness, router, authenticator, metrics, settings.tls(),
+                                        {},       nullptr,   {}},
+          pool(2, settings.threads + 1) {}
 };
 
-Server::Server(const config::HttpSection& settings, Readiness readiness)
-    : impl_(std::make_unique<Impl>(settings, std::move(readiness))) {
+Server::Server(const config::HttpSection& settings, Readiness readiness, const Router* router,
+               Authenticator* authenticator, Metrics* metrics)
+    : impl_(std::make_unique<Impl>(settings, std::move(readiness), router, authenticator, metrics)) {
+    add_builtin_routes(impl_->gate);
+    if (auto origin = origin_of(settings.public_url); !origin.empty()) impl_->gate.origins.insert(origin);
+    for (const auto& extra : settings.allowed_origins)
+        if (auto origin = origin_of(extra); !origin.empty()) impl_->gate.origins.insert(origin);
     auto* params = new Poco::Net::HTTPServerParams;
     params->setMaxThreads(settings.threads);
     params->setMaxQueued(settings.max_queued);
@@ -155,7 +349,8 @@ Server::Server(const config::HttpSection& settings, Readiness readiness)
     params->setServerName("keyholder");
     Poco::Net::ServerSocket socket = make_socket(settings);
     impl_->bound = socket.address();
-    impl_->server = std::make_unique<Poco::Net::HTTPServer>(new Router(impl_->readiness), impl_->pool, socket, params);
+    impl_->server = std::make_unique<Poco::Net::HTTPServer>(new Factory(impl_->gate), impl_->pool, socket, params);
+    impl_->gate.server = impl_->server.get();
 }
 
 Server::~Server() { stop(); }
@@ -166,11 +361,14 @@ void Server::stop() {
     if (!impl_ || !impl_->server) return;
     impl_->server->stopAll(true); // abort keep-alive connections too: stop within the 2 s budget
     impl_->pool.joinAll();
+    impl_->gate.server = nullptr;
     impl_->server.reset();
 }
 
 uint16_t Server::port() const { return impl_->bound.port(); }
 
-std::string Server::url() const { return std::string(impl_->tls ? "https" : "http") + "://" + impl_->bound.toString(); }
+std::string Server::url() const {
+    return std::string(impl_->gate.tls ? "https" : "http") + "://" + impl_->bound.toString();
+}
 
 } // namespace keyholder::http

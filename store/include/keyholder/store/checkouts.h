@@ -116,6 +116,26 @@ DueWork due_work(Connection& db, int64_t now, int limit = 1000);
 /// next_due: the earliest future time anything becomes due, if any.
 std::optional<int64_t> next_due(Connection& db);
 
+/// RequestFilter: which requests list_requests returns (every given field must match),
+/// newest first, at most `limit`, ids below `before_id` (paging).
+struct RequestFilter {
+    std::optional<std::string> requester_sid;
+    std::optional<std::string> state;
+    std::optional<std::string> entry;
+    std::optional<int64_t> before_id;
+    int limit = 100;
+};
+std::vector<RequestRow> list_requests(Connection& db, const RequestFilter& filter);
+
+/// Gauges for /metrics: current counts.
+struct StateCounts {
+    int64_t pending_requests = 0;
+    int64_t active_checkouts = 0;
+    int64_t takebacks_unfinished = 0; ///< ended check-outs whose take-back is pending or failing
+    int64_t outbox_backlog = 0;       ///< notifications not yet sent
+};
+StateCounts state_counts(Connection& db);
+
 std::optional<int64_t> entry_id_by_name(Connection& db, const std::string& name);
 
 } // namespace keyholder::store

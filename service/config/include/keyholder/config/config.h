@@ -56,6 +56,20 @@ struct HttpSection {
     [[nodiscard]] bool tls() const { return tls_cert_file.has_value(); }
 };
 
+/// AuthSection: how callers sign on to the endpoint.
+struct AuthSection {
+    /// negotiate: HTTP Negotiate (SPNEGO / Kerberos) with the service keytab.
+    bool negotiate = false;
+    std::optional<Path> keytab;      ///< HTTP service keys; default: [ldap] keytab
+    std::string service_principal;   ///< e.g. HTTP/keyholder.example.com@EXAMPLE.COM; empty: any key in the keytab
+    std::vector<std::string> realms; ///< Kerberos realms whose principals map to directory users; empty: any
+    /// basic: Basic sign-on checked by an LDAP bind as the user (TLS or loopback only).
+    bool basic = true;
+    Seconds basic_cache_ttl{60};       ///< verified credentials remembered (salted hash) this long
+    int failed_signon_limit = 10;      ///< failed sign-ons per client address ...
+    Seconds failed_signon_window{300}; ///< ... within this window, then 429 until it passes
+};
+
 enum class LdapFlavour { automatic, active_directory, openldap };
 enum class LdapBindMethod { simple, gssapi };
 
@@ -155,6 +169,7 @@ struct Config {
     Path file;
     ServiceSection service;
     HttpSection http;
+    AuthSection auth;
     LdapSection ldap;
     SmtpSection smtp;
     StoreSection store;

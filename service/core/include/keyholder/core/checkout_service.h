@@ -78,6 +78,9 @@ public:
     /// decide: an approval or a denial by `approver`; returns the request's new state.
     Outcome<std::string> decide(int64_t request_id, std::string_view approver, Decision decision,
                                 std::optional<std::string> comment = std::nullopt, std::string_view via = "api");
+    /// may_decide: could `approver` decide the request's current stage now (pending,
+    /// eligible, not the requester, not already decided)? Records nothing.
+    Outcome<bool> may_decide(int64_t request_id, std::string_view approver);
     Outcome<void> cancel(int64_t request_id, std::string_view requester);
     /// check_in: the holder ends the window early.
     Outcome<void> check_in(int64_t checkout_id, std::string_view holder);
@@ -100,6 +103,8 @@ public:
 private:
     struct Context;
     Outcome<void> activate(int64_t checkout_id);
+    Outcome<Principal> check_decider(const store::RequestRow& request, std::string_view approver_name,
+                                     const config::Policy& policy);
     Outcome<std::pair<store::CheckoutRow, Principal>> holder_of(int64_t checkout_id, std::string_view holder_name,
                                                                 const std::string& what);
     void take_back(int64_t checkout_id, SchedulerPass& pass);

@@ -1,14 +1,29 @@
 // The HTTP(S) endpoint: a Poco HTTPServer with keyholder's limits, TLS 1.2+ when a
-// certificate is configured, and JSON error bodies. This stage serves the probes:
+// certificate is configured, sign-on, cross-site protection and JSON error bodies.
+//
+// Every request goes through the same gate, in this order:
+//   431 too many / too large header fields      404 / 405 (with Allow) no such route
+//   401 / 403 / 429 / 503 sign-on (routes that need it)
+//   403 cross-site (state-changing routes: Origin must be the public URL or allowed)
+//   415 wrong Content-Type                       413 body over max_body_bytes
+// then the route's handler; HttpError from it becomes {"error": {"code", "message"}},
+// anything else a logged 500. The server always serves
 //   GET /healthz  200 while the process runs (liveness)
 //   GET /readyz   200 when the store and the directory answer, else 503 with the reason
+//   GET /metrics  Prometheus text
+// Keep-alive is kept only while the worker pool has room: when it is (nearly) full,
+// answers carry "Connection: close", so idle keep-alive clients cannot starve others.
 #pragma once
 
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "keyholder/config/config.h"
+#include "keyholder/http/exchange.h"
+#include "keyholder/http/metrics.h"
+#include "keyholder/http/router.h"
 
 namespace keyholder::http {
 
@@ -21,11 +36,23 @@ struct Readiness {
     std::function<bool()> started; ///< start-up work (migrations, overdue processing) done
 };
 
+/// Authenticator: signs callers on (Negotiate, Basic). Implemented by keyholder::auth.
+class Authenticator {
+public:
+    virtual ~Authenticator() = default;
+    /// sign_on: the caller, or HttpError 401 (with WWW-Authenticate), 403, 429 or 503.
+    /// `answer_headers` receives headers for the answer (the Negotiate mutual-auth token).
+    virtual Identity sign_on(const Request& request,
+                             std::vector<std::pair<std::string, std::string>>& answer_headers) = 0;
+};
+
 class Server {
 public:
     /// Server: binds the socket at once (so a port conflict fails start-up) but
     /// accepts only after start(). Throws Poco::Exception on bind / TLS errors.
-    Server(const config::HttpSection& settings, Readiness readiness);
+    /// `router`, `authenticator` and `metrics` must outlive the server.
+    Server(const config::HttpSection& settings, Readiness readiness, const Router* router = nullptr,
+           Authenticator* authenticator = nullptr, Metrics* metrics = nullptr);
     ~Server();
     Server(const Server&) = delete;
     Server& operator=(const Server&) = delete;
@@ -43,7 +70,7 @@ private:
     std::unique_ptr<Impl> impl_;
 };
 
-/// error_body: {"error": {"code": CODE, "message": MESSAGE}} — the one error shape.
-std::string error_body(const std::string& code, const std::string& message);
+/// origin_of: "scheme://host[:port]" of a URL (the port only when not the default).
+std::string origin_of(const std::string& url);
 
 } // namespace keyholder::http

@@ -1,0 +1,33 @@
+#include "keyholder/api/core_pool.h"
+
+namespace keyholder::api {
+
+CorePool::CorePool(const config::Config& config, core::Authority& authority, const core::Clock& clock,
+                   const core::SecretVault* vault, size_t size) {
+    store::ConnectionOptions options;
+    options.busy_timeout = config.store.busy_timeout;
+    options.synchronous =
+        config.store.durability == config::Durability::full ? store::Synchronous::full : store::Synchronous::normal;
+    for (size_t i = 0; i < std::max<size_t>(size, 1); ++i) {
+        free_.push_back(std::make_unique<Session>(store::Connection::open(config.store.file, options), config,
+                                                  authority, clock, vault));
+    }
+}
+
+CorePool::~CorePool() = default;
+
+CorePool::Lease::~Lease() {
+    std::lock_guard lock(pool_.mutex_);
+    pool_.free_.push_back(std::move(session_));
+    pool_.available_.notify_one();
+}
+
+CorePool::Lease CorePool::borrow() {
+    std::unique_lock lock(mutex_);
+    available_.wait(lock, [&] { return !free_.empty(); });
+    auto session = std::move(free_.back());
+    free_.pop_back();
+    return Lease(*this, std::move(session));
+}
+
+} // namespace keyholder::api

@@ -1,0 +1,268 @@
+#include "keyholder/auth/sign_on.h"
+
+#include <Poco/Base64Decoder.h>
+#include <Poco/Base64Encoder.h>
+#include <Poco/Logger.h>
+#include <Poco/Net/HTTPServerRequest.h>
+#include <Poco/String.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <sstream>
+
+#include "negotiate.h"
+
+namespace keyholder::auth {
+namespace {
+
+using http::HttpError;
+
+Poco::Logger& log() { return Poco::Logger::get("keyholder.auth"); }
+
+std::optional<std::string> base64_decode(const std::string& text) {
+    if (text.empty() || text.size() > 64 * 1024) return std::nullopt;
+    for (char c : text)
+        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/' || c == '=')) return std::nullopt;
+    try {
+        std::istringstream in(text);
+        Poco::Base64Decoder decoder(in);
+        std::string out((std::istreambuf_iterator<char>(decoder)), std::istreambuf_iterator<char>());
+        return out;
+    } catch (const Poco::Exception&) {
+        return std::nullopt;
+    }
+}
+
+std::string base64_encode(const std::string& bytes) {
+    std::ostringstream out;
+    Poco::Base64Encoder encoder(out);
+    encoder.rdbuf()->setLineLength(0);
+    encoder << bytes;
+    encoder.close();
+    return out.str();
+}
+
+std::string hmac_sha256(const std::string& key, const std::string& data) {
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int length = 0;
+    HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(data.data()),
+         data.size(), digest, &length);
+    return std::string(reinterpret_cast<const char*>(digest), length);
+}
+
+std::string random_bytes(size_t n) {
+    std::string out(n, '\0');
+    if (RAND_bytes(reinterpret_cast<unsigned char*>(out.data()), static_cast<int>(n)) != 1)
+        throw std::runtime_error("no randomness available");
+    return out;
+}
+
+int64_t system_now() {
+    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+} // namespace
+
+FailureLimiter::FailureLimiter(int limit, std::chrono::seconds window, std::function<int64_t()> now)
+    : limit_(limit), window_(window.count()), now_(std::move(now)) {}
+
+int64_t FailureLimiter::blocked(const std::string& client) {
+    std::lock_guard lock(mutex_);
+    auto it = failures_.find(client);
+    if (it == failures_.end()) return 0;
+    const int64_t now = now_();
+    auto& times = it->second;
+    std::erase_if(times, [&](int64_t t) { return t <= now - window_; });
+    if (times.empty()) {
+        failures_.erase(it);
+        return 0;
+    }
+    if (static_cast<int>(times.size()) < limit_) return 0;
+    return std::max<int64_t>(1, times.front() + window_ - now);
+}
+
+void FailureLimiter::failed(const std::string& client) {
+    std::lock_guard lock(mutex_);
+    if (failures_.size() > 100000) failures_.clear(); // bounded memory under a spray of addresses
+    auto& times = failures_[client];
+    times.push_back(now_());
+    if (times.size() > static_cast<size_t>(limit_) * 2) times.erase(times.begin());
+}
+
+SignOn::SignOn(const config::AuthSection& settings, directory::Directory& directory, http::Metrics* metrics,
+               std::function<int64_t()> now)
+    : settings_(settings), directory_(directory), metrics_(metrics), now_(now ? std::move(now) : system_now),
+      limiter_(settings.failed_signon_limit, settings.failed_signon_window, now_) {
+    if (settings_.negotiate) {
+        acceptor_ = std::make_unique<NegotiateAcceptor>(*settings_.keytab, settings_.service_principal);
+        realms_ = settings_.realms;
+        if (realms_.empty()) {
+            const std::string realm = NegotiateAcceptor::default_realm();
+            if (!realm.empty()) realms_.push_back(realm);
+        }
+    }
+}
+
+SignOn::~SignOn() = default;
+
+http::Identity SignOn::sign_on(const http::Request& request,
+                               std::vector<std::pair<std::string, std::string>>& answer_headers) {
+    if (int64_t wait = limiter_.blocked(request.client); wait > 0) {
+        HttpError e(429, "too_many_failures",
+                    "too many failed sign-ons from " + request.client + "; try again in " + std::to_string(wait) +
+                        " s");
+        e.headers.emplace_back("Retry-After", std::to_string(wait));
+        throw e;
+    }
+    const std::string authorization = request.header("Authorization");
+    const size_t space = authorization.find(' ');
+    const std::string scheme = Poco::toLower(authorization.substr(0, space));
+    const std::string value = space == std::string::npos ? "" : Poco::trim(authorization.substr(space + 1));
+    if (authorization.empty()) challenge(request, "sign_on_required", "sign on with Negotiate or Basic", "");
+    if (scheme == "negotiate" && acceptor_) return negotiate(request, value, answer_headers);
+    if (scheme == "basic" && settings_.basic) return basic(request, value);
+    challenge(request, "unsupported_scheme", "sign on with " + std::string(acceptor_ ? "Negotiate or " : "") + "Basic",
+              "");
+}
+
+void SignOn::challenge(const http::Request& request, const std::string& code, const std::string& message,
+                       const std::string& method) {
+    if (!method.empty()) {
+        limiter_.failed(request.client);
+        if (metrics_)
+            metrics_->add("keyholder_signon_failures_total", "Failed sign-ons, by method", "method=\"" + method + "\"");
+    }
+    HttpError e(401, code, message);
+    if (acceptor_) e.headers.emplace_back("WWW-Authenticate", "Negotiate");
+    if (settings_.basic) e.headers.emplace_back("WWW-Authenticate", "Basic realm=\"keyholder\", charset=\"UTF-8\"");
+    throw e;
+}
+
+void SignOn::unavailable(const directory::DirectoryError& error) {
+    if (metrics_)
+        metrics_->add("keyholder_directory_errors_total", "Directory calls that failed, by where", "where=\"sign_on\"");
+    log().warning("sign-on refused, directory unavailable: %s", error.to_string());
+    throw HttpError(503, "directory_unavailable", "the directory did not answer; try again later");
+}
+
+static directory::DirectoryError not_a_user(const std::string& why) {
+    directory::DirectoryError error;
+    error.kind = directory::DirectoryError::Kind::not_found;
+    error.message = why;
+    return error;
+}
+
+directory::Result<directory::User> SignOn::map_principal(const std::string& principal) {
+    const size_t at = principal.rfind('@');
+    if (at == std::string::npos || at == 0)
+        return std::unexpected(not_a_user("principal '" + principal + "' has no realm"));
+    const std::string name = principal.substr(0, at);
+    const std::string realm = principal.substr(at + 1);
+    const bool accepted = std::any_of(realms_.begin(), realms_.end(),
+                                      [&](const std::string& r) { return Poco::icompare(r, realm) == 0; });
+    if (!accepted) return std::unexpected(not_a_user("realm '" + realm + "' is not accepted"));
+    // Service principals (HTTP/host) and names with '/' are not people.
+    if (name.find('/') != std::string::npos)
+        return std::unexpected(not_a_user("principal '" + principal + "' is not a user"));
+    auto by_upn = directory_.find_user(principal);
+    if (by_upn || by_upn.error().kind != directory::DirectoryError::Kind::not_found) return by_upn;
+    return directory_.find_user(name);
+}
+
+http::Identity SignOn::admit(const http::Request& request, const directory::User& user, const std::string& method) {
+    if (!user.enabled) {
+        limiter_.failed(request.client);
+        if (metrics_)
+            metrics_->add("keyholder_signon_failures_total", "Failed sign-ons, by method", "method=\"" + method + "\"");
+        throw HttpError(403, "account_disabled",
+                        user.sam_account_name + " cannot sign on: " +
+                            (user.disabled_reason.empty() ? "account disabled" : user.disabled_reason));
+    }
+    http::Identity identity;
+    identity.id = user.id();
+    identity.name = user.sam_account_name;
+    identity.display_name = user.display_name.empty() ? user.sam_account_name : user.display_name;
+    identity.enabled = user.enabled;
+    identity.method = method;
+    return identity;
+}
+
+http::Identity SignOn::negotiate(const http::Request& request, const std::string& token,
+                                 std::vector<std::pair<std::string, std::string>>& answer_headers) {
+    auto bytes = base64_decode(token);
+    if (!bytes) challenge(request, "bad_token", "the Negotiate token is not base64", "negotiate");
+    auto accepted = acceptor_->accept(*bytes);
+    if (!accepted) {
+        log().information("Negotiate from %s refused: %s", request.client, accepted.error());
+        challenge(request, "bad_ticket", "the Kerberos ticket was not accepted", "negotiate");
+    }
+    auto user = map_principal(accepted->principal);
+    if (!user) {
+        if (user.error().kind != directory::DirectoryError::Kind::not_found) unavailable(user.error());
+        log().information("Negotiate from %s: %s does not map to a directory user (%s)", request.client,
+                          accepted->principal, user.error().to_string());
+        challenge(request, "unknown_principal", "the Kerberos principal is not a directory user", "negotiate");
+    }
+    if (!accepted->reply_token.empty())
+        answer_headers.emplace_back("WWW-Authenticate", "Negotiate " + base64_encode(accepted->reply_token));
+    return admit(request, *user, "negotiate");
+}
+
+http::Identity SignOn::basic(const http::Request& request, const std::string& credentials) {
+    const bool private_channel = request.secure || (request.raw && request.raw->serverAddress().host().isLoopback());
+    if (!private_channel) throw HttpError(403, "basic_needs_tls", "Basic sign-on is accepted over TLS only");
+    auto decoded = base64_decode(credentials);
+    const size_t colon = decoded ? decoded->find(':') : std::string::npos;
+    if (colon == std::string::npos || colon == 0)
+        challenge(request, "bad_credentials", "Basic credentials must be base64 of user:password", "basic");
+    const std::string login = decoded->substr(0, colon);
+    const std::string password = decoded->substr(colon + 1);
+    if (login.size() > 256 || password.empty() || password.size() > 1024)
+        challenge(request, "bad_credentials", "wrong user name or password", "basic");
+    const std::string key = Poco::toLower(login);
+    {
+        std::lock_guard lock(cache_mutex_);
+        auto it = cache_.find(key);
+        if (it != cache_.end() && it->second.expires_at > now_()) {
+            const std::string digest = hmac_sha256(it->second.salt, password);
+            if (digest.size() == it->second.digest.size() &&
+                CRYPTO_memcmp(digest.data(), it->second.digest.data(), digest.size()) == 0) {
+                directory::User user = it->second.user;
+                // Re-read so a disabled account stops at once (the directory caches briefly).
+                auto fresh = directory_.find_user_by_dn(user.dn);
+                if (fresh) return admit(request, *fresh, "basic");
+                if (fresh.error().kind != directory::DirectoryError::Kind::not_found) unavailable(fresh.error());
+            }
+            cache_.erase(it);
+        }
+    }
+    auto user = directory_.find_user(login);
+    if (!user) {
+        if (user.error().kind != directory::DirectoryError::Kind::not_found) unavailable(user.error());
+        challenge(request, "bad_credentials", "wrong user name or password", "basic");
+    }
+    if (!user->enabled) return admit(request, *user, "basic"); // 403, without trying the password
+    auto verified = directory_.verify_password(*user, password);
+    if (!verified) {
+        if (verified.error().kind == directory::DirectoryError::Kind::unavailable) unavailable(verified.error());
+        challenge(request, "bad_credentials", "wrong user name or password", "basic");
+    }
+    CachedCredential cached;
+    cached.salt = random_bytes(16);
+    cached.digest = hmac_sha256(cached.salt, password);
+    cached.user = *user;
+    cached.expires_at = now_() + settings_.basic_cache_ttl.count();
+    {
+        std::lock_guard lock(cache_mutex_);
+        if (cache_.size() >= 10000) cache_.clear(); // bounded: a full cache just costs binds
+        if (settings_.basic_cache_ttl.count() > 0) cache_[key] = std::move(cached);
+    }
+    return admit(request, *user, "basic");
+}
+
+} // namespace keyholder::auth

@@ -1,0 +1,57 @@
+// Router: method + path pattern -> handler. Patterns are literal segments and
+// {name} placeholders ("/api/v1/requests/{id}/approve"); a placeholder matches one
+// non-empty segment. A path that matches with another method gets 405 and Allow.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "keyholder/http/exchange.h"
+
+namespace keyholder::http {
+
+using Handler = std::function<void(Request&, Response&)>;
+
+struct RouteOptions {
+    bool sign_on = true; ///< the caller must be signed on (Negotiate or Basic)
+    /// body: what the route reads. json: Content-Type application/json required (415);
+    /// form: application/x-www-form-urlencoded (the approval page). State-changing
+    /// routes (any method but GET/HEAD) are also checked against cross-site use.
+    enum class Body { none, json, form } body = Body::none;
+};
+
+struct Route {
+    std::string method;
+    std::string pattern;
+    RouteOptions options;
+    Handler handler;
+    std::vector<std::string> segments;
+};
+
+struct Match {
+    const Route* route = nullptr;
+    std::map<std::string, std::string> params;
+    std::string allow; ///< when no route has this method: the methods that would match
+};
+
+class Router {
+public:
+    void add(std::string method, std::string pattern, RouteOptions options, Handler handler);
+    void get(std::string pattern, Handler handler, RouteOptions options = {}) {
+        add("GET", std::move(pattern), options, std::move(handler));
+    }
+    void post(std::string pattern, Handler handler,
+              RouteOptions options = {.sign_on = true, .body = RouteOptions::Body::json}) {
+        add("POST", std::move(pattern), options, std::move(handler));
+    }
+    /// match: the route for method + path (HEAD matches GET), or the allowed methods.
+    [[nodiscard]] Match match(const std::string& method, const std::string& path) const;
+
+private:
+    std::vector<Route> routes_;
+};
+
+} // namespace keyholder::http
