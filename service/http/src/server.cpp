@@ -9,6 +9,7 @@
 #include <Poco/Net/HTTPServer.h>
 #include <Poco/Net/HTTPServerParams.h>
 #include <Poco/Net/HTTPServerRequest.h>
+#include <Poco/Net/HTTPServerRequestImpl.h>
 #include <Poco/Net/HTTPServerResponse.h>
 #include <Poco/Net/NetException.h>
 #include <Poco/Net/SecureServerSocket.h>
@@ -153,6 +154,7 @@ public:
             response.json(500, error_body("internal", "internal error; the service log has the details"));
         }
         send(raw, answer, response, drain_failed);
+        if (drain_failed && response.status == 413) linger(raw);
         const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
         if (gate_.metrics) gate_.metrics->observe_request(route_name, request.method, response.status, seconds);
     }
@@ -202,6 +204,25 @@ private:
         return body;
     }
 
+    // linger: after refusing an unread body, keep reading (and discarding) for a short
+    // while so that a client still sending gets to read the answer instead of a reset.
+    static void linger(Poco::Net::HTTPServerRequest& raw) {
+        try {
+            auto& socket = static_cast<Poco::Net::HTTPServerRequestImpl&>(raw).socket();
+            socket.shutdownSend();
+            socket.setReceiveTimeout(Poco::Timespan(2, 0));
+            char buffer[65536];
+            const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+            for (size_t total = 0; total < 64u * 1024 * 1024 && std::chrono::steady_clock::now() < until;) {
+                const int n = socket.receiveBytes(buffer, sizeof buffer);
+                if (n <= 0) break;
+                total += static_cast<size_t>(n);
+            }
+        } catch (const Poco::Exception&) {
+            // the client went away: nothing left to do
+        }
+    }
+
     void refuse(const Request& request, Response& response, const HttpError& e) const {
         const std::string who = request.identity ? " (" + request.identity->name + ")" : "";
         log().information("%s %s from %s%s: %d %s: %s", request.method, request.path, request.client, who, e.status(),
@@ -243,7 +264,9 @@ private:
             return;
         }
         answer.setContentLength(static_cast<std::streamsize>(response.body.size()));
-        answer.send() << response.body;
+        std::ostream& out = answer.send();
+        out << response.body;
+        out.flush(); // on the wire now: linger() may shut the sending side next
     }
 
     Gate& gate_;

@@ -1,0 +1,574 @@
+// The JSON API v1 in-process against a real OpenLDAP directory (slapd) and a real
+// SQLite file: sign-on (Basic by LDAP bind, cache, disabled, hostile names, the
+// failure limiter), every route through the full check-out flow, visibility rules,
+// hostile bodies that change nothing, limits, TLS, /metrics — and every answer's
+// status is checked against the OpenAPI document the server publishes.
+#include <gtest/gtest.h>
+
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+
+#include <fstream>
+#include <set>
+
+#include "keyholder/api/api.h"
+#include "keyholder/auth/sign_on.h"
+#include "keyholder/config/config.h"
+#include "keyholder/core/authority.h"
+#include "keyholder/core/catalog.h"
+#include "keyholder/core/directory_settings.h"
+#include "keyholder/core/vault.h"
+#include "keyholder/directory/directory.h"
+#include "keyholder/http/server.h"
+#include "keyholder/store/audit.h"
+#include "keyholder/store/checkouts.h"
+#include "keyholder/store/store.h"
+#include "support/child_process.h"
+#include "support/http_get.h"
+#include "support/slapd.h"
+#include "support/temp_dir.h"
+
+namespace {
+
+using namespace keyholder;
+using keyholder::testing::HttpAnswer;
+using keyholder::testing::HttpCall;
+using keyholder::testing::SlapdSandbox;
+using keyholder::testing::TempDir;
+using Poco::JSON::Object;
+
+const std::filesystem::path kSource = KEYHOLDER_SOURCE_DIR;
+const std::map<std::string, std::string> kPasswords{{"alice", "alice-demo-password"}, {"bob", "bob-demo-password"},
+                                                    {"carol", "carol-demo-password"}, {"dave", "dave-demo-password"},
+                                                    {"erin", "erin-demo-password"},   {"frank", "frank-demo-password"}};
+
+// erin audits; frank is locked (ppolicy): disabled for keyholder.
+std::filesystem::path extra_ldif(const TempDir& dir) {
+    return dir.write("extra.ldif", R"(dn: uid=erin,ou=people,dc=demo,dc=test
+objectClass: inetOrgPerson
+uid: erin
+cn: Erin Auditor
+sn: Auditor
+displayName: Erin Auditor
+mail: erin@demo.test
+userPassword: erin-demo-password
+
+dn: uid=frank,ou=people,dc=demo,dc=test
+objectClass: inetOrgPerson
+objectClass: pwdPolicy
+uid: frank
+cn: Frank Former
+sn: Former
+mail: frank@demo.test
+userPassword: frank-demo-password
+pwdAttribute: userPassword
+pwdAccountLockedTime: 000001010000Z
+
+dn: cn=auditors,ou=groups,dc=demo,dc=test
+changetype: modify
+add: member
+member: uid=erin,ou=people,dc=demo,dc=test
+
+dn: cn=operators,ou=groups,dc=demo,dc=test
+changetype: modify
+add: member
+member: uid=frank,ou=people,dc=demo,dc=test
+
+)",
+                     0644);
+}
+
+class Api : public ::testing::Test {
+protected:
+    static void SetUpTestSuite() {
+        dir_ = new TempDir;
+        slapd_ = new SlapdSandbox({kSource / "config/demo-directory.ldif", extra_ldif(*dir_)});
+        dir_->write("data/ldap.password", "demo-service-password");
+        auto file = dir_->write(
+            "keyholder.ini",
+            "[service]\ndata_dir = data\nadmin_groups = keyholder-admins\nauditor_groups = auditors\n"
+            "[http]\nlisten = 127.0.0.1:0\npublic_url = http://127.0.0.1:1\nmax_body_bytes = 65536\n"
+            "max_header_fields = 40\nthreads = 8\n"
+            "[auth]\nfailed_signon_limit = 1000\n"
+            "[ldap]\nuris = " +
+                slapd_->ldap_uri() +
+                "\nbase_dn = dc=demo,dc=test\nflavour = openldap\nbind_dn = cn=keyholder,ou=services,dc=demo,dc=test\n"
+                "bind_password_file = ldap.password\n"
+                "[policy.standard]\nrequester_groups = operators\nstage1_approvers = team-leads\n"
+                "default_duration = 1h\nmax_duration = 4h\nmax_extension = 1h\nticket_pattern = CHG-[0-9]+\n"
+                "[entry.demo-admin]\ndisplay_name = Demo Admin\npolicy = standard\nrelease = password\n"
+                "account = demo-admin\nrotate_password = false\n"
+                "[entry.spare]\ndisplay_name = Spare\npolicy = standard\nrelease = password\naccount = demo-admin\n"
+                "rotate_password = false\n");
+        auto loaded = config::load_config(file);
+        ASSERT_TRUE(loaded) << loaded.error().front().to_string();
+        config_ = new config::Config(std::move(*loaded));
+        {
+            auto store = store::open_store(config_->store.file);
+            core::record_service_start(store.connection, *config_, clock_, "test");
+        }
+        directory_ = new directory::Directory(core::directory_settings(config_->ldap));
+        authority_ = new core::DirectoryAuthority(*directory_);
+        vault_ = new core::SecretVault(std::move(*core::SecretVault::open(config_->service.master_key_file)));
+        pool_ = new api::CorePool(*config_, *authority_, clock_, vault_, 8);
+        metrics_ = new http::Metrics;
+        context_ = new api::ApiContext{*config_, *pool_, *authority_, clock_, vault_, metrics_, {}};
+        router_ = new http::Router;
+        api::add_api_routes(*router_, *context_);
+        sign_on_ = new auth::SignOn(config_->auth, *directory_, metrics_);
+        server_ = new http::Server(config_->http, {}, router_, sign_on_, metrics_);
+        server_->start();
+        Poco::JSON::Parser parser;
+        openapi_ = parser.parse(api::openapi_document()).extract<Object::Ptr>();
+    }
+    static void TearDownTestSuite() {
+        delete server_;
+        delete sign_on_;
+        delete router_;
+        delete context_;
+        delete metrics_;
+        delete pool_;
+        delete vault_;
+        delete authority_;
+        delete directory_;
+        delete config_;
+        delete slapd_;
+        delete dir_;
+    }
+
+    // call: one request as `user` (empty: anonymous); the status must be documented
+    // for `pattern` in the OpenAPI document (a route's own or the shared error codes).
+    static HttpAnswer call(const std::string& user, const std::string& method, const std::string& pattern,
+                           const std::string& path, const std::string& body = {},
+                           std::vector<std::pair<std::string, std::string>> headers = {},
+                           const std::string& content_type = "application/json") {
+        HttpCall c;
+        c.method = method;
+        c.url = server_->url() + path;
+        c.body = body;
+        c.content_type = content_type;
+        c.headers = std::move(headers);
+        if (!user.empty()) {
+            c.basic_user = user;
+            auto known = kPasswords.find(user);
+            c.basic_password = known == kPasswords.end() ? "x" : known->second;
+        }
+        HttpAnswer answer = http_call(c);
+        EXPECT_TRUE(documented(method, pattern, answer.status))
+            << method << " " << pattern << " answered " << answer.status << " (not in openapi.json): " << answer.body;
+        if (answer.status >= 400) {
+            auto error = parse(answer.body);
+            EXPECT_TRUE(error && error->has("error")) << "error body shape: " << answer.body;
+        }
+        return answer;
+    }
+
+    static bool documented(const std::string& method, const std::string& pattern, int status) {
+        if (status == 404 || status == 405 || status == 431 || status == 500) return true; // server-wide
+        auto paths = openapi_->getObject("paths");
+        if (!paths->has(pattern)) return false;
+        auto op = paths->getObject(pattern)->getObject(Poco::toLower(method));
+        return op && op->getObject("responses")->has(std::to_string(status));
+    }
+
+    static Object::Ptr parse(const std::string& body) {
+        try {
+            Poco::JSON::Parser parser;
+            return parser.parse(body).extract<Object::Ptr>();
+        } catch (const std::exception&) {
+            return nullptr;
+        }
+    }
+    static std::string code(const HttpAnswer& answer) {
+        auto o = parse(answer.body);
+        return o && o->has("error") ? o->getObject("error")->getValue<std::string>("code") : "";
+    }
+    static int64_t count_rows(const std::string& table) {
+        auto db = store::Connection::open(config_->store.file);
+        auto s = db.prepare("SELECT count(*) FROM " + table);
+        s.step();
+        return s.column_int64(0);
+    }
+    static int64_t new_request(const std::string& entry = "demo-admin") {
+        auto answer = call("bob", "POST", "/api/v1/requests", "/api/v1/requests",
+                           R"({"entry":")" + entry + R"(","reason":"patch night","ticket":"CHG-42","duration":"30m"})");
+        EXPECT_EQ(answer.status, 201) << answer.body;
+        auto o = parse(answer.body);
+        return o ? o->getValue<int64_t>("id") : 0;
+    }
+    static void ensure_secret(const std::string& entry) {
+        auto answer = call("dave", "POST", "/api/v1/entries/{name}/secret", "/api/v1/entries/" + entry + "/secret",
+                           R"({"secret":"initial-demo-admin-password"})");
+        ASSERT_EQ(answer.status, 200) << answer.body;
+    }
+
+    static inline core::SystemClock clock_;
+    static inline TempDir* dir_ = nullptr;
+    static inline SlapdSandbox* slapd_ = nullptr;
+    static inline config::Config* config_ = nullptr;
+    static inline directory::Directory* directory_ = nullptr;
+    static inline core::DirectoryAuthority* authority_ = nullptr;
+    static inline core::SecretVault* vault_ = nullptr;
+    static inline api::CorePool* pool_ = nullptr;
+    static inline http::Metrics* metrics_ = nullptr;
+    static inline api::ApiContext* context_ = nullptr;
+    static inline http::Router* router_ = nullptr;
+    static inline auth::SignOn* sign_on_ = nullptr;
+    static inline http::Server* server_ = nullptr;
+    static inline Object::Ptr openapi_;
+};
+
+TEST_F(Api, SignOnChallengesAndRefuses) {
+    auto anonymous = call("", "GET", "/api/v1/me", "/api/v1/me");
+    EXPECT_EQ(anonymous.status, 401);
+    EXPECT_NE(anonymous.header("WWW-Authenticate").find("Basic"), std::string::npos);
+    EXPECT_EQ(call("nobody", "GET", "/api/v1/me", "/api/v1/me").status, 401);
+    HttpCall wrong;
+    wrong.url = server_->url() + "/api/v1/me";
+    wrong.basic_user = "bob";
+    wrong.basic_password = "not-his-password";
+    EXPECT_EQ(http_call(wrong).status, 401);
+    auto disabled = call("frank", "GET", "/api/v1/me", "/api/v1/me");
+    EXPECT_EQ(disabled.status, 403);
+    EXPECT_EQ(code(disabled), "account_disabled");
+    auto bob = call("bob", "GET", "/api/v1/me", "/api/v1/me");
+    ASSERT_EQ(bob.status, 200) << bob.body;
+    auto me = parse(bob.body);
+    EXPECT_EQ(me->getValue<std::string>("name"), "bob");
+    EXPECT_EQ(me->getValue<std::string>("signed_on_with"), "basic");
+    EXPECT_EQ(me->getValue<std::string>("id").rfind("uuid:", 0), 0U);
+    auto dave = parse(call("dave", "GET", "/api/v1/me", "/api/v1/me").body);
+    EXPECT_EQ(dave->getArray("roles")->size(), 3U); // requester, auditor, admin
+    // A garbage Authorization header is a 401, not a crash.
+    EXPECT_EQ(call("", "GET", "/api/v1/me", "/api/v1/me", "", {{"Authorization", "Basic !!!notbase64"}}).status, 401);
+    EXPECT_EQ(call("", "GET", "/api/v1/me", "/api/v1/me", "", {{"Authorization", "Bearer abc"}}).status, 401);
+}
+
+TEST_F(Api, HostileNamesInEveryIdentityFieldFindNobody) {
+    const int64_t before = count_rows("requests");
+    for (const std::string name : {"*", "bob)(|(uid=*", "*)(objectClass=*", "bob\\2a", "a*", "dave)(uid=dave",
+                                   "cn=keyholder,ou=services,dc=demo,dc=test", "bob\\", "(", "uid=bob"}) {
+        HttpCall c;
+        c.url = server_->url() + "/api/v1/me";
+        c.basic_user = name;
+        c.basic_password = "bob-demo-password";
+        EXPECT_EQ(http_call(c).status, 401) << name;
+        c.basic_password = "demo-service-password";
+        EXPECT_EQ(http_call(c).status, 401) << name;
+    }
+    // Filter characters in the entry name and the path.
+    auto answer = call("bob", "POST", "/api/v1/requests", "/api/v1/requests",
+                       R"({"entry":"*)(uid=*","reason":"x","ticket":"CHG-1"})");
+    EXPECT_EQ(answer.status, 404);
+    EXPECT_EQ(call("bob", "GET", "/api/v1/requests/{id}", "/api/v1/requests/1*").status, 400);
+    EXPECT_EQ(count_rows("requests"), before);
+}
+
+TEST_F(Api, BasicCredentialsAreCachedAsASaltedHashOnly) {
+    const double binds_before = metrics_->value("keyholder_signon_failures_total", "method=\"basic\"");
+    for (int i = 0; i < 5; ++i)
+        ASSERT_EQ(call("carol", "GET", "/api/v1/me", "/api/v1/me").status, 200);
+    // A wrong password for a cached user is still refused (the cache compares hashes).
+    HttpCall wrong;
+    wrong.url = server_->url() + "/api/v1/me";
+    wrong.basic_user = "carol";
+    wrong.basic_password = "carol-demo-passworx";
+    EXPECT_EQ(http_call(wrong).status, 401);
+    EXPECT_EQ(metrics_->value("keyholder_signon_failures_total", "method=\"basic\""), binds_before + 1);
+    EXPECT_EQ(call("carol", "GET", "/api/v1/me", "/api/v1/me").status, 200);
+}
+
+TEST_F(Api, EntriesShowWhoCanApprove) {
+    auto answer = call("bob", "GET", "/api/v1/entries", "/api/v1/entries");
+    ASSERT_EQ(answer.status, 200) << answer.body;
+    auto entries = parse(answer.body)->getArray("entries");
+    ASSERT_EQ(entries->size(), 2U);
+    auto first = entries->getObject(0);
+    EXPECT_EQ(first->getValue<std::string>("name"), "demo-admin");
+    auto approvers = first->getArray("stages")->getObject(0)->getArray("approvers");
+    std::set<std::string> names;
+    for (size_t i = 0; i < approvers->size(); ++i)
+        names.insert(approvers->getObject(static_cast<unsigned>(i))->getValue<std::string>("name"));
+    EXPECT_EQ(names, (std::set<std::string>{"alice", "carol"}));
+    // carol is no operator: nothing to request; all=true is for auditors.
+    EXPECT_EQ(parse(call("carol", "GET", "/api/v1/entries", "/api/v1/entries").body)->getArray("entries")->size(), 0U);
+    EXPECT_EQ(call("carol", "GET", "/api/v1/entries", "/api/v1/entries?all=true").status, 403);
+    EXPECT_EQ(
+        parse(call("erin", "GET", "/api/v1/entries", "/api/v1/entries?all=true").body)->getArray("entries")->size(),
+        2U);
+}
+
+TEST_F(Api, TheWholeCheckoutFlow) {
+    ensure_secret("demo-admin");
+    const int64_t id = new_request();
+    // Nobody approves their own request, even through the API.
+    auto self =
+        call("bob", "POST", "/api/v1/requests/{id}/approve", "/api/v1/requests/" + std::to_string(id) + "/approve");
+    EXPECT_EQ(self.status, 403);
+    EXPECT_EQ(code(self), "self_approval");
+    // dave is an admin but no approver.
+    EXPECT_EQ(
+        call("dave", "POST", "/api/v1/requests/{id}/approve", "/api/v1/requests/" + std::to_string(id) + "/approve")
+            .status,
+        403);
+    // carol sees it among those she may decide; bob does not.
+    auto approvable = parse(call("carol", "GET", "/api/v1/requests", "/api/v1/requests?approvable=true").body);
+    bool listed = false;
+    for (size_t i = 0; i < approvable->getArray("requests")->size(); ++i)
+        listed = listed ||
+                 approvable->getArray("requests")->getObject(static_cast<unsigned>(i))->getValue<int64_t>("id") == id;
+    EXPECT_TRUE(listed);
+    EXPECT_EQ(parse(call("bob", "GET", "/api/v1/requests", "/api/v1/requests?approvable=true").body)
+                  ->getArray("requests")
+                  ->size(),
+              0U);
+    // Before approval there is no credential to read.
+    auto approved = call("carol", "POST", "/api/v1/requests/{id}/approve",
+                         "/api/v1/requests/" + std::to_string(id) + "/approve", R"({"comment":"go ahead"})");
+    ASSERT_EQ(approved.status, 200) << approved.body;
+    auto request = parse(approved.body);
+    EXPECT_EQ(request->getValue<std::string>("state"), "active");
+    auto decision = request->getArray("decisions")->getObject(0);
+    EXPECT_EQ(decision->getValue<std::string>("comment"), "go ahead");
+    const int64_t checkout = request->getObject("checkout")->getValue<int64_t>("id");
+    const std::string cpath = "/api/v1/checkouts/" + std::to_string(checkout);
+    // A second decision on a decided request is a conflict.
+    EXPECT_EQ(
+        call("alice", "POST", "/api/v1/requests/{id}/approve", "/api/v1/requests/" + std::to_string(id) + "/approve")
+            .status,
+        409);
+    // Only the holder reads the credential; every read is counted.
+    auto credential = call("bob", "GET", "/api/v1/checkouts/{id}/credential", cpath + "/credential");
+    ASSERT_EQ(credential.status, 200) << credential.body;
+    EXPECT_EQ(parse(credential.body)->getValue<std::string>("password"), "initial-demo-admin-password");
+    EXPECT_EQ(call("carol", "GET", "/api/v1/checkouts/{id}/credential", cpath + "/credential").status, 404);
+    EXPECT_EQ(call("dave", "GET", "/api/v1/checkouts/{id}/credential", cpath + "/credential").status, 404);
+    // Visibility: requester, decider and auditors see it; alice (not decided, no longer pending) does not.
+    const std::string rpath = "/api/v1/requests/" + std::to_string(id);
+    EXPECT_EQ(call("bob", "GET", "/api/v1/requests/{id}", rpath).status, 200);
+    EXPECT_EQ(call("carol", "GET", "/api/v1/requests/{id}", rpath).status, 200);
+    EXPECT_EQ(call("erin", "GET", "/api/v1/requests/{id}", rpath).status, 200);
+    EXPECT_EQ(call("alice", "GET", "/api/v1/requests/{id}", rpath).status, 404);
+    EXPECT_EQ(call("alice", "GET", "/api/v1/checkouts/{id}", cpath).status, 404);
+    EXPECT_EQ(call("erin", "GET", "/api/v1/checkouts/{id}", cpath).status, 200);
+    // The entry is exclusive: a second request conflicts while the window lasts.
+    auto busy = call("bob", "POST", "/api/v1/requests", "/api/v1/requests",
+                     R"({"entry":"demo-admin","reason":"again","ticket":"CHG-43"})");
+    EXPECT_EQ(busy.status, 409);
+    EXPECT_EQ(code(busy), "entry_busy");
+    // An extension is its own request.
+    auto extension = call("bob", "POST", "/api/v1/checkouts/{id}/extend", cpath + "/extend",
+                          R"({"by":"15m","reason":"not done yet"})");
+    ASSERT_EQ(extension.status, 201) << extension.body;
+    EXPECT_EQ(parse(extension.body)->getValue<int64_t>("extends_checkout"), checkout);
+    // Check-in ends the window; the take-back state is shown.
+    auto checkin = call("bob", "POST", "/api/v1/checkouts/{id}/checkin", cpath + "/checkin");
+    ASSERT_EQ(checkin.status, 200) << checkin.body;
+    auto ended = parse(checkin.body);
+    EXPECT_EQ(ended->getValue<std::string>("state"), "ended");
+    EXPECT_EQ(ended->getValue<std::string>("end_reason"), "checked_in");
+    EXPECT_EQ(ended->getValue<int>("credential_retrievals"), 1);
+    EXPECT_TRUE(ended->has("takeback_state"));
+    EXPECT_EQ(call("bob", "GET", "/api/v1/checkouts/{id}/credential", cpath + "/credential").status, 409);
+    EXPECT_EQ(call("bob", "POST", "/api/v1/checkouts/{id}/checkin", cpath + "/checkin").status, 409);
+    // Mine lists it; mine=false is for auditors.
+    auto mine = parse(call("bob", "GET", "/api/v1/requests", "/api/v1/requests?state=ended").body);
+    EXPECT_GE(mine->getArray("requests")->size(), 1U);
+    EXPECT_EQ(call("bob", "GET", "/api/v1/requests", "/api/v1/requests?mine=false").status, 403);
+    EXPECT_EQ(call("erin", "GET", "/api/v1/requests", "/api/v1/requests?mine=false").status, 200);
+    auto db = store::Connection::open(config_->store.file);
+    EXPECT_TRUE(store::verify_audit_chain(db).ok());
+}
+
+TEST_F(Api, DenyCancelAndRevoke) {
+    ensure_secret("spare");
+    const int64_t denied = new_request("spare");
+    auto deny = call("alice", "POST", "/api/v1/requests/{id}/deny",
+                     "/api/v1/requests/" + std::to_string(denied) + "/deny", R"({"comment":"not tonight"})");
+    ASSERT_EQ(deny.status, 200) << deny.body;
+    EXPECT_EQ(parse(deny.body)->getValue<std::string>("state"), "denied");
+
+    const int64_t cancelled = new_request("spare");
+    EXPECT_EQ(call("carol", "POST", "/api/v1/requests/{id}/cancel",
+                   "/api/v1/requests/" + std::to_string(cancelled) + "/cancel")
+                  .status,
+              403);
+    auto cancel = call("bob", "POST", "/api/v1/requests/{id}/cancel",
+                       "/api/v1/requests/" + std::to_string(cancelled) + "/cancel");
+    ASSERT_EQ(cancel.status, 200) << cancel.body;
+    EXPECT_EQ(parse(cancel.body)->getValue<std::string>("state"), "cancelled");
+
+    const int64_t revoked = new_request("spare");
+    auto approved = parse(call("alice", "POST", "/api/v1/requests/{id}/approve",
+                               "/api/v1/requests/" + std::to_string(revoked) + "/approve")
+                              .body);
+    const int64_t checkout = approved->getObject("checkout")->getValue<int64_t>("id");
+    const std::string path = "/api/v1/checkouts/" + std::to_string(checkout) + "/revoke";
+    EXPECT_EQ(call("bob", "POST", "/api/v1/checkouts/{id}/revoke", path, R"({"reason":"mine"})").status, 403);
+    EXPECT_EQ(call("dave", "POST", "/api/v1/checkouts/{id}/revoke", path, "{}").status, 400); // reason required
+    auto revoke = call("dave", "POST", "/api/v1/checkouts/{id}/revoke", path, R"({"reason":"incident 7"})");
+    ASSERT_EQ(revoke.status, 200) << revoke.body;
+    EXPECT_EQ(parse(revoke.body)->getValue<std::string>("end_reason"), "revoked");
+    EXPECT_EQ(call("bob", "POST", "/api/v1/entries/{name}/secret", "/api/v1/entries/spare/secret", R"({"secret":"x"})")
+                  .status,
+              403);
+}
+
+TEST_F(Api, HostileBodiesChangeNothing) {
+    const int64_t requests = count_rows("requests");
+    const int64_t events = count_rows("audit_events");
+    const std::string p = "/api/v1/requests";
+    struct Case {
+        std::string body;
+        std::string code;
+    };
+    for (const Case& c : std::vector<Case>{
+             {"{", "bad_json"},
+             {"[1,2]", "not_an_object"},
+             {R"({"entry":"demo-admin","reason":"x","ticket":"CHG-1","admin":true})", "unknown_field"},
+             {R"({"entry":42,"reason":"x"})", "wrong_type"},
+             {R"({"entry":"demo-admin","reason":["x"]})", "wrong_type"},
+             {R"({"entry":"demo-admin","reason":"x","duration":true})", "wrong_type"},
+             {R"({"entry":"demo-admin","reason":"x","duration":"forever"})", "bad_duration"},
+             {R"({"entry":"demo-admin","reason":"x","start":"tomorrow"})", "bad_timestamp"},
+             {R"({"entry":"demo-admin","reason":"x","start":"2026-11-24T09:00:00"})", "bad_timestamp"},
+             {"{\"entry\":\"demo-admin\",\"reason\":\"\xff\xfe\"}", "invalid_utf8"},
+             {"{\"entry\":\"demo-admin\",\"reason\":\"\xc0\xaf\"}", "invalid_utf8"},
+             {R"({"entry":"demo-admin","reason":"a\u0000b","ticket":"CHG-1"})", "control_characters"},
+             {R"({"reason":"x"})", "missing_field"},
+             {R"({"entry":"demo-admin","reason":"x","ticket":"JIRA-1"})", "ticket_mismatch"},
+             {R"({"entry":"demo-admin","reason":"   ","ticket":"CHG-1"})", "reason_required"},
+             {R"({"entry":"demo-admin","reason":"x","ticket":"CHG-1","duration":"5h"})", "bad_duration"},
+         }) {
+        auto answer = call("bob", "POST", p, p, c.body);
+        EXPECT_EQ(answer.status, 400) << c.body << " -> " << answer.body;
+        EXPECT_EQ(code(answer), c.code) << c.body << " -> " << answer.body;
+    }
+    // 10 MB body: 413 before it is read.
+    auto huge = call("bob", "POST", p, p, std::string(10 * 1024 * 1024, 'x'));
+    EXPECT_EQ(huge.status, 413);
+    // Wrong media type: 415 (a cross-site form cannot send application/json).
+    auto form = call("bob", "POST", p, p, "entry=demo-admin&reason=x", {}, "application/x-www-form-urlencoded");
+    EXPECT_EQ(form.status, 415);
+    auto text = call("bob", "POST", p, p, R"({"entry":"demo-admin"})", {}, "text/plain");
+    EXPECT_EQ(text.status, 415);
+    // A browser on another site: 403, whatever it sends.
+    auto cross = call("bob", "POST", p, p, R"({"entry":"demo-admin","reason":"x","ticket":"CHG-1"})",
+                      {{"Origin", "https://evil.example"}});
+    EXPECT_EQ(cross.status, 403);
+    EXPECT_EQ(code(cross), "cross_site");
+    EXPECT_EQ(call("bob", "POST", p, p, R"({"entry":"demo-admin","reason":"x","ticket":"CHG-1"})", {{"Origin", "null"}})
+                  .status,
+              403);
+    EXPECT_EQ(call("bob", "POST", p, p, R"({"entry":"demo-admin","reason":"x","ticket":"CHG-1"})",
+                   {{"Sec-Fetch-Site", "cross-site"}})
+                  .status,
+              403);
+    EXPECT_EQ(count_rows("requests"), requests);
+    EXPECT_EQ(count_rows("audit_events"), events);
+}
+
+TEST_F(Api, RoutingAndHeaderLimits) {
+    auto missing = call("bob", "GET", "", "/api/v1/nothing");
+    EXPECT_EQ(missing.status, 404);
+    auto wrong_method = call("bob", "DELETE", "", "/api/v1/requests/1");
+    EXPECT_EQ(wrong_method.status, 405);
+    EXPECT_EQ(wrong_method.header("Allow"), "GET, HEAD");
+    std::vector<std::pair<std::string, std::string>> many;
+    for (int i = 0; i < 50; ++i)
+        many.emplace_back("X-Filler-" + std::to_string(i), "1");
+    EXPECT_EQ(call("bob", "GET", "/api/v1/me", "/api/v1/me", "", many).status, 431);
+    EXPECT_EQ(call("bob", "GET", "/api/v1/requests", "/api/v1/requests?state=pending&state=active").status, 400);
+    EXPECT_EQ(call("bob", "GET", "/api/v1/requests", "/api/v1/requests?limit=100000").status, 400);
+    EXPECT_EQ(call("bob", "GET", "/api/v1/requests", "/api/v1/requests?sort=evil").status, 400);
+}
+
+TEST_F(Api, OpenApiDocumentIsServedAndEveryPathIsRouted) {
+    auto answer = call("", "GET", "/api/v1/openapi.json", "/api/v1/openapi.json");
+    ASSERT_EQ(answer.status, 200);
+    auto served = parse(answer.body);
+    ASSERT_TRUE(served);
+    EXPECT_EQ(served->getValue<std::string>("openapi"), "3.0.3");
+    // The served document is the one in the repository.
+    std::ifstream in(kSource / "service/api/openapi.json");
+    std::string file((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(answer.body, file);
+    // Every documented path and method has a route (never 404 / 405).
+    auto paths = served->getObject("paths");
+    for (const auto& [pattern, value] : *paths) {
+        std::string path = pattern;
+        for (const std::string param : {"{id}", "{name}"})
+            if (auto at = path.find(param); at != std::string::npos) path.replace(at, param.size(), "1");
+        for (const auto& [method, op] : *paths->getObject(pattern)) {
+            HttpCall c;
+            c.method = Poco::toUpper(method);
+            c.url = server_->url() + path;
+            const int status = http_call(c).status;
+            EXPECT_NE(status, 404) << method << " " << pattern;
+            EXPECT_NE(status, 405) << method << " " << pattern;
+            EXPECT_NE(status, 0) << method << " " << pattern;
+        }
+    }
+}
+
+TEST_F(Api, MetricsCountRequestsAndShowState) {
+    call("bob", "GET", "/api/v1/me", "/api/v1/me");
+    metrics_->gauge("keyholder_requests_pending", "Requests waiting for a decision", [] {
+        auto db = store::Connection::open(config_->store.file);
+        return static_cast<double>(store::state_counts(db).pending_requests);
+    });
+    auto answer = call("", "GET", "/metrics", "/metrics");
+    ASSERT_EQ(answer.status, 200);
+    EXPECT_NE(answer.content_type.find("text/plain"), std::string::npos);
+    EXPECT_NE(answer.body.find("keyholder_http_requests_total{route=\"/api/v1/me\",method=\"GET\",status=\"200\"}"),
+              std::string::npos)
+        << answer.body;
+    EXPECT_NE(answer.body.find("keyholder_http_request_duration_seconds_bucket{route=\"/api/v1/me\",le=\"+Inf\"}"),
+              std::string::npos);
+    EXPECT_NE(answer.body.find("# TYPE keyholder_requests_pending gauge"), std::string::npos);
+    EXPECT_NE(answer.body.find("keyholder_signon_failures_total"), std::string::npos);
+}
+
+// A separate endpoint with a failure limit of 3, so other tests' failures do not count.
+TEST_F(Api, FloodsOfFailedSignOnsGet429) {
+    config::AuthSection strict = config_->auth;
+    strict.failed_signon_limit = 3;
+    auth::SignOn sign_on(strict, *directory_, nullptr);
+    config::HttpSection http = config_->http;
+    http::Server server(http, {}, router_, &sign_on, nullptr);
+    server.start();
+    HttpCall c;
+    c.url = server.url() + "/api/v1/me";
+    c.basic_user = "bob";
+    c.basic_password = "guess";
+    for (int i = 0; i < 3; ++i)
+        EXPECT_EQ(http_call(c).status, 401);
+    auto limited = http_call(c);
+    EXPECT_EQ(limited.status, 429);
+    EXPECT_FALSE(limited.header("Retry-After").empty());
+    c.basic_password = "bob-demo-password"; // even the right password waits
+    EXPECT_EQ(http_call(c).status, 429);
+}
+
+TEST_F(Api, TlsEndpointRefusesOldProtocolsAndServesBasic) {
+    config::HttpSection https = config_->http;
+    https.tls_cert_file = slapd_->dir() / "server.crt";
+    https.tls_key_file = slapd_->dir() / "server.key";
+    http::Server server(https, {}, router_, sign_on_, nullptr);
+    server.start();
+    ASSERT_EQ(server.url().rfind("https://", 0), 0U);
+    HttpCall c;
+    c.url = server.url() + "/api/v1/me";
+    c.ca_file = slapd_->ca_file().string();
+    c.basic_user = "bob";
+    c.basic_password = "bob-demo-password";
+    auto answer = http_call(c);
+    EXPECT_EQ(answer.status, 200) << answer.body;
+    EXPECT_FALSE(answer.header("Strict-Transport-Security").empty());
+    // TLS 1.1 is refused.
+    auto old = keyholder::testing::run(
+        "/bin/sh", {"-c", "echo | openssl s_client -tls1_1 -connect " + server.url().substr(8) + " 2>&1"});
+    EXPECT_EQ(old.out.find("BEGIN CERTIFICATE"), std::string::npos) << old.out;
+}
+
+} // namespace
