@@ -15,6 +15,7 @@
 #include <iomanip>
 #include <sstream>
 
+#include "cli_support.h"
 #include "keyholder/config/config.h"
 #include "keyholder/core/checkout_service.h"
 #include "keyholder/core/directory_settings.h"
@@ -26,15 +27,15 @@
 #include "keyholder/store/error.h"
 #include "keyholder/store/sqlite.h"
 #include <pwd.h>
-#include <termios.h>
 #include <unistd.h>
 
 namespace {
 
-constexpr int kOk = 0;
-constexpr int kFound = 1;
-constexpr int kUsage = 2;
-constexpr int kFailed = 3;
+using keyholder::cli::kFailed;
+using keyholder::cli::kFound;
+using keyholder::cli::kOk;
+using keyholder::cli::kUsage;
+using keyholder::cli::parse_options;
 
 constexpr const char* kUsageText = R"(usage: keyholder COMMAND [OPTIONS]
 
@@ -52,17 +53,24 @@ Commands:
   version             print the version
   help                this text
 
-Exit status: 0 ok, 1 problem found (or no such user), 2 usage error,
-3 could not run (unreadable file, store error, directory unavailable).
+Commands that talk to keyholderd (run "keyholder COMMAND --help" for each):
+  whoami, entries, request, status, list, show, approve, deny, cancel,
+  credential, checkin, extend, revoke
+They sign on with your Kerberos ticket (HTTP Negotiate) unless --user NAME is
+given (Basic; the password is prompted). The server is --server URL or
+$KEYHOLDER_URL; --ca-file FILE adds a CA for its certificate.
+
+Exit status: 0 ok, 1 problem found or refused by the server (or no such user),
+2 usage error, 3 could not run (unreadable file, store error, network, server or
+directory unavailable), 4 sign-on failed.
 )";
 
 constexpr const char* kDirectoryHelp = R"(usage: keyholder directory (whois | groups) USER [--config FILE] [--json]
 
 Asks the directory exactly as keyholderd does (same [ldap] settings, same
 service account), so an administrator can see why a policy allows or refuses
-someone. USER is a sAMAccountName, a userPrincipalName (name@domain), DOMAIN
-ame,
-or a SID.
+someone. USER is a sAMAccountName, a userPrincipalName (name@domain),
+DOMAIN\name, or a SID.
 
   whois    identity (DN, SID, GUID, UPN, mail), enabled or why not, manager
   groups   every transitive group with how it was found: direct, nested (with the
@@ -86,40 +94,6 @@ be shown by comparing with an earlier head (or an exported audit report).
   --db FILE       the SQLite database (opened read-only)
   --config FILE   take the database path from keyholder.ini
 )";
-
-// Options: "--name value" or "--name=value" pairs after the command words.
-std::optional<std::map<std::string, std::string>> parse_options(std::span<const std::string> args,
-                                                                const std::vector<std::string>& allowed) {
-    std::map<std::string, std::string> out;
-    for (size_t i = 0; i < args.size(); ++i) {
-        std::string arg = args[i];
-        if (arg == "--help" || arg == "-h") {
-            out["help"] = "";
-            continue;
-        }
-        if (!arg.starts_with("--")) {
-            std::cerr << "keyholder: unexpected argument '" << arg << "'\n";
-            return std::nullopt;
-        }
-        std::string name = arg.substr(2);
-        std::string value;
-        if (auto eq = name.find('='); eq != std::string::npos) {
-            value = name.substr(eq + 1);
-            name = name.substr(0, eq);
-        } else if (i + 1 < args.size()) {
-            value = args[++i];
-        } else {
-            std::cerr << "keyholder: --" << name << " needs a value\n";
-            return std::nullopt;
-        }
-        if (std::find(allowed.begin(), allowed.end(), name) == allowed.end()) {
-            std::cerr << "keyholder: unknown option --" << name << '\n';
-            return std::nullopt;
-        }
-        out[name] = value;
-    }
-    return out;
-}
 
 int audit_verify(std::span<const std::string> args) {
     auto options = parse_options(args, {"db", "config"});
@@ -300,27 +274,11 @@ int directory_command(const std::string& verb, std::span<const std::string> args
 
 // read_secret: from the terminal without echo (asked twice), or one line from a pipe.
 std::optional<std::string> read_secret(const std::string& entry) {
-    auto read_line = [](std::string& out) { return static_cast<bool>(std::getline(std::cin, out)); };
-    if (!::isatty(STDIN_FILENO)) {
-        std::string line;
-        if (!read_line(line)) return std::nullopt;
-        if (!line.empty() && line.back() == '\r') line.pop_back();
-        return line;
-    }
-    termios saved{};
-    ::tcgetattr(STDIN_FILENO, &saved);
-    termios quiet = saved;
-    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
-    ::tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
-    std::string first, second;
-    std::cerr << "secret for " << entry << ": " << std::flush;
-    bool ok = read_line(first);
-    std::cerr << "\nagain: " << std::flush;
-    ok = ok && read_line(second);
-    std::cerr << '\n';
-    ::tcsetattr(STDIN_FILENO, TCSANOW, &saved);
-    if (!ok) return std::nullopt;
-    if (first != second) {
+    auto first = keyholder::cli::read_hidden("secret for " + entry + ": ");
+    if (!first || !::isatty(STDIN_FILENO)) return first;
+    auto second = keyholder::cli::read_hidden("again: ");
+    if (!second) return std::nullopt;
+    if (*first != *second) {
         std::cerr << "keyholder: the two entries differ\n";
         return std::nullopt;
     }
@@ -387,6 +345,8 @@ int main(int argc, char** argv) {
         std::cout << kDirectoryHelp;
         return args.size() >= 2 && (args[1] == "--help" || args[1] == "-h") ? kOk : kUsage;
     }
+    if (keyholder::cli::is_remote_command(args[0]))
+        return keyholder::cli::remote_command(args[0], std::span<const std::string>(args).subspan(1));
     std::cerr << "keyholder: unknown command '" << args[0] << (args.size() > 1 ? " " + args[1] : "") << "'\n\n"
               << kUsageText;
     return kUsage;

@@ -115,7 +115,9 @@ Outcome<int> store_secret(store::Connection& db, const SecretVault& vault, const
         return std::unexpected(error(Kind::invalid, "bad_secret", "a secret is 1 to 1024 bytes"));
     auto entry_id = store::entry_id_by_name(db, entry_name);
     if (!entry_id)
-        return std::unexpected(error(Kind::not_found, "no_such_entry", entry_name + " is not in the store yet"));
+        return std::unexpected(
+            error(Kind::not_found, "no_such_entry",
+                  entry_name + " is not in the store yet: start keyholderd once with this configuration"));
     const int64_t now = clock.now();
     store::Transaction tx(db);
     store::put_secret(tx, *entry_id, to_stored(vault.seal(secret, entry_name), now, actor));

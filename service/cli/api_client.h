@@ -1,0 +1,42 @@
+// ApiClient: the keyholder CLI's HTTP(S) client for the JSON API. Signs on with
+// HTTP Negotiate from the caller's Kerberos ticket cache (MIT GSSAPI; no password
+// on a domain-joined machine) or, with --user, with Basic and a prompted password.
+// Verifies the server certificate (system CAs, or --ca-file).
+#pragma once
+
+#include <optional>
+#include <string>
+
+namespace keyholder::cli {
+
+struct ClientOptions {
+    std::string server;                  ///< https://keyholder.example.com:8443
+    std::optional<std::string> user;     ///< Basic sign-on as this user
+    std::optional<std::string> password; ///< for Basic (prompted by the caller)
+    std::string ca_file;                 ///< extra CA bundle for the server certificate
+    int timeout_seconds = 30;
+};
+
+struct ApiAnswer {
+    int status = 0;    ///< 0: no answer (network, TLS)
+    std::string body;  ///< JSON
+    std::string error; ///< why there was no answer, or the server's error message
+    std::string code;  ///< the server's error code
+};
+
+class ApiClient {
+public:
+    explicit ApiClient(ClientOptions options) : options_(std::move(options)) {}
+    ApiAnswer get(const std::string& path) { return call("GET", path, ""); }
+    ApiAnswer post(const std::string& path, const std::string& json) { return call("POST", path, json); }
+
+private:
+    ApiAnswer call(const std::string& method, const std::string& path, const std::string& body);
+    ClientOptions options_;
+};
+
+/// negotiate_token: a base64 SPNEGO token for HTTP/<host> from the default ticket
+/// cache, or the GSSAPI error (no ticket, unknown service principal, ...).
+std::optional<std::string> negotiate_token(const std::string& host, std::string& error);
+
+} // namespace keyholder::cli

@@ -1,0 +1,357 @@
+// The CLI commands that talk to keyholderd's JSON API (see kRemoteUsage).
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+
+#include <cstdlib>
+#include <iostream>
+#include <set>
+
+#include "api_client.h"
+#include "cli_support.h"
+
+namespace keyholder::cli {
+
+const char* const kRemoteUsage = R"(Commands that talk to keyholderd:
+  whoami                           who the server signs you on as, and your roles
+  entries                          what you may request, and who approves it
+  request ENTRY --for 2h --reason TEXT [--ticket ID] [--start 2026-11-24T22:00:00Z]
+                                   ask for a check-out (prints the request id)
+  status                           your requests that are pending, approved or active
+  list [--approvable] [--all] [--state STATE]
+                                   --approvable: what you may decide now;
+                                   --all: everyone's (auditors and admins)
+  show ID                          one request, its decisions and its check-out
+  approve ID [--comment TEXT]      approve the current stage of a request
+  deny ID [--comment TEXT]         deny it (ends the request)
+  cancel ID                        withdraw your pending or scheduled request
+  credential ID                    the password of your active check-out (audited)
+  checkin ID                       end your window early; access is taken back
+  extend ID --by 1h [--reason TEXT]
+                                   ask for more time (approved like a request)
+  revoke ID --reason TEXT          end someone's check-out (admins)
+ID is the request id (from "request", "status" or "list").
+
+Options for all of them:
+  --server URL      keyholderd, e.g. https://keyholder.example.com:8443
+                    (default: $KEYHOLDER_URL)
+  --user NAME       sign on with Basic as NAME (password prompted, or one line
+                    on stdin); default: HTTP Negotiate with your Kerberos ticket
+  --ca-file FILE    CA certificate(s) for the server (default: the system's)
+  --json            print the server's JSON instead of text
+)";
+
+namespace {
+
+using Poco::JSON::Object;
+
+const std::set<std::string> kCommands{"whoami", "entries", "request", "status", "list",       "show",  "approve",
+                                      "deny",   "cancel",  "checkin", "extend", "credential", "revoke"};
+
+struct Context {
+    std::map<std::string, std::string> options;
+    std::optional<ApiClient> client;
+    bool json = false;
+};
+
+Object::Ptr parse(const std::string& body) {
+    Poco::JSON::Parser parser;
+    return parser.parse(body).extract<Object::Ptr>();
+}
+
+std::string text(const Object::Ptr& o, const std::string& key) {
+    if (!o || !o->has(key) || o->isNull(key)) return "";
+    return o->get(key).convert<std::string>();
+}
+
+std::string duration_text(int64_t seconds) {
+    std::string out;
+    if (seconds >= 3600) out += std::to_string(seconds / 3600) + "h";
+    if (seconds % 3600 >= 60) out += std::to_string(seconds % 3600 / 60) + "m";
+    if (seconds % 60 != 0 || out.empty()) out += std::to_string(seconds % 60) + "s";
+    return out;
+}
+
+// finish: prints the answer (or its error) and maps the status to an exit code.
+int finish(const Context& ctx, const ApiAnswer& answer, const std::function<void(const Object::Ptr&)>& print) {
+    if (answer.status == 0) {
+        std::cerr << "keyholder: " << answer.error << '\n';
+        return answer.error.find("Kerberos") != std::string::npos ? kSignOn : kFailed;
+    }
+    if (answer.status >= 400) {
+        std::cerr << "keyholder: " << answer.error << (answer.code.empty() ? "" : " (" + answer.code + ")") << '\n';
+        if (ctx.json) std::cout << answer.body << '\n';
+        if (answer.status == 401 || answer.status == 429 || answer.code == "account_disabled") return kSignOn;
+        if (answer.status >= 500) return kFailed;
+        return kFound;
+    }
+    if (ctx.json) {
+        std::cout << answer.body << '\n';
+        return kOk;
+    }
+    try {
+        print(parse(answer.body));
+    } catch (const std::exception& e) {
+        std::cerr << "keyholder: unexpected answer from the server: " << e.what() << '\n';
+        return kFailed;
+    }
+    return kOk;
+}
+
+void print_request(const Object::Ptr& r, bool detail) {
+    const auto requester = r->getObject("requester");
+    std::cout << "request " << text(r, "id") << "  " << text(r, "entry") << "  " << text(r, "state");
+    if (text(r, "state") == "pending")
+        std::cout << " (stage " << text(r, "stage") << " of " << text(r, "stages") << ", "
+                  << text(r, "approvals_needed") << " approval(s) needed)";
+    std::cout << '\n';
+    auto checkout = r->getObject("checkout");
+    if (detail) {
+        std::cout << "  requester: " << text(requester, "display_name") << " (" << text(requester, "name") << ")\n"
+                  << "  reason:    " << text(r, "reason") << '\n';
+        if (!text(r, "ticket").empty()) std::cout << "  ticket:    " << text(r, "ticket") << '\n';
+        std::cout << "  requested: " << text(r, "requested_at") << " for "
+                  << duration_text(r->getValue<int64_t>("duration_seconds"))
+                  << (text(r, "start").empty() ? " from approval" : " from " + text(r, "start")) << '\n';
+        auto decisions = r->getArray("decisions");
+        for (size_t i = 0; decisions && i < decisions->size(); ++i) {
+            auto d = decisions->getObject(static_cast<unsigned>(i));
+            std::cout << "  stage " << text(d, "stage") << ": " << text(d->getObject("approver"), "name") << ' '
+                      << (text(d, "decision") == "approve" ? "approved" : "denied") << " at " << text(d, "at")
+                      << (text(d, "comment").empty() ? "" : " (\"" + text(d, "comment") + "\")") << '\n';
+        }
+    }
+    if (checkout) {
+        std::cout << "  check-out " << text(checkout, "id") << ": " << text(checkout, "state") << ", "
+                  << text(checkout, "starts_at") << " .. " << text(checkout, "ends_at");
+        if (!text(checkout, "end_reason").empty()) std::cout << " (" << text(checkout, "end_reason") << ")";
+        const std::string takeback = text(checkout, "takeback_state");
+        if (takeback != "none") std::cout << ", take-back " << takeback;
+        if (!text(checkout, "takeback_error").empty()) std::cout << ": " << text(checkout, "takeback_error");
+        std::cout << '\n';
+    }
+}
+
+void print_requests(const Object::Ptr& o, const std::set<std::string>& states) {
+    auto list = o->getArray("requests");
+    int shown = 0;
+    for (size_t i = 0; i < list->size(); ++i) {
+        auto r = list->getObject(static_cast<unsigned>(i));
+        if (!states.empty() && states.count(text(r, "state")) == 0) continue;
+        print_request(r, false);
+        ++shown;
+    }
+    if (shown == 0) std::cout << "no requests\n";
+}
+
+// checkout_of: the check-out id behind a request id.
+std::optional<std::string> checkout_of(Context& ctx, const std::string& request_id, int& exit_code) {
+    auto answer = ctx.client->get("/api/v1/requests/" + request_id);
+    if (answer.status != 200) {
+        Context quiet = ctx;
+        quiet.json = false;
+        exit_code = finish(quiet, answer, [](const Object::Ptr&) {});
+        return std::nullopt;
+    }
+    auto checkout = parse(answer.body)->getObject("checkout");
+    if (!checkout) {
+        std::cerr << "keyholder: request " << request_id << " has no check-out (it is "
+                  << text(parse(answer.body), "state") << ")\n";
+        exit_code = kFound;
+        return std::nullopt;
+    }
+    return text(checkout, "id");
+}
+
+std::string json_of(std::initializer_list<std::pair<const char*, std::optional<std::string>>> fields) {
+    Object o;
+    for (const auto& [key, value] : fields)
+        if (value) o.set(key, *value);
+    std::ostringstream out;
+    o.stringify(out);
+    return out.str();
+}
+
+std::optional<std::string> option(const Context& ctx, const std::string& name) {
+    auto it = ctx.options.find(name);
+    if (it == ctx.options.end()) return std::nullopt;
+    return it->second;
+}
+
+bool is_id(const std::string& text) {
+    return !text.empty() && text.size() < 19 && text.find_first_not_of("0123456789") == std::string::npos;
+}
+
+} // namespace
+
+bool is_remote_command(const std::string& command) { return kCommands.count(command) != 0; }
+
+int remote_command(const std::string& command, std::span<const std::string> args) {
+    // Positional arguments first (ENTRY or ID), then options.
+    std::vector<std::string> positional;
+    size_t first_option = 0;
+    while (first_option < args.size() && !args[first_option].starts_with("-"))
+        positional.push_back(args[first_option++]);
+    std::vector<std::string> allowed{"server", "user", "ca-file"};
+    std::vector<std::string> flags{"json"};
+    if (command == "request") allowed.insert(allowed.end(), {"for", "reason", "ticket", "start"});
+    if (command == "approve" || command == "deny") allowed.push_back("comment");
+    if (command == "extend") allowed.insert(allowed.end(), {"by", "reason"});
+    if (command == "revoke") allowed.push_back("reason");
+    if (command == "list") {
+        allowed.push_back("state");
+        flags.insert(flags.end(), {"approvable", "all"});
+    }
+    auto options = parse_options(args.subspan(first_option), allowed, flags);
+    if (!options) return kUsage;
+    if (options->count("help")) {
+        std::cout << kRemoteUsage;
+        return kOk;
+    }
+    const bool needs_id =
+        command != "whoami" && command != "entries" && command != "status" && command != "list" && command != "request";
+    const size_t wanted = (needs_id || command == "request") ? 1 : 0;
+    if (positional.size() != wanted) {
+        std::cerr << "keyholder " << command << ": expected "
+                  << (wanted ? (needs_id ? "a request ID" : "an ENTRY") : "no") << " argument (see keyholder "
+                  << command << " --help)\n";
+        return kUsage;
+    }
+    if (needs_id && !is_id(positional[0])) {
+        std::cerr << "keyholder " << command << ": '" << positional[0] << "' is not a request id\n";
+        return kUsage;
+    }
+    Context ctx;
+    ctx.options = *options;
+    ctx.json = options->count("json") != 0;
+    ClientOptions client;
+    if (auto server = option(ctx, "server"))
+        client.server = *server;
+    else if (const char* env = std::getenv("KEYHOLDER_URL"))
+        client.server = env;
+    if (client.server.empty()) {
+        std::cerr << "keyholder: give --server URL or set KEYHOLDER_URL\n";
+        return kUsage;
+    }
+    while (!client.server.empty() && client.server.back() == '/')
+        client.server.pop_back();
+    client.ca_file = option(ctx, "ca-file").value_or("");
+    if (auto user = option(ctx, "user")) {
+        client.user = *user;
+        client.password = read_hidden("password for " + *user + ": ");
+        if (!client.password || client.password->empty()) {
+            std::cerr << "keyholder: no password given\n";
+            return kUsage;
+        }
+    }
+    ctx.client.emplace(client);
+    const std::string id = needs_id ? positional[0] : "";
+    const std::string request_path = "/api/v1/requests/" + id;
+
+    if (command == "whoami")
+        return finish(ctx, ctx.client->get("/api/v1/me"), [](const Object::Ptr& o) {
+            std::cout << text(o, "display_name") << " (" << text(o, "name") << ", " << text(o, "id")
+                      << "), signed on with " << text(o, "signed_on_with") << "; roles:";
+            auto roles = o->getArray("roles");
+            for (size_t i = 0; i < roles->size(); ++i)
+                std::cout << ' ' << roles->getElement<std::string>(static_cast<unsigned>(i));
+            std::cout << '\n';
+        });
+    if (command == "entries")
+        return finish(ctx, ctx.client->get("/api/v1/entries"), [](const Object::Ptr& o) {
+            auto list = o->getArray("entries");
+            if (list->size() == 0) std::cout << "no entries you may request\n";
+            for (size_t i = 0; i < list->size(); ++i) {
+                auto e = list->getObject(static_cast<unsigned>(i));
+                auto policy = e->getObject("policy");
+                std::cout << text(e, "name") << "  " << text(e, "display_name") << "  (up to "
+                          << duration_text(policy->getValue<int64_t>("max_duration_seconds")) << ")\n";
+                auto stages = e->getArray("stages");
+                for (size_t s = 0; stages && s < stages->size(); ++s) {
+                    auto stage = stages->getObject(static_cast<unsigned>(s));
+                    std::cout << "  stage " << text(stage, "stage") << ": " << text(stage, "approvals") << " of";
+                    auto people = stage->getArray("approvers");
+                    for (size_t p = 0; p < people->size(); ++p)
+                        std::cout << (p ? ", " : " ")
+                                  << text(people->getObject(static_cast<unsigned>(p)), "display_name");
+                    std::cout << '\n';
+                }
+            }
+        });
+    if (command == "request") {
+        if (!option(ctx, "for")) {
+            std::cerr << "keyholder request: give --for DURATION (e.g. 2h)\n";
+            return kUsage;
+        }
+        const std::string body = json_of({{"entry", positional[0]},
+                                          {"duration", option(ctx, "for")},
+                                          {"reason", option(ctx, "reason").value_or("")},
+                                          {"ticket", option(ctx, "ticket")},
+                                          {"start", option(ctx, "start")}});
+        return finish(ctx, ctx.client->post("/api/v1/requests", body), [](const Object::Ptr& o) {
+            print_request(o, false);
+            std::cout << "approvers have been notified; see: keyholder show " << text(o, "id") << '\n';
+        });
+    }
+    if (command == "status")
+        return finish(ctx, ctx.client->get("/api/v1/requests?mine=true&limit=200"), [](const Object::Ptr& o) {
+            print_requests(o, {"pending", "approved", "active"});
+        });
+    if (command == "list") {
+        std::string query = options->count("approvable") ? "approvable=true"
+                            : options->count("all")      ? "mine=false"
+                                                         : "mine=true";
+        if (auto state = option(ctx, "state")) query += "&state=" + *state;
+        return finish(ctx, ctx.client->get("/api/v1/requests?" + query + "&limit=200"),
+                      [](const Object::Ptr& o) { print_requests(o, {}); });
+    }
+    if (command == "show")
+        return finish(ctx, ctx.client->get(request_path), [](const Object::Ptr& o) { print_request(o, true); });
+    if (command == "approve" || command == "deny")
+        return finish(ctx,
+                      ctx.client->post(request_path + "/" + command, json_of({{"comment", option(ctx, "comment")}})),
+                      [](const Object::Ptr& o) { print_request(o, false); });
+    if (command == "cancel")
+        return finish(ctx, ctx.client->post(request_path + "/cancel", "{}"),
+                      [](const Object::Ptr& o) { print_request(o, false); });
+
+    // The rest act on the request's check-out.
+    int exit_code = kOk;
+    auto checkout = checkout_of(ctx, id, exit_code);
+    if (!checkout) return exit_code;
+    const std::string checkout_path = "/api/v1/checkouts/" + *checkout;
+    if (command == "credential")
+        return finish(ctx, ctx.client->get(checkout_path + "/credential"), [](const Object::Ptr& o) {
+            std::cout << "account:     " << text(o, "account") << "\npassword:    " << text(o, "password")
+                      << "\nvalid until: " << text(o, "valid_until") << " (rotated after)\n";
+        });
+    auto print_checkout = [](const Object::Ptr& o) {
+        std::cout << "check-out " << text(o, "id") << ": " << text(o, "state");
+        if (!text(o, "end_reason").empty()) std::cout << " (" << text(o, "end_reason") << ")";
+        std::cout << ", take-back " << text(o, "takeback_state") << '\n';
+    };
+    if (command == "checkin") return finish(ctx, ctx.client->post(checkout_path + "/checkin", "{}"), print_checkout);
+    if (command == "revoke") {
+        if (!option(ctx, "reason")) {
+            std::cerr << "keyholder revoke: give --reason TEXT\n";
+            return kUsage;
+        }
+        return finish(ctx, ctx.client->post(checkout_path + "/revoke", json_of({{"reason", option(ctx, "reason")}})),
+                      print_checkout);
+    }
+    // extend
+    if (!option(ctx, "by")) {
+        std::cerr << "keyholder extend: give --by DURATION (e.g. 1h)\n";
+        return kUsage;
+    }
+    return finish(
+        ctx,
+        ctx.client->post(checkout_path + "/extend",
+                         json_of({{"by", option(ctx, "by")}, {"reason", option(ctx, "reason").value_or("")}})),
+        [](const Object::Ptr& o) {
+            print_request(o, false);
+            std::cout << "the extension needs approval like a request\n";
+        });
+}
+
+} // namespace keyholder::cli
