@@ -111,13 +111,15 @@ struct Directory::Impl {
     detail::TtlCache<std::optional<Group>> groups;     // negative entries: nullopt
     detail::TtlCache<std::vector<std::string>> tokens; // user id -> group SIDs (AD) or group DNs (OpenLDAP)
     detail::TtlCache<std::vector<Membership>> memberships;
+    detail::TtlCache<std::vector<User>> members; // group DN -> transitive members (who can approve)
 
     Impl(DirectorySettings s, std::function<int64_t()> clock)
         : settings(std::move(s)), now(std::move(clock)), pool(settings, settings.pool_size), flavour(settings.flavour),
           users(settings.cache_size, settings.cache_ttl.count(), now),
           groups(settings.cache_size, settings.cache_ttl.count(), now),
           tokens(settings.cache_size, settings.cache_ttl.count(), now),
-          memberships(settings.cache_size, settings.cache_ttl.count(), now) {}
+          memberships(settings.cache_size, settings.cache_ttl.count(), now),
+          members(settings.cache_size, settings.cache_ttl.count(), now) {}
 
     // probe: the rootDSE from the healthiest server; failures are remembered.
     Result<RootDse> probe() {
@@ -541,6 +543,16 @@ Result<std::vector<std::string>> Directory::member_dns(const Group& group) {
 }
 
 Result<std::vector<User>> Directory::transitive_members(const Group& group) {
+    // Cached per group: approver lists are read for every new request; decisions
+    // re-check eligibility against the directory anyway.
+    const std::string key = "members:" + lower(group.dn);
+    if (auto cached = impl_->members.get(key)) return *cached;
+    auto loaded = load_transitive_members(group);
+    if (loaded) impl_->members.put(key, *loaded);
+    return loaded;
+}
+
+Result<std::vector<User>> Directory::load_transitive_members(const Group& group) {
     auto f = impl_->get_flavour();
     if (!f) return std::unexpected(f.error());
     std::vector<User> users;
@@ -675,6 +687,7 @@ Result<void> Directory::add_member(const Group& group, const User& user) {
     // Already a member: AD answers 68, OpenLDAP 20.
     auto done = change_member(impl_->pool, group, user, LDAP_MOD_ADD, {LDAP_TYPE_OR_VALUE_EXISTS, LDAP_ALREADY_EXISTS});
     invalidate(user);
+    impl_->members.clear(); // the group, and every group it is nested in, changed
     return done;
 }
 
@@ -683,6 +696,7 @@ Result<void> Directory::remove_member(const Group& group, const User& user) {
     auto done =
         change_member(impl_->pool, group, user, LDAP_MOD_DELETE, {LDAP_NO_SUCH_ATTRIBUTE, LDAP_UNWILLING_TO_PERFORM});
     invalidate(user);
+    impl_->members.clear(); // the group, and every group it is nested in, changed
     return done;
 }
 
@@ -708,6 +722,7 @@ void Directory::invalidate_all() {
     impl_->groups.clear();
     impl_->tokens.clear();
     impl_->memberships.clear();
+    impl_->members.clear();
 }
 
 CacheStats Directory::cache_stats() const {

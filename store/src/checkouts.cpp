@@ -59,7 +59,8 @@ CheckoutRow read_checkout(Statement& s) {
 
 std::vector<int64_t> ids(Connection& db, const std::string& sql, int64_t now, int limit) {
     std::vector<int64_t> out;
-    Statement s = db.prepare(sql);
+    auto statement = db.cached(sql);
+    Statement& s = *statement;
     s.bind(1, now).bind(2, limit);
     while (s.step())
         out.push_back(s.column_int64(0));
@@ -69,8 +70,9 @@ std::vector<int64_t> ids(Connection& db, const std::string& sql, int64_t now, in
 } // namespace
 
 std::optional<RequestRow> find_request(Connection& db, int64_t id) {
-    Statement s = db.prepare(std::string("SELECT ") + kRequestColumns +
-                             " FROM requests r JOIN entries e ON e.id = r.entry_id WHERE r.id = ?");
+    auto statement = db.cached(std::string("SELECT ") + kRequestColumns +
+                               " FROM requests r JOIN entries e ON e.id = r.entry_id WHERE r.id = ?");
+    Statement& s = *statement;
     s.bind(1, id);
     if (!s.step()) return std::nullopt;
     return read_request(s);
@@ -78,8 +80,9 @@ std::optional<RequestRow> find_request(Connection& db, int64_t id) {
 
 std::vector<ApprovalRow> approvals_of(Connection& db, int64_t request_id) {
     std::vector<ApprovalRow> out;
-    Statement s = db.prepare("SELECT id, request_id, stage, approver_sid, approver_name, decision, comment, via, "
-                             "decided_at FROM approvals WHERE request_id = ? ORDER BY decided_at, id");
+    auto statement = db.cached("SELECT id, request_id, stage, approver_sid, approver_name, decision, comment, via, "
+                               "decided_at FROM approvals WHERE request_id = ? ORDER BY decided_at, id");
+    Statement& s = *statement;
     s.bind(1, request_id);
     while (s.step()) {
         out.push_back(ApprovalRow{s.column_int64(0), s.column_int64(1), static_cast<int>(s.column_int64(2)),
@@ -90,16 +93,18 @@ std::vector<ApprovalRow> approvals_of(Connection& db, int64_t request_id) {
 }
 
 std::optional<CheckoutRow> find_checkout(Connection& db, int64_t id) {
-    Statement s = db.prepare(std::string("SELECT ") + kCheckoutColumns +
-                             " FROM checkouts c JOIN entries e ON e.id = c.entry_id WHERE c.id = ?");
+    auto statement = db.cached(std::string("SELECT ") + kCheckoutColumns +
+                               " FROM checkouts c JOIN entries e ON e.id = c.entry_id WHERE c.id = ?");
+    Statement& s = *statement;
     s.bind(1, id);
     if (!s.step()) return std::nullopt;
     return read_checkout(s);
 }
 
 std::optional<CheckoutRow> checkout_of_request(Connection& db, int64_t request_id) {
-    Statement s = db.prepare(std::string("SELECT ") + kCheckoutColumns +
-                             " FROM checkouts c JOIN entries e ON e.id = c.entry_id WHERE c.request_id = ?");
+    auto statement = db.cached(std::string("SELECT ") + kCheckoutColumns +
+                               " FROM checkouts c JOIN entries e ON e.id = c.entry_id WHERE c.request_id = ?");
+    Statement& s = *statement;
     s.bind(1, request_id);
     if (!s.step()) return std::nullopt;
     return read_checkout(s);
@@ -107,9 +112,10 @@ std::optional<CheckoutRow> checkout_of_request(Connection& db, int64_t request_i
 
 bool change_request_state(Transaction& tx, int64_t id, const std::string& from, const std::string& to,
                           std::optional<int> stage, std::optional<int64_t> decided_at) {
-    Statement s = tx.connection().prepare(
+    auto statement = tx.connection().cached(
         "UPDATE requests SET state = ?, stage = coalesce(?, stage), decided_at = coalesce(?, decided_at) "
         "WHERE id = ? AND state = ?");
+    Statement& s = *statement;
     s.bind(1, to).bind(3, decided_at).bind(4, id).bind(5, from);
     if (stage)
         s.bind(2, *stage);
@@ -120,9 +126,10 @@ bool change_request_state(Transaction& tx, int64_t id, const std::string& from, 
 }
 
 bool insert_approval(Transaction& tx, const ApprovalRow& a) {
-    Statement s = tx.connection().prepare(
+    auto statement = tx.connection().cached(
         "INSERT INTO approvals(request_id, stage, approver_sid, approver_name, decision, comment, via, decided_at) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(request_id, approver_sid) DO NOTHING");
+    Statement& s = *statement;
     s.bind(1, a.request_id)
         .bind(2, a.stage)
         .bind(3, a.approver_sid)
@@ -136,16 +143,18 @@ bool insert_approval(Transaction& tx, const ApprovalRow& a) {
 }
 
 int count_approvals(Connection& db, int64_t request_id, int stage) {
-    Statement s =
-        db.prepare("SELECT count(*) FROM approvals WHERE request_id = ? AND stage = ? AND decision = 'approve'");
+    auto statement =
+        db.cached("SELECT count(*) FROM approvals WHERE request_id = ? AND stage = ? AND decision = 'approve'");
+    Statement& s = *statement;
     s.bind(1, request_id).bind(2, stage);
     s.step();
     return static_cast<int>(s.column_int64(0));
 }
 
 int64_t insert_checkout(Transaction& tx, const CheckoutRow& c) {
-    Statement s = tx.connection().prepare("INSERT INTO checkouts(request_id, entry_id, holder_sid, holder_name, "
-                                          "starts_at, ends_at, state) VALUES (?, ?, ?, ?, ?, ?, ?)");
+    auto statement = tx.connection().cached("INSERT INTO checkouts(request_id, entry_id, holder_sid, holder_name, "
+                                            "starts_at, ends_at, state) VALUES (?, ?, ?, ?, ?, ?, ?)");
+    Statement& s = *statement;
     s.bind(1, c.request_id)
         .bind(2, c.entry_id)
         .bind(3, c.holder_sid)
@@ -158,69 +167,79 @@ int64_t insert_checkout(Transaction& tx, const CheckoutRow& c) {
 }
 
 bool change_checkout_state(Transaction& tx, int64_t id, const std::string& from, const std::string& to) {
-    Statement s = tx.connection().prepare("UPDATE checkouts SET state = ? WHERE id = ? AND state = ?");
+    auto statement = tx.connection().cached("UPDATE checkouts SET state = ? WHERE id = ? AND state = ?");
+    Statement& s = *statement;
     s.bind(1, to).bind(2, id).bind(3, from).run();
     return tx.connection().changes() == 1;
 }
 
 bool end_checkout(Transaction& tx, int64_t id, const std::string& reason, int64_t at) {
-    Statement s = tx.connection().prepare(
+    auto statement = tx.connection().cached(
         "UPDATE checkouts SET state = 'ended', ended_at = ?, end_reason = ?, takeback_state = 'pending', "
         "takeback_next_at = ? WHERE id = ? AND state IN ('scheduled', 'active')");
+    Statement& s = *statement;
     s.bind(1, at).bind(2, reason).bind(3, at).bind(4, id).run();
     return tx.connection().changes() == 1;
 }
 
 void set_checkout_end(Transaction& tx, int64_t id, int64_t ends_at) {
-    Statement s = tx.connection().prepare("UPDATE checkouts SET ends_at = ? WHERE id = ?");
+    auto statement = tx.connection().cached("UPDATE checkouts SET ends_at = ? WHERE id = ?");
+    Statement& s = *statement;
     s.bind(1, ends_at).bind(2, id).run();
 }
 
 void record_takeback(Transaction& tx, int64_t id, const std::string& state, int attempts,
                      std::optional<int64_t> next_at, std::optional<std::string> error) {
-    Statement s = tx.connection().prepare("UPDATE checkouts SET takeback_state = ?, takeback_attempts = ?, "
-                                          "takeback_next_at = ?, takeback_error = ? WHERE id = ?");
+    auto statement = tx.connection().cached("UPDATE checkouts SET takeback_state = ?, takeback_attempts = ?, "
+                                            "takeback_next_at = ?, takeback_error = ? WHERE id = ?");
+    Statement& s = *statement;
     s.bind(1, state).bind(2, attempts).bind(3, next_at).bind(4, error).bind(5, id).run();
 }
 
 void record_release(Transaction& tx, int64_t id, const std::string& state, int attempts, std::optional<int64_t> next_at,
                     std::optional<std::string> error) {
-    Statement s = tx.connection().prepare("UPDATE checkouts SET release_state = ?, release_attempts = ?, "
-                                          "release_next_at = ?, release_error = ? WHERE id = ?");
+    auto statement = tx.connection().cached("UPDATE checkouts SET release_state = ?, release_attempts = ?, "
+                                            "release_next_at = ?, release_error = ? WHERE id = ?");
+    Statement& s = *statement;
     s.bind(1, state).bind(2, attempts).bind(3, next_at).bind(4, error).bind(5, id).run();
 }
 
 bool mark_ending_notice(Transaction& tx, int64_t id, int64_t at) {
-    Statement s = tx.connection().prepare(
+    auto statement = tx.connection().cached(
         "UPDATE checkouts SET ending_notice_at = ? WHERE id = ? AND ending_notice_at IS NULL AND state = 'active'");
+    Statement& s = *statement;
     s.bind(1, at).bind(2, id).run();
     return tx.connection().changes() == 1;
 }
 
 void count_retrieval(Transaction& tx, int64_t id) {
-    Statement s = tx.connection().prepare("UPDATE checkouts SET retrievals = retrievals + 1 WHERE id = ?");
+    auto statement = tx.connection().cached("UPDATE checkouts SET retrievals = retrievals + 1 WHERE id = ?");
+    Statement& s = *statement;
     s.bind(1, id).run();
 }
 
 int count_overlapping_checkouts(Connection& db, int64_t entry_id, int64_t from, int64_t to) {
-    Statement s = db.prepare("SELECT count(*) FROM checkouts WHERE entry_id = ? AND state IN ('scheduled', 'active') "
-                             "AND starts_at < ? AND ends_at > ?");
+    auto statement = db.cached("SELECT count(*) FROM checkouts WHERE entry_id = ? AND state IN ('scheduled', 'active') "
+                               "AND starts_at < ? AND ends_at > ?");
+    Statement& s = *statement;
     s.bind(1, entry_id).bind(2, to).bind(3, from);
     s.step();
     return static_cast<int>(s.column_int64(0));
 }
 
 int count_unfinished_takebacks(Connection& db, int64_t entry_id) {
-    Statement s =
-        db.prepare("SELECT count(*) FROM checkouts WHERE entry_id = ? AND takeback_state IN ('pending', 'failed')");
+    auto statement =
+        db.cached("SELECT count(*) FROM checkouts WHERE entry_id = ? AND takeback_state IN ('pending', 'failed')");
+    Statement& s = *statement;
     s.bind(1, entry_id);
     s.step();
     return static_cast<int>(s.column_int64(0));
 }
 
 int64_t extension_total(Connection& db, int64_t checkout_id) {
-    Statement s = db.prepare("SELECT coalesce(sum(duration_s), 0) FROM requests WHERE extends_checkout_id = ? AND "
-                             "state IN ('approved', 'active', 'ended')");
+    auto statement = db.cached("SELECT coalesce(sum(duration_s), 0) FROM requests WHERE extends_checkout_id = ? AND "
+                               "state IN ('approved', 'active', 'ended')");
+    Statement& s = *statement;
     s.bind(1, checkout_id);
     s.step();
     return s.column_int64(0);
@@ -252,7 +271,7 @@ DueWork due_work(Connection& db, int64_t now, int limit) {
 }
 
 std::optional<int64_t> next_due(Connection& db) {
-    Statement s = db.prepare(
+    auto statement = db.cached(
         "SELECT min(t) FROM ("
         " SELECT min(deadline_at) AS t FROM requests WHERE state = 'pending'"
         " UNION ALL SELECT min(starts_at) FROM checkouts WHERE state = 'scheduled'"
@@ -261,6 +280,7 @@ std::optional<int64_t> next_due(Connection& db) {
         " UNION ALL SELECT min(release_next_at) FROM checkouts WHERE state = 'active' AND"
         "  release_state IN ('pending', 'failed')"
         " UNION ALL SELECT min(ends_at - 600) FROM checkouts WHERE state = 'active' AND ending_notice_at IS NULL)");
+    Statement& s = *statement;
     s.step();
     return s.column_optional_int64(0);
 }
@@ -282,16 +302,18 @@ std::vector<RequestRow> list_requests(Connection& db, const RequestFilter& filte
 }
 
 StateCounts state_counts(Connection& db) {
-    Statement s = db.prepare("SELECT (SELECT count(*) FROM requests WHERE state = 'pending'),"
-                             " (SELECT count(*) FROM checkouts WHERE state = 'active'),"
-                             " (SELECT count(*) FROM checkouts WHERE takeback_state IN ('pending', 'failed')),"
-                             " (SELECT count(*) FROM outbox WHERE state = 'pending')");
+    auto statement = db.cached("SELECT (SELECT count(*) FROM requests WHERE state = 'pending'),"
+                               " (SELECT count(*) FROM checkouts WHERE state = 'active'),"
+                               " (SELECT count(*) FROM checkouts WHERE takeback_state IN ('pending', 'failed')),"
+                               " (SELECT count(*) FROM outbox WHERE state = 'pending')");
+    Statement& s = *statement;
     s.step();
     return {s.column_int64(0), s.column_int64(1), s.column_int64(2), s.column_int64(3)};
 }
 
 std::optional<int64_t> entry_id_by_name(Connection& db, const std::string& name) {
-    Statement s = db.prepare("SELECT id FROM entries WHERE name = ? AND retired = 0");
+    auto statement = db.cached("SELECT id FROM entries WHERE name = ? AND retired = 0");
+    Statement& s = *statement;
     s.bind(1, name);
     if (!s.step()) return std::nullopt;
     return s.column_int64(0);

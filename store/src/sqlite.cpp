@@ -1,6 +1,13 @@
 // RAII wrappers over the SQLite C API (see sqlite.h).
 #include "keyholder/store/sqlite.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <map>
+
 #include <sqlite3.h>
 
 #include <gsl/narrow>
@@ -36,6 +43,34 @@ const char* synchronous_pragma(Synchronous s) {
     return "PRAGMA synchronous=FULL";
 }
 
+// shared_for: the in-process state of a database file (writer lock, group commit).
+std::shared_ptr<FileShared> shared_for(const std::filesystem::path& file) {
+    static std::mutex registry_mutex;
+    static std::map<std::string, std::weak_ptr<FileShared>> registry;
+    std::error_code ec;
+    std::string key = std::filesystem::weakly_canonical(file, ec).string();
+    if (ec) key = std::filesystem::absolute(file).lexically_normal().string();
+    std::lock_guard lock(registry_mutex);
+    auto& slot = registry[key];
+    auto existing = slot.lock();
+    if (!existing) {
+        existing = std::make_shared<FileShared>();
+        slot = existing;
+    }
+    return existing;
+}
+
+// sync_wal: fdatasync of the WAL file (fsync acts on the file, whichever descriptor).
+// No WAL file means nothing is pending in it (a checkpoint synced the database).
+bool sync_wal(const std::filesystem::path& database) {
+    const std::string wal = database.string() + "-wal";
+    const int fd = ::open(wal.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return errno == ENOENT;
+    const bool ok = ::fdatasync(fd) == 0;
+    ::close(fd);
+    return ok;
+}
+
 } // namespace
 
 Connection::Connection(sqlite3* db, std::filesystem::path file) : db_(db), file_(std::move(file)) {}
@@ -57,12 +92,17 @@ Connection Connection::open(const std::filesystem::path& file, const ConnectionO
         if (!wal.step() || wal.column_text(0) != "wal")
             throw StoreError(SQLITE_ERROR, "cannot switch " + file.string() + " to WAL mode");
     }
-    connection.exec_script(synchronous_pragma(options.synchronous));
+    // full: NORMAL in SQLite plus the group fsync of commit() (see the header).
+    connection.group_sync_ = options.synchronous == Synchronous::full && !options.read_only;
+    connection.exec_script(synchronous_pragma(connection.group_sync_ ? Synchronous::normal : options.synchronous));
+    connection.shared_ = shared_for(file);
+    connection.busy_timeout_ = options.busy_timeout;
     return connection;
 }
 
 Connection::Connection(Connection&& other) noexcept
-    : db_(other.db_), file_(std::move(other.file_)), cache_(std::move(other.cache_)) {
+    : db_(other.db_), file_(std::move(other.file_)), cache_(std::move(other.cache_)), shared_(std::move(other.shared_)),
+      group_sync_(other.group_sync_), busy_timeout_(other.busy_timeout_) {
     other.db_ = nullptr;
     other.cache_.clear();
 }
@@ -74,6 +114,9 @@ Connection& Connection::operator=(Connection&& other) noexcept {
         db_ = other.db_;
         file_ = std::move(other.file_);
         cache_ = std::move(other.cache_);
+        shared_ = std::move(other.shared_);
+        group_sync_ = other.group_sync_;
+        busy_timeout_ = other.busy_timeout_;
         other.db_ = nullptr;
         other.cache_.clear();
     }
@@ -221,7 +264,14 @@ std::vector<std::byte> Statement::column_blob(int column) const {
 int Statement::column_count() const { return sqlite3_column_count(stmt_); }
 
 Transaction::Transaction(Connection& connection) : connection_(connection) {
-    connection_.exec_script("BEGIN IMMEDIATE");
+    if (connection_.shared_) {
+        writer_ = std::unique_lock(connection_.shared_->writer, std::defer_lock);
+        if (!writer_.try_lock_for(connection_.busy_timeout_))
+            throw StoreError(SQLITE_BUSY, "database is locked: another writer of this process held " +
+                                              connection_.file().string() + " for over " +
+                                              std::to_string(connection_.busy_timeout_.count()) + " ms");
+    }
+    connection_.exec_script("BEGIN IMMEDIATE"); // other processes (the CLI) wait in SQLite's busy handler
 }
 
 Transaction::~Transaction() {
@@ -234,6 +284,46 @@ Transaction::~Transaction() {
 void Transaction::commit() {
     connection_.exec_script("COMMIT");
     open_ = false;
+    uint64_t sequence = 0;
+    if (connection_.group_sync_) {
+        // Numbered while the writer lock still orders commits as the WAL does.
+        std::lock_guard lock(connection_.shared_->sync_mutex);
+        sequence = ++connection_.shared_->committed;
+    }
+    if (writer_.owns_lock()) writer_.unlock(); // the next writer proceeds while we wait for the disk
+    if (connection_.group_sync_) connection_.wait_durable(sequence);
+}
+
+std::pair<uint64_t, uint64_t> Connection::group_commit_counts() const {
+    if (!shared_ || !group_sync_) return {0, 0};
+    std::lock_guard lock(shared_->sync_mutex);
+    return {shared_->committed, shared_->syncs};
+}
+
+// wait_durable: returns once an fdatasync of the WAL that started after commit
+// `sequence` has finished. The first waiter becomes the leader and syncs for all
+// commits so far; the others wait for it (one fsync per group).
+void Connection::wait_durable(uint64_t sequence) {
+    FileShared& s = *shared_;
+    std::unique_lock lock(s.sync_mutex);
+    while (s.synced < sequence) {
+        if (s.syncing) {
+            s.synced_changed.wait(lock);
+            continue;
+        }
+        s.syncing = true;
+        const uint64_t target = s.committed;
+        lock.unlock();
+        const bool ok = sync_wal(file_);
+        lock.lock();
+        ++s.syncs;
+        s.syncing = false;
+        if (ok) s.synced = std::max(s.synced, target);
+        s.synced_changed.notify_all();
+        if (!ok)
+            throw StoreError(SQLITE_IOERR_FSYNC,
+                             "committed, but cannot fsync " + file_.string() + "-wal: " + std::strerror(errno));
+    }
 }
 
 } // namespace keyholder::store

@@ -136,13 +136,16 @@ public:
         o->set("duration_seconds", r.duration_s);
         o->set("state", r.state);
         o->set("stage", r.stage);
+        const auto approvals = store::approvals_of(core.store(), r.id);
         if (entry != ctx_.config.entries.end()) {
             const auto& policy = ctx_.config.policies.at(entry->second.policy);
             o->set("stages", static_cast<int>(policy.stages.size()));
             if (r.state == "pending") {
                 const int needed = policy.stages.at(static_cast<size_t>(r.stage - 1)).approvals;
-                const int have = store::count_approvals(core.store(), r.id, r.stage);
-                o->set("approvals_needed", std::max(0, needed - have));
+                const auto have = std::count_if(approvals.begin(), approvals.end(), [&](const auto& a) {
+                    return a.stage == r.stage && a.decision == "approve";
+                });
+                o->set("approvals_needed", std::max(0, needed - static_cast<int>(have)));
             }
         }
         o->set("deadline", http::iso8601(r.deadline_at));
@@ -150,7 +153,7 @@ public:
         o->set("extends_checkout",
                r.extends_checkout_id ? Poco::Dynamic::Var(*r.extends_checkout_id) : Poco::Dynamic::Var());
         Array::Ptr decisions = new Array;
-        for (const auto& a : store::approvals_of(core.store(), r.id)) {
+        for (const auto& a : approvals) {
             Object::Ptr d = new Object;
             d->set("stage", a.stage);
             d->set("approver", person(a.approver_sid, a.approver_name, ""));

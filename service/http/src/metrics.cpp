@@ -33,10 +33,14 @@ std::string label_value(const std::string& value) {
 Metrics::Metrics() = default;
 
 void Metrics::observe_request(const std::string& route, const std::string& method, int status, double seconds) {
-    const std::string labels = "route=\"" + label_value(route) + "\",method=\"" + label_value(method) + "\",status=\"" +
-                               std::to_string(status) + "\"";
-    add("keyholder_http_requests_total", "HTTP requests answered, by route, method and status", labels);
-    std::lock_guard lock(mutex_);
+    std::string labels;
+    labels.reserve(route.size() + method.size() + 40);
+    labels.append("route=\"").append(label_value(route)).append("\",method=\"").append(label_value(method));
+    labels.append("\",status=\"").append(std::to_string(status)).append("\"");
+    std::lock_guard lock(mutex_); // one lock for the counter and the histogram
+    auto& family = counters_["keyholder_http_requests_total"];
+    if (family.help.empty()) family.help = "HTTP requests answered, by route, method and status";
+    family.values[labels] += 1;
     auto& histogram = latency_[route];
     if (histogram.buckets.empty()) histogram.buckets.assign(kBuckets.size(), 0);
     for (size_t i = 0; i < kBuckets.size(); ++i)

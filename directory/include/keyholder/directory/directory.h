@@ -88,6 +88,7 @@ public:
     [[nodiscard]] CacheStats cache_stats() const;
 
 private:
+    Result<std::vector<User>> load_transitive_members(const Group& group);
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };

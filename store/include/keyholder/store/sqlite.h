@@ -8,8 +8,11 @@
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -26,6 +29,10 @@ namespace keyholder::store {
 
 /// Synchronous: how hard a commit waits for the disk. Full is the default: a commit
 /// that returned is on disk, so a 2xx answer survives power loss.
+/// Synchronous: off and normal as SQLite's; full = durable when commit() returns,
+/// done as a group commit: SQLite commits with synchronous=NORMAL and commit() then
+/// waits for an fdatasync of the WAL that covers it, one fsync for all the commits
+/// that queued meanwhile (as durable as synchronous=FULL, more commits per fsync).
 enum class Synchronous { off, normal, full };
 
 struct ConnectionOptions {
@@ -68,13 +75,24 @@ public:
     [[nodiscard]] bool in_transaction() const;
     [[nodiscard]] const std::filesystem::path& file() const { return file_; }
     [[nodiscard]] sqlite3* handle() const { return db_; }
+    /// group_commit_counts: durable commits made and WAL fsyncs they took, in this
+    /// process, for this file ({0, 0} unless opened with Synchronous::full).
+    [[nodiscard]] std::pair<uint64_t, uint64_t> group_commit_counts() const;
 
 private:
+    friend class Transaction;
     Connection(sqlite3* db, std::filesystem::path file);
     void finalize_cache() noexcept;
     sqlite3* db_;
     std::filesystem::path file_;
     std::unordered_map<std::string, sqlite3_stmt*> cache_;
+    /// shared_: per database file and process. Writers queue on its mutex (woken at
+    /// once) instead of in SQLite's busy handler, which sleeps in growing steps; and
+    /// durable commits share one WAL fsync (group commit, see Transaction::commit).
+    std::shared_ptr<struct FileShared> shared_;
+    bool group_sync_ = false;
+    void wait_durable(uint64_t sequence);
+    std::chrono::milliseconds busy_timeout_{5000};
 };
 
 /// Statement: one prepared statement. Parameters are 1-based like SQLite's.
@@ -157,6 +175,18 @@ public:
 private:
     Connection& connection_;
     bool open_ = true;
+    std::unique_lock<std::timed_mutex> writer_;
+};
+
+/// FileShared: what the connections of one process to one database file share.
+struct FileShared {
+    std::timed_mutex writer;
+    std::mutex sync_mutex;
+    std::condition_variable synced_changed;
+    uint64_t committed = 0; ///< commits made, in WAL order
+    uint64_t synced = 0;    ///< commits known to be on disk
+    bool syncing = false;   ///< a leader is in fdatasync now
+    uint64_t syncs = 0;     ///< fdatasync calls made (tests, metrics)
 };
 
 } // namespace keyholder::store

@@ -10,7 +10,7 @@
 //   directory down             503 (fail closed)
 //
 // Basic is accepted only over TLS or on a loopback listener. Verified Basic
-// credentials are remembered for basic_cache_ttl as a salted HMAC-SHA256 (never the
+// credentials are remembered for basic_cache_ttl as a salted SHA-256 (never the
 // password), so that not every request binds to a DC. Thread-safe.
 #pragma once
 

@@ -49,7 +49,7 @@ struct HttpSection {
     int max_header_fields = 64;
     int max_header_bytes = 16 * 1024;
     int threads = 16;
-    int max_queued = 256;
+    int max_queued = 1024;
     Seconds read_timeout{15};
     Seconds keepalive_timeout{10};
     std::vector<std::string> allowed_origins; ///< extra origins allowed to POST (the public URL always is)

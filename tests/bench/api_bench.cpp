@@ -1,0 +1,329 @@
+// api_bench: the HTTP API under load, in-process, against the Samba AD DC that
+// scripts/bench starts (KEYHOLDER_BENCH_DC names its folder). Three figures, each
+// next to a baseline measured in the same run on this machine:
+//   1. authenticated GET /api/v1/requests/{id} (Basic, cached credentials) vs a bare
+//      Poco HTTPServer answering a constant JSON ("hello world"), same thread count
+//      and client load; target >= 0.5x;
+//   2. request creation (POST /api/v1/requests: durable commit with audit and outbox
+//      rows) vs bare SQLite single-row commits at the same durability; target >= 0.8x;
+//   3. 1,000 concurrent keep-alive connections: every one must get answers; p50/p99.
+// Rounds alternate between subject and baseline so that a noisy neighbour hurts both.
+#include <Poco/Net/HTTPBasicCredentials.h>
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPRequestHandler.h>
+#include <Poco/Net/HTTPRequestHandlerFactory.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/Net/HTTPServer.h>
+#include <Poco/Net/HTTPServerParams.h>
+#include <Poco/Net/HTTPServerRequest.h>
+#include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/Net/ServerSocket.h>
+#include <Poco/StreamCopier.h>
+#include <Poco/ThreadPool.h>
+#include <Poco/URI.h>
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "keyholder/api/api.h"
+#include "keyholder/auth/sign_on.h"
+#include "keyholder/config/config.h"
+#include "keyholder/core/authority.h"
+#include "keyholder/core/catalog.h"
+#include "keyholder/core/directory_settings.h"
+#include "keyholder/core/vault.h"
+#include "keyholder/directory/directory.h"
+#include "keyholder/http/server.h"
+#include "keyholder/store/store.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+const int kClients = std::getenv("KEYHOLDER_BENCH_CLIENTS") ? std::atoi(std::getenv("KEYHOLDER_BENCH_CLIENTS")) : 8;
+
+struct Load {
+    double per_second = 0;
+    double p50_ms = 0;
+    double p99_ms = 0;
+    int failures = 0;
+};
+
+double percentile(std::vector<double>& v, double p) {
+    if (v.empty()) return 0;
+    std::sort(v.begin(), v.end());
+    return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
+}
+
+// drive: `clients` threads, each on its own keep-alive connection, for `seconds`.
+Load drive(const std::string& url, const std::string& method, const std::string& path,
+           const std::function<std::string()>& body, int expect, double seconds, int clients = kClients) {
+    Poco::URI uri(url);
+    std::atomic<int> done{0};
+    std::atomic<int> failures{0};
+    std::mutex mutex;
+    std::vector<double> latencies;
+    const auto until =
+        Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+    std::vector<std::thread> threads;
+    const auto start = Clock::now();
+    for (int c = 0; c < clients; ++c) {
+        threads.emplace_back([&] {
+            Poco::Net::HTTPClientSession session(uri.getHost(), uri.getPort());
+            session.setKeepAlive(true);
+            std::vector<double> mine;
+            while (Clock::now() < until) {
+                const auto t0 = Clock::now();
+                try {
+                    Poco::Net::HTTPRequest request(method, path, Poco::Net::HTTPMessage::HTTP_1_1);
+                    Poco::Net::HTTPBasicCredentials("bob", "Bob-Pa55word!").authenticate(request);
+                    const std::string text = body ? body() : std::string();
+                    if (method == "POST") {
+                        request.setContentType("application/json");
+                        request.setContentLength(static_cast<std::streamsize>(text.size()));
+                    }
+                    session.sendRequest(request) << text;
+                    Poco::Net::HTTPResponse response;
+                    std::string answer;
+                    Poco::StreamCopier::copyToString(session.receiveResponse(response), answer);
+                    if (static_cast<int>(response.getStatus()) != expect) {
+                        if (failures++ == 0)
+                            std::fprintf(stderr, "unexpected %d: %s\n", response.getStatus(), answer.c_str());
+                    }
+                } catch (const Poco::Exception& e) {
+                    failures++;
+                    session.reset();
+                }
+                mine.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+                done++;
+            }
+            std::lock_guard lock(mutex);
+            latencies.insert(latencies.end(), mine.begin(), mine.end());
+        });
+    }
+    for (auto& t : threads)
+        t.join();
+    Load load;
+    load.per_second = done / std::chrono::duration<double>(Clock::now() - start).count();
+    load.p50_ms = percentile(latencies, 0.5);
+    load.p99_ms = percentile(latencies, 0.99);
+    load.failures = failures;
+    return load;
+}
+
+class Hello : public Poco::Net::HTTPRequestHandler {
+public:
+    void handleRequest(Poco::Net::HTTPServerRequest&, Poco::Net::HTTPServerResponse& response) override {
+        static const std::string body = R"({"status":"hello"})";
+        response.setContentType("application/json");
+        response.setContentLength(static_cast<std::streamsize>(body.size()));
+        response.send() << body;
+    }
+};
+class HelloFactory : public Poco::Net::HTTPRequestHandlerFactory {
+public:
+    Poco::Net::HTTPRequestHandler* createRequestHandler(const Poco::Net::HTTPServerRequest&) override {
+        return new Hello;
+    }
+};
+
+double bare_sqlite_commits(const std::filesystem::path& file, double seconds) {
+    sqlite3* db = nullptr;
+    sqlite3_open(file.c_str(), &db);
+    sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; CREATE TABLE t(v INTEGER)", nullptr, nullptr,
+                 nullptr);
+    sqlite3_stmt* insert = nullptr;
+    sqlite3_prepare_v2(db, "INSERT INTO t(v) VALUES (?)", -1, &insert, nullptr);
+    int n = 0;
+    const auto start = Clock::now();
+    while (std::chrono::duration<double>(Clock::now() - start).count() < seconds) {
+        sqlite3_exec(db, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr);
+        sqlite3_bind_int(insert, 1, ++n);
+        sqlite3_step(insert);
+        sqlite3_reset(insert);
+        sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr);
+    }
+    const double rate = n / std::chrono::duration<double>(Clock::now() - start).count();
+    sqlite3_finalize(insert);
+    sqlite3_close(db);
+    return rate;
+}
+
+double median(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+}
+
+} // namespace
+
+int main() {
+    using namespace keyholder;
+    const char* dc_dir = std::getenv("KEYHOLDER_BENCH_DC");
+    if (dc_dir == nullptr) {
+        std::fprintf(stderr, "api_bench: run through scripts/bench (needs KEYHOLDER_BENCH_DC)\n");
+        return 2;
+    }
+    char pattern[] = "/tmp/keyholder-api-bench-XXXXXX";
+    const std::filesystem::path dir = ::mkdtemp(pattern);
+    std::filesystem::create_directories(dir / "data");
+    {
+        std::ofstream(dir / "data/ldap.password") << "Svc-Keyh0lder-Pa55!";
+        std::filesystem::permissions(dir / "data/ldap.password",
+                                     std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+        std::ofstream(dir / "keyholder.ini")
+            << "[service]\ndata_dir = data\nadmin_groups = Keyholder Admins\n"
+               "[http]\nlisten = 127.0.0.1:0\nthreads = 16\n"
+               "[ldap]\nuris = ldaps://127.0.0.2\nbase_dn = DC=keyholder,DC=test\nca_file = "
+            << dc_dir
+            << "/tls/ca.crt\nbind_dn = svc-keyholder@keyholder.test\nbind_password_file = ldap.password\n"
+               "[policy.shared]\nrequester_groups = Tier0 Operators\nstage1_approvers = Team Leads\n"
+               "exclusive = false\nmax_duration = 4h\n"
+               "[entry.server-admins]\npolicy = shared\nrelease = group\ngroup = Server Admins\n";
+    }
+    auto loaded = config::load_config(dir / "keyholder.ini");
+    if (!loaded) {
+        std::fprintf(stderr, "config: %s\n", loaded.error().front().to_string().c_str());
+        return 1;
+    }
+    const config::Config config = std::move(*loaded);
+    core::SystemClock clock;
+    {
+        auto store = store::open_store(config.store.file);
+        core::record_service_start(store.connection, config, clock, "bench");
+    }
+    directory::Directory directory(core::directory_settings(config.ldap));
+    core::DirectoryAuthority authority(directory);
+    auto vault = core::SecretVault::open(config.service.master_key_file);
+    api::CorePool pool(config, authority, clock, &*vault, static_cast<size_t>(config.http.threads));
+    http::Metrics metrics;
+    api::ApiContext context{config, pool, authority, clock, &*vault, &metrics, {}};
+    http::Router router;
+    api::add_api_routes(router, context);
+    auth::SignOn sign_on(config.auth, directory, &metrics);
+    http::Server server(config.http, {}, &router, &sign_on, &metrics);
+    server.start();
+
+    Poco::Net::HTTPServerParams::Ptr hello_params = new Poco::Net::HTTPServerParams;
+    hello_params->setMaxThreads(config.http.threads);
+    hello_params->setMaxQueued(config.http.max_queued);
+    hello_params->setKeepAlive(true);
+    Poco::ThreadPool hello_pool(2, config.http.threads + 1);
+    Poco::Net::ServerSocket hello_socket(Poco::Net::SocketAddress("127.0.0.1", 0));
+    Poco::Net::HTTPServer hello(new HelloFactory, hello_pool, hello_socket, hello_params);
+    hello.start();
+    const std::string hello_url = "http://127.0.0.1:" + std::to_string(hello_socket.address().port());
+
+    const std::string body = R"({"entry":"server-admins","reason":"benchmark","duration":"1h"})";
+    auto first = drive(
+        server.url(), "POST", "/api/v1/requests", [&] { return body; }, 201, 0.5, 1);
+    if (first.failures > 0) return 1;
+
+    // 1. Authenticated GET vs hello world.
+    std::vector<double> api_rates, hello_rates, ratios;
+    Load api_load, hello_load;
+    for (int round = 0; round < 3; ++round) {
+        hello_load = drive(hello_url, "GET", "/", {}, 200, 2.0);
+        api_load = drive(server.url(), "GET", "/api/v1/requests/1", {}, 200, 2.0);
+        api_rates.push_back(api_load.per_second);
+        hello_rates.push_back(hello_load.per_second);
+        ratios.push_back(api_load.per_second / hello_load.per_second);
+    }
+    // Where the time goes: the gate alone, then sign-on alone.
+    const Load gate = drive(server.url(), "GET", "/healthz", {}, 200, 1.0);
+    const Load signed_on = drive(server.url(), "GET", "/api/v1/me", {}, 200, 1.0);
+    std::printf("  (breakdown: GET /healthz through keyholder's gate %.0f req/s; GET /api/v1/me, sign-on only, %.0f "
+                "req/s)\n",
+                gate.per_second, signed_on.per_second);
+    std::printf("authenticated GET /api/v1/requests/{id}: %.0f req/s (p50 %.2f ms, p99 %.2f ms, %d failures)\n"
+                "bare Poco hello-world GET:               %.0f req/s (p50 %.2f ms, p99 %.2f ms)\n"
+                "ratio %.2fx (median of 3 rounds, %d keep-alive clients; target >= 0.5x)\n",
+                median(api_rates), api_load.p50_ms, api_load.p99_ms, api_load.failures, median(hello_rates),
+                hello_load.p50_ms, hello_load.p99_ms, median(ratios), kClients);
+
+    // 2. Request creation vs bare SQLite single-row commits.
+    std::vector<double> create_rates, sqlite_rates, create_ratios;
+    Load create_load;
+    for (int round = 0; round < 3; ++round) {
+        const double bare = bare_sqlite_commits(dir / ("bare" + std::to_string(round) + ".db"), 2.0);
+        create_load = drive(
+            server.url(), "POST", "/api/v1/requests", [&] { return body; }, 201, 2.0);
+        create_rates.push_back(create_load.per_second);
+        sqlite_rates.push_back(bare);
+        create_ratios.push_back(create_load.per_second / bare);
+    }
+    std::printf("POST /api/v1/requests (durable: request + audit + outbox): %.0f req/s (p50 %.2f ms, p99 %.2f ms, "
+                "%d failures)\n"
+                "bare SQLite single-row commits (WAL, synchronous=FULL):     %.0f commits/s\n"
+                "ratio %.2fx (median of 3 rounds, %d clients; target >= 0.8x)\n",
+                median(create_rates), create_load.p50_ms, create_load.p99_ms, create_load.failures,
+                median(sqlite_rates), median(create_ratios), kClients);
+
+    // 3. 1,000 concurrent keep-alive connections.
+    constexpr int kConnections = 1000;
+    constexpr int kThreads = 100;
+    std::atomic<int> answered_connections{0};
+    std::atomic<int> failures{0};
+    std::mutex mutex;
+    std::vector<double> latencies;
+    Poco::URI uri(server.url());
+    std::vector<std::thread> threads;
+    const auto start = Clock::now();
+    for (int t = 0; t < kThreads; ++t) {
+        threads.emplace_back([&] {
+            std::vector<std::unique_ptr<Poco::Net::HTTPClientSession>> sessions;
+            for (int i = 0; i < kConnections / kThreads; ++i) {
+                sessions.push_back(std::make_unique<Poco::Net::HTTPClientSession>(uri.getHost(), uri.getPort()));
+                sessions.back()->setKeepAlive(true);
+                sessions.back()->setTimeout(Poco::Timespan(30, 0));
+            }
+            std::vector<double> mine;
+            std::vector<int> answered(sessions.size(), 0);
+            for (int pass = 0; pass < 3; ++pass) {
+                for (size_t i = 0; i < sessions.size(); ++i) {
+                    const auto t0 = Clock::now();
+                    try {
+                        Poco::Net::HTTPRequest request("GET", "/api/v1/requests/1", Poco::Net::HTTPMessage::HTTP_1_1);
+                        Poco::Net::HTTPBasicCredentials("bob", "Bob-Pa55word!").authenticate(request);
+                        sessions[i]->sendRequest(request);
+                        Poco::Net::HTTPResponse response;
+                        std::string answer;
+                        Poco::StreamCopier::copyToString(sessions[i]->receiveResponse(response), answer);
+                        if (response.getStatus() == 200)
+                            ++answered[i];
+                        else
+                            failures++;
+                    } catch (const Poco::Exception&) {
+                        failures++;
+                        sessions[i]->reset();
+                    }
+                    mine.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+                }
+            }
+            for (int a : answered)
+                if (a == 3) answered_connections++;
+            std::lock_guard lock(mutex);
+            latencies.insert(latencies.end(), mine.begin(), mine.end());
+        });
+    }
+    for (auto& t : threads)
+        t.join();
+    const double took = std::chrono::duration<double>(Clock::now() - start).count();
+    const size_t total = latencies.size();
+    std::printf("%d keep-alive connections x 3 requests (%d client threads, 16 server workers): %d/%d connections "
+                "answered every time, %d failures, p50 %.2f ms, p99 %.2f ms, %.0f req/s\n",
+                kConnections, kThreads, answered_connections.load(), kConnections, failures.load(),
+                percentile(latencies, 0.5), percentile(latencies, 0.99), static_cast<double>(total) / took);
+    server.stop();
+    hello.stop();
+    std::filesystem::remove_all(dir);
+    return answered_connections == kConnections && first.failures == 0 ? 0 : 1;
+}
