@@ -60,6 +60,26 @@ TEST(Config, ShippedSampleLoadsWithItsSecretFilesPresent) {
     EXPECT_FALSE(da.releases(ReleaseKind::group));
     EXPECT_EQ(config->store.file, data.path() / "keyholder.db");
     EXPECT_EQ(config->report_schedules.at("weekly-requests").schedule, "0 6 * * mon");
+    EXPECT_TRUE(config->auth.negotiate);
+    EXPECT_EQ(config->auth.keytab, config->ldap.keytab); // defaults to the directory's
+    EXPECT_EQ(config->auth.realms, (std::vector<std::string>{"EXAMPLE.COM"}));
+    EXPECT_EQ(config->auth.failed_signon_window, std::chrono::minutes(5));
+}
+
+TEST(Config, AuthProblemsAreNamed) {
+    TempDir dir;
+    auto file = dir.write("k.ini", "[service]\ndata_dir = data\nadmin_groups = admins\n"
+                                   "[ldap]\nuris = ldap://127.0.0.1:3890\nbase_dn = dc=x\nbind_dn = cn=x\n"
+                                   "bind_password_env = PATH\n"
+                                   "[auth]\nnegotiate = true\nbasic = false\nbasic_cache_ttl = 2h\n"
+                                   "failed_signon_limit = 0\n"
+                                   "[policy.p]\nrequester_groups = g\nstage1_approvers = a\n"
+                                   "[entry.e]\npolicy = p\nrelease = group\ngroup = g\n");
+    auto config = load_config(file);
+    ASSERT_FALSE(config);
+    EXPECT_TRUE(has_problem(config.error(), "auth", "keytab", "needs the HTTP service keytab")) << dump(config.error());
+    EXPECT_TRUE(has_problem(config.error(), "auth", "basic_cache_ttl", "at most 1h")) << dump(config.error());
+    EXPECT_TRUE(has_problem(config.error(), "auth", "failed_signon_limit", "outside")) << dump(config.error());
 }
 
 TEST(Config, ShippedSampleWithoutSecretsNamesEachMissingFile) {

@@ -282,13 +282,14 @@ void read_service(SectionReader& r, Config& c, const LoadOptions& options, Conte
 void read_auth(SectionReader& r, Config& c) {
     c.auth.negotiate = r.boolean("negotiate", false);
     c.auth.keytab = r.optional_path("keytab");
-    if (!c.auth.keytab) c.auth.keytab = c.ldap.keytab;
+    const bool own_keytab = c.auth.keytab.has_value();
+    if (!own_keytab) c.auth.keytab = c.ldap.keytab; // [ldap] already checked it
     c.auth.service_principal = r.text("service_principal", "");
     c.auth.realms = r.list("realms", " ;,");
     if (c.auth.negotiate) {
         if (!c.auth.keytab)
             r.problem("keytab", "negotiate = true needs the HTTP service keytab (here or [ldap] keytab)");
-        else
+        else if (own_keytab)
             r.check_private_file("keytab", *c.auth.keytab);
     }
     c.auth.basic = r.boolean("basic", true);
