@@ -27,6 +27,7 @@
 #include <mutex>
 
 #include "keyholder/api/api.h"
+#include "keyholder/api/approval_pages.h"
 #include "keyholder/auth/sign_on.h"
 #include "keyholder/config/config.h"
 #include "keyholder/core/authority.h"
@@ -34,10 +35,14 @@
 #include "keyholder/core/checkout_service.h"
 #include "keyholder/core/clock.h"
 #include "keyholder/core/directory_settings.h"
+#include "keyholder/core/links.h"
 #include "keyholder/core/scheduler.h"
 #include "keyholder/core/vault.h"
 #include "keyholder/directory/directory.h"
 #include "keyholder/http/server.h"
+#include "keyholder/notify/mailer.h"
+#include "keyholder/notify/outbox_worker.h"
+#include "keyholder/notify/templates.h"
 #include "keyholder/store/checkouts.h"
 #include "keyholder/store/error.h"
 #include "keyholder/store/store.h"
@@ -269,12 +274,45 @@ private:
             log.fatal("cannot open the store for the API: %s", std::string(e.what()));
             return EXIT_CANTCREAT;
         }
-        keyholder::core::Scheduler* scheduler_ptr = nullptr;
+        std::atomic<keyholder::core::Scheduler*> scheduler_ptr{nullptr}; // set once started; read by API threads
+        std::atomic<keyholder::core::Scheduler*> mail_ptr{nullptr};
         keyholder::api::ApiContext api_context{config, *pool, authority, clock_, &*vault, &metrics, [&] {
-                                                   if (scheduler_ptr) scheduler_ptr->wake();
+                                                   if (auto* s = scheduler_ptr.load()) s->wake();
+                                                   if (auto* m = mail_ptr.load()) m->wake();
                                                }};
+        auto links = keyholder::core::LinkSigner::open(config.service.link_key_file);
+        if (!links) {
+            log.fatal("cannot open the link key: %s", links.error());
+            return EXIT_CONFIG;
+        }
         keyholder::http::Router router;
         keyholder::api::add_api_routes(router, api_context);
+        keyholder::api::add_approval_pages(router, api_context, *links);
+
+        // Mail: the outbox worker on its own connection, woken by new rows and by retries.
+        auto templates = config.smtp.templates_dir ? keyholder::notify::Templates::load(*config.smtp.templates_dir)
+                                                   : keyholder::notify::Templates::builtin();
+        if (!templates) {
+            log.fatal("mail templates: %s", templates.error());
+            return EXIT_CONFIG;
+        }
+        auto mailer = keyholder::notify::make_mailer(config.smtp);
+        auto outbox_store = keyholder::store::Connection::open(config.store.file, scheduler_options);
+        keyholder::notify::OutboxWorker outbox(
+            config, outbox_store, *mailer, *templates, *links, clock_, [&](const std::string& result) {
+                metrics.add("keyholder_mail_deliveries_total",
+                            "Mail delivery attempts, by result (sent, retry, failed)", "result=\"" + result + "\"");
+            });
+        keyholder::core::Scheduler mail_sender(
+            [&] {
+                auto pass = outbox.run_due();
+                keyholder::core::SchedulerPass next;
+                next.next_due = pass.next_due;
+                return next;
+            },
+            clock_);
+        log.information("mail: %s, templates %s", mailer->describe(),
+                        config.smtp.templates_dir ? config.smtp.templates_dir->string() : std::string("built in"));
 
         Poco::Net::initializeSSL();
         std::unique_ptr<keyholder::http::Server> server;
@@ -297,6 +335,7 @@ private:
         keyholder::core::Scheduler scheduler(
             [&] {
                 auto pass = checkouts.run_due();
+                if (auto* m = mail_ptr.load()) m->wake(); // ended, lapsed, ending-soon notices
                 if (pass.takeback_failures > 0)
                     metrics.add("keyholder_takeback_failures_total", "Take-back attempts that failed (retried)", "",
                                 pass.takeback_failures);
@@ -316,6 +355,8 @@ private:
             return EXIT_SOFTWARE;
         }
         scheduler.start();
+        mail_ptr = &mail_sender;
+        mail_sender.start();
         started = true;
         log.information("ready");
 
@@ -324,6 +365,7 @@ private:
         server->stop();
         server.reset();
         scheduler.stop();
+        mail_sender.stop();
         try {
             keyholder::core::record_service_stop(store->connection, clock_, kVersion);
         } catch (const keyholder::store::StoreError& e) {

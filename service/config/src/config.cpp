@@ -298,6 +298,7 @@ void read_auth(SectionReader& r, Config& c) {
         r.problem("basic_cache_ttl", "at most 1h: a changed or disabled password must stop working soon");
     c.auth.failed_signon_limit = static_cast<int>(r.integer("failed_signon_limit", 10, 1, 100000));
     c.auth.failed_signon_window = r.duration("failed_signon_window", Seconds{300});
+    c.auth.link_sign_on = r.boolean("link_sign_on", c.auth.negotiate);
     if (!c.auth.negotiate && !c.auth.basic) r.problem("", "neither negotiate nor basic is on: nobody could sign on");
 }
 
@@ -438,6 +439,17 @@ void read_smtp(SectionReader& r, Config& c) {
     c.smtp.from = r.text("from", "keyholder@localhost");
     if (c.smtp.from.find('@') == std::string::npos) r.problem("from", "'" + c.smtp.from + "' is not a mail address");
     c.smtp.pickup_dir = r.path("pickup_dir", c.service.data_dir / "mail-pickup");
+    c.smtp.ca_file = r.optional_path("ca_file");
+    if (c.smtp.ca_file) r.check_readable_file("ca_file", *c.smtp.ca_file);
+    // Mail templates: templates_dir when given; else "templates" next to this file when
+    // there is one; else the copies of config/templates built into the program.
+    if (auto dir = r.raw("templates_dir"); dir && !dir->empty()) {
+        c.smtp.templates_dir = (Path(*dir).is_absolute() ? Path(*dir) : c.file.parent_path() / *dir).lexically_normal();
+        if (!std::filesystem::is_directory(*c.smtp.templates_dir))
+            r.problem("templates_dir", "no mail template folder " + c.smtp.templates_dir->string());
+    } else if (std::filesystem::is_directory(c.file.parent_path() / "templates")) {
+        c.smtp.templates_dir = (c.file.parent_path() / "templates").lexically_normal();
+    }
     if (!c.smtp.host.empty() && !c.smtp.starttls && !is_loopback_host(c.smtp.host) && !c.smtp.user.empty())
         r.problem("starttls", "SMTP authentication without STARTTLS would send the password in clear");
 }

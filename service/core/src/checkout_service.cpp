@@ -2,8 +2,10 @@
 #include "keyholder/core/checkout_service.h"
 
 #include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
 #include <Poco/Logger.h>
 #include <Poco/RandomStream.h>
+#include <openssl/rand.h>
 
 #include <algorithm>
 #include <map>
@@ -13,6 +15,7 @@
 
 #include "keyholder/store/audit.h"
 #include "keyholder/store/checkouts.h"
+#include "keyholder/store/outbox.h"
 #include "keyholder/store/records.h"
 #include "keyholder/store/secrets.h"
 
@@ -47,12 +50,34 @@ void audit(store::Transaction& tx, int64_t at, const std::string& actor, const s
     store::append_audit_event(tx, {at, actor, action, subject, details});
 }
 
+// notify: an outbox row for `to` (skipped when the directory has no mail for them).
+// The payload names the recipient (approval links are bound to them); the
+// Message-ID is fixed here, random, so a re-send after a crash is the same message.
 void notify(store::Transaction& tx, int64_t now, const std::string& kind, const Principal& to, int64_t request_id,
             const std::string& payload) {
-    if (to.mail.empty()) return;
-    store::enqueue_notification(
-        tx, {now, kind, to.mail, request_id, payload,
-             "<" + kind + "-" + std::to_string(request_id) + "-" + to.id + "-" + std::to_string(now) + "@keyholder>"});
+    if (to.mail.empty()) {
+        Poco::Logger::get("keyholder.core")
+            .warning("no mail address for %s: %s notice for request %Ld not queued", to.name, kind,
+                     static_cast<long long>(request_id));
+        return;
+    }
+    Poco::JSON::Parser parser;
+    auto object = parser.parse(payload).extract<Poco::JSON::Object::Ptr>();
+    object->set("recipient_id", to.id);
+    object->set("recipient_name", to.name);
+    object->set("recipient_display", to.display_name.empty() ? to.name : to.display_name);
+    std::ostringstream text;
+    object->stringify(text);
+    unsigned char random[12];
+    RAND_bytes(random, sizeof random);
+    std::string tag;
+    for (unsigned char c : random) {
+        static constexpr char kHex[] = "0123456789abcdef";
+        tag += kHex[c >> 4];
+        tag += kHex[c & 15];
+    }
+    store::enqueue_notification(tx, {now, kind, to.mail, request_id, text.str(),
+                                     "<" + kind + "." + std::to_string(request_id) + "." + tag + "@keyholder>"});
 }
 
 Poco::Logger& log() { return Poco::Logger::get("keyholder.core"); }
@@ -347,7 +372,8 @@ Outcome<bool> CheckoutService::may_decide(int64_t request_id, std::string_view a
 }
 
 Outcome<std::string> CheckoutService::decide(int64_t request_id, std::string_view approver_name, Decision decision,
-                                             std::optional<std::string> comment, std::string_view via) {
+                                             std::optional<std::string> comment, std::string_view via,
+                                             std::optional<std::string> link_nonce) {
     const int64_t now = clock_.now();
     auto request = store::find_request(store_, request_id);
     if (!request) return std::unexpected(error(Kind::not_found, "no_such_request", "no such request"));
@@ -386,6 +412,9 @@ Outcome<std::string> CheckoutService::decide(int64_t request_id, std::string_vie
                            comment,
                            std::string(via),
                            now};
+    // A link is single-use: its nonce is recorded with the decision, in one transaction.
+    if (link_nonce && !store::use_link_nonce(tx, *link_nonce, request_id, approver->id, now))
+        return std::unexpected(error(Kind::conflict, "link_used", "this link was already used"));
     if (!store::insert_approval(tx, row))
         return std::unexpected(error(Kind::conflict, "already_decided", approver->name + " already decided on it"));
     const std::string subject = "request:" + std::to_string(request_id);

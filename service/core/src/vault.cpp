@@ -29,36 +29,45 @@ using Cipher = std::unique_ptr<EVP_CIPHER_CTX, CipherFree>;
 
 } // namespace
 
-std::expected<SecretVault, std::string> SecretVault::open(const std::filesystem::path& key_file) {
-    SecretVault vault;
-    vault.key_.resize(kKeyBytes);
+std::expected<std::vector<unsigned char>, std::string> read_or_create_key(const std::filesystem::path& key_file,
+                                                                          size_t bytes) {
+    std::vector<unsigned char> key(bytes);
     int fd = ::open(key_file.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0 && errno == ENOENT) {
         // First start: a fresh key, created private and complete or not at all.
         std::filesystem::create_directories(key_file.parent_path());
-        if (RAND_bytes(vault.key_.data(), static_cast<int>(kKeyBytes)) != 1)
-            return std::unexpected("cannot get random bytes for a new master key");
+        if (RAND_bytes(key.data(), static_cast<int>(bytes)) != 1)
+            return std::unexpected("cannot get random bytes for a new key");
         const auto temp = key_file.string() + ".new";
         int out = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         if (out < 0) return std::unexpected("cannot create " + temp + ": " + std::strerror(errno));
-        bool ok = ::write(out, vault.key_.data(), kKeyBytes) == static_cast<ssize_t>(kKeyBytes) && ::fsync(out) == 0;
+        bool ok = ::write(out, key.data(), bytes) == static_cast<ssize_t>(bytes) && ::fsync(out) == 0;
         ::close(out);
         if (!ok || ::rename(temp.c_str(), key_file.c_str()) != 0) {
             ::unlink(temp.c_str());
             return std::unexpected("cannot write " + key_file.string() + ": " + std::strerror(errno));
         }
-    } else {
-        if (fd < 0) return std::unexpected("cannot read " + key_file.string() + ": " + std::strerror(errno));
-        struct stat info {};
-        ::fstat(fd, &info);
-        if ((info.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
-            ::close(fd);
-            return std::unexpected(key_file.string() + " is accessible by group or others; run chmod 600 on it");
-        }
-        ssize_t got = ::read(fd, vault.key_.data(), kKeyBytes + 1);
-        ::close(fd);
-        if (got != static_cast<ssize_t>(kKeyBytes)) return std::unexpected(key_file.string() + " is not a 32-byte key");
+        return key;
     }
+    if (fd < 0) return std::unexpected("cannot read " + key_file.string() + ": " + std::strerror(errno));
+    struct stat info {};
+    ::fstat(fd, &info);
+    if ((info.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
+        ::close(fd);
+        return std::unexpected(key_file.string() + " is accessible by group or others; run chmod 600 on it");
+    }
+    ssize_t got = ::read(fd, key.data(), bytes + 1);
+    ::close(fd);
+    if (got != static_cast<ssize_t>(bytes))
+        return std::unexpected(key_file.string() + " is not a " + std::to_string(bytes) + "-byte key");
+    return key;
+}
+
+std::expected<SecretVault, std::string> SecretVault::open(const std::filesystem::path& key_file) {
+    SecretVault vault;
+    auto key = read_or_create_key(key_file, kKeyBytes);
+    if (!key) return std::unexpected(key.error());
+    vault.key_ = std::move(*key);
     unsigned char digest[SHA256_DIGEST_LENGTH];
     SHA256(vault.key_.data(), vault.key_.size(), digest);
     static constexpr char kHex[] = "0123456789abcdef";

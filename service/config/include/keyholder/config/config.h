@@ -68,6 +68,9 @@ struct AuthSection {
     Seconds basic_cache_ttl{60};       ///< verified credentials remembered (salted hash) this long
     int failed_signon_limit = 10;      ///< failed sign-ons per client address ...
     Seconds failed_signon_window{300}; ///< ... within this window, then 429 until it passes
+    /// link_sign_on: the approval page also requires sign-on, as the link's approver
+    /// (default on where Negotiate is configured: no typing for domain users).
+    bool link_sign_on = false;
 };
 
 enum class LdapFlavour { automatic, active_directory, openldap };
@@ -104,6 +107,10 @@ struct SmtpSection {
     Secret password;
     std::string from = "keyholder@localhost";
     Path pickup_dir;
+    std::optional<Path> ca_file; ///< CA for the server's STARTTLS certificate (default: the system's)
+    /// templates_dir: mail templates; default "templates" next to the configuration
+    /// file when it exists, else the built-in copies of config/templates.
+    std::optional<Path> templates_dir;
     [[nodiscard]] bool uses_server() const { return !host.empty(); }
 };
 

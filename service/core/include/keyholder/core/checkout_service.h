@@ -76,8 +76,11 @@ public:
     /// request: a new request (pending), or a refusal. Returns the request id.
     Outcome<int64_t> request(const NewCheckoutRequest& request);
     /// decide: an approval or a denial by `approver`; returns the request's new state.
+    /// `link_nonce`: the decision comes from an approval link; the nonce is recorded in
+    /// the decision's transaction and a used one is refused (conflict "link_used").
     Outcome<std::string> decide(int64_t request_id, std::string_view approver, Decision decision,
-                                std::optional<std::string> comment = std::nullopt, std::string_view via = "api");
+                                std::optional<std::string> comment = std::nullopt, std::string_view via = "api",
+                                std::optional<std::string> link_nonce = std::nullopt);
     /// may_decide: could `approver` decide the request's current stage now (pending,
     /// eligible, not the requester, not already decided)? Records nothing.
     Outcome<bool> may_decide(int64_t request_id, std::string_view approver);

@@ -19,6 +19,11 @@ struct SealedSecret {
     std::vector<std::byte> ciphertext; ///< ciphertext followed by the 16-byte GCM tag
 };
 
+/// read_or_create_key: a key file of exactly `bytes` random bytes, created (0600,
+/// written whole or not at all) when missing; refused when group or others can read it.
+std::expected<std::vector<unsigned char>, std::string> read_or_create_key(const std::filesystem::path& key_file,
+                                                                          size_t bytes);
+
 class SecretVault {
 public:
     /// open: reads the key file, or creates it (0600, 32 random bytes) when missing.

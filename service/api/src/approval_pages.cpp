@@ -1,0 +1,218 @@
+// The approval page (see approval_pages.h).
+#include "keyholder/api/approval_pages.h"
+
+#include <Poco/Logger.h>
+#include <Poco/Net/HTMLForm.h>
+#include <Poco/Net/NameValueCollection.h>
+
+#include <sstream>
+
+#include "keyholder/http/exchange.h"
+#include "keyholder/http/json.h"
+#include "keyholder/store/checkouts.h"
+#include "keyholder/store/outbox.h"
+
+namespace keyholder::api {
+namespace {
+
+using http::Request;
+using http::Response;
+
+Poco::Logger& log() { return Poco::Logger::get("keyholder.approve"); }
+
+std::string escape(const std::string& text) {
+    std::string out;
+    for (char c : text) {
+        switch (c) {
+        case '&': out += "&amp;"; break;
+        case '<': out += "&lt;"; break;
+        case '>': out += "&gt;"; break;
+        case '"': out += "&quot;"; break;
+        case '\'': out += "&#39;"; break;
+        default: out += c;
+        }
+    }
+    return out;
+}
+
+void page(Response& response, int status, const std::string& title, const std::string& body_html) {
+    response.status = status;
+    response.content_type = "text/html; charset=utf-8";
+    // The token is in the URL: never send it on as a Referer; nothing but our own form.
+    response.headers.emplace_back("Referrer-Policy", "no-referrer");
+    response.headers.emplace_back("Content-Security-Policy",
+                                  "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+                                  "frame-ancestors 'none'; base-uri 'none'");
+    response.body = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+                    "<meta name=\"viewport\" content=\"width=device-width\"><title>" +
+                    escape(title) +
+                    "</title><style>body{font-family:sans-serif;max-width:40em;margin:2em auto;padding:0 1em}"
+                    "th{text-align:left;padding-right:1em;vertical-align:top}"
+                    "button{font-size:1.1em;margin:.5em .5em 0 0;padding:.4em 1.2em}"
+                    ".preferred{font-weight:bold}</style></head><body><h1>" +
+                    escape(title) + "</h1>\n" + body_html + "\n</body></html>\n";
+}
+
+std::string when(int64_t t) { return escape(http::iso8601(t)); }
+
+class Pages {
+public:
+    Pages(ApiContext& context, const core::LinkSigner& links) : ctx_(context), links_(links) {}
+
+    // check: the token's claims, or a page that says why not (and false).
+    std::optional<core::LinkClaims> check(Request& request, Response& response) {
+        const std::string& token = request.params.at("token");
+        auto claims = links_.verify(token, ctx_.clock.now());
+        if (!claims) {
+            const bool expired = claims.error() == "expired";
+            log().information("approval link from %s refused: %s", request.client, claims.error());
+            page(response, expired ? 410 : 400, expired ? "This link has expired" : "This link is not valid",
+                 expired ? "<p>The request this link was for is past its deadline.</p>"
+                         : "<p>The link is damaged or was not issued by keyholder. Open the link from the mail "
+                           "again, without changing it.</p>");
+            return std::nullopt;
+        }
+        if (request.identity && request.identity->id != claims->approver_id) {
+            log().warning("approval link for %s opened by %s: refused", claims->approver_id, request.identity->name);
+            page(response, 403, "This link is not yours",
+                 "<p>You are signed on as " + escape(request.identity->display_name) +
+                     ", but this link was sent to someone else. Use the link from your own mail.</p>");
+            return std::nullopt;
+        }
+        auto core = ctx_.pool.borrow();
+        if (store::link_nonce_used(core.store(), claims->nonce)) {
+            page(response, 410, "This link was already used", "<p>A decision was made with this link already.</p>");
+            return std::nullopt;
+        }
+        return *claims;
+    }
+
+    void show(Request& request, Response& response) {
+        auto claims = check(request, response);
+        if (!claims) return;
+        auto core = ctx_.pool.borrow();
+        auto r = store::find_request(core.store(), claims->request_id);
+        if (!r) {
+            page(response, 404, "No such request", "<p>The request no longer exists.</p>");
+            return;
+        }
+        std::ostringstream html;
+        auto entry = ctx_.config.entries.find(r->entry_name);
+        const std::string entry_name = entry != ctx_.config.entries.end() && !entry->second.display_name.empty()
+                                           ? entry->second.display_name
+                                           : r->entry_name;
+        html << "<table>"
+             << "<tr><th>Request</th><td>" << r->id << "</td></tr>"
+             << "<tr><th>Entry</th><td>" << escape(entry_name) << "</td></tr>"
+             << "<tr><th>Requester</th><td>" << escape(r->requester_display) << " (" << escape(r->requester_name)
+             << ")</td></tr>"
+             << "<tr><th>Reason</th><td>" << escape(r->reason) << "</td></tr>"
+             << "<tr><th>Ticket</th><td>" << escape(r->ticket.value_or("-")) << "</td></tr>"
+             << "<tr><th>Window</th><td>"
+             << (r->start_at ? when(*r->start_at) + " to " + when(*r->start_at + r->duration_s)
+                             : std::to_string(r->duration_s / 60) + " minutes from approval")
+             << "</td></tr><tr><th>State</th><td id=\"state\">" << escape(r->state) << "</td></tr>"
+             << "<tr><th>Decisions so far</th><td>";
+        auto approvals = store::approvals_of(core.store(), r->id);
+        if (approvals.empty()) html << "none yet";
+        for (const auto& a : approvals)
+            html << escape(a.approver_name) << " " << (a.decision == "approve" ? "approved" : "denied") << " (stage "
+                 << a.stage << ")<br>";
+        html << "</td></tr></table>\n";
+        if (r->state != "pending") {
+            page(response, 409, "This request is no longer waiting",
+                 html.str() + "<p>It is " + escape(r->state) + "; nothing is left to decide.</p>");
+            return;
+        }
+        const std::string token = request.params.at("token");
+        const std::string preferred = request.query.count("decision") ? request.query.at("decision") : "";
+        html << "<form method=\"post\" action=\"/approve/" << escape(token) << "\">"
+             << "<input type=\"hidden\" name=\"form_key\" value=\"" << escape(links_.form_key(token)) << "\">"
+             << "<p><label>Comment (optional)<br><textarea name=\"comment\" rows=\"3\" cols=\"50\" "
+                "maxlength=\"2000\"></textarea></label></p>"
+             << "<button type=\"submit\" name=\"decision\" value=\"approve\" id=\"approve\""
+             << (preferred == "approve" ? " class=\"preferred\" autofocus" : "") << ">Approve</button>"
+             << "<button type=\"submit\" name=\"decision\" value=\"deny\" id=\"deny\""
+             << (preferred == "deny" ? " class=\"preferred\" autofocus" : "") << ">Deny</button></form>\n"
+             << "<p><small>Opening this page decides nothing. The link works once, for you only, until "
+             << when(claims->expires_at) << ".</small></p>";
+        page(response, 200, "Decide: " + entry_name + " for " + r->requester_display, html.str());
+    }
+
+    void decide(Request& request, Response& response) {
+        auto claims = check(request, response);
+        if (!claims) return;
+        Poco::Net::NameValueCollection form;
+        try {
+            std::istringstream body(request.body);
+            Poco::Net::HTMLForm parsed;
+            parsed.setFieldLimit(10);
+            parsed.read(body);
+            for (const auto& [key, value] : parsed)
+                form.add(key, value);
+        } catch (const Poco::Exception& e) {
+            page(response, 400, "The form could not be read", "<p>" + escape(e.message()) + "</p>");
+            return;
+        }
+        const std::string& token = request.params.at("token");
+        if (!core::LinkSigner::same(form.get("form_key", ""), links_.form_key(token))) {
+            log().warning("approval form for request %Ld from %s without a valid form key",
+                          static_cast<long long>(claims->request_id), request.client);
+            page(response, 403, "This form was not issued by keyholder",
+                 "<p>Open the link from your mail and use the buttons on that page.</p>");
+            return;
+        }
+        const std::string choice = form.get("decision", "");
+        if (choice != "approve" && choice != "deny") {
+            page(response, 400, "No decision", "<p>Press Approve or Deny.</p>");
+            return;
+        }
+        std::optional<std::string> comment;
+        if (auto text = form.get("comment", ""); !text.empty()) {
+            if (text.size() > 2000 || !http::valid_utf8(text)) {
+                page(response, 400, "The comment is not valid", "<p>At most 2000 characters of text.</p>");
+                return;
+            }
+            comment = text;
+        }
+        auto core = ctx_.pool.borrow();
+        auto decided = core->decide(claims->request_id, claims->approver_id,
+                                    choice == "approve" ? core::Decision::approve : core::Decision::deny, comment,
+                                    "link", claims->nonce);
+        if (!decided) {
+            const auto& e = decided.error();
+            static const std::map<core::CoreError::Kind, int> status{{core::CoreError::Kind::invalid, 400},
+                                                                     {core::CoreError::Kind::forbidden, 403},
+                                                                     {core::CoreError::Kind::not_found, 404},
+                                                                     {core::CoreError::Kind::conflict, 409},
+                                                                     {core::CoreError::Kind::unavailable, 503}};
+            log().information("link decision on request %Ld refused: %s (%s)",
+                              static_cast<long long>(claims->request_id), e.code, e.message);
+            page(response, status.at(e.kind), "Nothing was decided",
+                 "<p>" + escape(e.message) + "</p><p><small>(" + escape(e.code) + ")</small></p>");
+            return;
+        }
+        if (ctx_.changed) ctx_.changed();
+        log().information("request %Ld %s by link (now %s)", static_cast<long long>(claims->request_id),
+                          choice == "approve" ? std::string("approved") : std::string("denied"), *decided);
+        page(response, 200, choice == "approve" ? "Approved" : "Denied",
+             "<p>Your decision on request " + std::to_string(claims->request_id) +
+                 " is recorded. The request is now <strong id=\"state\">" + escape(*decided) + "</strong>.</p>");
+    }
+
+private:
+    ApiContext& ctx_;
+    const core::LinkSigner& links_;
+};
+
+} // namespace
+
+void add_approval_pages(http::Router& router, ApiContext& context, const core::LinkSigner& links) {
+    auto pages = std::make_shared<Pages>(context, links);
+    const bool sign_on = context.config.auth.link_sign_on;
+    router.get("/approve/{token}", [pages](Request& q, Response& r) { pages->show(q, r); }, {.sign_on = sign_on});
+    router.add("POST", "/approve/{token}", {.sign_on = sign_on, .body = http::RouteOptions::Body::form},
+               [pages](Request& q, Response& r) { pages->decide(q, r); });
+}
+
+} // namespace keyholder::api

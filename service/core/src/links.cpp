@@ -1,0 +1,135 @@
+#include "keyholder/core/links.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <charconv>
+#include <optional>
+
+#include "keyholder/core/vault.h"
+
+namespace keyholder::core {
+namespace {
+
+constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+std::string base64url(const std::string& bytes) {
+    std::string out;
+    size_t i = 0;
+    while (i + 2 < bytes.size()) {
+        const uint32_t v = (static_cast<unsigned char>(bytes[i]) << 16) |
+                           (static_cast<unsigned char>(bytes[i + 1]) << 8) | static_cast<unsigned char>(bytes[i + 2]);
+        out += kAlphabet[(v >> 18) & 63];
+        out += kAlphabet[(v >> 12) & 63];
+        out += kAlphabet[(v >> 6) & 63];
+        out += kAlphabet[v & 63];
+        i += 3;
+    }
+    if (i + 1 == bytes.size()) {
+        const uint32_t v = static_cast<unsigned char>(bytes[i]) << 16;
+        out += kAlphabet[(v >> 18) & 63];
+        out += kAlphabet[(v >> 12) & 63];
+    } else if (i + 2 == bytes.size()) {
+        const uint32_t v =
+            (static_cast<unsigned char>(bytes[i]) << 16) | (static_cast<unsigned char>(bytes[i + 1]) << 8);
+        out += kAlphabet[(v >> 18) & 63];
+        out += kAlphabet[(v >> 12) & 63];
+        out += kAlphabet[(v >> 6) & 63];
+    }
+    return out;
+}
+
+std::optional<std::string> unbase64url(const std::string& text) {
+    if (text.size() % 4 == 1) return std::nullopt;
+    std::string out;
+    uint32_t buffer = 0;
+    int bits = 0;
+    for (char c : text) {
+        const char* at = std::char_traits<char>::find(kAlphabet, 64, c);
+        if (at == nullptr) return std::nullopt;
+        buffer = (buffer << 6) | static_cast<uint32_t>(at - kAlphabet);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out += static_cast<char>((buffer >> bits) & 0xFF);
+        }
+    }
+    // Unused low bits must be zero: one token text per payload (no malleable encodings).
+    if ((buffer & ((1u << bits) - 1)) != 0) return std::nullopt;
+    return out;
+}
+
+std::string hex(const std::string& bytes) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string out;
+    for (unsigned char c : bytes) {
+        out += kHex[c >> 4];
+        out += kHex[c & 15];
+    }
+    return out;
+}
+
+bool parse_int(const std::string& text, int64_t& out) {
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+    return ec == std::errc() && end == text.data() + text.size() && !text.empty();
+}
+
+} // namespace
+
+std::expected<LinkSigner, std::string> LinkSigner::open(const std::filesystem::path& key_file) {
+    auto key = read_or_create_key(key_file, 32);
+    if (!key) return std::unexpected(key.error());
+    return LinkSigner(std::move(*key));
+}
+
+std::string LinkSigner::mac(const std::string& data) const {
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int length = 0;
+    HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()), reinterpret_cast<const unsigned char*>(data.data()),
+         data.size(), digest, &length);
+    return std::string(reinterpret_cast<const char*>(digest), length);
+}
+
+std::string LinkSigner::issue(const LinkClaims& claims) const {
+    const std::string payload = "1:" + std::to_string(claims.request_id) + ":" + std::to_string(claims.expires_at) +
+                                ":" + claims.nonce + ":" + claims.approver_id;
+    return base64url(payload) + "." + base64url(mac("link|" + payload));
+}
+
+std::string LinkSigner::nonce_for(const std::string& name) const { return hex(mac("nonce|" + name)).substr(0, 32); }
+
+std::string LinkSigner::form_key(const std::string& token) const { return base64url(mac("form|" + token)); }
+
+bool LinkSigner::same(const std::string& a, const std::string& b) {
+    return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+std::expected<LinkClaims, std::string> LinkSigner::verify(const std::string& token, int64_t now) const {
+    if (token.size() > 1024) return std::unexpected("malformed");
+    const size_t dot = token.find('.');
+    if (dot == std::string::npos || token.find('.', dot + 1) != std::string::npos) return std::unexpected("malformed");
+    auto payload = unbase64url(token.substr(0, dot));
+    auto signature = unbase64url(token.substr(dot + 1));
+    if (!payload || !signature) return std::unexpected("malformed");
+    if (!same(*signature, mac("link|" + *payload))) return std::unexpected("bad signature");
+    // Signed by us: the fields are as we wrote them.
+    std::vector<std::string> parts;
+    size_t start = 0;
+    for (int i = 0; i < 4; ++i) {
+        const size_t colon = payload->find(':', start);
+        if (colon == std::string::npos) return std::unexpected("malformed");
+        parts.push_back(payload->substr(start, colon - start));
+        start = colon + 1;
+    }
+    parts.push_back(payload->substr(start));
+    LinkClaims claims;
+    if (parts[0] != "1" || !parse_int(parts[1], claims.request_id) || !parse_int(parts[2], claims.expires_at))
+        return std::unexpected("malformed");
+    claims.nonce = parts[3];
+    claims.approver_id = parts[4];
+    if (claims.expires_at <= now) return std::unexpected("expired");
+    return claims;
+}
+
+} // namespace keyholder::core

@@ -1,0 +1,137 @@
+#include "keyholder/notify/mailer.h"
+
+#include <Poco/Net/Context.h>
+#include <Poco/Net/MailMessage.h>
+#include <Poco/Net/MailRecipient.h>
+#include <Poco/Net/NetException.h>
+#include <Poco/Net/SMTPClientSession.h>
+#include <Poco/Net/SecureSMTPClientSession.h>
+#include <Poco/Net/StringPartSource.h>
+#include <Poco/Timestamp.h>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <sstream>
+
+namespace keyholder::notify {
+namespace {
+
+bool ascii(const std::string& text) {
+    for (unsigned char c : text)
+        if (c >= 0x80) return false;
+    return true;
+}
+
+void compose(const Mail& mail, Poco::Net::MailMessage& message) {
+    message.setSender(mail.from);
+    message.addRecipient(Poco::Net::MailRecipient(Poco::Net::MailRecipient::PRIMARY_RECIPIENT, mail.to));
+    message.setSubject(ascii(mail.subject) ? mail.subject : Poco::Net::MailMessage::encodeWord(mail.subject, "UTF-8"));
+    message.setDate(Poco::Timestamp::fromEpochTime(static_cast<std::time_t>(mail.date)));
+    message.set("Message-ID", mail.message_id);
+    message.set("Auto-Submitted", "auto-generated"); // RFC 3834: no auto-replies to us
+    if (mail.html.empty()) {
+        message.setContentType("text/plain; charset=UTF-8");
+        message.setContent(mail.text, Poco::Net::MailMessage::ENCODING_QUOTED_PRINTABLE);
+        return;
+    }
+    message.setContentType("multipart/alternative");
+    message.addPart("text", new Poco::Net::StringPartSource(mail.text, "text/plain; charset=UTF-8"),
+                    Poco::Net::MailMessage::CONTENT_INLINE, Poco::Net::MailMessage::ENCODING_QUOTED_PRINTABLE);
+    message.addPart("html", new Poco::Net::StringPartSource(mail.html, "text/html; charset=UTF-8"),
+                    Poco::Net::MailMessage::CONTENT_INLINE, Poco::Net::MailMessage::ENCODING_QUOTED_PRINTABLE);
+}
+
+class PickupMailer final : public Mailer {
+public:
+    explicit PickupMailer(std::filesystem::path dir) : dir_(std::move(dir)) {}
+
+    Delivery deliver(const Mail& mail) override {
+        std::error_code ec;
+        std::filesystem::create_directories(dir_, ec);
+        // The file name comes from the Message-ID, so a repeated delivery replaces, never duplicates.
+        std::string name;
+        for (char c : mail.message_id)
+            if (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_' || c == '@') name += c;
+        const auto final_path = dir_ / (name + ".eml");
+        const auto temp = dir_ / ("." + name + ".tmp");
+        const std::string text = mime_text(mail);
+        const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (fd < 0) return {Delivery::Result::retry, "cannot create " + temp.string() + ": " + std::strerror(errno)};
+        bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
+        const int saved = errno;
+        ::close(fd);
+        if (!ok || ::rename(temp.c_str(), final_path.c_str()) != 0) {
+            ::unlink(temp.c_str());
+            return {Delivery::Result::retry,
+                    "cannot write " + final_path.string() + ": " + std::strerror(ok ? errno : saved)};
+        }
+        return {Delivery::Result::sent, final_path.string()};
+    }
+    [[nodiscard]] std::string describe() const override { return "pickup folder " + dir_.string(); }
+
+private:
+    std::filesystem::path dir_;
+};
+
+class SmtpMailer final : public Mailer {
+public:
+    explicit SmtpMailer(const config::SmtpSection& settings) : settings_(settings) {}
+
+    Delivery deliver(const Mail& mail) override {
+        Poco::Net::MailMessage message;
+        compose(mail, message);
+        try {
+            Poco::Net::SecureSMTPClientSession session(settings_.host, settings_.port);
+            session.setTimeout(Poco::Timespan(30, 0));
+            session.login(); // EHLO
+            if (settings_.starttls) {
+                Poco::Net::Context::Ptr context = new Poco::Net::Context(
+                    Poco::Net::Context::TLS_CLIENT_USE, "", "", settings_.ca_file ? settings_.ca_file->string() : "",
+                    Poco::Net::Context::VERIFY_RELAXED, 9, !settings_.ca_file, "HIGH:!aNULL");
+                context->requireMinimumProtocol(Poco::Net::Context::PROTO_TLSV1_2);
+                if (!session.startTLS(context))
+                    return {Delivery::Result::retry,
+                            settings_.host + " does not offer STARTTLS (required by [smtp] starttls)"};
+            }
+            if (!settings_.user.empty())
+                session.login(Poco::Net::SMTPClientSession::AUTH_LOGIN, settings_.user, settings_.password.reveal());
+            session.sendMessage(message);
+            session.close();
+            return {Delivery::Result::sent, "accepted by " + settings_.host};
+        } catch (const Poco::Net::SMTPException& e) {
+            // 5xx on the envelope or the data is final; anything else may pass later.
+            const int code = e.code();
+            const bool final = code >= 500 && code < 600 && e.message().find("Login") == std::string::npos;
+            return {final ? Delivery::Result::permanent : Delivery::Result::retry, e.displayText()};
+        } catch (const Poco::Exception& e) {
+            return {Delivery::Result::retry, e.displayText()};
+        }
+    }
+    [[nodiscard]] std::string describe() const override {
+        return "SMTP " + settings_.host + ":" + std::to_string(settings_.port) +
+               (settings_.starttls ? " (STARTTLS)" : "");
+    }
+
+private:
+    config::SmtpSection settings_;
+};
+
+} // namespace
+
+std::string mime_text(const Mail& mail) {
+    Poco::Net::MailMessage message;
+    compose(mail, message);
+    std::ostringstream out;
+    message.write(out);
+    return out.str();
+}
+
+std::unique_ptr<Mailer> make_mailer(const config::SmtpSection& settings) {
+    if (settings.uses_server()) return std::make_unique<SmtpMailer>(settings);
+    return std::make_unique<PickupMailer>(settings.pickup_dir);
+}
+
+} // namespace keyholder::notify

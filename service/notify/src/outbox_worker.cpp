@@ -1,0 +1,171 @@
+#include "keyholder/notify/outbox_worker.h"
+
+#include <Poco/DateTimeFormatter.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+#include <Poco/Logger.h>
+#include <Poco/Timestamp.h>
+
+#include <algorithm>
+
+#include "keyholder/store/checkouts.h"
+#include "keyholder/store/outbox.h"
+
+namespace keyholder::notify {
+namespace {
+
+Poco::Logger& log() { return Poco::Logger::get("keyholder.notify"); }
+
+std::string when(int64_t t) {
+    return Poco::DateTimeFormatter::format(Poco::Timestamp::fromEpochTime(static_cast<std::time_t>(t)),
+                                           "%Y-%m-%d %H:%M UTC");
+}
+
+std::string duration_text(int64_t seconds) {
+    std::string out;
+    if (seconds >= 86400) out += std::to_string(seconds / 86400) + "d";
+    if (seconds % 86400 >= 3600) out += std::to_string(seconds % 86400 / 3600) + "h";
+    if (seconds % 3600 >= 60) out += std::to_string(seconds % 3600 / 60) + "m";
+    if (seconds % 60 != 0 || out.empty()) out += std::to_string(seconds % 60) + "s";
+    return out;
+}
+
+int64_t backoff(int attempts) {
+    int64_t delay = 30;
+    for (int i = 1; i < attempts && delay < 3600; ++i)
+        delay *= 2;
+    return std::min<int64_t>(delay, 3600);
+}
+
+} // namespace
+
+std::string approval_link(const std::string& public_url, const std::string& token) {
+    std::string base = public_url;
+    while (!base.empty() && base.back() == '/')
+        base.pop_back();
+    return base + "/approve/" + token;
+}
+
+OutboxWorker::OutboxWorker(const config::Config& config, store::Connection& store, Mailer& mailer,
+                           const Templates& templates, const core::LinkSigner& links, const core::Clock& clock,
+                           std::function<void(const std::string&)> on_result)
+    : config_(config), store_(store), mailer_(mailer), templates_(templates), links_(links), clock_(clock),
+      on_result_(std::move(on_result)) {}
+
+std::map<std::string, std::string> OutboxWorker::values_for(const store::OutboxRow& row) {
+    std::map<std::string, std::string> v;
+    v["service_name"] = config_.service.name;
+    Poco::JSON::Object::Ptr payload;
+    try {
+        Poco::JSON::Parser parser;
+        payload = parser.parse(row.payload).extract<Poco::JSON::Object::Ptr>();
+    } catch (const std::exception&) {
+        payload = new Poco::JSON::Object;
+    }
+    auto text = [&](const std::string& key) {
+        return payload->has(key) && !payload->isNull(key) ? payload->get(key).convert<std::string>() : std::string();
+    };
+    v["recipient_display"] = text("recipient_display");
+    v["by"] = text("by");
+    v["end_reason"] = text("reason");
+    std::replace(v["end_reason"].begin(), v["end_reason"].end(), '_', ' ');
+    v["stage"] = text("stage");
+    if (!row.request_id) return v;
+    auto request = store::find_request(store_, *row.request_id);
+    if (!request) return v;
+    v["request_id"] = std::to_string(request->id);
+    v["entry"] = request->entry_name;
+    auto entry = config_.entries.find(request->entry_name);
+    v["entry_display"] = entry != config_.entries.end() && !entry->second.display_name.empty()
+                             ? entry->second.display_name
+                             : request->entry_name;
+    if (entry != config_.entries.end())
+        v["stages"] = std::to_string(config_.policies.at(entry->second.policy).stages.size());
+    v["requester_name"] = request->requester_name;
+    v["requester_display"] = request->requester_display.empty() ? request->requester_name : request->requester_display;
+    v["reason"] = request->reason;
+    v["ticket"] = request->ticket.value_or("-");
+    v["duration"] = duration_text(request->duration_s);
+    v["window"] = request->start_at ? when(*request->start_at) + " to " + when(*request->start_at + request->duration_s)
+                                    : duration_text(request->duration_s) + " from approval";
+    v["deadline"] = when(request->deadline_at);
+    std::string decided;
+    for (const auto& a : store::approvals_of(store_, request->id))
+        decided += (decided.empty() ? "" : "; ") + a.approver_name + " " +
+                   (a.decision == "approve" ? "approved" : "denied") + " (stage " + std::to_string(a.stage) + ")";
+    v["approvals_so_far"] = decided.empty() ? "none yet" : decided;
+    if (auto checkout = store::checkout_of_request(store_, request->id)) {
+        v["starts_at"] = when(checkout->starts_at);
+        v["ends_at"] = when(checkout->ends_at);
+    } else if (payload->has("starts_at")) {
+        v["starts_at"] = when(payload->getValue<int64_t>("starts_at"));
+        v["ends_at"] = when(payload->getValue<int64_t>("ends_at"));
+    }
+    if (row.kind == "approval_needed") {
+        // A link for this recipient and request, expiring with it; the nonce comes from
+        // the row's Message-ID, so a re-send carries the same link.
+        core::LinkClaims claims;
+        claims.request_id = request->id;
+        claims.approver_id = text("recipient_id");
+        claims.expires_at = request->deadline_at;
+        claims.nonce = links_.nonce_for(row.message_id);
+        const std::string page = approval_link(config_.http.public_url, links_.issue(claims));
+        v["page_url"] = page;
+        v["approve_url"] = page + "?decision=approve";
+        v["deny_url"] = page + "?decision=deny";
+    }
+    return v;
+}
+
+OutboxPass OutboxWorker::run_due() {
+    OutboxPass pass;
+    const int64_t now = clock_.now();
+    for (const auto& row : store::due_notifications(store_, now, 50)) {
+        if (!templates_.has(row.kind)) {
+            store::Transaction tx(store_);
+            store::mark_notification_failed(tx, row.id, row.attempts + 1, "no template for " + row.kind);
+            tx.commit();
+            log().error("notification %Ld (%s): no template %s.txt; marked failed", static_cast<long long>(row.id),
+                        row.kind, row.kind);
+            ++pass.failed;
+            if (on_result_) on_result_("failed");
+            continue;
+        }
+        const RenderedMail rendered = templates_.render(row.kind, values_for(row));
+        Mail mail{
+            config_.smtp.from, row.recipient, rendered.subject, row.message_id, rendered.text, rendered.html, now};
+        const Delivery delivery = mailer_.deliver(mail);
+        const int attempts = row.attempts + 1;
+        store::Transaction tx(store_);
+        switch (delivery.result) {
+        case Delivery::Result::sent:
+            store::mark_notification_sent(tx, row.id, clock_.now());
+            ++pass.sent;
+            break;
+        case Delivery::Result::retry:
+            store::mark_notification_retry(tx, row.id, attempts, now + backoff(attempts), delivery.detail);
+            ++pass.retried;
+            break;
+        case Delivery::Result::permanent:
+            store::mark_notification_failed(tx, row.id, attempts, delivery.detail);
+            ++pass.failed;
+            break;
+        }
+        tx.commit();
+        if (delivery.result == Delivery::Result::retry)
+            log().warning("mail %s to %s not delivered (attempt %d, next in %Lds): %s", row.kind, row.recipient,
+                          attempts, static_cast<long long>(backoff(attempts)), delivery.detail);
+        else if (delivery.result == Delivery::Result::permanent)
+            log().error("mail %s to %s refused for good: %s", row.kind, row.recipient, delivery.detail);
+        else
+            log().debug("mail %s to %s: %s", row.kind, row.recipient, delivery.detail);
+        if (on_result_)
+            on_result_(delivery.result == Delivery::Result::sent    ? "sent"
+                       : delivery.result == Delivery::Result::retry ? "retry"
+                                                                    : "failed");
+    }
+    pass.next_due = store::next_notification_due(store_);
+    return pass;
+}
+
+} // namespace keyholder::notify
