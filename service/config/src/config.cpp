@@ -440,6 +440,10 @@ void read_smtp(SectionReader& r, Config& c) {
     if (c.smtp.from.find('@') == std::string::npos) r.problem("from", "'" + c.smtp.from + "' is not a mail address");
     c.smtp.pickup_dir = r.path("pickup_dir", c.service.data_dir / "mail-pickup");
     c.smtp.ca_file = r.optional_path("ca_file");
+    c.smtp.retry_initial = r.duration("retry_initial", Seconds{30});
+    c.smtp.retry_max = r.duration("retry_max", Seconds{3600});
+    if (c.smtp.retry_initial.count() < 1 || c.smtp.retry_max < c.smtp.retry_initial)
+        r.problem("retry_initial", "needs 1s <= retry_initial <= retry_max");
     if (c.smtp.ca_file) r.check_readable_file("ca_file", *c.smtp.ca_file);
     // Mail templates: templates_dir when given; else "templates" next to this file when
     // there is one; else the copies of config/templates built into the program.

@@ -30,11 +30,11 @@ std::string duration_text(int64_t seconds) {
     return out;
 }
 
-int64_t backoff(int attempts) {
-    int64_t delay = 30;
-    for (int i = 1; i < attempts && delay < 3600; ++i)
+int64_t backoff(int attempts, const config::SmtpSection& smtp) {
+    int64_t delay = smtp.retry_initial.count();
+    for (int i = 1; i < attempts && delay < smtp.retry_max.count(); ++i)
         delay *= 2;
-    return std::min<int64_t>(delay, 3600);
+    return std::min<int64_t>(delay, smtp.retry_max.count());
 }
 
 } // namespace
@@ -143,7 +143,8 @@ OutboxPass OutboxWorker::run_due() {
             ++pass.sent;
             break;
         case Delivery::Result::retry:
-            store::mark_notification_retry(tx, row.id, attempts, now + backoff(attempts), delivery.detail);
+            store::mark_notification_retry(tx, row.id, attempts, now + backoff(attempts, config_.smtp),
+                                           delivery.detail);
             ++pass.retried;
             break;
         case Delivery::Result::permanent:
@@ -154,7 +155,7 @@ OutboxPass OutboxWorker::run_due() {
         tx.commit();
         if (delivery.result == Delivery::Result::retry)
             log().warning("mail %s to %s not delivered (attempt %d, next in %Lds): %s", row.kind, row.recipient,
-                          attempts, static_cast<long long>(backoff(attempts)), delivery.detail);
+                          attempts, static_cast<long long>(backoff(attempts, config_.smtp)), delivery.detail);
         else if (delivery.result == Delivery::Result::permanent)
             log().error("mail %s to %s refused for good: %s", row.kind, row.recipient, delivery.detail);
         else

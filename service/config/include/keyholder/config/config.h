@@ -108,6 +108,8 @@ struct SmtpSection {
     std::string from = "keyholder@localhost";
     Path pickup_dir;
     std::optional<Path> ca_file; ///< CA for the server's STARTTLS certificate (default: the system's)
+    Seconds retry_initial{30};   ///< first retry after a failed delivery, doubling ...
+    Seconds retry_max{3600};     ///< ... up to this
     /// templates_dir: mail templates; default "templates" next to the configuration
     /// file when it exists, else the built-in copies of config/templates.
     std::optional<Path> templates_dir;
