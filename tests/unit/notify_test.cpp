@@ -1,0 +1,225 @@
+// Approval links (sign, verify, tamper, expire), mail templates (escaping, header
+// injection) and the outbox worker with a scripted mailer on a real SQLite file and
+// an injected clock: retries with backoff, permanent failures, each row sent once.
+#include <gtest/gtest.h>
+
+#include "keyholder/config/config.h"
+#include "keyholder/core/clock.h"
+#include "keyholder/core/links.h"
+#include "keyholder/notify/outbox_worker.h"
+#include "keyholder/notify/templates.h"
+#include "keyholder/store/outbox.h"
+#include "keyholder/store/records.h"
+#include "keyholder/store/store.h"
+#include "support/temp_dir.h"
+
+namespace {
+
+using namespace keyholder;
+using keyholder::testing::TempDir;
+
+constexpr int64_t kNow = 1'800'000'000;
+
+core::LinkSigner signer(unsigned char fill = 7) { return core::LinkSigner(std::vector<unsigned char>(32, fill)); }
+
+core::LinkClaims claims() {
+    return {42, "S-1-5-21-1-2-3-1105", kNow + 3600, signer().nonce_for("<approval_needed.42.x@keyholder>")};
+}
+
+TEST(Links, RoundTripAndDeterministicNonce) {
+    const auto token = signer().issue(claims());
+    auto verified = signer().verify(token, kNow);
+    ASSERT_TRUE(verified) << verified.error();
+    EXPECT_EQ(verified->request_id, 42);
+    EXPECT_EQ(verified->approver_id, "S-1-5-21-1-2-3-1105");
+    EXPECT_EQ(verified->expires_at, kNow + 3600);
+    EXPECT_EQ(verified->nonce.size(), 32U);
+    EXPECT_EQ(signer().nonce_for("a"), signer().nonce_for("a"));
+    EXPECT_NE(signer().nonce_for("a"), signer().nonce_for("b"));
+    EXPECT_EQ(token.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_."),
+              std::string::npos); // URL-safe as it is
+}
+
+TEST(Links, EveryChangedCharacterIsRefused) {
+    const auto token = signer().issue(claims());
+    for (size_t i = 0; i < token.size(); ++i) {
+        if (token[i] == '.') continue;
+        std::string forged = token;
+        forged[i] = forged[i] == 'A' ? 'B' : 'A';
+        auto verified = signer().verify(forged, kNow);
+        EXPECT_FALSE(verified) << "changed at " << i;
+    }
+    EXPECT_FALSE(signer().verify(token + "A", kNow));
+    EXPECT_EQ(signer().verify(token.substr(0, token.find('.')), kNow).error(), "malformed");
+    EXPECT_EQ(signer().verify("", kNow).error(), "malformed");
+    EXPECT_EQ(signer().verify(std::string(5000, 'A') + ".A", kNow).error(), "malformed");
+    EXPECT_EQ(signer(8).verify(token, kNow).error(), "bad signature"); // another service's key
+}
+
+TEST(Links, ForeignClaimsCannotBeGrafted) {
+    // Another approver's (or request's) payload with this token's signature: refused.
+    auto other = claims();
+    other.approver_id = "S-1-5-21-1-2-3-1106";
+    const auto mine = signer().issue(claims());
+    const auto theirs = signer().issue(other);
+    const std::string spliced = theirs.substr(0, theirs.find('.')) + mine.substr(mine.find('.'));
+    EXPECT_EQ(signer().verify(spliced, kNow).error(), "bad signature");
+}
+
+TEST(Links, ExpireWithTheRequest) {
+    const auto token = signer().issue(claims());
+    EXPECT_TRUE(signer().verify(token, kNow + 3599));
+    EXPECT_EQ(signer().verify(token, kNow + 3600).error(), "expired");
+}
+
+TEST(Links, FormKeyBelongsToOneToken) {
+    auto other = claims();
+    other.request_id = 43;
+    const auto a = signer().issue(claims());
+    const auto b = signer().issue(other);
+    EXPECT_EQ(signer().form_key(a), signer().form_key(a));
+    EXPECT_NE(signer().form_key(a), signer().form_key(b));
+    EXPECT_TRUE(core::LinkSigner::same("abc", "abc"));
+    EXPECT_FALSE(core::LinkSigner::same("abc", "abd"));
+    EXPECT_FALSE(core::LinkSigner::same("abc", "abcd"));
+}
+
+TEST(Links, KeyFileIsCreatedPrivateAndReused) {
+    TempDir dir;
+    auto first = core::LinkSigner::open(dir / "keys/link.key");
+    ASSERT_TRUE(first) << first.error();
+    EXPECT_EQ(std::filesystem::status(dir / "keys/link.key").permissions() & std::filesystem::perms::all,
+              std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+    auto second = core::LinkSigner::open(dir / "keys/link.key");
+    ASSERT_TRUE(second);
+    EXPECT_TRUE(second->verify(first->issue(claims()), kNow));
+}
+
+TEST(Templates, HtmlIsEscapedAndSubjectsStayOneLine) {
+    auto templates = notify::Templates::from_files(
+        {{"t.txt", "Subject: [{{service}}] {{who}} asks\nHi {{who}}: {{missing}}."}, {"t.html", "<p>{{who}}</p>"}});
+    ASSERT_TRUE(templates) << templates.error();
+    auto mail = templates->render("t", {{"service", "kh"}, {"who", "Eve <b>&\"'\r\nBcc: x@evil"}});
+    EXPECT_EQ(mail.subject.find('\n'), std::string::npos);
+    EXPECT_EQ(mail.subject.find('\r'), std::string::npos);
+    EXPECT_EQ(mail.subject.rfind("[kh] Eve", 0), 0U);
+    EXPECT_EQ(mail.text, "Hi Eve <b>&\"'\r\nBcc: x@evil: ."); // text as written, unknown placeholders empty
+    EXPECT_EQ(mail.html, "<p>Eve &lt;b&gt;&amp;&quot;&#39;\r\nBcc: x@evil</p>");
+    EXPECT_FALSE(notify::Templates::from_files({{"bad.txt", "no subject line"}}));
+}
+
+TEST(Templates, BuiltInSetCoversEveryNotice) {
+    const auto builtin = notify::Templates::builtin();
+    for (const char* kind : {"approval_needed", "request_denied", "request_approved", "window_started",
+                             "request_lapsed", "window_ending_soon", "window_ended"})
+        EXPECT_TRUE(builtin.has(kind)) << kind;
+    const std::string mail =
+        builtin.render("approval_needed", {{"approve_url", "https://k/approve/T?decision=approve"}}).text;
+    EXPECT_NE(mail.find("https://k/approve/T?decision=approve"), std::string::npos);
+}
+
+// ScriptedMailer: answers from a script, records what it was given.
+class ScriptedMailer : public notify::Mailer {
+public:
+    std::vector<notify::Delivery::Result> script;
+    std::vector<notify::Mail> delivered;
+    notify::Delivery deliver(const notify::Mail& mail) override {
+        auto result = script.empty() ? notify::Delivery::Result::sent : script.front();
+        if (!script.empty()) script.erase(script.begin());
+        if (result == notify::Delivery::Result::sent) delivered.push_back(mail);
+        return {result, result == notify::Delivery::Result::permanent ? "550 no such user" : "connection refused"};
+    }
+    [[nodiscard]] std::string describe() const override { return "scripted"; }
+};
+
+class Outbox : public ::testing::Test {
+protected:
+    void SetUp() override {
+        dir_.write("data/ldap.password", "pw");
+        auto file = dir_.write("k.ini", "[service]\ndata_dir = data\nadmin_groups = A\n"
+                                        "[ldap]\nuris = ldaps://dc1\nbase_dn = dc=x\nbind_dn = cn=s\n"
+                                        "bind_password_file = ldap.password\n"
+                                        "[smtp]\nretry_initial = 30s\nretry_max = 2m\n"
+                                        "[policy.p]\nrequester_groups = Ops\nstage1_approvers = Leads\n"
+                                        "[entry.e]\npolicy = p\nrelease = group\ngroup = G\n");
+        auto loaded = config::load_config(file);
+        ASSERT_TRUE(loaded) << loaded.error().front().to_string();
+        config_ = std::make_unique<config::Config>(std::move(*loaded));
+        opened_ = std::make_unique<store::OpenedStore>(store::open_store(dir_ / "k.db"));
+        store::Transaction tx(opened_->connection);
+        store::enqueue_notification(tx, {kNow, "request_lapsed", "bob@example.com", std::nullopt,
+                                         R"({"recipient_display":"Bob"})", "<lapsed.1.a@keyholder>"});
+        tx.commit();
+    }
+    notify::OutboxPass pass() {
+        notify::OutboxWorker worker(*config_, opened_->connection, mailer_, templates_, links_, clock_);
+        return worker.run_due();
+    }
+    store::OutboxRow row() { return *store::find_notification(opened_->connection, 1); }
+
+    TempDir dir_;
+    std::unique_ptr<config::Config> config_;
+    std::unique_ptr<store::OpenedStore> opened_;
+    core::ManualClock clock_{kNow};
+    ScriptedMailer mailer_;
+    notify::Templates templates_ = notify::Templates::builtin();
+    core::LinkSigner links_ = signer();
+};
+
+TEST_F(Outbox, RetriesWithBackoffUntilAcceptedThenNeverAgain) {
+    using R = notify::Delivery::Result;
+    mailer_.script = {R::retry, R::retry, R::retry, R::retry};
+    EXPECT_EQ(pass().retried, 1);
+    EXPECT_EQ(row().next_attempt_at, kNow + 30);
+    EXPECT_EQ(pass().retried, 0); // not due yet
+    clock_.advance(std::chrono::seconds(30));
+    EXPECT_EQ(pass().retried, 1);
+    EXPECT_EQ(row().next_attempt_at, kNow + 30 + 60); // doubled
+    clock_.advance(std::chrono::seconds(60));
+    pass();
+    EXPECT_EQ(row().next_attempt_at, kNow + 90 + 120);
+    clock_.advance(std::chrono::seconds(120));
+    auto fourth = pass();
+    EXPECT_EQ(row().next_attempt_at, kNow + 210 + 120); // capped at retry_max
+    EXPECT_EQ(fourth.next_due, kNow + 330);
+    clock_.advance(std::chrono::seconds(120));
+    EXPECT_EQ(pass().sent, 1);
+    EXPECT_EQ(row().state, "sent");
+    EXPECT_EQ(row().attempts, 5);
+    clock_.advance(std::chrono::hours(5));
+    EXPECT_EQ(pass().sent, 0); // sent means done
+    ASSERT_EQ(mailer_.delivered.size(), 1U);
+    EXPECT_EQ(mailer_.delivered[0].message_id, "<lapsed.1.a@keyholder>"); // fixed at insert
+    EXPECT_EQ(mailer_.delivered[0].to, "bob@example.com");
+    EXPECT_NE(mailer_.delivered[0].text.find("Hello Bob"), std::string::npos);
+}
+
+TEST_F(Outbox, PermanentRefusalIsFinal) {
+    mailer_.script = {notify::Delivery::Result::permanent};
+    EXPECT_EQ(pass().failed, 1);
+    EXPECT_EQ(row().state, "failed");
+    EXPECT_EQ(row().last_error, "550 no such user");
+    clock_.advance(std::chrono::hours(2));
+    EXPECT_EQ(pass().failed + pass().sent, 0);
+    EXPECT_FALSE(pass().next_due);
+}
+
+TEST_F(Outbox, PickupFolderWritesOneFilePerMessageAtomically) {
+    config::SmtpSection smtp;
+    smtp.pickup_dir = dir_ / "pickup";
+    auto pickup = notify::make_mailer(smtp);
+    notify::Mail mail{"k@x", "bob@example.com", "Grüße", "<m.1@keyholder>", "text", "<p>html</p>", kNow};
+    ASSERT_EQ(pickup->deliver(mail).result, notify::Delivery::Result::sent);
+    ASSERT_EQ(pickup->deliver(mail).result, notify::Delivery::Result::sent); // the same message again: one file
+    std::vector<std::filesystem::path> files;
+    for (const auto& f : std::filesystem::directory_iterator(dir_ / "pickup"))
+        files.push_back(f.path());
+    ASSERT_EQ(files.size(), 1U);
+    EXPECT_EQ(files[0].extension(), ".eml");
+    const std::string text = notify::mime_text(mail);
+    EXPECT_NE(text.find("Message-ID: <m.1@keyholder>"), std::string::npos);
+    EXPECT_NE(text.find("=?UTF-8?"), std::string::npos); // the non-ASCII subject is encoded
+    EXPECT_NE(text.find("multipart/alternative"), std::string::npos);
+}
+
+} // namespace
