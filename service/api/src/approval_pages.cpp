@@ -38,8 +38,9 @@ std::string escape(const std::string& text) {
 void page(Response& response, int status, const std::string& title, const std::string& body_html) {
     response.status = status;
     response.content_type = "text/html; charset=utf-8";
-    // The token is in the URL: never send it on as a Referer; nothing but our own form.
-    response.headers.emplace_back("Referrer-Policy", "no-referrer");
+    // The token is in the URL: never send it to another site as a Referer. (Not
+    // "no-referrer": with it browsers send "Origin: null" on our own form's POST.)
+    response.headers.emplace_back("Referrer-Policy", "same-origin");
     response.headers.emplace_back("Content-Security-Policy",
                                   "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
                                   "frame-ancestors 'none'; base-uri 'none'");
