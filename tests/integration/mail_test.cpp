@@ -34,7 +34,8 @@ const std::map<std::string, std::string> kLogin{{"alice", "alice-demo-password"}
 
 class Mail : public ::testing::Test {
 protected:
-    void start(const std::string& extra_auth = "", const std::string& request_ttl = "8h") {
+    void start(const std::string& extra_auth = "", const std::string& request_ttl = "8h",
+               const std::string& smtp = "starttls = false\n") {
         http_port_ = free_loopback_port();
         smtp_port_ = free_loopback_port();
         url_ = "http://127.0.0.1:" + std::to_string(http_port_);
@@ -48,8 +49,8 @@ protected:
                 "\nbase_dn = dc=demo,dc=test\nflavour = openldap\nbind_dn = cn=keyholder,ou=services,dc=demo,dc=test\n"
                 "bind_password_file = ldap.password\n"
                 "[smtp]\nhost = 127.0.0.1\nport = " +
-                std::to_string(smtp_port_) +
-                "\nstarttls = false\nfrom = keyholder@demo.test\nretry_initial = 1s\nretry_max = 2s\n"
+                std::to_string(smtp_port_) + "\n" + smtp +
+                "from = keyholder@demo.test\nretry_initial = 1s\nretry_max = 2s\n"
                 "[policy.standard]\nrequester_groups = operators\nstage1_approvers = team-leads\nrequest_ttl = " +
                 request_ttl +
                 "\n"
@@ -282,6 +283,44 @@ TEST_F(Mail, PermanentRefusalSignedOnLinksAndExpiry) {
     EXPECT_EQ(decide(token, form_key_of(own.body), "approve", "carol").status, 410);
     EXPECT_NE(state_of(id), "active");
     expect_no_password_in_any_mail();
+}
+
+// STARTTLS (certificate checked against the CA) and AUTH: with the wrong password the
+// mails wait (retried, logged); with the right one they all arrive.
+TEST_F(Mail, StartTlsAndAuthentication) {
+    dir_.write("data/smtp.password", "mail-Pa55!");
+    start("", "8h",
+          "starttls = true\nca_file = " + slapd_.ca_file().string() +
+              "\nuser = keyholder\npassword_file = smtp.password\nauth = plain\n");
+    start_smtp({"--starttls", (slapd_.dir() / "server.crt").string(), (slapd_.dir() / "server.key").string(), "--auth",
+                "keyholder:mail-Pa55!"});
+    const int64_t id = request_demo_admin();
+    auto mails = wait_for_mails(2);
+    ASSERT_EQ(mails.size(), 2U) << daemon_->err() << smtp_->err();
+    EXPECT_FALSE(link_in(mails[0].text, "/approve/").empty());
+    EXPECT_EQ(state_of(id), "pending");
+    expect_no_password_in_any_mail();
+    for (const auto& mail : mails)
+        EXPECT_EQ(mail.raw.find("mail-Pa55!"), std::string::npos);
+}
+
+TEST_F(Mail, WrongSmtpPasswordIsRetriedNotLost) {
+    dir_.write("data/smtp.password", "not-the-password");
+    start("", "8h",
+          "starttls = true\nca_file = " + slapd_.ca_file().string() +
+              "\nuser = keyholder\npassword_file = smtp.password\nauth = plain\n");
+    start_smtp({"--starttls", (slapd_.dir() / "server.crt").string(), (slapd_.dir() / "server.key").string(), "--auth",
+                "keyholder:mail-Pa55!"});
+    request_demo_admin();
+    std::string metrics;
+    for (int i = 0; i < 50 && metrics.find("result=\"retry\"") == std::string::npos; ++i) {
+        std::this_thread::sleep_for(100ms);
+        metrics = http_get(url_ + "/metrics").body;
+    }
+    EXPECT_NE(metrics.find("keyholder_mail_deliveries_total{result=\"retry\"}"), std::string::npos) << daemon_->err();
+    EXPECT_EQ(metrics.find("result=\"failed\""), std::string::npos) << metrics; // a login failure is not final
+    EXPECT_TRUE(read_mailbox(dir_.path() / "inbox").empty());
+    EXPECT_EQ(daemon_->err().find("not-the-password"), std::string::npos); // never logged
 }
 
 } // namespace

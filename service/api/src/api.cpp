@@ -286,7 +286,7 @@ public:
         in.start = body.timestamp("start");
         auto core = ctx_.pool.borrow();
         const int64_t id = check(core->request(in));
-        log().information("request %Ld: %s asks for %s", static_cast<long long>(id), who.name, in.entry);
+        log().information("request %?d: %s asks for %s", static_cast<long long>(id), who.name, in.entry);
         changed();
         response.headers.emplace_back("Location", "/api/v1/requests/" + std::to_string(id));
         answer_request(response, core, id, 201);
@@ -361,7 +361,7 @@ public:
         if (!store::find_request(core.store(), id))
             throw HttpError(404, "no_such_request", "no request " + std::to_string(id));
         auto state = check(core->decide(id, who.id, decision, comment, "api"));
-        log().information("request %Ld: %s %s it (now %s)", static_cast<long long>(id), who.name,
+        log().information("request %?d: %s %s it (now %s)", static_cast<long long>(id), who.name,
                           std::string(decision == core::Decision::approve ? "approved" : "denied"), state);
         changed();
         answer_request(response, core, id);

@@ -157,7 +157,7 @@ public:
         }
         const std::string& token = request.params.at("token");
         if (!core::LinkSigner::same(form.get("form_key", ""), links_.form_key(token))) {
-            log().warning("approval form for request %Ld from %s without a valid form key",
+            log().warning("approval form for request %?d from %s without a valid form key",
                           static_cast<long long>(claims->request_id), request.client);
             page(response, 403, "This form was not issued by keyholder",
                  "<p>Open the link from your mail and use the buttons on that page.</p>");
@@ -187,14 +187,14 @@ public:
                                                                      {core::CoreError::Kind::not_found, 404},
                                                                      {core::CoreError::Kind::conflict, 409},
                                                                      {core::CoreError::Kind::unavailable, 503}};
-            log().information("link decision on request %Ld refused: %s (%s)",
+            log().information("link decision on request %?d refused: %s (%s)",
                               static_cast<long long>(claims->request_id), e.code, e.message);
             page(response, status.at(e.kind), "Nothing was decided",
                  "<p>" + escape(e.message) + "</p><p><small>(" + escape(e.code) + ")</small></p>");
             return;
         }
         if (ctx_.changed) ctx_.changed();
-        log().information("request %Ld %s by link (now %s)", static_cast<long long>(claims->request_id),
+        log().information("request %?d %s by link (now %s)", static_cast<long long>(claims->request_id),
                           choice == "approve" ? std::string("approved") : std::string("denied"), *decided);
         page(response, 200, choice == "approve" ? "Approved" : "Denied",
              "<p>Your decision on request " + std::to_string(claims->request_id) +

@@ -439,6 +439,9 @@ void read_smtp(SectionReader& r, Config& c) {
     c.smtp.from = r.text("from", "keyholder@localhost");
     if (c.smtp.from.find('@') == std::string::npos) r.problem("from", "'" + c.smtp.from + "' is not a mail address");
     c.smtp.pickup_dir = r.path("pickup_dir", c.service.data_dir / "mail-pickup");
+    c.smtp.auth = lower(r.text("auth", "login"));
+    if (c.smtp.auth != "login" && c.smtp.auth != "plain")
+        r.problem("auth", "unknown mechanism '" + c.smtp.auth + "': use login or plain");
     c.smtp.ca_file = r.optional_path("ca_file");
     c.smtp.retry_initial = r.duration("retry_initial", Seconds{30});
     c.smtp.retry_max = r.duration("retry_max", Seconds{3600});

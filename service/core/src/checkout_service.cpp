@@ -57,7 +57,7 @@ void notify(store::Transaction& tx, int64_t now, const std::string& kind, const 
             const std::string& payload) {
     if (to.mail.empty()) {
         Poco::Logger::get("keyholder.core")
-            .warning("no mail address for %s: %s notice for request %Ld not queued", to.name, kind,
+            .warning("no mail address for %s: %s notice for request %?d not queued", to.name, kind,
                      static_cast<long long>(request_id));
         return;
     }
@@ -529,7 +529,7 @@ Outcome<void> CheckoutService::activate(int64_t checkout_id) {
         store::record_release(tx, checkout_id, "failed", attempts, now + backoff, all);
         audit(tx, now, "system", "checkout.release_failed", "checkout:" + std::to_string(checkout_id),
               json({{"entry", entry.name}, {"attempt", attempts}, {"retry_at", now + backoff}, {"error", all}}));
-        log().error("release of check-out %Ld (%s) failed (attempt %d): %s", checkout_id, entry.name, attempts, all);
+        log().error("release of check-out %?d (%s) failed (attempt %d): %s", checkout_id, entry.name, attempts, all);
     }
     tx.commit();
     return {};
@@ -707,7 +707,7 @@ void CheckoutService::take_back(int64_t checkout_id, SchedulerPass& pass) {
         store::record_takeback(tx, checkout_id, "failed", attempts, now + backoff, all);
         audit(tx, now, "system", "checkout.takeback_failed", subject,
               json({{"entry", entry.name}, {"attempt", attempts}, {"retry_at", now + backoff}, {"error", all}}));
-        log().error("take-back of check-out %Ld (%s) failed (attempt %d, retry in %Lds): %s", checkout_id, entry.name,
+        log().error("take-back of check-out %?d (%s) failed (attempt %d, retry in %?ds): %s", checkout_id, entry.name,
                     attempts, backoff, all);
         ++pass.takeback_failures;
     }

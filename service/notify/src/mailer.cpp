@@ -97,7 +97,9 @@ public:
                             settings_.host + " does not offer STARTTLS (required by [smtp] starttls)"};
             }
             if (!settings_.user.empty())
-                session.login(Poco::Net::SMTPClientSession::AUTH_LOGIN, settings_.user, settings_.password.reveal());
+                session.login(settings_.auth == "plain" ? Poco::Net::SMTPClientSession::AUTH_PLAIN
+                                                        : Poco::Net::SMTPClientSession::AUTH_LOGIN,
+                              settings_.user, settings_.password.reveal());
             session.sendMessage(message);
             session.close();
             return {Delivery::Result::sent, "accepted by " + settings_.host};

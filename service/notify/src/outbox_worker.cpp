@@ -125,7 +125,7 @@ OutboxPass OutboxWorker::run_due() {
             store::Transaction tx(store_);
             store::mark_notification_failed(tx, row.id, row.attempts + 1, "no template for " + row.kind);
             tx.commit();
-            log().error("notification %Ld (%s): no template %s.txt; marked failed", static_cast<long long>(row.id),
+            log().error("notification %?d (%s): no template %s.txt; marked failed", static_cast<long long>(row.id),
                         row.kind, row.kind);
             ++pass.failed;
             if (on_result_) on_result_("failed");
@@ -154,7 +154,7 @@ OutboxPass OutboxWorker::run_due() {
         }
         tx.commit();
         if (delivery.result == Delivery::Result::retry)
-            log().warning("mail %s to %s not delivered (attempt %d, next in %Lds): %s", row.kind, row.recipient,
+            log().warning("mail %s to %s not delivered (attempt %d, next in %?ds): %s", row.kind, row.recipient,
                           attempts, static_cast<long long>(backoff(attempts, config_.smtp)), delivery.detail);
         else if (delivery.result == Delivery::Result::permanent)
             log().error("mail %s to %s refused for good: %s", row.kind, row.recipient, delivery.detail);

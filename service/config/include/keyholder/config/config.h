@@ -107,6 +107,7 @@ struct SmtpSection {
     Secret password;
     std::string from = "keyholder@localhost";
     Path pickup_dir;
+    std::string auth = "login";  ///< SASL mechanism with a user: login (Exchange) or plain
     std::optional<Path> ca_file; ///< CA for the server's STARTTLS certificate (default: the system's)
     Seconds retry_initial{30};   ///< first retry after a failed delivery, doubling ...
     Seconds retry_max{3600};     ///< ... up to this
