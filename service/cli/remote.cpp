@@ -45,6 +45,46 @@ namespace {
 
 using Poco::JSON::Object;
 
+// One help text per command (keyholder COMMAND --help).
+const std::map<std::string, std::string> kCommandHelp{
+    {"whoami",
+     "usage: keyholder whoami\n\nWho the server signs you on as (identity, sign-on method) and your roles.\n"},
+    {"entries", "usage: keyholder entries\n\nThe entries you may request, their longest window, and who approves each "
+                "stage.\n"},
+    {"request", "usage: keyholder request ENTRY --for DURATION --reason TEXT [--ticket ID] [--start TIME]\n\n"
+                "Asks for a check-out of ENTRY for DURATION (2h, 90m, 1h30m). The approvers are notified;\n"
+                "the window starts when the last approval lands, or at --start (ISO 8601 with a zone,\n"
+                "e.g. 2026-11-24T22:00:00Z). Prints the request id.\n"},
+    {"status", "usage: keyholder status\n\nYour requests that are pending, approved (scheduled) or active.\n"},
+    {"list", "usage: keyholder list [--approvable | --all] [--state STATE]\n\n"
+             "Your requests; --approvable: those you may decide now; --all: everyone's (auditors and\n"
+             "admins). STATE: pending, approved, active, ended, denied, cancelled, lapsed.\n"},
+    {"show", "usage: keyholder show ID\n\nOne request: requester, reason, ticket, decisions, and its check-out with\n"
+             "the release and take-back state.\n"},
+    {"approve", "usage: keyholder approve ID [--comment TEXT]\n\nApproves the current stage of request ID. "
+                "Your eligibility is checked\nagainst the directory now; nobody approves their own request.\n"},
+    {"deny", "usage: keyholder deny ID [--comment TEXT]\n\nDenies request ID (this ends it).\n"},
+    {"cancel", "usage: keyholder cancel ID\n\nWithdraws your pending or scheduled request ID.\n"},
+    {"credential", "usage: keyholder credential ID\n\nPrints the password of your active check-out (request ID). "
+                   "Every retrieval is\naudited; the password is rotated when the window ends.\n"},
+    {"checkin", "usage: keyholder checkin ID\n\nEnds your window early; access is taken back at once.\n"},
+    {"extend", "usage: keyholder extend ID --by DURATION [--reason TEXT]\n\nAsks for more time on your active "
+               "check-out; approved like a request.\n"},
+    {"revoke", "usage: keyholder revoke ID --reason TEXT\n\nEnds someone's check-out (keyholder admins).\n"},
+};
+
+constexpr const char* kCommonOptions = R"(
+Options:
+  --server URL      keyholderd (default: $KEYHOLDER_URL)
+  --user NAME       sign on with Basic as NAME (password prompted, or one line on
+                    stdin); default: HTTP Negotiate with your Kerberos ticket
+  --ca-file FILE    CA certificate(s) for the server (default: the system's)
+  --json            print the server's JSON instead of text
+
+Exit status: 0 ok, 1 refused by the server, 2 usage, 3 server or network
+unavailable, 4 sign-on failed.
+)";
+
 const std::set<std::string> kCommands{"whoami", "entries", "request", "status", "list",       "show",  "approve",
                                       "deny",   "cancel",  "checkin", "extend", "credential", "revoke"};
 
@@ -205,7 +245,7 @@ int remote_command(const std::string& command, std::span<const std::string> args
     auto options = parse_options(args.subspan(first_option), allowed, flags);
     if (!options) return kUsage;
     if (options->count("help")) {
-        std::cout << kRemoteUsage;
+        std::cout << kCommandHelp.at(command) << kCommonOptions;
         return kOk;
     }
     const bool needs_id =
