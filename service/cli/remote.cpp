@@ -3,7 +3,12 @@
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
 
+#include <Poco/URI.h>
+
+#include <algorithm>
+#include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <set>
 
@@ -71,6 +76,10 @@ const std::map<std::string, std::string> kCommandHelp{
     {"extend", "usage: keyholder extend ID --by DURATION [--reason TEXT]\n\nAsks for more time on your active "
                "check-out; approved like a request.\n"},
     {"revoke", "usage: keyholder revoke ID --reason TEXT\n\nEnds someone's check-out (keyholder admins).\n"},
+    {"report", "usage: keyholder report NAME [--from DATE] [--to DATE] [--entry E] [--requester U] [--state S] "
+               "[-o FILE]\n\nDownloads a compliance report as CSV (auditors and admins): checkout-requests,\n"
+               "active-checkouts, approvals, audit. DATE: 2026-11-01 or an ISO 8601 time (--to is exclusive).\n"
+               "Written to FILE (atomically: a temporary name, then renamed) or to standard output.\n"},
 };
 
 constexpr const char* kCommonOptions = R"(
@@ -226,7 +235,11 @@ bool is_id(const std::string& text) {
 
 bool is_remote_command(const std::string& command) { return kCommands.count(command) != 0; }
 
-int remote_command(const std::string& command, std::span<const std::string> args) {
+int remote_command(const std::string& command, std::span<const std::string> raw_args) {
+    std::vector<std::string> copied(raw_args.begin(), raw_args.end());
+    for (auto& arg : copied)
+        if (arg == "-o") arg = "--o"; // report -o FILE
+    std::span<const std::string> args(copied);
     // Positional arguments first (ENTRY or ID), then options.
     std::vector<std::string> positional;
     size_t first_option = 0;
@@ -238,6 +251,7 @@ int remote_command(const std::string& command, std::span<const std::string> args
     if (command == "approve" || command == "deny") allowed.push_back("comment");
     if (command == "extend") allowed.insert(allowed.end(), {"by", "reason"});
     if (command == "revoke") allowed.push_back("reason");
+    if (command == "report") allowed.insert(allowed.end(), {"from", "to", "entry", "requester", "state", "o"});
     if (command == "list") {
         allowed.push_back("state");
         flags.insert(flags.end(), {"approvable", "all"});
@@ -250,7 +264,7 @@ int remote_command(const std::string& command, std::span<const std::string> args
     }
     const bool needs_id =
         command != "whoami" && command != "entries" && command != "status" && command != "list" && command != "request";
-    const size_t wanted = (needs_id || command == "request") ? 1 : 0;
+    const size_t wanted = (needs_id || command == "request" || command == "report") ? 1 : 0;
     if (positional.size() != wanted) {
         std::cerr << "keyholder " << command << ": expected "
                   << (wanted ? (needs_id ? "a request ID" : "an ENTRY") : "no") << " argument (see keyholder "
@@ -344,6 +358,40 @@ int remote_command(const std::string& command, std::span<const std::string> args
         if (auto state = option(ctx, "state")) query += "&state=" + *state;
         return finish(ctx, ctx.client->get("/api/v1/requests?" + query + "&limit=200"),
                       [](const Object::Ptr& o) { print_requests(o, {}); });
+    }
+    if (command == "report") {
+        std::string query;
+        for (const char* key : {"from", "to", "entry", "requester", "state"}) {
+            if (auto value = option(ctx, key)) {
+                std::string encoded;
+                Poco::URI::encode(*value, "&=+#?/ ", encoded);
+                query += (query.empty() ? "?" : "&") + std::string(key) + "=" + encoded;
+            }
+        }
+        auto answer = ctx.client->get("/api/v1/reports/" + positional[0] + ".csv" + query);
+        if (answer.status != 200) return finish(ctx, answer, [](const Object::Ptr&) {});
+        auto file = option(ctx, "o");
+        if (!file || *file == "-") {
+            std::cout << answer.body;
+            return kOk;
+        }
+        const std::string temp = *file + ".part";
+        {
+            std::ofstream out(temp, std::ios::binary | std::ios::trunc);
+            out << answer.body;
+            out.flush();
+            if (!out) {
+                std::cerr << "keyholder: cannot write " << temp << '\n';
+                return kFailed;
+            }
+        }
+        if (std::rename(temp.c_str(), file->c_str()) != 0) {
+            std::cerr << "keyholder: cannot rename " << temp << " to " << *file << '\n';
+            return kFailed;
+        }
+        const auto rows = std::count(answer.body.begin(), answer.body.end(), '\n') - 1;
+        std::cerr << "report " << positional[0] << ": " << rows << " rows (lines) written to " << *file << '\n';
+        return kOk;
     }
     if (command == "show")
         return finish(ctx, ctx.client->get(request_path), [](const Object::Ptr& o) { print_request(o, true); });

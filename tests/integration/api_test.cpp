@@ -529,6 +529,23 @@ TEST_F(Api, MetricsCountRequestsAndShowState) {
     EXPECT_NE(answer.body.find("keyholder_signon_failures_total"), std::string::npos);
 }
 
+TEST_F(Api, ReportsStreamCsvToAuditorsOnly) {
+    auto answer =
+        call("erin", "GET", "/api/v1/reports/{file}", "/api/v1/reports/checkout-requests.csv?from=2020-01-01");
+    ASSERT_EQ(answer.status, 200) << answer.body;
+    EXPECT_EQ(answer.content_type, "text/csv; charset=utf-8");
+    EXPECT_EQ(answer.header("Transfer-Encoding"), "chunked");
+    EXPECT_EQ(answer.body.rfind("request_id,entry,requester,", 0), 0U) << answer.body;
+    EXPECT_NE(answer.body.find("\r\n"), std::string::npos);
+    EXPECT_EQ(call("erin", "GET", "/api/v1/reports/{file}", "/api/v1/reports/audit.csv").status, 200);
+    EXPECT_EQ(call("bob", "GET", "/api/v1/reports/{file}", "/api/v1/reports/audit.csv").status, 403);
+    EXPECT_EQ(call("erin", "GET", "/api/v1/reports/{file}", "/api/v1/reports/secrets.csv").status, 404);
+    EXPECT_EQ(call("erin", "GET", "/api/v1/reports/{file}", "/api/v1/reports/audit.csv?from=yesterday").status, 400);
+    EXPECT_EQ(call("erin", "GET", "/api/v1/reports/{file}", "/api/v1/reports/audit.csv?evil=1").status, 400);
+    auto bom = call("dave", "GET", "/api/v1/reports/{file}", "/api/v1/reports/approvals.csv?bom=true");
+    EXPECT_EQ(bom.body.rfind("\xEF\xBB\xBF", 0), 0U);
+}
+
 // A separate endpoint with a failure limit of 3, so other tests' failures do not count.
 TEST_F(Api, FloodsOfFailedSignOnsGet429) {
     config::AuthSection strict = config_->auth;

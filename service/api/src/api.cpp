@@ -9,6 +9,7 @@
 
 #include "keyholder/http/exchange.h"
 #include "keyholder/http/json.h"
+#include "keyholder/reports/report_writer.h"
 #include "keyholder/store/checkouts.h"
 
 namespace keyholder::api {
@@ -462,6 +463,46 @@ public:
         response.json(200, http::to_json(o));
     }
 
+    // report: GET /api/v1/reports/{name}.csv, streamed (chunked) off the store.
+    void report(Request& request, Response& response) {
+        const auto& who = request.caller();
+        const std::string& file = request.params.at("file");
+        const std::string name = file.ends_with(".csv") ? file.substr(0, file.size() - 4) : "";
+        if (!reports::is_report(name))
+            throw HttpError(404, "no_such_report",
+                            "no report '" + file +
+                                "' (checkout-requests.csv, active-checkouts.csv, approvals.csv, audit.csv)");
+        if (!roles(who).auditor) throw HttpError(403, "not_an_auditor", "reports are for auditors and admins");
+        store::ReportFilter filter;
+        for (const auto& [key, value] : request.query) {
+            if (key == "from" || key == "to") {
+                auto t = value.size() == 10 ? http::parse_iso8601(value + "T00:00:00Z") : http::parse_iso8601(value);
+                if (!t)
+                    throw HttpError(400, "bad_parameter", "'" + key + "' must be a date (2026-11-01) or ISO 8601 time");
+                (key == "from" ? filter.from : filter.to) = *t;
+            } else if (key == "entry") {
+                filter.entry = value;
+            } else if (key == "requester") {
+                filter.requester = value;
+            } else if (key == "state") {
+                filter.state = value;
+            } else if (key != "bom") {
+                throw HttpError(400, "bad_parameter", "unknown parameter '" + key + "'");
+            }
+        }
+        reports::CsvOptions options;
+        options.local_time = ctx_.config.reports.timezone == "local";
+        options.bom = flag(request, "bom").value_or(ctx_.config.reports.bom);
+        auto lease = ctx_.pool.borrow_shared();
+        log().information("report %s exported by %s", name, who.name);
+        response.status = 200;
+        response.content_type = "text/csv; charset=utf-8";
+        response.headers.emplace_back("Content-Disposition", "attachment; filename=\"" + name + ".csv\"");
+        response.stream = [lease, name, filter, options](std::ostream& out) {
+            reports::write_report(lease->store(), name, filter, out, options);
+        };
+    }
+
     void changed() {
         if (ctx_.changed) ctx_.changed();
     }
@@ -495,6 +536,7 @@ void add_api_routes(http::Router& router, ApiContext& context) {
     router.post("/api/v1/checkouts/{id}/extend", bind(&Api::extend));
     router.post("/api/v1/checkouts/{id}/revoke", bind(&Api::revoke));
     router.get("/api/v1/checkouts/{id}/credential", bind(&Api::credential));
+    router.get("/api/v1/reports/{file}", bind(&Api::report));
 }
 
 } // namespace keyholder::api

@@ -22,12 +22,16 @@ CorePool::Lease::~Lease() {
     pool_.available_.notify_one();
 }
 
-CorePool::Lease CorePool::borrow() {
+std::unique_ptr<CorePool::Session> CorePool::take() {
     std::unique_lock lock(mutex_);
     available_.wait(lock, [&] { return !free_.empty(); });
     auto session = std::move(free_.back());
     free_.pop_back();
-    return Lease(*this, std::move(session));
+    return session;
 }
+
+CorePool::Lease CorePool::borrow() { return Lease(*this, take()); }
+
+std::shared_ptr<CorePool::Lease> CorePool::borrow_shared() { return std::make_shared<Lease>(*this, take()); }
 
 } // namespace keyholder::api

@@ -51,8 +51,11 @@ public:
 
     /// borrow: waits for a free session.
     Lease borrow();
+    /// borrow_shared: a lease that can outlive the handler (streamed answers).
+    std::shared_ptr<Lease> borrow_shared();
 
 private:
+    std::unique_ptr<Session> take();
     std::mutex mutex_;
     std::condition_variable available_;
     std::vector<std::unique_ptr<Session>> free_;

@@ -1,0 +1,42 @@
+// Report queries: the rows of the compliance reports, read straight off a prepared
+// statement one at a time (constant memory whatever the size). Values come back as
+// text or NULL; times are UTC seconds for the caller to format.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "keyholder/store/sqlite.h"
+
+namespace keyholder::store {
+
+struct ReportFilter {
+    std::optional<int64_t> from; ///< inclusive, UTC seconds (requested_at / decided_at / at)
+    std::optional<int64_t> to;   ///< exclusive
+    std::optional<std::string> entry;
+    std::optional<std::string> requester; ///< sAMAccountName or SID
+    std::optional<std::string> state;
+};
+
+enum class ColumnKind { text, number, time, decisions };
+
+struct ReportColumn {
+    std::string name;
+    ColumnKind kind = ColumnKind::text;
+};
+
+/// report_names: checkout-requests, active-checkouts, approvals, audit.
+const std::vector<std::string>& report_names();
+/// report_columns: the columns of a report; empty for an unknown name.
+const std::vector<ReportColumn>& report_columns(const std::string& report);
+
+using ReportRow = std::vector<std::optional<std::string>>;
+/// stream_report: calls `row` for every row in order; returns the row count.
+/// `decisions` cells hold one "name|decision|time|stage" line per decision.
+int64_t stream_report(Connection& db, const std::string& report, const ReportFilter& filter,
+                      const std::function<void(const ReportRow&)>& row);
+
+} // namespace keyholder::store

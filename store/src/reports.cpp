@@ -1,0 +1,131 @@
+// Report queries (see reports.h).
+#include "keyholder/store/reports.h"
+
+#include <map>
+
+namespace keyholder::store {
+namespace {
+
+struct ReportSql {
+    std::vector<ReportColumn> columns;
+    std::string sql; // parameters: ?1 from, ?2 to, ?3 entry, ?4 requester, ?5 state
+};
+
+const std::map<std::string, ReportSql>& reports() {
+    using K = ColumnKind;
+    static const std::map<std::string, ReportSql> all{
+        {"checkout-requests",
+         {{{"request_id", K::number},
+           {"entry"},
+           {"requester"},
+           {"requester_display_name"},
+           {"requester_sid"},
+           {"reason"},
+           {"ticket"},
+           {"requested_at", K::time},
+           {"requested_start", K::time},
+           {"duration_seconds", K::number},
+           {"state"},
+           {"decided_at", K::time},
+           {"decisions", K::decisions},
+           {"window_start", K::time},
+           {"window_end", K::time},
+           {"checked_in_at", K::time},
+           {"end_reason"},
+           {"credential_retrievals", K::number},
+           {"takeback"}},
+          "SELECT r.id, e.name, r.requester_name, r.requester_display, r.requester_sid, r.reason, r.ticket,"
+          " r.requested_at, r.start_at, r.duration_s, r.state, r.decided_at,"
+          " (SELECT group_concat(x.line, char(10)) FROM (SELECT a.approver_name || '|' || a.decision || '|' ||"
+          "   a.decided_at || '|' || a.stage AS line FROM approvals a WHERE a.request_id = r.id"
+          "   ORDER BY a.decided_at, a.id) x),"
+          " c.starts_at, c.ends_at, CASE WHEN c.end_reason = 'checked_in' THEN c.ended_at END, c.end_reason,"
+          " c.retrievals, CASE WHEN c.id IS NULL THEN NULL WHEN c.state != 'ended' THEN 'not due'"
+          "   ELSE c.takeback_state END"
+          " FROM requests r JOIN entries e ON e.id = r.entry_id LEFT JOIN checkouts c ON c.request_id = r.id"
+          " WHERE (?1 IS NULL OR r.requested_at >= ?1) AND (?2 IS NULL OR r.requested_at < ?2)"
+          " AND (?3 IS NULL OR e.name = ?3) AND (?4 IS NULL OR r.requester_name = ?4 OR r.requester_sid = ?4)"
+          " AND (?5 IS NULL OR r.state = ?5) ORDER BY r.id"}},
+        {"active-checkouts",
+         {{{"checkout_id", K::number},
+           {"request_id", K::number},
+           {"entry"},
+           {"holder"},
+           {"holder_sid"},
+           {"state"},
+           {"starts_at", K::time},
+           {"ends_at", K::time},
+           {"release"},
+           {"credential_retrievals", K::number}},
+          "SELECT c.id, c.request_id, e.name, c.holder_name, c.holder_sid, c.state, c.starts_at, c.ends_at,"
+          " c.release_state, c.retrievals"
+          " FROM checkouts c JOIN entries e ON e.id = c.entry_id"
+          " WHERE c.state IN ('active', 'scheduled') AND (?1 IS NULL OR c.ends_at >= ?1)"
+          " AND (?2 IS NULL OR c.starts_at < ?2) AND (?3 IS NULL OR e.name = ?3)"
+          " AND (?4 IS NULL OR c.holder_name = ?4 OR c.holder_sid = ?4) AND (?5 IS NULL OR c.state = ?5)"
+          " ORDER BY c.ends_at, c.id"}},
+        {"approvals",
+         {{{"request_id", K::number},
+           {"entry"},
+           {"requester"},
+           {"stage", K::number},
+           {"approver"},
+           {"approver_sid"},
+           {"decision"},
+           {"comment"},
+           {"via"},
+           {"decided_at", K::time}},
+          "SELECT a.request_id, e.name, r.requester_name, a.stage, a.approver_name, a.approver_sid, a.decision,"
+          " a.comment, a.via, a.decided_at"
+          " FROM approvals a JOIN requests r ON r.id = a.request_id JOIN entries e ON e.id = r.entry_id"
+          " WHERE (?1 IS NULL OR a.decided_at >= ?1) AND (?2 IS NULL OR a.decided_at < ?2)"
+          " AND (?3 IS NULL OR e.name = ?3) AND (?4 IS NULL OR r.requester_name = ?4 OR r.requester_sid = ?4)"
+          " AND (?5 IS NULL OR r.state = ?5) ORDER BY a.decided_at, a.id"}},
+        {"audit",
+         {{{"seq", K::number},
+           {"at", K::time},
+           {"actor"},
+           {"action"},
+           {"subject"},
+           {"details"},
+           {"prev_hash"},
+           {"hash"}},
+          "SELECT seq, at, actor, action, subject, details, prev_hash, hash FROM audit_events"
+          " WHERE (?1 IS NULL OR at >= ?1) AND (?2 IS NULL OR at < ?2) AND (?3 IS NULL OR ?3 = ?3)"
+          " AND (?4 IS NULL OR actor = ?4) AND (?5 IS NULL OR action = ?5) ORDER BY seq"}},
+    };
+    return all;
+}
+
+} // namespace
+
+const std::vector<std::string>& report_names() {
+    static const std::vector<std::string> names{"checkout-requests", "active-checkouts", "approvals", "audit"};
+    return names;
+}
+
+const std::vector<ReportColumn>& report_columns(const std::string& report) {
+    static const std::vector<ReportColumn> none;
+    auto it = reports().find(report);
+    return it == reports().end() ? none : it->second.columns;
+}
+
+int64_t stream_report(Connection& db, const std::string& report, const ReportFilter& filter,
+                      const std::function<void(const ReportRow&)>& row) {
+    auto it = reports().find(report);
+    if (it == reports().end()) return 0;
+    Statement s = db.prepare(it->second.sql);
+    s.bind(1, filter.from).bind(2, filter.to).bind(3, filter.entry).bind(4, filter.requester).bind(5, filter.state);
+    const size_t columns = it->second.columns.size();
+    ReportRow values(columns);
+    int64_t count = 0;
+    while (s.step()) {
+        for (size_t i = 0; i < columns; ++i)
+            values[i] = s.column_optional_text(static_cast<int>(i));
+        row(values);
+        ++count;
+    }
+    return count;
+}
+
+} // namespace keyholder::store
