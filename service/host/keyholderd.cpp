@@ -43,6 +43,7 @@
 #include "keyholder/notify/mailer.h"
 #include "keyholder/notify/outbox_worker.h"
 #include "keyholder/notify/templates.h"
+#include "keyholder/reports/exports.h"
 #include "keyholder/store/checkouts.h"
 #include "keyholder/store/error.h"
 #include "keyholder/store/store.h"
@@ -311,6 +312,22 @@ private:
                 return next;
             },
             clock_);
+        // Scheduled report exports, on their own connection and thread.
+        std::error_code made;
+        std::filesystem::create_directories(config.reports.output_dir, made);
+        auto export_store = keyholder::store::Connection::open(config.store.file, scheduler_options);
+        keyholder::reports::ExportScheduler exports(
+            config, export_store, clock_, [&](const keyholder::reports::ExportRun& run) {
+                metrics.add("keyholder_report_runs_total", "Scheduled report exports, by result",
+                            run.ok ? "result=\"succeeded\"" : "result=\"failed\"");
+            });
+        keyholder::core::Scheduler export_runner(
+            [&] {
+                keyholder::core::SchedulerPass next;
+                next.next_due = exports.run_due();
+                return next;
+            },
+            clock_);
         log.information("mail: %s, templates %s", mailer->describe(),
                         config.smtp.templates_dir ? config.smtp.templates_dir->string() : std::string("built in"));
 
@@ -357,6 +374,7 @@ private:
         scheduler.start();
         mail_ptr = &mail_sender;
         mail_sender.start();
+        export_runner.start(); // a run missed while the service was down runs now
         started = true;
         log.information("ready");
 
@@ -366,6 +384,7 @@ private:
         server.reset();
         scheduler.stop();
         mail_sender.stop();
+        export_runner.stop();
         try {
             keyholder::core::record_service_stop(store->connection, clock_, kVersion);
         } catch (const keyholder::store::StoreError& e) {

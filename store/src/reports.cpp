@@ -128,4 +128,39 @@ int64_t stream_report(Connection& db, const std::string& report, const ReportFil
     return count;
 }
 
+int64_t begin_report_run(Transaction& tx, const std::optional<std::string>& schedule, const std::string& report,
+                         int64_t window_from, int64_t window_to, std::optional<int64_t> due_at, int64_t started_at,
+                         int attempt) {
+    auto s = tx.connection().cached("INSERT INTO report_runs(schedule, report, window_from, window_to, due_at, "
+                                    "started_at, state, attempt) VALUES (?, ?, ?, ?, ?, ?, 'running', ?)");
+    s->bind(1, schedule).bind(2, report).bind(3, window_from).bind(4, window_to).bind(5, due_at).bind(6, started_at);
+    s->bind(7, attempt).run();
+    return tx.connection().last_insert_rowid();
+}
+
+void finish_report_run(Transaction& tx, int64_t id, int64_t finished_at, int64_t rows, const std::string& file,
+                       const std::string& sha256) {
+    auto s = tx.connection().cached("UPDATE report_runs SET state = 'succeeded', finished_at = ?, rows = ?, file = ?, "
+                                    "sha256 = ? WHERE id = ?");
+    s->bind(1, finished_at).bind(2, rows).bind(3, file).bind(4, sha256).bind(5, id).run();
+}
+
+void fail_report_run(Transaction& tx, int64_t id, int64_t finished_at, const std::string& error) {
+    auto s = tx.connection().cached("UPDATE report_runs SET state = 'failed', finished_at = ?, error = ? WHERE id = ?");
+    s->bind(1, finished_at).bind(2, error).bind(3, id).run();
+}
+
+std::optional<int64_t> last_succeeded_due(Connection& db, const std::string& schedule) {
+    auto s = db.cached("SELECT max(due_at) FROM report_runs WHERE schedule = ? AND state = 'succeeded'");
+    s->bind(1, schedule);
+    s->step();
+    return s->column_optional_int64(0);
+}
+
+std::optional<int64_t> first_service_start(Connection& db) {
+    auto s = db.cached("SELECT min(at) FROM audit_events WHERE action = 'service.started'");
+    s->step();
+    return s->column_optional_int64(0);
+}
+
 } // namespace keyholder::store

@@ -39,4 +39,16 @@ using ReportRow = std::vector<std::optional<std::string>>;
 int64_t stream_report(Connection& db, const std::string& report, const ReportFilter& filter,
                       const std::function<void(const ReportRow&)>& row);
 
+/// Report runs: one row per scheduled (or on-demand) export attempt.
+int64_t begin_report_run(Transaction& tx, const std::optional<std::string>& schedule, const std::string& report,
+                         int64_t window_from, int64_t window_to, std::optional<int64_t> due_at, int64_t started_at,
+                         int attempt);
+void finish_report_run(Transaction& tx, int64_t id, int64_t finished_at, int64_t rows, const std::string& file,
+                       const std::string& sha256);
+void fail_report_run(Transaction& tx, int64_t id, int64_t finished_at, const std::string& error);
+/// last_succeeded_due: the due time of the schedule's newest successful run.
+std::optional<int64_t> last_succeeded_due(Connection& db, const std::string& schedule);
+/// first_service_start: when keyholder first started on this store (audit trail).
+std::optional<int64_t> first_service_start(Connection& db);
+
 } // namespace keyholder::store

@@ -1,0 +1,191 @@
+#include "keyholder/reports/exports.h"
+
+#include <Poco/Logger.h>
+#include <Poco/SHA2Engine.h>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+
+#include "keyholder/reports/report_writer.h"
+#include "keyholder/store/reports.h"
+
+namespace keyholder::reports {
+namespace {
+
+Poco::Logger& log() { return Poco::Logger::get("keyholder.reports"); }
+
+std::string stamp(int64_t t, schedule::Zone zone) {
+    const std::time_t time = static_cast<std::time_t>(t);
+    std::tm parts{};
+    if (zone == schedule::Zone::utc)
+        gmtime_r(&time, &parts);
+    else
+        localtime_r(&time, &parts);
+    char text[32];
+    std::strftime(text, sizeof text, "%Y%m%d-%H%M", &parts);
+    return text;
+}
+
+bool fsync_path(const std::filesystem::path& path, int flags = O_RDONLY) {
+    const int fd = ::open(path.c_str(), flags | O_CLOEXEC);
+    if (fd < 0) return false;
+    const bool ok = ::fsync(fd) == 0;
+    ::close(fd);
+    return ok;
+}
+
+std::string sha256_of(const std::filesystem::path& file) {
+    Poco::SHA2Engine engine(Poco::SHA2Engine::SHA_256);
+    std::ifstream in(file, std::ios::binary);
+    char buffer[65536];
+    while (in) {
+        in.read(buffer, sizeof buffer);
+        engine.update(buffer, static_cast<unsigned>(in.gcount()));
+    }
+    return Poco::DigestEngine::digestToHex(engine.digest());
+}
+
+// write_atomically: fill `temp` with `write`, fsync, rename onto `final_path`; on any
+// failure nothing is left behind. Throws std::runtime_error naming the cause.
+void write_atomically(const std::filesystem::path& final_path, const std::function<void(std::ostream&)>& write) {
+    const auto temp = final_path.parent_path() / ("." + final_path.filename().string() + ".tmp");
+    try {
+        {
+            std::ofstream out(temp, std::ios::binary | std::ios::trunc);
+            if (!out) throw std::runtime_error("cannot create " + temp.string() + ": " + std::strerror(errno));
+            write(out);
+            out.flush();
+            if (!out) throw std::runtime_error("cannot write " + temp.string() + " (disk full?)");
+        }
+        if (!fsync_path(temp)) throw std::runtime_error("cannot fsync " + temp.string() + ": " + std::strerror(errno));
+        if (::rename(temp.c_str(), final_path.c_str()) != 0)
+            throw std::runtime_error("cannot rename to " + final_path.string() + ": " + std::strerror(errno));
+    } catch (...) {
+        ::unlink(temp.c_str());
+        throw;
+    }
+}
+
+} // namespace
+
+ExportScheduler::ExportScheduler(const config::Config& config, store::Connection& store, const core::Clock& clock,
+                                 std::function<void(const ExportRun&)> on_result)
+    : config_(config), store_(store), clock_(clock), on_result_(std::move(on_result)) {
+    const int64_t now = clock_.now();
+    for (const auto& [name, s] : config_.report_schedules) {
+        auto cron = schedule::CronExpression::parse(s.schedule);
+        if (!cron) continue; // the configuration check refused it already
+        State state{*cron, s.timezone == "local" ? schedule::Zone::local : schedule::Zone::utc, 0, 0, 0};
+        // Owed: the next cron time after the last successful run (or after keyholder's
+        // first start). If several passed while the service was down, only the latest runs.
+        const auto since =
+            store::last_succeeded_due(store_, name).value_or(store::first_service_start(store_).value_or(now));
+        auto due = schedule::next_run(state.cron, since, state.zone);
+        for (int i = 0; due && *due <= now && i < 100000; ++i) {
+            auto later = schedule::next_run(state.cron, *due, state.zone);
+            if (!later || *later > now) break;
+            due = later;
+        }
+        if (!due) continue;
+        state.due = state.attempt_at = *due;
+        states_.emplace(name, std::move(state));
+    }
+}
+
+std::optional<int64_t> ExportScheduler::next_due() const {
+    std::optional<int64_t> earliest;
+    for (const auto& [name, state] : states_)
+        if (!earliest || state.attempt_at < *earliest) earliest = state.attempt_at;
+    return earliest;
+}
+
+std::optional<int64_t> ExportScheduler::run_due() {
+    const int64_t now = clock_.now();
+    for (auto& [name, state] : states_) {
+        if (state.attempt_at > now) continue;
+        const auto& schedule = config_.report_schedules.at(name);
+        ExportRun result = run(schedule, state);
+        if (on_result_) on_result_(result);
+        const auto following = schedule::next_run(state.cron, std::max(state.due, now - 60), state.zone);
+        if (result.ok) {
+            state.attempts = 0;
+            state.due = following.value_or(INT64_MAX);
+            state.attempt_at = state.due;
+            continue;
+        }
+        // Retry the same run with backoff, unless the next one comes first (it covers later data).
+        ++state.attempts;
+        int64_t delay = 60;
+        for (int i = 1; i < state.attempts && delay < 3600; ++i)
+            delay *= 2;
+        state.attempt_at = now + std::min<int64_t>(delay, 3600);
+        if (following && *following <= state.attempt_at) {
+            state.due = *following;
+            state.attempt_at = *following;
+            state.attempts = 0;
+        }
+    }
+    return next_due();
+}
+
+ExportRun ExportScheduler::run(const config::ReportSchedule& schedule, State& state) {
+    ExportRun result;
+    result.schedule = schedule.name;
+    result.due_at = state.due;
+    const int64_t started = clock_.now();
+    auto window = schedule::report_window(schedule.window, state.due, state.zone);
+    if (!window) {
+        result.error = window.error();
+        return result;
+    }
+    int64_t run_id = 0;
+    {
+        store::Transaction tx(store_);
+        run_id = store::begin_report_run(tx, schedule.name, schedule.report, window->first, window->second, state.due,
+                                         started, state.attempts + 1);
+        tx.commit();
+    }
+    const std::filesystem::path file =
+        schedule.output_dir / (schedule.name + "-" + stamp(state.due, state.zone) + ".csv");
+    bool csv_in_place = false;
+    try {
+        if (!std::filesystem::is_directory(schedule.output_dir))
+            throw std::runtime_error("output folder " + schedule.output_dir.string() + " does not exist");
+        store::ReportFilter filter;
+        filter.from = window->first;
+        filter.to = window->second;
+        CsvOptions options;
+        options.local_time = state.zone == schedule::Zone::local;
+        options.bom = config_.reports.bom;
+        write_atomically(file, [&](std::ostream& out) {
+            result.rows = write_report(store_, schedule.report, filter, out, options);
+        });
+        csv_in_place = true;
+        const std::string sha = sha256_of(file);
+        write_atomically(std::filesystem::path(file.string() + ".sha256"),
+                         [&](std::ostream& out) { out << sha << "  " << file.filename().string() << "\n"; });
+        fsync_path(schedule.output_dir, O_RDONLY | O_DIRECTORY); // the renames, durably
+        store::Transaction tx(store_);
+        store::finish_report_run(tx, run_id, clock_.now(), result.rows, file.string(), sha);
+        tx.commit();
+        result.ok = true;
+        result.file = file.string();
+        log().information("report %s: %?d rows to %s (sha256 %s)", schedule.name, result.rows, file.string(), sha);
+    } catch (const std::exception& e) {
+        result.error = e.what();
+        std::error_code ignored;
+        if (csv_in_place) std::filesystem::remove(file, ignored); // a CSV without its sidecar is not finished
+        store::Transaction tx(store_);
+        store::fail_report_run(tx, run_id, clock_.now(), result.error);
+        tx.commit();
+        log().error("report %s (due %s) failed, will retry: %s", schedule.name, format_time(state.due, false),
+                    result.error);
+    }
+    return result;
+}
+
+} // namespace keyholder::reports

@@ -1,0 +1,142 @@
+// Scheduled exports with an injected clock on a real SQLite file and real folders:
+// a run missed while the service was down runs once at start; files are complete
+// with a SHA-256 sidecar and a report_runs row; a failed run leaves no partial file,
+// is recorded and retried; a restart does not run a finished export again.
+#include <gtest/gtest.h>
+
+#include <Poco/DigestEngine.h>
+#include <Poco/SHA2Engine.h>
+
+#include <fstream>
+
+#include "keyholder/config/config.h"
+#include "keyholder/core/clock.h"
+#include "keyholder/reports/exports.h"
+#include "keyholder/store/audit.h"
+#include "keyholder/store/records.h"
+#include "keyholder/store/store.h"
+#include "support/temp_dir.h"
+
+namespace {
+
+using namespace keyholder;
+using keyholder::testing::TempDir;
+
+int64_t utc(int y, int mo, int d, int h, int mi) {
+    std::tm t{};
+    t.tm_year = y - 1900;
+    t.tm_mon = mo - 1;
+    t.tm_mday = d;
+    t.tm_hour = h;
+    t.tm_min = mi;
+    return static_cast<int64_t>(timegm(&t));
+}
+
+std::string read(const std::filesystem::path& file) {
+    std::ifstream in(file, std::ios::binary);
+    return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+class Exports : public ::testing::Test {
+protected:
+    void SetUp() override {
+        dir_.write("data/ldap.password", "pw");
+        std::filesystem::create_directories(dir_ / "out");
+        auto file = dir_.write("k.ini", "[service]\ndata_dir = data\nadmin_groups = A\n"
+                                        "[ldap]\nuris = ldaps://dc1\nbase_dn = dc=x\nbind_dn = cn=s\n"
+                                        "bind_password_file = ldap.password\n"
+                                        "[policy.p]\nrequester_groups = Ops\nstage1_approvers = Leads\n"
+                                        "[entry.e]\npolicy = p\nrelease = group\ngroup = G\n"
+                                        "[report.weekly]\nreport = checkout-requests\nschedule = 0 6 * * mon\n"
+                                        "window = previous week\noutput_dir = " +
+                                            (dir_ / "out").string() + "\n");
+        auto loaded = config::load_config(file);
+        ASSERT_TRUE(loaded) << loaded.error().front().to_string();
+        config_ = std::make_unique<config::Config>(std::move(*loaded));
+        opened_ = std::make_unique<store::OpenedStore>(store::open_store(dir_ / "k.db"));
+        store::Transaction tx(opened_->connection);
+        store::append_audit_event(tx, {utc(2026, 11, 2, 5, 0), "system", "service.started", "service", "{}"});
+        const int64_t policy = store::upsert_policy(tx, "p", "{}", utc(2026, 11, 2, 5, 0));
+        const int64_t entry = store::upsert_entry(tx, {"e", "E", policy, "group", {}, "G"}, utc(2026, 11, 2, 5, 0));
+        for (int day : {3, 10, 11}) // Tue 3rd (week 1), Tue 10th and Wed 11th (week 2)
+            store::insert_request(tx, {entry, "S-1-5-21-1-2-3-1104", "bob", "Bob", "r", std::nullopt,
+                                       utc(2026, 11, day, 12, 0), std::nullopt, 60, utc(2026, 11, day, 20, 0),
+                                       std::nullopt});
+        tx.commit();
+    }
+    std::vector<std::string> files() {
+        std::vector<std::string> names;
+        for (const auto& f : std::filesystem::directory_iterator(dir_ / "out"))
+            names.push_back(f.path().filename().string());
+        std::sort(names.begin(), names.end());
+        return names;
+    }
+    int64_t runs(const std::string& state) {
+        auto s = opened_->connection.prepare("SELECT count(*) FROM report_runs WHERE state = ?");
+        s.bind(1, state);
+        s.step();
+        return s.column_int64(0);
+    }
+
+    TempDir dir_;
+    std::unique_ptr<config::Config> config_;
+    std::unique_ptr<store::OpenedStore> opened_;
+};
+
+TEST_F(Exports, MissedRunRunsOnceAtStartWithSidecar) {
+    core::ManualClock clock(utc(2026, 11, 18, 10, 0)); // down since the 2nd: missed the 9th and the 16th
+    std::vector<reports::ExportRun> results;
+    reports::ExportScheduler exports(*config_, opened_->connection, clock,
+                                     [&](const reports::ExportRun& r) { results.push_back(r); });
+    EXPECT_EQ(exports.next_due(), utc(2026, 11, 16, 6, 0)); // only the latest missed one
+    EXPECT_EQ(exports.run_due(), utc(2026, 11, 23, 6, 0));
+    ASSERT_EQ(results.size(), 1U);
+    EXPECT_TRUE(results[0].ok) << results[0].error;
+    EXPECT_EQ(results[0].rows, 2); // the 10th and the 11th: previous week of Mon 16th
+    EXPECT_EQ(files(), (std::vector<std::string>{"weekly-20261116-0600.csv", "weekly-20261116-0600.csv.sha256"}));
+    const std::string csv = read(dir_ / "out/weekly-20261116-0600.csv");
+    Poco::SHA2Engine sha(Poco::SHA2Engine::SHA_256);
+    sha.update(csv);
+    EXPECT_EQ(read(dir_ / "out/weekly-20261116-0600.csv.sha256"),
+              Poco::DigestEngine::digestToHex(sha.digest()) + "  weekly-20261116-0600.csv\n");
+    EXPECT_EQ(runs("succeeded"), 1);
+    EXPECT_EQ(exports.run_due(), utc(2026, 11, 23, 6, 0)); // nothing more now
+    EXPECT_EQ(results.size(), 1U);
+    // A restart does not run it again.
+    reports::ExportScheduler again(*config_, opened_->connection, clock);
+    EXPECT_EQ(again.next_due(), utc(2026, 11, 23, 6, 0));
+}
+
+TEST_F(Exports, FailedRunLeavesNoFileAndIsRetried) {
+    std::filesystem::remove_all(dir_ / "out");
+    core::ManualClock clock(utc(2026, 11, 16, 6, 0) - 30); // the run of the 9th is owed
+    std::vector<reports::ExportRun> results;
+    reports::ExportScheduler exports(*config_, opened_->connection, clock,
+                                     [&](const reports::ExportRun& r) { results.push_back(r); });
+    // The folder is missing: it fails, and as the next run (06:00) comes before the
+    // retry would, that one takes over.
+    EXPECT_EQ(exports.run_due(), utc(2026, 11, 16, 6, 0));
+    ASSERT_EQ(results.size(), 1U);
+    EXPECT_FALSE(results[0].ok);
+    EXPECT_EQ(results[0].due_at, utc(2026, 11, 9, 6, 0));
+    EXPECT_NE(results[0].error.find("does not exist"), std::string::npos) << results[0].error;
+    EXPECT_EQ(runs("failed"), 1);
+    // A folder where the CSV should go: the rename fails, nothing is left but that folder.
+    std::filesystem::create_directories(dir_ / "out/weekly-20261116-0600.csv");
+    clock.advance(std::chrono::seconds(30));
+    EXPECT_EQ(exports.run_due(), utc(2026, 11, 16, 6, 1)); // retried in a minute
+    EXPECT_FALSE(results.back().ok);
+    EXPECT_EQ(files(), (std::vector<std::string>{"weekly-20261116-0600.csv"})); // no temporary, no sidecar
+    std::filesystem::remove(dir_ / "out/weekly-20261116-0600.csv");
+    clock.advance(std::chrono::seconds(60));
+    EXPECT_EQ(exports.run_due(), utc(2026, 11, 23, 6, 0));
+    EXPECT_TRUE(results.back().ok) << results.back().error;
+    EXPECT_EQ(files(), (std::vector<std::string>{"weekly-20261116-0600.csv", "weekly-20261116-0600.csv.sha256"}));
+    EXPECT_EQ(runs("failed"), 2);
+    EXPECT_EQ(runs("succeeded"), 1);
+    auto attempt = opened_->connection.prepare("SELECT max(attempt) FROM report_runs WHERE state = 'succeeded'");
+    attempt.step();
+    EXPECT_EQ(attempt.column_int64(0), 2);
+}
+
+} // namespace
