@@ -94,8 +94,8 @@ Exit status: 0 ok, 1 refused by the server, 2 usage, 3 server or network
 unavailable, 4 sign-on failed.
 )";
 
-const std::set<std::string> kCommands{"whoami", "entries", "request", "status", "list",       "show",  "approve",
-                                      "deny",   "cancel",  "checkin", "extend", "credential", "revoke"};
+const std::set<std::string> kCommands{"whoami", "entries", "request", "status", "list",   "show",   "approve",
+                                      "deny",   "cancel",  "checkin", "extend", "revoke", "report", "credential"};
 
 struct Context {
     std::map<std::string, std::string> options;
@@ -262,8 +262,8 @@ int remote_command(const std::string& command, std::span<const std::string> raw_
         std::cout << kCommandHelp.at(command) << kCommonOptions;
         return kOk;
     }
-    const bool needs_id =
-        command != "whoami" && command != "entries" && command != "status" && command != "list" && command != "request";
+    const bool needs_id = command != "whoami" && command != "entries" && command != "status" && command != "list" &&
+                          command != "request" && command != "report";
     const size_t wanted = (needs_id || command == "request" || command == "report") ? 1 : 0;
     if (positional.size() != wanted) {
         std::cerr << "keyholder " << command << ": expected "

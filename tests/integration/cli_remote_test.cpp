@@ -4,6 +4,10 @@
 // 2 usage, 3 unavailable, 4 sign-on failed). Negotiate is covered by the e2e suite.
 #include <gtest/gtest.h>
 
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+
+#include <fstream>
 #include <regex>
 #include <thread>
 
@@ -37,7 +41,11 @@ protected:
                                  "[policy.standard]\nrequester_groups = operators\nstage1_approvers = team-leads\n"
                                  "max_extension = 1h\nexclusive = false\n"
                                  "[entry.jit]\ndisplay_name = JIT group\npolicy = standard\nrelease = group\n"
-                                 "group = cn=auditors,ou=groups,dc=demo,dc=test\n");
+                                 "group = cn=auditors,ou=groups,dc=demo,dc=test\n"
+                                 "[report.minutely]\nreport = checkout-requests\nschedule = * * * * *\n"
+                                 "window = last 1h\noutput_dir = " +
+                                 (dir_->path() / "exports").string() + "\n");
+        std::filesystem::create_directories(dir_->path() / "exports");
         daemon_ = new ChildProcess(KEYHOLDERD_PATH, {"--config", file.string()}, dir_->path());
         int status = 0;
         for (int i = 0; i < 200 && status != 200; ++i) {
@@ -155,6 +163,50 @@ TEST_F(CliRemote, SignOnFailuresExitFourAndOutagesThree) {
                          {{"KRB5CCNAME", "FILE:" + (dir_->path() / "no-such-ccache").string()}});
     EXPECT_EQ(no_ticket.status, 4) << no_ticket.err;
     EXPECT_NE(no_ticket.err.find("kinit"), std::string::npos) << no_ticket.err;
+}
+
+// A scheduled export (every minute here) writes a file whose rows are the requests
+// the API shows, and `keyholder report` downloads the same report on demand.
+TEST_F(CliRemote, ScheduledExportMatchesTheApi) {
+    cli("bob", {"request", "jit", "--for", "1h", "--reason", "export me, \"quoted\""});
+    auto on_demand = cli("dave", {"report", "checkout-requests", "-o", (dir_->path() / "now.csv").string()});
+    ASSERT_EQ(on_demand.status, 0) << on_demand.err;
+    EXPECT_EQ(cli("bob", {"report", "audit"}).status, 1); // auditors only
+    // Wait for the next minute's export (written atomically: a .csv appears complete).
+    std::filesystem::path file;
+    for (int i = 0; i < 700 && file.empty(); ++i) {
+        for (const auto& f : std::filesystem::directory_iterator(dir_->path() / "exports"))
+            if (f.path().extension() == ".sha256") file = f.path().parent_path() / f.path().stem();
+        if (file.empty()) std::this_thread::sleep_for(100ms);
+    }
+    ASSERT_FALSE(file.empty()) << "no export within 70 s" << daemon_->err();
+    std::ifstream in(file, std::ios::binary);
+    const std::string csv((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::ifstream sidecar(file.string() + ".sha256");
+    std::string sum;
+    sidecar >> sum;
+    auto check = run("/usr/bin/sha256sum", {file.string()});
+    EXPECT_EQ(check.out.substr(0, 64), sum);
+    // Every request the API lists (made in the last hour) is a row, with its state.
+    HttpCall all;
+    all.url = url_ + "/api/v1/requests?mine=false&limit=500";
+    all.basic_user = "dave";
+    all.basic_password = "dave-demo-password";
+    auto listed = http_call(all);
+    ASSERT_EQ(listed.status, 200);
+    Poco::JSON::Parser parser;
+    auto requests = parser.parse(listed.body).extract<Poco::JSON::Object::Ptr>()->getArray("requests");
+    int compared = 0;
+    for (size_t i = 0; i < requests->size(); ++i) {
+        auto request = requests->getObject(static_cast<unsigned>(i));
+        const std::string id = std::to_string(request->getValue<int64_t>("id"));
+        const std::string state = request->getValue<std::string>("state");
+        std::regex row("(^|\r\n)" + id + ",jit,[^\r]*," + state + ",");
+        EXPECT_TRUE(std::regex_search(csv, row)) << "request " << id << " (" << state << ") not in\n" << csv;
+        ++compared;
+    }
+    EXPECT_GE(compared, 1);
+    EXPECT_NE(csv.find("\"export me, \"\"quoted\"\"\""), std::string::npos) << csv;
 }
 
 } // namespace
