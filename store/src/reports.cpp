@@ -110,6 +110,12 @@ const std::vector<ReportColumn>& report_columns(const std::string& report) {
     return it == reports().end() ? none : it->second.columns;
 }
 
+const std::string& report_sql(const std::string& report) {
+    static const std::string none;
+    auto it = reports().find(report);
+    return it == reports().end() ? none : it->second.sql;
+}
+
 int64_t stream_report(Connection& db, const std::string& report, const ReportFilter& filter,
                       const std::function<void(const ReportRow&)>& row) {
     auto it = reports().find(report);
@@ -121,7 +127,7 @@ int64_t stream_report(Connection& db, const std::string& report, const ReportFil
     int64_t count = 0;
     while (s.step()) {
         for (size_t i = 0; i < columns; ++i)
-            values[i] = s.column_optional_text(static_cast<int>(i));
+            values[i] = s.column_view(static_cast<int>(i));
         row(values);
         ++count;
     }

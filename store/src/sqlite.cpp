@@ -249,6 +249,12 @@ std::optional<std::string> Statement::column_optional_text(int column) const {
     return column_text(column);
 }
 
+std::optional<std::string_view> Statement::column_view(int column) const {
+    if (is_null(column)) return std::nullopt;
+    const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, column));
+    return std::string_view(text, static_cast<size_t>(sqlite3_column_bytes(stmt_, column)));
+}
+
 std::optional<int64_t> Statement::column_optional_int64(int column) const {
     if (is_null(column)) return std::nullopt;
     return column_int64(column);

@@ -56,7 +56,27 @@ CsvWriter::CsvWriter(std::ostream& out, bool bom) : out_(out) {
     if (bom) out_ << "\xEF\xBB\xBF";
 }
 
-void CsvWriter::cell(std::string_view text) { out_ << csv_cell(text); }
+void CsvWriter::cell(std::string_view text) {
+    // Fast path (most cells): plain ASCII that needs neither quoting nor neutralising.
+    bool plain = text.empty() || (text[0] != '=' && text[0] != '+' && text[0] != '-' && text[0] != '@' &&
+                                  text[0] != '\t' && text[0] != '\r');
+    for (size_t i = 0; plain && i < text.size(); ++i) {
+        const auto c = static_cast<unsigned char>(text[i]);
+        plain = c < 0x80 && c != ',' && c != '"' && c != '\r' && c != '\n';
+    }
+    if (plain)
+        out_.write(text.data(), static_cast<std::streamsize>(text.size()));
+    else
+        out_ << csv_cell(text);
+}
+
+void CsvWriter::row(const std::vector<std::optional<std::string_view>>& cells) {
+    for (size_t i = 0; i < cells.size(); ++i) {
+        if (i > 0) out_.put(',');
+        if (cells[i]) cell(*cells[i]);
+    }
+    out_.write("\r\n", 2);
+}
 
 void CsvWriter::row(const std::vector<std::optional<std::string>>& cells) {
     for (size_t i = 0; i < cells.size(); ++i) {

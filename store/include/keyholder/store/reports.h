@@ -7,6 +7,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "keyholder/store/sqlite.h"
@@ -33,7 +34,12 @@ const std::vector<std::string>& report_names();
 /// report_columns: the columns of a report; empty for an unknown name.
 const std::vector<ReportColumn>& report_columns(const std::string& report);
 
-using ReportRow = std::vector<std::optional<std::string>>;
+/// report_sql: the query behind a report (parameters ?1 from, ?2 to, ?3 entry,
+/// ?4 requester, ?5 state; NULL disables each) — for benchmarks and reviews.
+const std::string& report_sql(const std::string& report);
+
+/// ReportRow: the row's values, valid only during the callback (no copies).
+using ReportRow = std::vector<std::optional<std::string_view>>;
 /// stream_report: calls `row` for every row in order; returns the row count.
 /// `decisions` cells hold one "name|decision|time|stage" line per decision.
 int64_t stream_report(Connection& db, const std::string& report, const ReportFilter& filter,

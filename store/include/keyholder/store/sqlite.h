@@ -126,6 +126,8 @@ public:
     [[nodiscard]] int64_t column_int64(int column) const;
     [[nodiscard]] std::string column_text(int column) const;
     [[nodiscard]] std::optional<std::string> column_optional_text(int column) const;
+    /// column_view: the text of a column without a copy; valid until the next step.
+    [[nodiscard]] std::optional<std::string_view> column_view(int column) const;
     [[nodiscard]] std::optional<int64_t> column_optional_int64(int column) const;
     [[nodiscard]] std::vector<std::byte> column_blob(int column) const;
     [[nodiscard]] int column_count() const;

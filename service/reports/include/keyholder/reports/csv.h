@@ -18,6 +18,7 @@ public:
     explicit CsvWriter(std::ostream& out, bool bom = false);
     void row(const std::vector<std::optional<std::string>>& cells);
     void row(const std::vector<std::string>& cells);
+    void row(const std::vector<std::optional<std::string_view>>& cells);
 
 private:
     void cell(std::string_view text);
