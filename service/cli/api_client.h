@@ -35,8 +35,4 @@ private:
     ClientOptions options_;
 };
 
-/// negotiate_token: a base64 SPNEGO token for HTTP/<host> from the default ticket
-/// cache, or the GSSAPI error (no ticket, unknown service principal, ...).
-std::optional<std::string> negotiate_token(const std::string& host, std::string& error);
-
 } // namespace keyholder::cli

@@ -7,20 +7,13 @@
 #include <ctime>
 
 #include "keyholder/schedule/calendar.h"
+#include "support/utc.h"
 
 namespace {
 
-using namespace keyholder::schedule;
+using keyholder::testing::utc;
 
-int64_t utc(int y, int mo, int d, int h, int mi) {
-    std::tm t{};
-    t.tm_year = y - 1900;
-    t.tm_mon = mo - 1;
-    t.tm_mday = d;
-    t.tm_hour = h;
-    t.tm_min = mi;
-    return static_cast<int64_t>(timegm(&t));
-}
+using namespace keyholder::schedule;
 
 int64_t next(const char* cron, int64_t after, Zone zone = Zone::utc) {
     auto parsed = CronExpression::parse(cron);

@@ -16,21 +16,14 @@
 #include "keyholder/store/records.h"
 #include "keyholder/store/store.h"
 #include "support/temp_dir.h"
+#include "support/utc.h"
 
 namespace {
 
+using keyholder::testing::utc;
+
 using namespace keyholder;
 using keyholder::testing::TempDir;
-
-int64_t utc(int y, int mo, int d, int h, int mi) {
-    std::tm t{};
-    t.tm_year = y - 1900;
-    t.tm_mon = mo - 1;
-    t.tm_mday = d;
-    t.tm_hour = h;
-    t.tm_min = mi;
-    return static_cast<int64_t>(timegm(&t));
-}
 
 std::string read(const std::filesystem::path& file) {
     std::ifstream in(file, std::ios::binary);

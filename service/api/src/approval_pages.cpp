@@ -9,6 +9,7 @@
 
 #include "keyholder/http/exchange.h"
 #include "keyholder/http/json.h"
+#include "keyholder/notify/templates.h"
 #include "keyholder/store/checkouts.h"
 #include "keyholder/store/outbox.h"
 
@@ -20,20 +21,7 @@ using http::Response;
 
 Poco::Logger& log() { return Poco::Logger::get("keyholder.approve"); }
 
-std::string escape(const std::string& text) {
-    std::string out;
-    for (char c : text) {
-        switch (c) {
-        case '&': out += "&amp;"; break;
-        case '<': out += "&lt;"; break;
-        case '>': out += "&gt;"; break;
-        case '"': out += "&quot;"; break;
-        case '\'': out += "&#39;"; break;
-        default: out += c;
-        }
-    }
-    return out;
-}
+using notify::html_escape;
 
 void page(Response& response, int status, const std::string& title, const std::string& body_html) {
     response.status = status;
@@ -46,15 +34,15 @@ void page(Response& response, int status, const std::string& title, const std::s
                                   "frame-ancestors 'none'; base-uri 'none'");
     response.body = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
                     "<meta name=\"viewport\" content=\"width=device-width\"><title>" +
-                    escape(title) +
+                    html_escape(title) +
                     "</title><style>body{font-family:sans-serif;max-width:40em;margin:2em auto;padding:0 1em}"
                     "th{text-align:left;padding-right:1em;vertical-align:top}"
                     "button{font-size:1.1em;margin:.5em .5em 0 0;padding:.4em 1.2em}"
                     ".preferred{font-weight:bold}</style></head><body><h1>" +
-                    escape(title) + "</h1>\n" + body_html + "\n</body></html>\n";
+                    html_escape(title) + "</h1>\n" + body_html + "\n</body></html>\n";
 }
 
-std::string when(int64_t t) { return escape(http::iso8601(t)); }
+std::string when(int64_t t) { return html_escape(http::iso8601(t)); }
 
 class Pages {
 public:
@@ -76,7 +64,7 @@ public:
         if (request.identity && request.identity->id != claims->approver_id) {
             log().warning("approval link for %s opened by %s: refused", claims->approver_id, request.identity->name);
             page(response, 403, "This link is not yours",
-                 "<p>You are signed on as " + escape(request.identity->display_name) +
+                 "<p>You are signed on as " + html_escape(request.identity->display_name) +
                      ", but this link was sent to someone else. Use the link from your own mail.</p>");
             return std::nullopt;
         }
@@ -104,31 +92,31 @@ public:
                                            : r->entry_name;
         html << "<table>"
              << "<tr><th>Request</th><td>" << r->id << "</td></tr>"
-             << "<tr><th>Entry</th><td>" << escape(entry_name) << "</td></tr>"
-             << "<tr><th>Requester</th><td>" << escape(r->requester_display) << " (" << escape(r->requester_name)
-             << ")</td></tr>"
-             << "<tr><th>Reason</th><td>" << escape(r->reason) << "</td></tr>"
-             << "<tr><th>Ticket</th><td>" << escape(r->ticket.value_or("-")) << "</td></tr>"
+             << "<tr><th>Entry</th><td>" << html_escape(entry_name) << "</td></tr>"
+             << "<tr><th>Requester</th><td>" << html_escape(r->requester_display) << " ("
+             << html_escape(r->requester_name) << ")</td></tr>"
+             << "<tr><th>Reason</th><td>" << html_escape(r->reason) << "</td></tr>"
+             << "<tr><th>Ticket</th><td>" << html_escape(r->ticket.value_or("-")) << "</td></tr>"
              << "<tr><th>Window</th><td>"
              << (r->start_at ? when(*r->start_at) + " to " + when(*r->start_at + r->duration_s)
                              : std::to_string(r->duration_s / 60) + " minutes from approval")
-             << "</td></tr><tr><th>State</th><td id=\"state\">" << escape(r->state) << "</td></tr>"
+             << "</td></tr><tr><th>State</th><td id=\"state\">" << html_escape(r->state) << "</td></tr>"
              << "<tr><th>Decisions so far</th><td>";
         auto approvals = store::approvals_of(core.store(), r->id);
         if (approvals.empty()) html << "none yet";
         for (const auto& a : approvals)
-            html << escape(a.approver_name) << " " << (a.decision == "approve" ? "approved" : "denied") << " (stage "
-                 << a.stage << ")<br>";
+            html << html_escape(a.approver_name) << " " << (a.decision == "approve" ? "approved" : "denied")
+                 << " (stage " << a.stage << ")<br>";
         html << "</td></tr></table>\n";
         if (r->state != "pending") {
             page(response, 409, "This request is no longer waiting",
-                 html.str() + "<p>It is " + escape(r->state) + "; nothing is left to decide.</p>");
+                 html.str() + "<p>It is " + html_escape(r->state) + "; nothing is left to decide.</p>");
             return;
         }
         const std::string token = request.params.at("token");
         const std::string preferred = request.query.count("decision") ? request.query.at("decision") : "";
-        html << "<form method=\"post\" action=\"/approve/" << escape(token) << "\">"
-             << "<input type=\"hidden\" name=\"form_key\" value=\"" << escape(links_.form_key(token)) << "\">"
+        html << "<form method=\"post\" action=\"/approve/" << html_escape(token) << "\">"
+             << "<input type=\"hidden\" name=\"form_key\" value=\"" << html_escape(links_.form_key(token)) << "\">"
              << "<p><label>Comment (optional)<br><textarea name=\"comment\" rows=\"3\" cols=\"50\" "
                 "maxlength=\"2000\"></textarea></label></p>"
              << "<button type=\"submit\" name=\"decision\" value=\"approve\" id=\"approve\""
@@ -152,7 +140,7 @@ public:
             for (const auto& [key, value] : parsed)
                 form.add(key, value);
         } catch (const Poco::Exception& e) {
-            page(response, 400, "The form could not be read", "<p>" + escape(e.message()) + "</p>");
+            page(response, 400, "The form could not be read", "<p>" + html_escape(e.message()) + "</p>");
             return;
         }
         const std::string& token = request.params.at("token");
@@ -190,7 +178,7 @@ public:
             log().information("link decision on request %?d refused: %s (%s)",
                               static_cast<long long>(claims->request_id), e.code, e.message);
             page(response, status.at(e.kind), "Nothing was decided",
-                 "<p>" + escape(e.message) + "</p><p><small>(" + escape(e.code) + ")</small></p>");
+                 "<p>" + html_escape(e.message) + "</p><p><small>(" + html_escape(e.code) + ")</small></p>");
             return;
         }
         if (ctx_.changed) ctx_.changed();
@@ -198,7 +186,7 @@ public:
                           choice == "approve" ? std::string("approved") : std::string("denied"), *decided);
         page(response, 200, choice == "approve" ? "Approved" : "Denied",
              "<p>Your decision on request " + std::to_string(claims->request_id) +
-                 " is recorded. The request is now <strong id=\"state\">" + escape(*decided) + "</strong>.</p>");
+                 " is recorded. The request is now <strong id=\"state\">" + html_escape(*decided) + "</strong>.</p>");
     }
 
 private:

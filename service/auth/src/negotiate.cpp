@@ -1,5 +1,11 @@
 #include "negotiate.h"
 
+#include <Poco/Base64Encoder.h>
+
+#include <sstream>
+
+#include "keyholder/auth/negotiate_client.h"
+
 #include <gssapi/gssapi.h>
 #include <gssapi/gssapi_ext.h>
 #include <gssapi/gssapi_krb5.h>
@@ -87,6 +93,39 @@ std::expected<NegotiateAcceptor::Accepted, std::string> NegotiateAcceptor::accep
     gss_release_buffer(&minor, &display);
     if (output.length > 0) accepted.reply_token.assign(static_cast<const char*>(output.value), output.length);
     return accepted;
+}
+
+std::optional<std::string> negotiate_token(const std::string& host, std::string& error) {
+    OM_uint32 minor = 0;
+    const std::string service = "HTTP@" + host;
+    gss_buffer_desc name_text{service.size(), const_cast<char*>(service.data())};
+    gss_name_t target = GSS_C_NO_NAME;
+    OM_uint32 major = gss_import_name(&minor, &name_text, GSS_C_NT_HOSTBASED_SERVICE, &target);
+    if (GSS_ERROR(major)) {
+        error = status_text(major, minor);
+        return std::nullopt;
+    }
+    gss_ctx_id_t context = GSS_C_NO_CONTEXT;
+    gss_buffer_desc output{0, nullptr};
+    auto release = gsl::finally([&] {
+        OM_uint32 ignored = 0;
+        gss_release_name(&ignored, &target);
+        if (context != GSS_C_NO_CONTEXT) gss_delete_sec_context(&ignored, &context, GSS_C_NO_BUFFER);
+        gss_release_buffer(&ignored, &output);
+    });
+    static gss_OID_desc spnego{6, const_cast<char*>("\x2b\x06\x01\x05\x05\x02")};
+    major = gss_init_sec_context(&minor, GSS_C_NO_CREDENTIAL, &context, target, &spnego, 0, 0,
+                                 GSS_C_NO_CHANNEL_BINDINGS, GSS_C_NO_BUFFER, nullptr, &output, nullptr, nullptr);
+    if (GSS_ERROR(major)) {
+        error = status_text(major, minor);
+        return std::nullopt;
+    }
+    std::ostringstream encoded;
+    Poco::Base64Encoder encoder(encoded);
+    encoder.rdbuf()->setLineLength(0);
+    encoder.write(static_cast<const char*>(output.value), static_cast<std::streamsize>(output.length));
+    encoder.close();
+    return encoded.str();
 }
 
 std::string NegotiateAcceptor::default_realm() {
