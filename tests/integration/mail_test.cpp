@@ -8,6 +8,7 @@
 
 #include <Poco/URI.h>
 
+#include <csignal>
 #include <regex>
 #include <set>
 #include <thread>
@@ -56,8 +57,14 @@ protected:
                 "\n"
                 "[entry.demo-admin]\ndisplay_name = Demo Admin\npolicy = standard\nrelease = password\n"
                 "account = demo-admin\nrotate_password = false\n");
-        daemon_ = std::make_unique<ChildProcess>(KEYHOLDERD_PATH, std::vector<std::string>{"--config", file.string()},
-                                                 dir_.path());
+        config_file_ = file;
+        start_daemon();
+    }
+
+    void start_daemon() {
+        daemon_.reset();
+        daemon_ = std::make_unique<ChildProcess>(KEYHOLDERD_PATH,
+                                                 std::vector<std::string>{"--config", config_file_.string()}, dir_.path());
         int status = 0;
         for (int i = 0; i < 200 && status != 200; ++i) {
             status = http_get(url_ + "/readyz").status;
@@ -167,6 +174,7 @@ protected:
     int http_port_ = 0;
     int smtp_port_ = 0;
     std::string url_;
+    std::filesystem::path config_file_;
     std::unique_ptr<ChildProcess> daemon_;
     std::unique_ptr<ChildProcess> smtp_;
 };
@@ -247,6 +255,12 @@ TEST_F(Mail, SmtpDownThenUpEveryMailArrivesOnceAndTheLinkApproves) {
     EXPECT_EQ(all[2].to, "bob@demo.test");
     EXPECT_NE(all[2].subject.find("is yours until"), std::string::npos) << all[2].subject;
     EXPECT_EQ(api("bob", "GET", "/api/v1/checkouts/1/credential").status, 200);
+    // A restart sends nothing again: rows are marked sent once the server accepted them.
+    daemon_->signal(SIGTERM);
+    ASSERT_TRUE(daemon_->wait_for(10s));
+    start_daemon();
+    std::this_thread::sleep_for(3s);
+    EXPECT_EQ(read_mailbox(dir_.path() / "inbox").size(), 3U);
     expect_no_password_in_any_mail();
 }
 
