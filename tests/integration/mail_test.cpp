@@ -63,8 +63,8 @@ protected:
 
     void start_daemon() {
         daemon_.reset();
-        daemon_ = std::make_unique<ChildProcess>(KEYHOLDERD_PATH,
-                                                 std::vector<std::string>{"--config", config_file_.string()}, dir_.path());
+        daemon_ = std::make_unique<ChildProcess>(
+            KEYHOLDERD_PATH, std::vector<std::string>{"--config", config_file_.string()}, dir_.path());
         int status = 0;
         for (int i = 0; i < 200 && status != 200; ++i) {
             status = http_get(url_ + "/readyz").status;

@@ -11,8 +11,13 @@
 
 #include "keyholder/config/config.h"
 #include "keyholder/core/clock.h"
+#include "keyholder/core/links.h"
+#include "keyholder/notify/mailer.h"
+#include "keyholder/notify/outbox_worker.h"
+#include "keyholder/notify/templates.h"
 #include "keyholder/reports/exports.h"
 #include "keyholder/store/audit.h"
+#include "keyholder/store/outbox.h"
 #include "keyholder/store/records.h"
 #include "keyholder/store/store.h"
 #include "support/temp_dir.h"
@@ -41,7 +46,7 @@ protected:
                                         "[policy.p]\nrequester_groups = Ops\nstage1_approvers = Leads\n"
                                         "[entry.e]\npolicy = p\nrelease = group\ngroup = G\n"
                                         "[report.weekly]\nreport = checkout-requests\nschedule = 0 6 * * mon\n"
-                                        "window = previous week\noutput_dir = " +
+                                        "window = previous week\nmail_to = auditor@example.com\noutput_dir = " +
                                             (dir_ / "out").string() + "\n");
         auto loaded = config::load_config(file);
         ASSERT_TRUE(loaded) << loaded.error().front().to_string();
@@ -90,11 +95,37 @@ TEST_F(Exports, MissedRunRunsOnceAtStartWithSidecar) {
     const std::string csv = read(dir_ / "out/weekly-20261116-0600.csv");
     Poco::SHA2Engine sha(Poco::SHA2Engine::SHA_256);
     sha.update(csv);
-    EXPECT_EQ(read(dir_ / "out/weekly-20261116-0600.csv.sha256"),
-              Poco::DigestEngine::digestToHex(sha.digest()) + "  weekly-20261116-0600.csv\n");
+    const std::string hex = Poco::DigestEngine::digestToHex(sha.digest());
+    EXPECT_EQ(read(dir_ / "out/weekly-20261116-0600.csv.sha256"), hex + "  weekly-20261116-0600.csv\n");
     EXPECT_EQ(runs("succeeded"), 1);
     EXPECT_EQ(exports.run_due(), utc(2026, 11, 23, 6, 0)); // nothing more now
     EXPECT_EQ(results.size(), 1U);
+    // mail_to: the file goes out attached, through the outbox.
+    auto due = store::due_notifications(opened_->connection, clock.now());
+    ASSERT_EQ(due.size(), 1U);
+    EXPECT_EQ(due[0].kind, "report_ready");
+    EXPECT_EQ(due[0].recipient, "auditor@example.com");
+    config::SmtpSection pickup;
+    pickup.pickup_dir = dir_ / "pickup";
+    auto mailer = notify::make_mailer(pickup);
+    auto templates = notify::Templates::builtin();
+    core::LinkSigner links(std::vector<unsigned char>(32, 1));
+    notify::OutboxWorker worker(*config_, opened_->connection, *mailer, templates, links, clock);
+    EXPECT_EQ(worker.run_due().sent, 1);
+    std::string mail;
+    for (const auto& f : std::filesystem::directory_iterator(dir_ / "pickup"))
+        mail = read(f.path());
+    EXPECT_NE(mail.find("Subject: [keyholder] Report weekly: 2 rows"), std::string::npos) << mail;
+    EXPECT_NE(mail.find("filename=weekly-20261116-0600.csv"), std::string::npos) << mail;
+    std::string unfolded; // quoted-printable soft line breaks removed
+    for (size_t i = 0; i < mail.size(); ++i) {
+        if (mail.compare(i, 3, "=\r\n") == 0) {
+            i += 2;
+            continue;
+        }
+        unfolded += mail[i];
+    }
+    EXPECT_NE(unfolded.find(hex), std::string::npos) << mail;
     // A restart does not run it again.
     reports::ExportScheduler again(*config_, opened_->connection, clock);
     EXPECT_EQ(again.next_due(), utc(2026, 11, 23, 6, 0));

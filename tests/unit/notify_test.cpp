@@ -208,7 +208,7 @@ TEST_F(Outbox, PickupFolderWritesOneFilePerMessageAtomically) {
     config::SmtpSection smtp;
     smtp.pickup_dir = dir_ / "pickup";
     auto pickup = notify::make_mailer(smtp);
-    notify::Mail mail{"k@x", "bob@example.com", "Grüße", "<m.1@keyholder>", "text", "<p>html</p>", kNow};
+    notify::Mail mail{"k@x", "bob@example.com", "Grüße", "<m.1@keyholder>", "text", "<p>html</p>", kNow, ""};
     ASSERT_EQ(pickup->deliver(mail).result, notify::Delivery::Result::sent);
     ASSERT_EQ(pickup->deliver(mail).result, notify::Delivery::Result::sent); // the same message again: one file
     std::vector<std::filesystem::path> files;

@@ -1,6 +1,7 @@
 #include "keyholder/notify/mailer.h"
 
 #include <Poco/Net/Context.h>
+#include <Poco/Net/FilePartSource.h>
 #include <Poco/Net/MailMessage.h>
 #include <Poco/Net/MailRecipient.h>
 #include <Poco/Net/NetException.h>
@@ -32,6 +33,14 @@ void compose(const Mail& mail, Poco::Net::MailMessage& message) {
     message.setDate(Poco::Timestamp::fromEpochTime(static_cast<std::time_t>(mail.date)));
     message.set("Message-ID", mail.message_id);
     message.set("Auto-Submitted", "auto-generated"); // RFC 3834: no auto-replies to us
+    if (!mail.attachment.empty()) {
+        // Text, then the file (a CSV export), as multipart/mixed.
+        message.addPart("text", new Poco::Net::StringPartSource(mail.text, "text/plain; charset=UTF-8"),
+                        Poco::Net::MailMessage::CONTENT_INLINE, Poco::Net::MailMessage::ENCODING_QUOTED_PRINTABLE);
+        message.addAttachment(std::filesystem::path(mail.attachment).filename().string(),
+                              new Poco::Net::FilePartSource(mail.attachment, "text/csv; charset=UTF-8"));
+        return;
+    }
     if (mail.html.empty()) {
         message.setContentType("text/plain; charset=UTF-8");
         message.setContent(mail.text, Poco::Net::MailMessage::ENCODING_QUOTED_PRINTABLE);

@@ -7,6 +7,7 @@
 #include <Poco/Timestamp.h>
 
 #include <algorithm>
+#include <filesystem>
 
 #include "keyholder/store/checkouts.h"
 #include "keyholder/store/outbox.h"
@@ -28,6 +29,17 @@ std::string duration_text(int64_t seconds) {
     if (seconds % 3600 >= 60) out += std::to_string(seconds % 3600 / 60) + "m";
     if (seconds % 60 != 0 || out.empty()) out += std::to_string(seconds % 60) + "s";
     return out;
+}
+
+// attachment_of: the file a notification carries (scheduled report exports).
+std::string attachment_of(const store::OutboxRow& row) {
+    try {
+        Poco::JSON::Parser parser;
+        auto payload = parser.parse(row.payload).extract<Poco::JSON::Object::Ptr>();
+        return payload->optValue<std::string>("attachment", "");
+    } catch (const std::exception&) {
+        return {};
+    }
 }
 
 int64_t backoff(int attempts, const config::SmtpSection& smtp) {
@@ -70,6 +82,8 @@ std::map<std::string, std::string> OutboxWorker::values_for(const store::OutboxR
     v["end_reason"] = text("reason");
     std::replace(v["end_reason"].begin(), v["end_reason"].end(), '_', ' ');
     v["stage"] = text("stage");
+    for (const char* key : {"schedule", "report", "rows", "sha256", "window"})
+        v[key] = text(key);
     if (!row.request_id) return v;
     auto request = store::find_request(store_, *row.request_id);
     if (!request) return v;
@@ -132,8 +146,18 @@ OutboxPass OutboxWorker::run_due() {
             continue;
         }
         const RenderedMail rendered = templates_.render(row.kind, values_for(row));
-        Mail mail{
-            config_.smtp.from, row.recipient, rendered.subject, row.message_id, rendered.text, rendered.html, now};
+        Mail mail{config_.smtp.from, row.recipient, rendered.subject,  row.message_id, rendered.text,
+                  rendered.html,     now,           attachment_of(row)};
+        if (!mail.attachment.empty() && !std::filesystem::exists(mail.attachment)) {
+            store::Transaction tx(store_);
+            store::mark_notification_failed(tx, row.id, row.attempts + 1, "attachment gone: " + mail.attachment);
+            tx.commit();
+            log().error("mail %s to %s: its attachment %s is gone; marked failed", row.kind, row.recipient,
+                        mail.attachment);
+            ++pass.failed;
+            if (on_result_) on_result_("failed");
+            continue;
+        }
         const Delivery delivery = mailer_.deliver(mail);
         const int attempts = row.attempts + 1;
         store::Transaction tx(store_);

@@ -1,7 +1,9 @@
 #include "keyholder/reports/exports.h"
 
+#include <Poco/JSON/Object.h>
 #include <Poco/Logger.h>
 #include <Poco/SHA2Engine.h>
+#include <Poco/UUIDGenerator.h>
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -9,8 +11,10 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <sstream>
 
 #include "keyholder/reports/report_writer.h"
+#include "keyholder/store/records.h"
 #include "keyholder/store/reports.h"
 
 namespace keyholder::reports {
@@ -171,6 +175,24 @@ ExportRun ExportScheduler::run(const config::ReportSchedule& schedule, State& st
         fsync_path(schedule.output_dir, O_RDONLY | O_DIRECTORY); // the renames, durably
         store::Transaction tx(store_);
         store::finish_report_run(tx, run_id, clock_.now(), result.rows, file.string(), sha);
+        // mail_to: a notice with the file attached, sent by the outbox worker like every mail.
+        for (const auto& address : schedule.mail_to) {
+            Poco::JSON::Object payload;
+            payload.set("recipient_display", address);
+            payload.set("schedule", schedule.name);
+            payload.set("report", schedule.report);
+            payload.set("rows", result.rows);
+            payload.set("sha256", sha);
+            payload.set("attachment", file.string());
+            payload.set("window", format_time(window->first, options.local_time) + " to " +
+                                      format_time(window->second, options.local_time));
+            std::ostringstream text;
+            payload.stringify(text);
+            store::enqueue_notification(tx, {clock_.now(), "report_ready", address, std::nullopt, text.str(),
+                                             "<report_ready." + schedule.name + "." +
+                                                 Poco::UUIDGenerator::defaultGenerator().createRandom().toString() +
+                                                 "@keyholder>"});
+        }
         tx.commit();
         result.ok = true;
         result.file = file.string();

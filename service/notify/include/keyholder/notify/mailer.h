@@ -19,7 +19,8 @@ struct Mail {
     std::string message_id; ///< "<...@...>", stable per outbox row
     std::string text;
     std::string html;
-    int64_t date = 0; ///< UTC seconds
+    int64_t date = 0;       ///< UTC seconds
+    std::string attachment; ///< a file to attach (scheduled report exports), or empty
 };
 
 struct Delivery {
