@@ -18,7 +18,8 @@
 #include <sstream>
 
 namespace keyholder::cli {
-ApiAnswer ApiClient::call(const std::string& method, const std::string& path, const std::string& body) {
+ApiAnswer ApiClient::call(const std::string& method, const std::string& path, const std::string& body,
+                          std::ostream* sink) {
     ApiAnswer answer;
     try {
         Poco::URI uri(options_.server);
@@ -63,7 +64,10 @@ ApiAnswer ApiClient::call(const std::string& method, const std::string& path, co
         session->sendRequest(request) << body;
         Poco::Net::HTTPResponse response;
         std::istream& in = session->receiveResponse(response);
-        Poco::StreamCopier::copyToString(in, answer.body);
+        if (sink != nullptr && response.getStatus() == Poco::Net::HTTPResponse::HTTP_OK)
+            Poco::StreamCopier::copyStream(in, *sink, 1 << 16); // constant memory
+        else
+            Poco::StreamCopier::copyToString(in, answer.body);
         answer.status = static_cast<int>(response.getStatus());
         if (answer.status >= 400) {
             try {

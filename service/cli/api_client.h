@@ -5,6 +5,7 @@
 #pragma once
 
 #include <optional>
+#include <ostream>
 #include <string>
 
 namespace keyholder::cli {
@@ -28,10 +29,14 @@ class ApiClient {
 public:
     explicit ApiClient(ClientOptions options) : options_(std::move(options)) {}
     ApiAnswer get(const std::string& path) { return call("GET", path, ""); }
+    /// get_to: a 200 answer's body goes to `sink` as it arrives (large reports);
+    /// other answers land in ApiAnswer::body as usual.
+    ApiAnswer get_to(const std::string& path, std::ostream& sink) { return call("GET", path, "", &sink); }
     ApiAnswer post(const std::string& path, const std::string& json) { return call("POST", path, json); }
 
 private:
-    ApiAnswer call(const std::string& method, const std::string& path, const std::string& body);
+    ApiAnswer call(const std::string& method, const std::string& path, const std::string& body,
+                   std::ostream* sink = nullptr);
     ClientOptions options_;
 };
 

@@ -368,29 +368,34 @@ int remote_command(const std::string& command, std::span<const std::string> raw_
                 query += (query.empty() ? "?" : "&") + std::string(key) + "=" + encoded;
             }
         }
-        auto answer = ctx.client->get("/api/v1/reports/" + positional[0] + ".csv" + query);
-        if (answer.status != 200) return finish(ctx, answer, [](const Object::Ptr&) {});
+        const std::string path = "/api/v1/reports/" + positional[0] + ".csv" + query;
         auto file = option(ctx, "o");
         if (!file || *file == "-") {
-            std::cout << answer.body;
-            return kOk;
+            auto answer = ctx.client->get_to(path, std::cout);
+            return answer.status == 200 ? kOk : finish(ctx, answer, [](const Object::Ptr&) {});
         }
+        // Streamed to FILE.part, renamed to FILE once complete.
         const std::string temp = *file + ".part";
-        {
-            std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-            out << answer.body;
-            out.flush();
-            if (!out) {
+        std::ofstream out(temp, std::ios::binary | std::ios::trunc);
+        if (!out) {
+            std::cerr << "keyholder: cannot write " << temp << '\n';
+            return kFailed;
+        }
+        auto answer = ctx.client->get_to(path, out);
+        out.close();
+        if (answer.status != 200 || !out) {
+            std::remove(temp.c_str());
+            if (answer.status == 200) {
                 std::cerr << "keyholder: cannot write " << temp << '\n';
                 return kFailed;
             }
+            return finish(ctx, answer, [](const Object::Ptr&) {});
         }
         if (std::rename(temp.c_str(), file->c_str()) != 0) {
             std::cerr << "keyholder: cannot rename " << temp << " to " << *file << '\n';
             return kFailed;
         }
-        const auto rows = std::count(answer.body.begin(), answer.body.end(), '\n') - 1;
-        std::cerr << "report " << positional[0] << ": " << rows << " rows (lines) written to " << *file << '\n';
+        std::cerr << "report " << positional[0] << " written to " << *file << '\n';
         return kOk;
     }
     if (command == "show")

@@ -171,6 +171,11 @@ TEST_F(CliRemote, ScheduledExportMatchesTheApi) {
     cli("bob", {"request", "jit", "--for", "1h", "--reason", "export me, \"quoted\""});
     auto on_demand = cli("dave", {"report", "checkout-requests", "-o", (dir_->path() / "now.csv").string()});
     ASSERT_EQ(on_demand.status, 0) << on_demand.err;
+    std::ifstream now(dir_->path() / "now.csv", std::ios::binary);
+    const std::string now_csv((std::istreambuf_iterator<char>(now)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(now_csv.rfind("request_id,entry,", 0), 0U) << now_csv;
+    EXPECT_NE(now_csv.find("export me, \"\"quoted\"\""), std::string::npos) << now_csv;
+    EXPECT_FALSE(std::filesystem::exists(dir_->path() / "now.csv.part"));
     EXPECT_EQ(cli("bob", {"report", "audit"}).status, 1); // auditors only
     // Wait for the next minute's export (written atomically: a .csv appears complete).
     std::filesystem::path file;
