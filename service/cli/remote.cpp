@@ -14,6 +14,7 @@
 
 #include "api_client.h"
 #include "cli_support.h"
+#include "keyholder/config/duration.h"
 
 namespace keyholder::cli {
 
@@ -113,14 +114,6 @@ std::string text(const Object::Ptr& o, const std::string& key) {
     return o->get(key).convert<std::string>();
 }
 
-std::string duration_text(int64_t seconds) {
-    std::string out;
-    if (seconds >= 3600) out += std::to_string(seconds / 3600) + "h";
-    if (seconds % 3600 >= 60) out += std::to_string(seconds % 3600 / 60) + "m";
-    if (seconds % 60 != 0 || out.empty()) out += std::to_string(seconds % 60) + "s";
-    return out;
-}
-
 // finish: prints the answer (or its error) and maps the status to an exit code.
 int finish(const Context& ctx, const ApiAnswer& answer, const std::function<void(const Object::Ptr&)>& print) {
     if (answer.status == 0) {
@@ -160,7 +153,7 @@ void print_request(const Object::Ptr& r, bool detail) {
                   << "  reason:    " << text(r, "reason") << '\n';
         if (!text(r, "ticket").empty()) std::cout << "  ticket:    " << text(r, "ticket") << '\n';
         std::cout << "  requested: " << text(r, "requested_at") << " for "
-                  << duration_text(r->getValue<int64_t>("duration_seconds"))
+                  << config::format_duration(std::chrono::seconds(r->getValue<int64_t>("duration_seconds")))
                   << (text(r, "start").empty() ? " from approval" : " from " + text(r, "start")) << '\n';
         auto decisions = r->getArray("decisions");
         for (size_t i = 0; decisions && i < decisions->size(); ++i) {
@@ -319,7 +312,9 @@ int remote_command(const std::string& command, std::span<const std::string> raw_
                 auto e = list->getObject(static_cast<unsigned>(i));
                 auto policy = e->getObject("policy");
                 std::cout << text(e, "name") << "  " << text(e, "display_name") << "  (up to "
-                          << duration_text(policy->getValue<int64_t>("max_duration_seconds")) << ")\n";
+                          << config::format_duration(
+                                 std::chrono::seconds(policy->getValue<int64_t>("max_duration_seconds")))
+                          << ")\n";
                 auto stages = e->getArray("stages");
                 for (size_t s = 0; stages && s < stages->size(); ++s) {
                     auto stage = stages->getObject(static_cast<unsigned>(s));

@@ -24,7 +24,9 @@ using Poco::JSON::Object;
 
 Poco::Logger& log() { return Poco::Logger::get("keyholder.api"); }
 
-int status_of(core::CoreError::Kind kind) {
+} // namespace
+
+int http_status(core::CoreError::Kind kind) {
     switch (kind) {
     case core::CoreError::Kind::invalid: return 400;
     case core::CoreError::Kind::forbidden: return 403;
@@ -35,6 +37,8 @@ int status_of(core::CoreError::Kind kind) {
     return 500;
 }
 
+namespace {
+
 class Api {
 public:
     explicit Api(ApiContext& context) : ctx_(context) {}
@@ -43,7 +47,7 @@ public:
         if (e.kind == core::CoreError::Kind::unavailable && ctx_.metrics)
             ctx_.metrics->add("keyholder_directory_errors_total", "Directory calls that failed, by where",
                               "where=\"api\"");
-        throw HttpError(status_of(e.kind), e.code, e.message);
+        throw HttpError(http_status(e.kind), e.code, e.message);
     }
     template <typename T> T check(core::Outcome<T> outcome) {
         if (!outcome) fail(outcome.error());

@@ -170,14 +170,9 @@ public:
                                     "link", claims->nonce);
         if (!decided) {
             const auto& e = decided.error();
-            static const std::map<core::CoreError::Kind, int> status{{core::CoreError::Kind::invalid, 400},
-                                                                     {core::CoreError::Kind::forbidden, 403},
-                                                                     {core::CoreError::Kind::not_found, 404},
-                                                                     {core::CoreError::Kind::conflict, 409},
-                                                                     {core::CoreError::Kind::unavailable, 503}};
             log().information("link decision on request %?d refused: %s (%s)",
                               static_cast<long long>(claims->request_id), e.code, e.message);
-            page(response, status.at(e.kind), "Nothing was decided",
+            page(response, http_status(e.kind), "Nothing was decided",
                  "<p>" + html_escape(e.message) + "</p><p><small>(" + html_escape(e.code) + ")</small></p>");
             return;
         }

@@ -2,7 +2,6 @@
 #include "keyholder/core/checkout_service.h"
 
 #include <Poco/JSON/Object.h>
-#include <Poco/JSON/Parser.h>
 #include <Poco/Logger.h>
 #include <Poco/RandomStream.h>
 #include <openssl/rand.h>
@@ -13,6 +12,7 @@
 #include <set>
 #include <sstream>
 
+#include "keyholder/schedule/backoff.h"
 #include "keyholder/store/audit.h"
 #include "keyholder/store/checkouts.h"
 #include "keyholder/store/outbox.h"
@@ -50,24 +50,27 @@ void audit(store::Transaction& tx, int64_t at, const std::string& actor, const s
     store::append_audit_event(tx, {at, actor, action, subject, details});
 }
 
+using Fields = std::initializer_list<std::pair<const char*, Poco::Dynamic::Var>>;
+
 // notify: an outbox row for `to` (skipped when the directory has no mail for them).
-// The payload names the recipient (approval links are bound to them); the
-// Message-ID is fixed here, random, so a re-send after a crash is the same message.
+// The payload (`fields` plus the recipient, whom approval links are bound to) is
+// built once here; the Message-ID is fixed here, random, so a re-send after a crash
+// is the same message.
 void notify(store::Transaction& tx, int64_t now, const std::string& kind, const Principal& to, int64_t request_id,
-            const std::string& payload) {
+            Fields fields) {
     if (to.mail.empty()) {
         Poco::Logger::get("keyholder.core")
-            .warning("no mail address for %s: %s notice for request %?d not queued", to.name, kind,
-                     static_cast<long long>(request_id));
+            .warning("no mail address for %s: %s notice for request %?d not queued", to.name, kind, request_id);
         return;
     }
-    Poco::JSON::Parser parser;
-    auto object = parser.parse(payload).extract<Poco::JSON::Object::Ptr>();
-    object->set("recipient_id", to.id);
-    object->set("recipient_name", to.name);
-    object->set("recipient_display", to.display_name.empty() ? to.name : to.display_name);
+    Poco::JSON::Object payload(Poco::JSON_PRESERVE_KEY_ORDER);
+    for (const auto& [key, value] : fields)
+        payload.set(key, value);
+    payload.set("recipient_id", to.id);
+    payload.set("recipient_name", to.name);
+    payload.set("recipient_display", to.display_name.empty() ? to.name : to.display_name);
     std::ostringstream text;
-    object->stringify(text);
+    payload.stringify(text);
     unsigned char random[12];
     RAND_bytes(random, sizeof random);
     std::string tag;
@@ -322,7 +325,7 @@ Outcome<int64_t> CheckoutService::request(const NewCheckoutRequest& in) {
                 {"duration_s", duration.count()},
                 {"start", in.start ? Poco::Dynamic::Var(*in.start) : Poco::Dynamic::Var()}}));
     for (const auto& approver : *approvers)
-        notify(tx, now, "approval_needed", approver, id, json({{"stage", 1}, {"approver", approver.name}}));
+        notify(tx, now, "approval_needed", approver, id, {{"stage", 1}, {"approver", approver.name}});
     tx.commit();
     return id;
 }
@@ -425,7 +428,7 @@ Outcome<std::string> CheckoutService::decide(int64_t request_id, std::string_vie
                     {"stage", stage},
                     {"comment", comment.value_or("")},
                     {"via", std::string(via)}}));
-        notify(tx, now, "request_denied", *requester, request_id, json({{"by", approver->display_name}}));
+        notify(tx, now, "request_denied", *requester, request_id, {{"by", approver->display_name}});
         tx.commit();
         return std::string("denied");
     }
@@ -443,7 +446,7 @@ Outcome<std::string> CheckoutService::decide(int64_t request_id, std::string_vie
         store::change_request_state(tx, request_id, "pending", "pending", stage + 1);
         audit(tx, now, "system", "request.stage_complete", subject, json({{"stage", stage}}));
         for (const auto& p : next_approvers)
-            notify(tx, now, "approval_needed", p, request_id, json({{"stage", stage + 1}, {"approver", p.name}}));
+            notify(tx, now, "approval_needed", p, request_id, {{"stage", stage + 1}, {"approver", p.name}});
         tx.commit();
         return std::string("pending");
     }
@@ -462,7 +465,7 @@ Outcome<std::string> CheckoutService::decide(int64_t request_id, std::string_vie
         store::change_request_state(tx, request_id, "pending", "approved", std::nullopt, now);
         audit(tx, now, "system", "checkout.extended", "checkout:" + std::to_string(checkout->id),
               json({{"request", request_id}, {"by_s", current->duration_s}, {"ends_at", new_end}}));
-        notify(tx, now, "request_approved", *requester, request_id, json({{"extension", true}}));
+        notify(tx, now, "request_approved", *requester, request_id, {{"extension", true}});
         tx.commit();
         return std::string("approved");
     }
@@ -490,7 +493,7 @@ Outcome<std::string> CheckoutService::decide(int64_t request_id, std::string_vie
                     {"starts_at", checkout.starts_at},
                     {"ends_at", checkout.ends_at}}));
     notify(tx, now, immediate ? "window_started" : "request_approved", *requester, request_id,
-           json({{"starts_at", checkout.starts_at}, {"ends_at", checkout.ends_at}}));
+           {{"starts_at", checkout.starts_at}, {"ends_at", checkout.ends_at}});
     tx.commit();
     if (immediate) (void)activate(checkout_id); // release only after the approvals are on disk
     return std::string(immediate ? "active" : "approved");
@@ -525,7 +528,7 @@ Outcome<void> CheckoutService::activate(int64_t checkout_id) {
         std::string all;
         for (const auto& f : failures)
             all += (all.empty() ? "" : "; ") + f;
-        const int64_t backoff = std::min<int64_t>(int64_t{15} << std::min(attempts - 1, 6), 600);
+        const int64_t backoff = schedule::backoff(attempts, std::chrono::seconds(15), std::chrono::minutes(10));
         store::record_release(tx, checkout_id, "failed", attempts, now + backoff, all);
         audit(tx, now, "system", "checkout.release_failed", "checkout:" + std::to_string(checkout_id),
               json({{"entry", entry.name}, {"attempt", attempts}, {"retry_at", now + backoff}, {"error", all}}));
@@ -568,7 +571,7 @@ Outcome<void> CheckoutService::check_in(int64_t checkout_id, std::string_view ho
     store::change_request_state(tx, checkout->request_id, "active", "ended");
     audit(tx, now, holder->id, "checkout.ended", "checkout:" + std::to_string(checkout_id),
           json({{"reason", "checked_in"}}));
-    notify(tx, now, "window_ended", *holder, checkout->request_id, json({{"reason", "checked_in"}}));
+    notify(tx, now, "window_ended", *holder, checkout->request_id, {{"reason", "checked_in"}});
     tx.commit();
     SchedulerPass pass;
     take_back(checkout_id, pass);
@@ -595,7 +598,7 @@ Outcome<void> CheckoutService::revoke(int64_t checkout_id, std::string_view admi
     audit(tx, now, admin->id, "checkout.revoked", "checkout:" + std::to_string(checkout_id),
           json({{"reason", reason}, {"admin", admin->name}}));
     if (auto holder = authority_.resolve(checkout->holder_sid))
-        notify(tx, now, "window_ended", *holder, checkout->request_id, json({{"reason", "revoked"}}));
+        notify(tx, now, "window_ended", *holder, checkout->request_id, {{"reason", "revoked"}});
     tx.commit();
     SchedulerPass pass;
     take_back(checkout_id, pass);
@@ -637,7 +640,7 @@ Outcome<int64_t> CheckoutService::extend(int64_t checkout_id, std::string_view h
     audit(tx, now, holder->id, "extension.requested", "request:" + std::to_string(id),
           json({{"checkout", checkout_id}, {"by_s", by.count()}, {"reason", reason}}));
     for (const auto& approver : *approvers)
-        notify(tx, now, "approval_needed", approver, id, json({{"stage", 1}, {"extension", true}}));
+        notify(tx, now, "approval_needed", approver, id, {{"stage", 1}, {"extension", true}});
     tx.commit();
     return id;
 }
@@ -703,7 +706,7 @@ void CheckoutService::take_back(int64_t checkout_id, SchedulerPass& pass) {
         for (const auto& f : failures)
             all += (all.empty() ? "" : "; ") + f;
         const int attempts = checkout->takeback_attempts + 1;
-        const int64_t backoff = std::min<int64_t>(int64_t{30} << std::min(attempts - 1, 7), 3600);
+        const int64_t backoff = schedule::backoff(attempts, std::chrono::seconds(30), std::chrono::hours(1));
         store::record_takeback(tx, checkout_id, "failed", attempts, now + backoff, all);
         audit(tx, now, "system", "checkout.takeback_failed", subject,
               json({{"entry", entry.name}, {"attempt", attempts}, {"retry_at", now + backoff}, {"error", all}}));
@@ -727,7 +730,7 @@ SchedulerPass CheckoutService::run_due() {
         audit(tx, now, "system", "request.lapsed", "request:" + std::to_string(id), "{}");
         Principal requester{request->requester_sid, request->requester_name, request->requester_display, "", "", true};
         if (auto p = authority_.resolve(request->requester_sid)) requester = *p;
-        notify(tx, now, "request_lapsed", requester, id, "{}");
+        notify(tx, now, "request_lapsed", requester, id, {});
         tx.commit();
         ++pass.lapsed;
     }
@@ -757,7 +760,7 @@ SchedulerPass CheckoutService::run_due() {
             if (!store::mark_ending_notice(tx, id, now)) continue;
             if (item.second)
                 notify(tx, now, "window_ending_soon", *item.second, item.first.request_id,
-                       json({{"ends_at", item.first.ends_at}}));
+                       {{"ends_at", item.first.ends_at}});
             ++pass.ending_notices;
         }
         tx.commit();
@@ -783,7 +786,7 @@ SchedulerPass CheckoutService::run_due() {
                 audit(tx, now, "system", "checkout.ended", "checkout:" + std::to_string(id),
                       json({{"reason", "expired"}, {"late_by_s", now - checkout->ends_at}}));
                 if (auto h = holders.find(id); h != holders.end())
-                    notify(tx, now, "window_ended", h->second, checkout->request_id, json({{"reason", "expired"}}));
+                    notify(tx, now, "window_ended", h->second, checkout->request_id, {{"reason", "expired"}});
                 ended.emplace_back(id, checkout->ends_at);
             }
             tx.commit();

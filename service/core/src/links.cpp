@@ -55,7 +55,8 @@ std::optional<std::string> unbase64url(const std::string& text) {
             out += static_cast<char>((buffer >> bits) & 0xFF);
         }
     }
-    // Unused low bits must be zero: one token text per payload (no malleable encodings).
+    // Unused low bits must be zero: one token text per payload (no malleable encodings;
+    // the reason this is not Poco::Base64Decoder, which accepts them).
     if ((buffer & ((1u << bits) - 1)) != 0) return std::nullopt;
     return out;
 }

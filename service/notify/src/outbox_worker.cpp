@@ -1,5 +1,8 @@
 #include "keyholder/notify/outbox_worker.h"
 
+#include "keyholder/config/duration.h"
+#include "keyholder/schedule/backoff.h"
+
 #include <Poco/DateTimeFormatter.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
@@ -22,15 +25,6 @@ std::string when(int64_t t) {
                                            "%Y-%m-%d %H:%M UTC");
 }
 
-std::string duration_text(int64_t seconds) {
-    std::string out;
-    if (seconds >= 86400) out += std::to_string(seconds / 86400) + "d";
-    if (seconds % 86400 >= 3600) out += std::to_string(seconds % 86400 / 3600) + "h";
-    if (seconds % 3600 >= 60) out += std::to_string(seconds % 3600 / 60) + "m";
-    if (seconds % 60 != 0 || out.empty()) out += std::to_string(seconds % 60) + "s";
-    return out;
-}
-
 // attachment_of: the file a notification carries (scheduled report exports).
 std::string attachment_of(const store::OutboxRow& row) {
     try {
@@ -40,13 +34,6 @@ std::string attachment_of(const store::OutboxRow& row) {
     } catch (const std::exception&) {
         return {};
     }
-}
-
-int64_t backoff(int attempts, const config::SmtpSection& smtp) {
-    int64_t delay = smtp.retry_initial.count();
-    for (int i = 1; i < attempts && delay < smtp.retry_max.count(); ++i)
-        delay *= 2;
-    return std::min<int64_t>(delay, smtp.retry_max.count());
 }
 
 } // namespace
@@ -99,9 +86,9 @@ std::map<std::string, std::string> OutboxWorker::values_for(const store::OutboxR
     v["requester_display"] = request->requester_display.empty() ? request->requester_name : request->requester_display;
     v["reason"] = request->reason;
     v["ticket"] = request->ticket.value_or("-");
-    v["duration"] = duration_text(request->duration_s);
+    v["duration"] = config::format_duration(std::chrono::seconds(request->duration_s));
     v["window"] = request->start_at ? when(*request->start_at) + " to " + when(*request->start_at + request->duration_s)
-                                    : duration_text(request->duration_s) + " from approval";
+                                    : v["duration"] + " from approval";
     v["deadline"] = when(request->deadline_at);
     std::string decided;
     for (const auto& a : store::approvals_of(store_, request->id))
@@ -160,6 +147,7 @@ OutboxPass OutboxWorker::run_due() {
         }
         const Delivery delivery = mailer_.deliver(mail);
         const int attempts = row.attempts + 1;
+        const int64_t retry_in = schedule::backoff(attempts, config_.smtp.retry_initial, config_.smtp.retry_max);
         store::Transaction tx(store_);
         switch (delivery.result) {
         case Delivery::Result::sent:
@@ -167,8 +155,7 @@ OutboxPass OutboxWorker::run_due() {
             ++pass.sent;
             break;
         case Delivery::Result::retry:
-            store::mark_notification_retry(tx, row.id, attempts, now + backoff(attempts, config_.smtp),
-                                           delivery.detail);
+            store::mark_notification_retry(tx, row.id, attempts, now + retry_in, delivery.detail);
             ++pass.retried;
             break;
         case Delivery::Result::permanent:
@@ -179,7 +166,7 @@ OutboxPass OutboxWorker::run_due() {
         tx.commit();
         if (delivery.result == Delivery::Result::retry)
             log().warning("mail %s to %s not delivered (attempt %d, next in %?ds): %s", row.kind, row.recipient,
-                          attempts, static_cast<long long>(backoff(attempts, config_.smtp)), delivery.detail);
+                          attempts, retry_in, delivery.detail);
         else if (delivery.result == Delivery::Result::permanent)
             log().error("mail %s to %s refused for good: %s", row.kind, row.recipient, delivery.detail);
         else

@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "keyholder/reports/report_writer.h"
+#include "keyholder/schedule/backoff.h"
 #include "keyholder/store/records.h"
 #include "keyholder/store/reports.h"
 
@@ -123,10 +124,7 @@ std::optional<int64_t> ExportScheduler::run_due() {
         }
         // Retry the same run with backoff, unless the next one comes first (it covers later data).
         ++state.attempts;
-        int64_t delay = 60;
-        for (int i = 1; i < state.attempts && delay < 3600; ++i)
-            delay *= 2;
-        state.attempt_at = now + std::min<int64_t>(delay, 3600);
+        state.attempt_at = now + schedule::backoff(state.attempts, std::chrono::minutes(1), std::chrono::hours(1));
         if (following && *following <= state.attempt_at) {
             state.due = *following;
             state.attempt_at = *following;

@@ -13,6 +13,7 @@
 #include "keyholder/api/core_pool.h"
 #include "keyholder/config/config.h"
 #include "keyholder/core/authority.h"
+#include "keyholder/core/checkout_service.h"
 #include "keyholder/core/clock.h"
 #include "keyholder/core/vault.h"
 #include "keyholder/http/metrics.h"
@@ -29,6 +30,9 @@ struct ApiContext {
     http::Metrics* metrics = nullptr;
     std::function<void()> changed; ///< new work was committed: wake the scheduler
 };
+
+/// http_status: the status a core refusal answers with (400, 403, 404, 409, 503).
+int http_status(core::CoreError::Kind kind);
 
 /// add_api_routes: every /api/v1 route.
 void add_api_routes(http::Router& router, ApiContext& context);
