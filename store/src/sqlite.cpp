@@ -2,6 +2,7 @@
 #include "keyholder/store/sqlite.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -54,21 +55,10 @@ std::shared_ptr<FileShared> shared_for(const std::filesystem::path& file) {
     auto& slot = registry[key];
     auto existing = slot.lock();
     if (!existing) {
-        existing = std::make_shared<FileShared>();
+        existing = std::make_shared<FileShared>(key + "-wal");
         slot = existing;
     }
     return existing;
-}
-
-// sync_wal: fdatasync of the WAL file (fsync acts on the file, whichever descriptor).
-// No WAL file means nothing is pending in it (a checkpoint synced the database).
-bool sync_wal(const std::filesystem::path& database) {
-    const std::string wal = database.string() + "-wal";
-    const int fd = ::open(wal.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return errno == ENOENT;
-    const bool ok = ::fdatasync(fd) == 0;
-    ::close(fd);
-    return ok;
 }
 
 } // namespace
@@ -76,6 +66,12 @@ bool sync_wal(const std::filesystem::path& database) {
 Connection::Connection(sqlite3* db, std::filesystem::path file) : db_(db), file_(std::move(file)) {}
 
 Connection Connection::open(const std::filesystem::path& file, const ConnectionOptions& options) {
+    Connection connection = open_unshared(file, options);
+    connection.shared_ = shared_for(file);
+    return connection;
+}
+
+Connection Connection::open_unshared(const std::filesystem::path& file, const ConnectionOptions& options) {
     int flags = options.read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
     if (options.create && !options.read_only) flags |= SQLITE_OPEN_CREATE;
     flags |= SQLITE_OPEN_NOMUTEX; // one thread per connection (see header)
@@ -95,14 +91,13 @@ Connection Connection::open(const std::filesystem::path& file, const ConnectionO
     // full: NORMAL in SQLite plus the group fsync of commit() (see the header).
     connection.group_sync_ = options.synchronous == Synchronous::full && !options.read_only;
     connection.exec_script(synchronous_pragma(connection.group_sync_ ? Synchronous::normal : options.synchronous));
-    connection.shared_ = shared_for(file);
     connection.busy_timeout_ = options.busy_timeout;
     return connection;
 }
 
 Connection::Connection(Connection&& other) noexcept
     : db_(other.db_), file_(std::move(other.file_)), cache_(std::move(other.cache_)), shared_(std::move(other.shared_)),
-      group_sync_(other.group_sync_), busy_timeout_(other.busy_timeout_) {
+      redirect_(other.redirect_), group_sync_(other.group_sync_), busy_timeout_(other.busy_timeout_) {
     other.db_ = nullptr;
     other.cache_.clear();
 }
@@ -115,6 +110,7 @@ Connection& Connection::operator=(Connection&& other) noexcept {
         file_ = std::move(other.file_);
         cache_ = std::move(other.cache_);
         shared_ = std::move(other.shared_);
+        redirect_ = other.redirect_;
         group_sync_ = other.group_sync_;
         busy_timeout_ = other.busy_timeout_;
         other.db_ = nullptr;
@@ -135,6 +131,7 @@ void Connection::finalize_cache() noexcept {
 }
 
 CachedStatement Connection::cached(const std::string& sql) {
+    if (redirect_ != nullptr) return redirect_->cached(sql);
     auto found = cache_.find(sql);
     if (found == cache_.end()) {
         Statement fresh = prepare(sql);
@@ -149,6 +146,7 @@ CachedStatement::~CachedStatement() {
 }
 
 Statement Connection::prepare(std::string_view sql) {
+    if (redirect_ != nullptr) return redirect_->prepare(sql);
     sqlite3_stmt* stmt = nullptr;
     int rc = sqlite3_prepare_v2(db_, sql.data(), gsl::narrow<int>(sql.size()), &stmt, nullptr);
     if (rc != SQLITE_OK) {
@@ -159,6 +157,7 @@ Statement Connection::prepare(std::string_view sql) {
 }
 
 void Connection::exec_script(const std::string& sql) {
+    if (redirect_ != nullptr) return redirect_->exec_script(sql);
     char* message = nullptr;
     int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &message);
     if (rc != SQLITE_OK) {
@@ -168,9 +167,9 @@ void Connection::exec_script(const std::string& sql) {
     }
 }
 
-int64_t Connection::changes() const { return sqlite3_changes64(db_); }
-int64_t Connection::last_insert_rowid() const { return sqlite3_last_insert_rowid(db_); }
-bool Connection::in_transaction() const { return sqlite3_get_autocommit(db_) == 0; }
+int64_t Connection::changes() const { return sqlite3_changes64(active().db_); }
+int64_t Connection::last_insert_rowid() const { return sqlite3_last_insert_rowid(active().db_); }
+bool Connection::in_transaction() const { return sqlite3_get_autocommit(active().db_) == 0; }
 
 Statement::Statement(sqlite3_stmt* stmt, gsl::not_null<sqlite3*> db) : stmt_(stmt), db_(db) {}
 
@@ -269,67 +268,210 @@ std::vector<std::byte> Statement::column_blob(int column) const {
 
 int Statement::column_count() const { return sqlite3_column_count(stmt_); }
 
+namespace {
+constexpr int kMaxGroupMembers = 64;
+constexpr auto kMaxGroupAge = std::chrono::milliseconds(20);
+} // namespace
+
 Transaction::Transaction(Connection& connection) : connection_(connection) {
-    if (connection_.shared_) {
-        writer_ = std::unique_lock(connection_.shared_->writer, std::defer_lock);
-        if (!writer_.try_lock_for(connection_.busy_timeout_))
-            throw StoreError(SQLITE_BUSY, "database is locked: another writer of this process held " +
-                                              connection_.file().string() + " for over " +
-                                              std::to_string(connection_.busy_timeout_.count()) + " ms");
+    if (!connection_.shared_) {
+        connection_.exec_script("BEGIN IMMEDIATE");
+        return;
     }
-    connection_.exec_script("BEGIN IMMEDIATE"); // other processes (the CLI) wait in SQLite's busy handler
+    FileShared& s = *connection_.shared_;
+    writer_ = std::unique_lock(s.writer, std::defer_lock);
+    ++s.queued;
+    const bool locked = writer_.try_lock_for(connection_.busy_timeout_);
+    --s.queued;
+    if (!locked)
+        throw StoreError(SQLITE_BUSY, "database is locked: another writer of this process held " +
+                                          connection_.file().string() + " for over " +
+                                          std::to_string(connection_.busy_timeout_.count()) + " ms");
+    try {
+        if (connection_.group_sync_) {
+            join_group();
+        } else {
+            // The open group holds SQLite's write lock, which this BEGIN needs.
+            if (const uint64_t closed = s.close_group()) s.sync_through(closed);
+            connection_.exec_script("BEGIN IMMEDIATE"); // other processes wait in SQLite's busy handler
+        }
+    } catch (...) {
+        if (const uint64_t closed = leave_writer()) s.sync_through(closed);
+        throw;
+    }
+}
+
+// join_group: opens a group unless one is open, and a savepoint in it for this member.
+void Transaction::join_group() {
+    FileShared& s = *connection_.shared_;
+    if (!s.group_connection) {
+        ConnectionOptions options;
+        options.busy_timeout = connection_.busy_timeout_;
+        options.synchronous = Synchronous::normal; // the fsync is sync_through's
+        s.group_connection = std::make_unique<Connection>(Connection::open_unshared(connection_.file(), options));
+    }
+    Connection& group = *s.group_connection;
+    if (s.open_group != 0 && !group.in_transaction()) {
+        // SQLite rolled the group back after an error: its members fail.
+        if (const uint64_t closed = s.close_group()) s.sync_through(closed);
+    }
+    if (s.open_group == 0) {
+        group.exec_script("BEGIN IMMEDIATE"); // other processes (the CLI) wait in SQLite's busy handler
+        s.open_group = ++s.groups_opened;
+        s.open_members = 0;
+        s.opened_at = std::chrono::steady_clock::now();
+    }
+    group.exec_script("SAVEPOINT member");
+    group_ = s.open_group;
+    connection_.redirect_ = &group;
+}
+
+// leave_writer: hands the write lock on. The last in the queue (or the member that
+// makes the group big or old enough) commits the group; returns its number then,
+// and the caller must see it synced (sync_through) once the lock is released.
+uint64_t Transaction::leave_writer() noexcept {
+    if (!writer_.owns_lock()) return 0;
+    FileShared& s = *connection_.shared_;
+    uint64_t closed = 0;
+    if (s.open_group != 0 && (s.queued == 0 || s.open_members >= kMaxGroupMembers ||
+                              std::chrono::steady_clock::now() - s.opened_at >= kMaxGroupAge))
+        closed = s.close_group();
+    writer_.unlock();
+    return closed;
+}
+
+uint64_t FileShared::close_group() noexcept {
+    if (open_group == 0) return 0;
+    std::string error;
+    Connection& group = *group_connection;
+    if (!group.in_transaction()) {
+        error = "SQLite rolled the transaction back after an error";
+    } else {
+        try {
+            group.exec_script("COMMIT");
+        } catch (const StoreError& e) {
+            error = e.what();
+            sqlite3_exec(group.db_, "ROLLBACK", nullptr, nullptr, nullptr);
+        }
+    }
+    const uint64_t closed = open_group;
+    {
+        std::lock_guard lock(sync_mutex);
+        if (error.empty()) {
+            ++committed;
+            transactions += static_cast<uint64_t>(open_members);
+        } else {
+            failures[closed] = error;
+        }
+        groups_closed = closed;
+    }
+    open_group = 0;
+    open_members = 0;
+    return closed;
+}
+
+// sync_through: returns once the groups up to `group` are on disk (or failed).
+// One fdatasync of the WAL covers every group closed before it started; a caller
+// that finds one running waits for it and then syncs what closed meanwhile.
+void FileShared::sync_through(uint64_t group) noexcept {
+    std::unique_lock lock(sync_mutex);
+    while (durable_through < group) {
+        if (syncing) {
+            sync_done.wait(lock);
+            continue;
+        }
+        syncing = true;
+        const uint64_t target = groups_closed;
+        lock.unlock();
+        const int error = sync_wal();
+        lock.lock();
+        syncing = false;
+        ++syncs;
+        for (uint64_t g = durable_through + 1; g <= target; ++g) {
+            if (error != 0 && failures.count(g) == 0)
+                failures[g] = std::string("committed, but the fsync of the WAL failed: ") + std::strerror(error);
+            if (g + kWaitSlots > target) durable[g % kWaitSlots].notify_all();
+        }
+        durable_through = std::max(durable_through, target);
+        // Failures are read by members waiting now; older ones nobody asks for.
+        while (!failures.empty() && failures.begin()->first + 4096 < durable_through)
+            failures.erase(failures.begin());
+        sync_done.notify_all();
+    }
+}
+
+// sync_wal: fdatasync of the WAL file on a descriptor kept open (fsync acts on the
+// file, whichever descriptor); reopened if the file was replaced. No WAL file means
+// nothing is pending in it (a checkpoint synced the database). 0 or an errno.
+int FileShared::sync_wal() noexcept {
+    struct stat info {};
+    if (wal_fd >= 0 && (::fstat(wal_fd, &info) != 0 || info.st_nlink == 0)) {
+        ::close(wal_fd);
+        wal_fd = -1;
+    }
+    if (wal_fd < 0) {
+        wal_fd = ::open(wal_path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (wal_fd < 0) return errno == ENOENT ? 0 : errno;
+    }
+    return ::fdatasync(wal_fd) == 0 ? 0 : errno;
+}
+
+FileShared::~FileShared() {
+    if (wal_fd >= 0) ::close(wal_fd);
 }
 
 Transaction::~Transaction() {
     if (open_) {
         // Rollback cannot usefully fail here; if it does, SQLite has already rolled back.
-        sqlite3_exec(connection_.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+        if (group_ != 0) {
+            Connection& group = *connection_.shared_->group_connection;
+            connection_.redirect_ = nullptr;
+            if (group.in_transaction())
+                sqlite3_exec(group.db_, "ROLLBACK TO member; RELEASE member", nullptr, nullptr, nullptr);
+        } else {
+            sqlite3_exec(connection_.db_, "ROLLBACK", nullptr, nullptr, nullptr);
+        }
     }
+    if (const uint64_t closed = leave_writer()) connection_.shared_->sync_through(closed);
 }
 
 void Transaction::commit() {
-    connection_.exec_script("COMMIT");
+    if (group_ == 0) {
+        connection_.exec_script("COMMIT");
+        open_ = false;
+        leave_writer();
+        return;
+    }
+    FileShared& s = *connection_.shared_;
+    s.group_connection->exec_script("RELEASE member");
+    connection_.redirect_ = nullptr;
     open_ = false;
-    uint64_t sequence = 0;
-    if (connection_.group_sync_) {
-        // Numbered while the writer lock still orders commits as the WAL does.
-        std::lock_guard lock(connection_.shared_->sync_mutex);
-        sequence = ++connection_.shared_->committed;
-    }
-    if (writer_.owns_lock()) writer_.unlock(); // the next writer proceeds while we wait for the disk
-    if (connection_.group_sync_) connection_.wait_durable(sequence);
-}
-
-std::pair<uint64_t, uint64_t> Connection::group_commit_counts() const {
-    if (!shared_ || !group_sync_) return {0, 0};
-    std::lock_guard lock(shared_->sync_mutex);
-    return {shared_->committed, shared_->syncs};
-}
-
-// wait_durable: returns once an fdatasync of the WAL that started after commit
-// `sequence` has finished. The first waiter becomes the leader and syncs for all
-// commits so far; the others wait for it (one fsync per group).
-void Connection::wait_durable(uint64_t sequence) {
-    FileShared& s = *shared_;
+    ++s.open_members;
+    // The next in the queue proceeds while this one waits for the commit and the disk.
+    if (const uint64_t closed = leave_writer()) s.sync_through(closed);
     std::unique_lock lock(s.sync_mutex);
-    while (s.synced < sequence) {
-        if (s.syncing) {
-            s.synced_changed.wait(lock);
+    while (s.durable_through < group_) {
+        if (s.durable[group_ % FileShared::kWaitSlots].wait_for(lock, kMaxGroupAge) == std::cv_status::no_timeout)
             continue;
-        }
-        s.syncing = true;
-        const uint64_t target = s.committed;
+        // Nobody has closed it (a queued writer gave up waiting): close and sync it here.
         lock.unlock();
-        const bool ok = sync_wal(file_);
+        std::unique_lock writer(s.writer, std::try_to_lock);
+        uint64_t closed = 0;
+        if (writer.owns_lock() && s.open_group == group_) closed = s.close_group();
+        if (writer.owns_lock()) writer.unlock();
+        s.sync_through(closed != 0 ? closed : group_);
         lock.lock();
-        ++s.syncs;
-        s.syncing = false;
-        if (ok) s.synced = std::max(s.synced, target);
-        s.synced_changed.notify_all();
-        if (!ok)
-            throw StoreError(SQLITE_IOERR_FSYNC,
-                             "committed, but cannot fsync " + file_.string() + "-wal: " + std::strerror(errno));
     }
+    if (auto failed = s.failures.find(group_); failed != s.failures.end())
+        throw StoreError(SQLITE_IOERR, "commit to " + connection_.file().string() + " failed: " + failed->second);
+}
+
+int Connection::queued_writers() const { return shared_ ? shared_->queued.load() : 0; }
+
+Connection::GroupCommitCounts Connection::group_commit_counts() const {
+    if (!shared_ || !group_sync_) return {};
+    std::lock_guard lock(shared_->sync_mutex);
+    return {shared_->transactions, shared_->committed, shared_->syncs};
 }
 
 } // namespace keyholder::store

@@ -34,9 +34,10 @@ TEST(StoreSqlite, OpensInWalModeWithForeignKeysAndFullSync) {
         opened.connection.exec_script("CREATE TABLE t(v INTEGER)");
         tx.commit();
     }
-    auto [commits, syncs] = opened.connection.group_commit_counts();
-    EXPECT_GE(commits, 1U);
-    EXPECT_EQ(syncs, commits); // alone, every commit waits for its own fsync
+    auto counts = opened.connection.group_commit_counts();
+    EXPECT_GE(counts.transactions, 1U);
+    EXPECT_EQ(counts.commits, counts.transactions); // alone, every transaction is its own group
+    EXPECT_EQ(counts.syncs, counts.commits);        // and waits for its own fsync
 }
 
 // Concurrent writers on their own connections: every commit lands, commits queue
@@ -65,8 +66,100 @@ TEST(StoreSqlite, ConcurrentDurableCommitsShareFsyncs) {
     ASSERT_TRUE(count.step());
     EXPECT_EQ(count.column_int64(0), kThreads * kCommits);
     const auto after = opened.connection.group_commit_counts();
-    EXPECT_EQ(after.first - before.first, static_cast<uint64_t>(kThreads * kCommits));
-    EXPECT_LE(after.second - before.second, after.first - before.first);
+    EXPECT_EQ(after.transactions - before.transactions, static_cast<uint64_t>(kThreads * kCommits));
+    EXPECT_LE(after.commits - before.commits, after.transactions - before.transactions);
+    EXPECT_LE(after.syncs - before.syncs, after.commits - before.commits);
+}
+
+// wait_for_queue: until `n` other threads wait for the write lock of db's file.
+void wait_for_queue(Connection& db, int n) {
+    for (int i = 0; i < 5000 && db.queued_writers() < n; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    ASSERT_EQ(db.queued_writers(), n);
+}
+
+int64_t count_rows(Connection& db, const std::string& table) {
+    auto count = db.prepare("SELECT count(*) FROM " + table);
+    count.step();
+    return count.column_int64(0);
+}
+
+// Writers that queue while one holds the lock become members of one SQLite
+// transaction: each sees what earlier members wrote, a member that rolls back
+// takes only its own rows with it, and the group is one commit and one fsync.
+TEST(StoreSqlite, QueuedTransactionsShareOneCommit) {
+    TempDir dir;
+    auto opened = open_store(dir / "k.db");
+    opened.connection.exec_script("CREATE TABLE t(v INTEGER)");
+    const auto before = opened.connection.group_commit_counts();
+    auto second = Connection::open(dir / "k.db");
+    auto third = Connection::open(dir / "k.db");
+    std::optional<Transaction> first(std::in_place, opened.connection);
+    opened.connection.prepare("INSERT INTO t(v) VALUES (1)").run();
+    int64_t seen_by_second = -1;
+    std::thread member([&] {
+        Transaction tx(second);
+        seen_by_second = count_rows(second, "t"); // the first member's row, not yet committed
+        second.prepare("INSERT INTO t(v) VALUES (2)").run();
+        tx.commit();
+    });
+    wait_for_queue(opened.connection, 1);
+    std::thread quitter([&] {
+        wait_for_queue(opened.connection, 1); // behind `member`
+        Transaction tx(third);
+        third.prepare("INSERT INTO t(v) VALUES (3)").run();
+        // no commit: rolled back
+    });
+    wait_for_queue(opened.connection, 2);
+    first->commit(); // returns when the group is committed: the quitter closes it
+    member.join();
+    quitter.join();
+    first.reset();
+    EXPECT_EQ(seen_by_second, 1);
+    auto values = opened.connection.prepare("SELECT group_concat(v) FROM (SELECT v FROM t ORDER BY v)");
+    ASSERT_TRUE(values.step());
+    EXPECT_EQ(values.column_text(0), "1,2");
+    const auto after = opened.connection.group_commit_counts();
+    EXPECT_EQ(after.transactions - before.transactions, 2U);
+    EXPECT_EQ(after.commits - before.commits, 1U);
+    EXPECT_EQ(after.syncs - before.syncs, 1U);
+}
+
+// A group commits as a whole: when SQLite refuses the commit (here a deferred
+// foreign key that one member broke), every member's commit() throws and none of
+// the group is written; the next transaction starts a fresh group.
+TEST(StoreSqlite, AFailedGroupCommitFailsEveryMember) {
+    TempDir dir;
+    auto opened = open_store(dir / "k.db");
+    opened.connection.exec_script("CREATE TABLE parent(id INTEGER PRIMARY KEY);"
+                                  "CREATE TABLE child(parent INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY "
+                                  "DEFERRED)");
+    auto second = Connection::open(dir / "k.db");
+    std::optional<Transaction> first(std::in_place, opened.connection);
+    opened.connection.prepare("INSERT INTO parent(id) VALUES (1)").run();
+    bool second_failed = false;
+    std::thread breaker([&] {
+        Transaction tx(second);
+        second.prepare("INSERT INTO child(parent) VALUES (42)").run(); // no parent 42: fails at COMMIT
+        try {
+            tx.commit();
+        } catch (const StoreError&) {
+            second_failed = true;
+        }
+    });
+    wait_for_queue(opened.connection, 1);
+    EXPECT_THROW(first->commit(), StoreError);
+    breaker.join();
+    first.reset();
+    EXPECT_TRUE(second_failed);
+    EXPECT_EQ(count_rows(opened.connection, "parent"), 0);
+    EXPECT_EQ(count_rows(opened.connection, "child"), 0);
+    {
+        Transaction tx(opened.connection);
+        opened.connection.prepare("INSERT INTO parent(id) VALUES (7)").run();
+        tx.commit();
+    }
+    EXPECT_EQ(count_rows(opened.connection, "parent"), 1);
 }
 
 TEST(StoreSqlite, ForeignKeysAreEnforced) {

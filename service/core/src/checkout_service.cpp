@@ -52,16 +52,22 @@ void audit(store::Transaction& tx, int64_t at, const std::string& actor, const s
 
 using Fields = std::initializer_list<std::pair<const char*, Poco::Dynamic::Var>>;
 
-// notify: an outbox row for `to` (skipped when the directory has no mail for them).
-// The payload (`fields` plus the recipient, whom approval links are bound to) is
-// built once here; the Message-ID is fixed here, random, so a re-send after a crash
-// is the same message.
-void notify(store::Transaction& tx, int64_t now, const std::string& kind, const Principal& to, int64_t request_id,
-            Fields fields) {
+// Notice: a notification built before the write lock is taken (the payload, plus
+// the recipient whom approval links are bound to, and the random part of the
+// Message-ID), so that the transaction only inserts it. The Message-ID is fixed
+// at insert, so a re-send after a crash is the same message.
+struct Notice {
+    std::string kind;
+    std::string to_mail;
+    std::string payload;
+    std::string tag;
+};
+
+// prepare_notice: nothing when the directory has no mail address for `to`.
+std::optional<Notice> prepare_notice(const std::string& kind, const Principal& to, Fields fields) {
     if (to.mail.empty()) {
-        Poco::Logger::get("keyholder.core")
-            .warning("no mail address for %s: %s notice for request %?d not queued", to.name, kind, request_id);
-        return;
+        Poco::Logger::get("keyholder.core").warning("no mail address for %s: %s notice not queued", to.name, kind);
+        return std::nullopt;
     }
     Poco::JSON::Object payload(Poco::JSON_PRESERVE_KEY_ORDER);
     for (const auto& [key, value] : fields)
@@ -79,8 +85,20 @@ void notify(store::Transaction& tx, int64_t now, const std::string& kind, const 
         tag += kHex[c >> 4];
         tag += kHex[c & 15];
     }
-    store::enqueue_notification(tx, {now, kind, to.mail, request_id, text.str(),
-                                     "<" + kind + "." + std::to_string(request_id) + "." + tag + "@keyholder>"});
+    return Notice{kind, to.mail, text.str(), std::move(tag)};
+}
+
+void enqueue(store::Transaction& tx, int64_t now, const std::optional<Notice>& notice, int64_t request_id) {
+    if (!notice) return;
+    store::enqueue_notification(
+        tx, {now, notice->kind, notice->to_mail, request_id, notice->payload,
+             "<" + notice->kind + "." + std::to_string(request_id) + "." + notice->tag + "@keyholder>"});
+}
+
+// notify: prepare_notice and enqueue in one step, where the lock is held anyway.
+void notify(store::Transaction& tx, int64_t now, const std::string& kind, const Principal& to, int64_t request_id,
+            Fields fields) {
+    enqueue(tx, now, prepare_notice(kind, to, fields), request_id);
 }
 
 Poco::Logger& log() { return Poco::Logger::get("keyholder.core"); }
@@ -299,11 +317,18 @@ Outcome<int64_t> CheckoutService::request(const NewCheckoutRequest& in) {
         store::count_overlapping_checkouts(store_, *entry_id, window_start, window_start + duration.count()) > 0)
         return std::unexpected(error(Kind::conflict, "entry_busy", entry.name + " is checked out in that window"));
 
-    // Directory work before the write lock: who must hear about it.
+    // Directory work and the notices' text before the write lock, which only inserts.
     auto approvers = stage_approvers(authority_, policy, 1, *requester);
     if (!approvers) return std::unexpected(approvers.error());
-
-    store::Transaction tx(store_);
+    std::vector<std::optional<Notice>> notices;
+    for (const auto& approver : *approvers)
+        notices.push_back(prepare_notice("approval_needed", approver, {{"stage", 1}, {"approver", approver.name}}));
+    const std::string details = json({{"entry", entry.name},
+                                      {"requester", requester->name},
+                                      {"reason", in.reason},
+                                      {"ticket", in.ticket.value_or("")},
+                                      {"duration_s", duration.count()},
+                                      {"start", in.start ? Poco::Dynamic::Var(*in.start) : Poco::Dynamic::Var()}});
     store::NewRequest row;
     row.entry_id = *entry_id;
     row.requester_sid = requester->id;
@@ -316,16 +341,12 @@ Outcome<int64_t> CheckoutService::request(const NewCheckoutRequest& in) {
     row.duration_s = duration.count();
     row.deadline_at =
         in.start ? std::min(now + policy.request_ttl.count(), *in.start) : now + policy.request_ttl.count();
+
+    store::Transaction tx(store_);
     const int64_t id = store::insert_request(tx, row);
-    audit(tx, now, requester->id, "request.created", "request:" + std::to_string(id),
-          json({{"entry", entry.name},
-                {"requester", requester->name},
-                {"reason", in.reason},
-                {"ticket", in.ticket.value_or("")},
-                {"duration_s", duration.count()},
-                {"start", in.start ? Poco::Dynamic::Var(*in.start) : Poco::Dynamic::Var()}}));
-    for (const auto& approver : *approvers)
-        notify(tx, now, "approval_needed", approver, id, {{"stage", 1}, {"approver", approver.name}});
+    audit(tx, now, requester->id, "request.created", "request:" + std::to_string(id), details);
+    for (const auto& notice : notices)
+        enqueue(tx, now, notice, id);
     tx.commit();
     return id;
 }

@@ -7,10 +7,12 @@
 // Use one Connection per thread; SQLite's WAL mode lets readers run beside a writer.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -30,9 +32,11 @@ namespace keyholder::store {
 /// Synchronous: how hard a commit waits for the disk. Full is the default: a commit
 /// that returned is on disk, so a 2xx answer survives power loss.
 /// Synchronous: off and normal as SQLite's; full = durable when commit() returns,
-/// done as a group commit: SQLite commits with synchronous=NORMAL and commit() then
-/// waits for an fdatasync of the WAL that covers it, one fsync for all the commits
-/// that queued meanwhile (as durable as synchronous=FULL, more commits per fsync).
+/// done as a group commit (see Transaction): the transactions of one process that
+/// queue for the write lock meanwhile become savepoints of one SQLite transaction,
+/// committed once (at synchronous=NORMAL), and commit() returns after an fdatasync
+/// of the WAL that covers it: as durable as synchronous=FULL, one commit and one
+/// fsync for many transactions.
 enum class Synchronous { off, normal, full };
 
 struct ConnectionOptions {
@@ -74,24 +78,39 @@ public:
     [[nodiscard]] int64_t last_insert_rowid() const;
     [[nodiscard]] bool in_transaction() const;
     [[nodiscard]] const std::filesystem::path& file() const { return file_; }
-    [[nodiscard]] sqlite3* handle() const { return db_; }
-    /// group_commit_counts: durable commits made and WAL fsyncs they took, in this
-    /// process, for this file ({0, 0} unless opened with Synchronous::full).
-    [[nodiscard]] std::pair<uint64_t, uint64_t> group_commit_counts() const;
+    [[nodiscard]] sqlite3* handle() const { return active().db_; }
+
+    /// GroupCommitCounts: in this process, for this file (zeros unless opened with
+    /// Synchronous::full): durable transactions, the SQLite commits they took (one
+    /// per group) and the WAL fsyncs those took.
+    struct GroupCommitCounts {
+        uint64_t transactions = 0;
+        uint64_t commits = 0;
+        uint64_t syncs = 0;
+    };
+    [[nodiscard]] GroupCommitCounts group_commit_counts() const;
+    /// queued_writers: threads of this process waiting for the write lock of this file.
+    [[nodiscard]] int queued_writers() const;
 
 private:
     friend class Transaction;
+    friend struct FileShared;
     Connection(sqlite3* db, std::filesystem::path file);
+    static Connection open_unshared(const std::filesystem::path& file, const ConnectionOptions& options);
+    /// active: where statements run: the group's connection while this connection's
+    /// Transaction is a member of a group, else this one.
+    [[nodiscard]] const Connection& active() const { return redirect_ != nullptr ? *redirect_ : *this; }
+    [[nodiscard]] Connection& active() { return redirect_ != nullptr ? *redirect_ : *this; }
     void finalize_cache() noexcept;
     sqlite3* db_;
     std::filesystem::path file_;
     std::unordered_map<std::string, sqlite3_stmt*> cache_;
     /// shared_: per database file and process. Writers queue on its mutex (woken at
     /// once) instead of in SQLite's busy handler, which sleeps in growing steps; and
-    /// durable commits share one WAL fsync (group commit, see Transaction::commit).
+    /// durable transactions are grouped (see Transaction).
     std::shared_ptr<struct FileShared> shared_;
+    Connection* redirect_ = nullptr;
     bool group_sync_ = false;
-    void wait_durable(uint64_t sequence);
     std::chrono::milliseconds busy_timeout_{5000};
 };
 
@@ -160,9 +179,17 @@ private:
     Statement statement_;
 };
 
-/// Transaction: BEGIN IMMEDIATE on construction (takes the write lock up front, so
-/// a writer never fails half-way on a lock upgrade); ROLLBACK in the destructor
-/// unless commit() succeeded.
+/// Transaction: takes the write lock up front (so a writer never fails half-way on
+/// a lock upgrade); rolled back in the destructor unless commit() succeeded.
+///
+/// With Synchronous::full it is a member of a group: it runs as a savepoint in the
+/// one SQLite transaction (BEGIN IMMEDIATE) that the process keeps open on a shared
+/// connection while writers queue for the in-process write lock, and every use of
+/// its Connection goes to that connection until it ends, so it reads what earlier
+/// members wrote. The last member in the queue commits the group; commit() returns
+/// when the group is committed and the WAL fsync covering it is done, and throws if
+/// the group's commit failed (then none of the group was written). Otherwise it is
+/// BEGIN IMMEDIATE / COMMIT on its own connection.
 class Transaction {
 public:
     explicit Transaction(Connection& connection);
@@ -170,25 +197,57 @@ public:
     Transaction& operator=(const Transaction&) = delete;
     ~Transaction();
 
-    /// commit: COMMIT; throws StoreError when the commit fails (then nothing was written).
+    /// commit: throws StoreError when the commit fails (then nothing was written).
     void commit();
     [[nodiscard]] Connection& connection() { return connection_; }
 
 private:
+    void join_group();
+    uint64_t leave_writer() noexcept;
     Connection& connection_;
     bool open_ = true;
+    uint64_t group_ = 0; ///< the group this transaction is a member of, 0 when alone
     std::unique_lock<std::timed_mutex> writer_;
 };
 
-/// FileShared: what the connections of one process to one database file share.
+/// FileShared: what the connections of one process to one database file share:
+/// the write lock, the group open now, and which groups are on disk.
 struct FileShared {
+    explicit FileShared(std::string wal) : wal_path(std::move(wal)) {}
+    FileShared(const FileShared&) = delete;
+    FileShared& operator=(const FileShared&) = delete;
+    ~FileShared();
+
     std::timed_mutex writer;
+    std::atomic<int> queued{0}; ///< threads waiting for `writer`
+
+    // Under `writer`: the group open now.
+    std::unique_ptr<Connection> group_connection; ///< every group runs here
+    uint64_t open_group = 0;                      ///< its number, 0 when none is open
+    uint64_t groups_opened = 0;
+    int open_members = 0; ///< members that committed into it so far
+    std::chrono::steady_clock::time_point opened_at;
+    /// close_group: commits the open group (if any); returns its number, else 0.
+    uint64_t close_group() noexcept;
+
+    // Under sync_mutex: which groups are decided and on disk.
+    void sync_through(uint64_t group) noexcept;
+    static constexpr uint64_t kWaitSlots = 8; ///< members wait on the slot of their group
     std::mutex sync_mutex;
-    std::condition_variable synced_changed;
-    uint64_t committed = 0; ///< commits made, in WAL order
-    uint64_t synced = 0;    ///< commits known to be on disk
-    bool syncing = false;   ///< a leader is in fdatasync now
-    uint64_t syncs = 0;     ///< fdatasync calls made (tests, metrics)
+    std::condition_variable durable[kWaitSlots];
+    std::condition_variable sync_done;
+    uint64_t groups_closed = 0;               ///< groups close in order
+    uint64_t durable_through = 0;             ///< every group up to this one is on disk or failed
+    bool syncing = false;                     ///< a caller is in fdatasync now
+    std::map<uint64_t, std::string> failures; ///< groups whose commit or fsync failed
+    uint64_t transactions = 0;                ///< durable transactions committed
+    uint64_t committed = 0;                   ///< group commits made
+    uint64_t syncs = 0;                       ///< fdatasync calls made (tests, metrics)
+
+private:
+    int sync_wal() noexcept;
+    std::string wal_path;
+    int wal_fd = -1; ///< kept open: one fdatasync per sync, no open/close
 };
 
 } // namespace keyholder::store
