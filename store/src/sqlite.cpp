@@ -92,12 +92,14 @@ Connection Connection::open_unshared(const std::filesystem::path& file, const Co
     connection.group_sync_ = options.synchronous == Synchronous::full && !options.read_only;
     connection.exec_script(synchronous_pragma(connection.group_sync_ ? Synchronous::normal : options.synchronous));
     connection.busy_timeout_ = options.busy_timeout;
+    connection.group_while_idle_ = options.group_while_idle;
     return connection;
 }
 
 Connection::Connection(Connection&& other) noexcept
     : db_(other.db_), file_(std::move(other.file_)), cache_(std::move(other.cache_)), shared_(std::move(other.shared_)),
-      redirect_(other.redirect_), group_sync_(other.group_sync_), busy_timeout_(other.busy_timeout_) {
+      redirect_(other.redirect_), group_sync_(other.group_sync_), group_while_idle_(other.group_while_idle_),
+      busy_timeout_(other.busy_timeout_) {
     other.db_ = nullptr;
     other.cache_.clear();
 }
@@ -112,6 +114,7 @@ Connection& Connection::operator=(Connection&& other) noexcept {
         shared_ = std::move(other.shared_);
         redirect_ = other.redirect_;
         group_sync_ = other.group_sync_;
+        group_while_idle_ = other.group_while_idle_;
         busy_timeout_ = other.busy_timeout_;
         other.db_ = nullptr;
         other.cache_.clear();
@@ -326,15 +329,18 @@ void Transaction::join_group() {
     connection_.redirect_ = &group;
 }
 
-// leave_writer: hands the write lock on. The last in the queue (or the member that
-// makes the group big or old enough) commits the group; returns its number then,
-// and the caller must see it synced (sync_through) once the lock is released.
+// leave_writer: hands the write lock on. The group is committed now unless more
+// writers queue while the disk is busy with the previous group's fsync (then they
+// join it, as they would wait for the disk anyway), up to a size and an age.
+// Returns the number of the group committed, and the caller must then see it
+// synced (sync_through) once the lock is released.
 uint64_t Transaction::leave_writer() noexcept {
     if (!writer_.owns_lock()) return 0;
     FileShared& s = *connection_.shared_;
     uint64_t closed = 0;
-    if (s.open_group != 0 && (s.queued == 0 || s.open_members >= kMaxGroupMembers ||
-                              std::chrono::steady_clock::now() - s.opened_at >= kMaxGroupAge))
+    if (s.open_group != 0 &&
+        (s.queued == 0 || (!connection_.group_while_idle_ && !s.disk_busy()) || s.open_members >= kMaxGroupMembers ||
+         std::chrono::steady_clock::now() - s.opened_at >= kMaxGroupAge))
         closed = s.close_group();
     writer_.unlock();
     return closed;
@@ -398,6 +404,11 @@ void FileShared::sync_through(uint64_t group) noexcept {
             failures.erase(failures.begin());
         sync_done.notify_all();
     }
+}
+
+bool FileShared::disk_busy() {
+    std::lock_guard lock(sync_mutex);
+    return syncing;
 }
 
 // sync_wal: fdatasync of the WAL file on a descriptor kept open (fsync acts on the
@@ -464,6 +475,17 @@ void Transaction::commit() {
     }
     if (auto failed = s.failures.find(group_); failed != s.failures.end())
         throw StoreError(SQLITE_IOERR, "commit to " + connection_.file().string() + " failed: " + failed->second);
+}
+
+ReadSnapshot::ReadSnapshot(Connection& connection) : connection_(connection) {
+    if (connection_.in_transaction()) return;
+    connection_.exec_script("BEGIN");
+    began_ = true;
+}
+
+ReadSnapshot::~ReadSnapshot() {
+    // A read transaction has nothing to lose: COMMIT only ends it.
+    if (began_) sqlite3_exec(connection_.handle(), "COMMIT", nullptr, nullptr, nullptr);
 }
 
 int Connection::queued_writers() const { return shared_ ? shared_->queued.load() : 0; }

@@ -89,11 +89,16 @@ int64_t count_rows(Connection& db, const std::string& table) {
 // takes only its own rows with it, and the group is one commit and one fsync.
 TEST(StoreSqlite, QueuedTransactionsShareOneCommit) {
     TempDir dir;
-    auto opened = open_store(dir / "k.db");
+    open_store(dir / "k.db");
+    ConnectionOptions grouping; // a group forms whether or not the disk is busy
+    grouping.group_while_idle = true;
+    struct {
+        Connection connection;
+    } opened{Connection::open(dir / "k.db", grouping)};
     opened.connection.exec_script("CREATE TABLE t(v INTEGER)");
     const auto before = opened.connection.group_commit_counts();
-    auto second = Connection::open(dir / "k.db");
-    auto third = Connection::open(dir / "k.db");
+    auto second = Connection::open(dir / "k.db", grouping);
+    auto third = Connection::open(dir / "k.db", grouping);
     std::optional<Transaction> first(std::in_place, opened.connection);
     opened.connection.prepare("INSERT INTO t(v) VALUES (1)").run();
     int64_t seen_by_second = -1;
@@ -125,16 +130,44 @@ TEST(StoreSqlite, QueuedTransactionsShareOneCommit) {
     EXPECT_EQ(after.syncs - before.syncs, 1U);
 }
 
+// By default a writer does not wait for the ones queued behind it while the disk
+// is idle: its group is committed and synced at once (they would only add latency).
+TEST(StoreSqlite, AnIdleDiskCommitsAtOnce) {
+    TempDir dir;
+    auto opened = open_store(dir / "k.db");
+    opened.connection.exec_script("CREATE TABLE t(v INTEGER)");
+    const auto before = opened.connection.group_commit_counts();
+    auto second = Connection::open(dir / "k.db");
+    std::optional<Transaction> first(std::in_place, opened.connection);
+    opened.connection.prepare("INSERT INTO t(v) VALUES (1)").run();
+    std::thread queued([&] {
+        Transaction tx(second);
+        second.prepare("INSERT INTO t(v) VALUES (2)").run();
+        tx.commit();
+    });
+    wait_for_queue(opened.connection, 1);
+    first->commit();
+    queued.join();
+    const auto after = opened.connection.group_commit_counts();
+    EXPECT_EQ(after.transactions - before.transactions, 2U);
+    EXPECT_EQ(after.commits - before.commits, 2U);
+}
+
 // A group commits as a whole: when SQLite refuses the commit (here a deferred
 // foreign key that one member broke), every member's commit() throws and none of
 // the group is written; the next transaction starts a fresh group.
 TEST(StoreSqlite, AFailedGroupCommitFailsEveryMember) {
     TempDir dir;
-    auto opened = open_store(dir / "k.db");
+    open_store(dir / "k.db");
+    ConnectionOptions grouping; // a group forms whether or not the disk is busy
+    grouping.group_while_idle = true;
+    struct {
+        Connection connection;
+    } opened{Connection::open(dir / "k.db", grouping)};
     opened.connection.exec_script("CREATE TABLE parent(id INTEGER PRIMARY KEY);"
                                   "CREATE TABLE child(parent INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY "
                                   "DEFERRED)");
-    auto second = Connection::open(dir / "k.db");
+    auto second = Connection::open(dir / "k.db", grouping);
     std::optional<Transaction> first(std::in_place, opened.connection);
     opened.connection.prepare("INSERT INTO parent(id) VALUES (1)").run();
     bool second_failed = false;

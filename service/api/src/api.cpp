@@ -197,6 +197,7 @@ public:
     }
 
     void answer_request(Response& response, CorePool::Lease& core, int64_t id, int status = 200) {
+        store::ReadSnapshot snapshot(core.store());
         auto row = store::find_request(core.store(), id);
         if (!row) throw HttpError(404, "no_such_request", "no such request");
         response.json(status, http::to_json(*request_json(core, *row)));
@@ -353,6 +354,7 @@ public:
 
     void get_request(Request& request, Response& response) {
         auto core = ctx_.pool.borrow();
+        store::ReadSnapshot snapshot(core.store());
         auto row = visible_request(core, request.caller(), id_param(request));
         response.json(200, http::to_json(*request_json(core, row)));
     }

@@ -300,6 +300,7 @@ Outcome<int64_t> CheckoutService::request(const NewCheckoutRequest& in) {
             return std::unexpected(
                 error(Kind::invalid, "start_too_far", "the start is further ahead than the policy allows"));
     }
+    std::optional<store::ReadSnapshot> snapshot(std::in_place, store_); // the checks read one state
     auto entry_id = store::entry_id_by_name(store_, entry.name);
     if (!entry_id)
         return std::unexpected(error(Kind::not_found, "no_such_entry", "entry '" + entry.name + "' is retired"));
@@ -316,6 +317,7 @@ Outcome<int64_t> CheckoutService::request(const NewCheckoutRequest& in) {
     if (policy.exclusive &&
         store::count_overlapping_checkouts(store_, *entry_id, window_start, window_start + duration.count()) > 0)
         return std::unexpected(error(Kind::conflict, "entry_busy", entry.name + " is checked out in that window"));
+    snapshot.reset();
 
     // Directory work and the notices' text before the write lock, which only inserts.
     auto approvers = stage_approvers(authority_, policy, 1, *requester);

@@ -263,10 +263,15 @@ private:
             }
             return;
         }
-        answer.setContentLength(static_cast<std::streamsize>(response.body.size()));
-        std::ostream& out = answer.send();
-        out << response.body;
-        out.flush(); // on the wire now: linger() may shut the sending side next
+        if (drain_failed) {
+            answer.setContentLength(static_cast<std::streamsize>(response.body.size()));
+            std::ostream& out = answer.send();
+            out << response.body;
+            out.flush(); // on the wire now: linger() may shut the sending side next
+            return;
+        }
+        // Header and body in one buffer: one send, so the client wakes once.
+        answer.sendBuffer(response.body.data(), response.body.size());
     }
 
     Gate& gate_;

@@ -44,6 +44,10 @@ struct ConnectionOptions {
     Synchronous synchronous = Synchronous::full;
     bool read_only = false;
     bool create = true; ///< create the file when missing
+    /// group_while_idle: queued writers join the open group even while the disk is
+    /// idle (normally the group is committed at once then): bigger groups, longer
+    /// waits; tests use it to make grouping deterministic.
+    bool group_while_idle = false;
 };
 
 class Statement;
@@ -111,6 +115,7 @@ private:
     std::shared_ptr<struct FileShared> shared_;
     Connection* redirect_ = nullptr;
     bool group_sync_ = false;
+    bool group_while_idle_ = false;
     std::chrono::milliseconds busy_timeout_{5000};
 };
 
@@ -210,6 +215,22 @@ private:
     std::unique_lock<std::timed_mutex> writer_;
 };
 
+/// ReadSnapshot: one read transaction over several statements, so that they see
+/// one state of the database and SQLite takes its WAL read lock once, not once per
+/// statement. Nothing when the connection is in a transaction already. Do not open
+/// a Transaction on the connection while a snapshot is held.
+class ReadSnapshot {
+public:
+    explicit ReadSnapshot(Connection& connection);
+    ReadSnapshot(const ReadSnapshot&) = delete;
+    ReadSnapshot& operator=(const ReadSnapshot&) = delete;
+    ~ReadSnapshot();
+
+private:
+    Connection& connection_;
+    bool began_ = false;
+};
+
 /// FileShared: what the connections of one process to one database file share:
 /// the write lock, the group open now, and which groups are on disk.
 struct FileShared {
@@ -232,6 +253,7 @@ struct FileShared {
 
     // Under sync_mutex: which groups are decided and on disk.
     void sync_through(uint64_t group) noexcept;
+    bool disk_busy();                         ///< an fdatasync is running now
     static constexpr uint64_t kWaitSlots = 8; ///< members wait on the slot of their group
     std::mutex sync_mutex;
     std::condition_variable durable[kWaitSlots];
