@@ -319,12 +319,12 @@ void Transaction::join_group() {
         if (const uint64_t closed = s.close_group()) s.sync_through(closed);
     }
     if (s.open_group == 0) {
-        group.exec_script("BEGIN IMMEDIATE"); // other processes (the CLI) wait in SQLite's busy handler
+        group.cached("BEGIN IMMEDIATE")->run(); // other processes (the CLI) wait in SQLite's busy handler
         s.open_group = ++s.groups_opened;
         s.open_members = 0;
         s.opened_at = std::chrono::steady_clock::now();
     }
-    group.exec_script("SAVEPOINT member");
+    group.cached("SAVEPOINT member")->run(); // compiled once: every member runs it
     group_ = s.open_group;
     connection_.redirect_ = &group;
 }
@@ -354,7 +354,7 @@ uint64_t FileShared::close_group() noexcept {
         error = "SQLite rolled the transaction back after an error";
     } else {
         try {
-            group.exec_script("COMMIT");
+            group.cached("COMMIT")->run();
         } catch (const StoreError& e) {
             error = e.what();
             sqlite3_exec(group.db_, "ROLLBACK", nullptr, nullptr, nullptr);
@@ -454,7 +454,7 @@ void Transaction::commit() {
         return;
     }
     FileShared& s = *connection_.shared_;
-    s.group_connection->exec_script("RELEASE member");
+    s.group_connection->cached("RELEASE member")->run();
     connection_.redirect_ = nullptr;
     open_ = false;
     ++s.open_members;
