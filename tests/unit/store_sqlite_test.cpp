@@ -84,21 +84,28 @@ int64_t count_rows(Connection& db, const std::string& table) {
     return count.column_int64(0);
 }
 
+// open_grouping: a migrated store whose queued writers form a group whether or not
+// the disk is busy (so that the tests below do not depend on fsync timing).
+struct Grouping {
+    Connection connection;
+};
+Grouping open_grouping(const std::filesystem::path& file) {
+    open_store(file);
+    ConnectionOptions grouping;
+    grouping.group_while_idle = true;
+    return Grouping{Connection::open(file, grouping)};
+}
+
 // Writers that queue while one holds the lock become members of one SQLite
 // transaction: each sees what earlier members wrote, a member that rolls back
 // takes only its own rows with it, and the group is one commit and one fsync.
 TEST(StoreSqlite, QueuedTransactionsShareOneCommit) {
     TempDir dir;
-    open_store(dir / "k.db");
-    ConnectionOptions grouping; // a group forms whether or not the disk is busy
-    grouping.group_while_idle = true;
-    struct {
-        Connection connection;
-    } opened{Connection::open(dir / "k.db", grouping)};
+    auto opened = open_grouping(dir / "k.db");
     opened.connection.exec_script("CREATE TABLE t(v INTEGER)");
     const auto before = opened.connection.group_commit_counts();
-    auto second = Connection::open(dir / "k.db", grouping);
-    auto third = Connection::open(dir / "k.db", grouping);
+    auto second = open_grouping(dir / "k.db").connection;
+    auto third = open_grouping(dir / "k.db").connection;
     std::optional<Transaction> first(std::in_place, opened.connection);
     opened.connection.prepare("INSERT INTO t(v) VALUES (1)").run();
     int64_t seen_by_second = -1;
@@ -158,16 +165,11 @@ TEST(StoreSqlite, AnIdleDiskCommitsAtOnce) {
 // the group is written; the next transaction starts a fresh group.
 TEST(StoreSqlite, AFailedGroupCommitFailsEveryMember) {
     TempDir dir;
-    open_store(dir / "k.db");
-    ConnectionOptions grouping; // a group forms whether or not the disk is busy
-    grouping.group_while_idle = true;
-    struct {
-        Connection connection;
-    } opened{Connection::open(dir / "k.db", grouping)};
+    auto opened = open_grouping(dir / "k.db");
     opened.connection.exec_script("CREATE TABLE parent(id INTEGER PRIMARY KEY);"
                                   "CREATE TABLE child(parent INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY "
                                   "DEFERRED)");
-    auto second = Connection::open(dir / "k.db", grouping);
+    auto second = open_grouping(dir / "k.db").connection;
     std::optional<Transaction> first(std::in_place, opened.connection);
     opened.connection.prepare("INSERT INTO parent(id) VALUES (1)").run();
     bool second_failed = false;
