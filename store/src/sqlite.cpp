@@ -329,19 +329,23 @@ void Transaction::join_group() {
     connection_.redirect_ = &group;
 }
 
-// leave_writer: hands the write lock on. The group is committed now unless more
-// writers queue while the disk is busy with the previous group's fsync (then they
-// join it, as they would wait for the disk anyway), up to a size and an age.
-// Returns the number of the group committed, and the caller must then see it
-// synced (sync_through) once the lock is released.
+// leave_writer: hands the write lock on, and decides whether the open group is
+// committed now. While an fsync runs and writers queue, the group stays open for
+// them (they would wait for the disk anyway, and pages they share are written
+// once); otherwise it is committed at once. If the fsync ends first, a waiting
+// member commits it (see commit()). Returns the number of a group committed here:
+// the caller must then see it synced (sync_through) once the lock is released.
 uint64_t Transaction::leave_writer() noexcept {
     if (!writer_.owns_lock()) return 0;
     FileShared& s = *connection_.shared_;
     uint64_t closed = 0;
-    if (s.open_group != 0 &&
-        (s.queued == 0 || (!connection_.group_while_idle_ && !s.disk_busy()) || s.open_members >= kMaxGroupMembers ||
-         std::chrono::steady_clock::now() - s.opened_at >= kMaxGroupAge))
-        closed = s.close_group();
+    if (s.open_group != 0) {
+        // Nobody is left to join, or the disk is free to take it now.
+        const bool idle = s.queued == 0 || (!connection_.group_while_idle_ && !s.disk_busy());
+        if (idle || s.open_members == 0 || s.open_members >= kMaxGroupMembers ||
+            std::chrono::steady_clock::now() - s.opened_at >= kMaxGroupAge)
+            closed = s.close_group();
+    }
     writer_.unlock();
     return closed;
 }
@@ -399,6 +403,9 @@ void FileShared::sync_through(uint64_t group) noexcept {
             if (g + kWaitSlots > target) durable[g % kWaitSlots].notify_all();
         }
         durable_through = std::max(durable_through, target);
+        // The disk is idle now: the members of the open group (always the next one
+        // to close) wake to commit it.
+        durable[(groups_closed + 1) % kWaitSlots].notify_all();
         // Failures are read by members waiting now; older ones nobody asks for.
         while (!failures.empty() && failures.begin()->first + 4096 < durable_through)
             failures.erase(failures.begin());
@@ -462,16 +469,22 @@ void Transaction::commit() {
     if (const uint64_t closed = leave_writer()) s.sync_through(closed);
     std::unique_lock lock(s.sync_mutex);
     while (s.durable_through < group_) {
-        if (s.durable[group_ % FileShared::kWaitSlots].wait_for(lock, kMaxGroupAge) == std::cv_status::no_timeout)
+        // group_while_idle: the last writer in the queue commits the group.
+        const bool may_close = !connection_.group_while_idle_ || s.queued == 0;
+        if (!s.syncing && may_close) {
+            // The disk is idle: commit the group if it is still open, then sync it.
+            const bool open = s.groups_closed < group_;
+            lock.unlock();
+            uint64_t closed = group_;
+            if (open) {
+                std::unique_lock writer(s.writer, std::defer_lock);
+                closed = writer.try_lock_for(connection_.busy_timeout_) && s.open_group == group_ ? s.close_group() : 0;
+            }
+            if (closed != 0) s.sync_through(closed);
+            lock.lock();
             continue;
-        // Nobody has closed it (a queued writer gave up waiting): close and sync it here.
-        lock.unlock();
-        std::unique_lock writer(s.writer, std::try_to_lock);
-        uint64_t closed = 0;
-        if (writer.owns_lock() && s.open_group == group_) closed = s.close_group();
-        if (writer.owns_lock()) writer.unlock();
-        s.sync_through(closed != 0 ? closed : group_);
-        lock.lock();
+        }
+        s.durable[group_ % FileShared::kWaitSlots].wait_for(lock, kMaxGroupAge);
     }
     if (auto failed = s.failures.find(group_); failed != s.failures.end())
         throw StoreError(SQLITE_IOERR, "commit to " + connection_.file().string() + " failed: " + failed->second);
@@ -479,13 +492,18 @@ void Transaction::commit() {
 
 ReadSnapshot::ReadSnapshot(Connection& connection) : connection_(connection) {
     if (connection_.in_transaction()) return;
-    connection_.exec_script("BEGIN");
+    connection_.cached("BEGIN")->run(); // compiled once: hot read paths take a snapshot
     began_ = true;
 }
 
 ReadSnapshot::~ReadSnapshot() {
     // A read transaction has nothing to lose: COMMIT only ends it.
-    if (began_) sqlite3_exec(connection_.handle(), "COMMIT", nullptr, nullptr, nullptr);
+    if (!began_) return;
+    try {
+        connection_.cached("COMMIT")->run();
+    } catch (const StoreError&) {
+        sqlite3_exec(connection_.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+    }
 }
 
 int Connection::queued_writers() const { return shared_ ? shared_->queued.load() : 0; }

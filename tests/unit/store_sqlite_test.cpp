@@ -197,6 +197,30 @@ TEST(StoreSqlite, AFailedGroupCommitFailsEveryMember) {
     EXPECT_EQ(count_rows(opened.connection, "parent"), 1);
 }
 
+// A read snapshot: its statements see one state of the database, whatever other
+// connections commit meanwhile; it ends with its scope, and nests into nothing.
+TEST(StoreSqlite, ReadSnapshotSeesOneState) {
+    TempDir dir;
+    auto opened = open_store(dir / "k.db");
+    opened.connection.exec_script("CREATE TABLE t(v INTEGER)");
+    auto writer = Connection::open(dir / "k.db");
+    auto insert = [&](int v) {
+        Transaction tx(writer);
+        writer.prepare("INSERT INTO t(v) VALUES (?)").bind(1, v).run();
+        tx.commit();
+    };
+    insert(1);
+    {
+        ReadSnapshot snapshot(opened.connection);
+        EXPECT_EQ(count_rows(opened.connection, "t"), 1);
+        insert(2);
+        EXPECT_EQ(count_rows(opened.connection, "t"), 1); // still the state it began with
+        EXPECT_TRUE(opened.connection.in_transaction());
+    }
+    EXPECT_FALSE(opened.connection.in_transaction());
+    EXPECT_EQ(count_rows(opened.connection, "t"), 2);
+}
+
 TEST(StoreSqlite, ForeignKeysAreEnforced) {
     TempDir dir;
     auto opened = open_store(dir / "k.db");
