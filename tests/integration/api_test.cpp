@@ -298,6 +298,23 @@ TEST_F(Api, EntriesShowWhoCanApprove) {
         2U);
 }
 
+TEST_F(Api, TheCreatedAnswerIsWhatAReadReturns) {
+    // The 201 is built from the row as committed, not read back: it must match a read.
+    ensure_secret("demo-admin");
+    auto created = call("bob", "POST", "/api/v1/requests", "/api/v1/requests",
+                        R"({"entry":"demo-admin","reason":"für die Nacht","ticket":"CHG-7","duration":"45m"})");
+    ASSERT_EQ(created.status, 201) << created.body;
+    const auto id = parse(created.body)->getValue<int64_t>("id");
+    auto read = call("bob", "GET", "/api/v1/requests/{id}", "/api/v1/requests/" + std::to_string(id));
+    ASSERT_EQ(read.status, 200) << read.body;
+    EXPECT_EQ(created.body, read.body);
+    auto o = parse(created.body);
+    EXPECT_EQ(o->getValue<std::string>("state"), "pending");
+    EXPECT_EQ(o->getValue<int>("approvals_needed"), 1);
+    EXPECT_EQ(o->getArray("decisions")->size(), 0U);
+    EXPECT_TRUE(o->isNull("checkout"));
+}
+
 TEST_F(Api, TheWholeCheckoutFlow) {
     ensure_secret("demo-admin");
     const int64_t id = new_request();

@@ -492,9 +492,20 @@ TEST_F(CoreCheckout, ExclusiveEntryHasOneHolder) {
     ASSERT_FALSE(busy);
     EXPECT_EQ(busy.error().code, "entry_busy");
     EXPECT_EQ(count("SELECT count(*) FROM checkouts"), 1);
+    const auto outbox = count("SELECT count(*) FROM outbox");
+    const auto events = count("SELECT count(*) FROM audit_events");
     auto third = service_->request(jit("olga"));
     ASSERT_FALSE(third);
     EXPECT_EQ(third.error().code, "entry_busy");
+    // Refused inside the write transaction: nothing of it stays.
+    EXPECT_EQ(count("SELECT count(*) FROM requests"), 2);
+    EXPECT_EQ(count("SELECT count(*) FROM outbox"), outbox);
+    EXPECT_EQ(count("SELECT count(*) FROM audit_events"), events);
+    // The next request (after the holder checks in) is written normally.
+    service_->check_in(store::checkout_of_request(db(), *first)->id, "bob");
+    auto fourth = service_->request(jit("olga"));
+    ASSERT_TRUE(fourth) << fourth.error().message;
+    EXPECT_EQ(count("SELECT count(*) FROM requests"), 3);
 }
 
 TEST_F(CoreCheckout, EveryTransitionLeavesAnIntactAuditChain) {

@@ -128,6 +128,11 @@ public:
     }
 
     Object::Ptr request_json(CorePool::Lease& core, const store::RequestRow& r) {
+        return request_json(r, store::approvals_of(core.store(), r.id), store::checkout_of_request(core.store(), r.id));
+    }
+
+    Object::Ptr request_json(const store::RequestRow& r, const std::vector<store::ApprovalRow>& approvals,
+                             const std::optional<store::CheckoutRow>& checkout) {
         Object::Ptr o = new Object;
         o->set("id", r.id);
         o->set("entry", r.entry_name);
@@ -141,7 +146,6 @@ public:
         o->set("duration_seconds", r.duration_s);
         o->set("state", r.state);
         o->set("stage", r.stage);
-        const auto approvals = store::approvals_of(core.store(), r.id);
         if (entry != ctx_.config.entries.end()) {
             const auto& policy = ctx_.config.policies.at(entry->second.policy);
             o->set("stages", static_cast<int>(policy.stages.size()));
@@ -169,7 +173,6 @@ public:
             decisions->add(d);
         }
         o->set("decisions", decisions);
-        auto checkout = store::checkout_of_request(core.store(), r.id);
         o->set("checkout", checkout ? Poco::Dynamic::Var(checkout_json(*checkout)) : Poco::Dynamic::Var());
         return o;
     }
@@ -291,11 +294,12 @@ public:
         if (auto duration = body.duration("duration")) in.duration = std::chrono::seconds(*duration);
         in.start = body.timestamp("start");
         auto core = ctx_.pool.borrow();
-        const int64_t id = check(core->request(in));
-        log().information("request %?d: %s asks for %s", static_cast<long long>(id), who.name, in.entry);
+        const store::RequestRow row = check(core->request_row(in));
+        log().information("request %?d: %s asks for %s", static_cast<long long>(row.id), who.name, in.entry);
         changed();
-        response.headers.emplace_back("Location", "/api/v1/requests/" + std::to_string(id));
-        answer_request(response, core, id, 201);
+        response.headers.emplace_back("Location", "/api/v1/requests/" + std::to_string(row.id));
+        // Described from the row as committed: a new request has no decisions and no check-out.
+        response.json(201, http::to_json(*request_json(row, {}, std::nullopt)));
     }
 
     void list_requests(Request& request, Response& response) {

@@ -7,6 +7,7 @@
 #include <openssl/rand.h>
 
 #include <algorithm>
+#include <atomic>
 #include <map>
 #include <regex>
 #include <set>
@@ -63,6 +64,25 @@ struct Notice {
     std::string tag;
 };
 
+// message_tag: the unique part of a Message-ID: 64 random bits drawn once per process
+// (so a restarted or reinstalled service never repeats one) and a counter. It need
+// not be unpredictable: approval-link nonces are HMACs of the Message-ID.
+std::string message_tag() {
+    static const std::string process = [] {
+        unsigned char random[8];
+        if (RAND_bytes(random, sizeof random) != 1) throw std::runtime_error("RAND_bytes failed");
+        std::string hex;
+        for (unsigned char c : random) {
+            static constexpr char kHex[] = "0123456789abcdef";
+            hex += kHex[c >> 4];
+            hex += kHex[c & 15];
+        }
+        return hex;
+    }();
+    static std::atomic<uint64_t> counter{0};
+    return process + "." + std::to_string(++counter);
+}
+
 // prepare_notice: nothing when the directory has no mail address for `to`.
 std::optional<Notice> prepare_notice(const std::string& kind, const Principal& to, Fields fields) {
     if (to.mail.empty()) {
@@ -77,15 +97,7 @@ std::optional<Notice> prepare_notice(const std::string& kind, const Principal& t
     payload.set("recipient_display", to.display_name.empty() ? to.name : to.display_name);
     std::ostringstream text;
     payload.stringify(text);
-    unsigned char random[12];
-    RAND_bytes(random, sizeof random);
-    std::string tag;
-    for (unsigned char c : random) {
-        static constexpr char kHex[] = "0123456789abcdef";
-        tag += kHex[c >> 4];
-        tag += kHex[c & 15];
-    }
-    return Notice{kind, to.mail, text.str(), std::move(tag)};
+    return Notice{kind, to.mail, text.str(), message_tag()};
 }
 
 void enqueue(store::Transaction& tx, int64_t now, const std::optional<Notice>& notice, int64_t request_id) {
@@ -260,6 +272,12 @@ static Outcome<std::vector<Principal>> stage_approvers(Authority& authority, con
 }
 
 Outcome<int64_t> CheckoutService::request(const NewCheckoutRequest& in) {
+    auto row = request_row(in);
+    if (!row) return std::unexpected(row.error());
+    return row->id;
+}
+
+Outcome<store::RequestRow> CheckoutService::request_row(const NewCheckoutRequest& in) {
     const int64_t now = clock_.now();
     auto entry_it = config_.entries.find(in.entry);
     if (entry_it == config_.entries.end())
@@ -300,7 +318,23 @@ Outcome<int64_t> CheckoutService::request(const NewCheckoutRequest& in) {
             return std::unexpected(
                 error(Kind::invalid, "start_too_far", "the start is further ahead than the policy allows"));
     }
-    std::optional<store::ReadSnapshot> snapshot(std::in_place, store_); // the checks read one state
+    // Directory work and the notices' text before the write lock.
+    auto approvers = stage_approvers(authority_, policy, 1, *requester);
+    if (!approvers) return std::unexpected(approvers.error());
+    std::vector<std::optional<Notice>> notices;
+    for (const auto& approver : *approvers)
+        notices.push_back(prepare_notice("approval_needed", approver, {{"stage", 1}, {"approver", approver.name}}));
+    const std::string details = json({{"entry", entry.name},
+                                      {"requester", requester->name},
+                                      {"reason", in.reason},
+                                      {"ticket", in.ticket.value_or("")},
+                                      {"duration_s", duration.count()},
+                                      {"start", in.start ? Poco::Dynamic::Var(*in.start) : Poco::Dynamic::Var()}});
+
+    // The store checks run in the write transaction: what they check (a free entry, a
+    // finished take-back, a stored secret) still holds when the row lands, and they
+    // read through the writer's warm page cache.
+    store::Transaction tx(store_);
     auto entry_id = store::entry_id_by_name(store_, entry.name);
     if (!entry_id)
         return std::unexpected(error(Kind::not_found, "no_such_entry", "entry '" + entry.name + "' is retired"));
@@ -317,20 +351,7 @@ Outcome<int64_t> CheckoutService::request(const NewCheckoutRequest& in) {
     if (policy.exclusive &&
         store::count_overlapping_checkouts(store_, *entry_id, window_start, window_start + duration.count()) > 0)
         return std::unexpected(error(Kind::conflict, "entry_busy", entry.name + " is checked out in that window"));
-    snapshot.reset();
 
-    // Directory work and the notices' text before the write lock, which only inserts.
-    auto approvers = stage_approvers(authority_, policy, 1, *requester);
-    if (!approvers) return std::unexpected(approvers.error());
-    std::vector<std::optional<Notice>> notices;
-    for (const auto& approver : *approvers)
-        notices.push_back(prepare_notice("approval_needed", approver, {{"stage", 1}, {"approver", approver.name}}));
-    const std::string details = json({{"entry", entry.name},
-                                      {"requester", requester->name},
-                                      {"reason", in.reason},
-                                      {"ticket", in.ticket.value_or("")},
-                                      {"duration_s", duration.count()},
-                                      {"start", in.start ? Poco::Dynamic::Var(*in.start) : Poco::Dynamic::Var()}});
     store::NewRequest row;
     row.entry_id = *entry_id;
     row.requester_sid = requester->id;
@@ -343,14 +364,28 @@ Outcome<int64_t> CheckoutService::request(const NewCheckoutRequest& in) {
     row.duration_s = duration.count();
     row.deadline_at =
         in.start ? std::min(now + policy.request_ttl.count(), *in.start) : now + policy.request_ttl.count();
-
-    store::Transaction tx(store_);
     const int64_t id = store::insert_request(tx, row);
     audit(tx, now, requester->id, "request.created", "request:" + std::to_string(id), details);
     for (const auto& notice : notices)
         enqueue(tx, now, notice, id);
     tx.commit();
-    return id;
+
+    store::RequestRow written;
+    written.id = id;
+    written.entry_id = row.entry_id;
+    written.entry_name = entry.name;
+    written.requester_sid = std::move(row.requester_sid);
+    written.requester_name = std::move(row.requester_name);
+    written.requester_display = std::move(row.requester_display);
+    written.reason = std::move(row.reason);
+    written.ticket = std::move(row.ticket);
+    written.requested_at = row.requested_at;
+    written.start_at = row.start_at;
+    written.duration_s = row.duration_s;
+    written.state = "pending";
+    written.stage = 1;
+    written.deadline_at = row.deadline_at;
+    return written;
 }
 
 // check_decider: may this person decide the current stage of the request now?

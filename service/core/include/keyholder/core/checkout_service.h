@@ -75,6 +75,9 @@ public:
 
     /// request: a new request (pending), or a refusal. Returns the request id.
     Outcome<int64_t> request(const NewCheckoutRequest& request);
+    /// request_row: the same, returning the request's row as committed (pending, no
+    /// decisions yet), so that the caller can describe it without reading it back.
+    Outcome<store::RequestRow> request_row(const NewCheckoutRequest& request);
     /// decide: an approval or a denial by `approver`; returns the request's new state.
     /// `link_nonce`: the decision comes from an approval link; the nonce is recorded in
     /// the decision's transaction and a used one is refused (conflict "link_used").
