@@ -68,6 +68,10 @@ Connection::Connection(sqlite3* db, std::filesystem::path file) : db_(db), file_
 Connection Connection::open(const std::filesystem::path& file, const ConnectionOptions& options) {
     Connection connection = open_unshared(file, options);
     connection.shared_ = shared_for(file);
+    if (options.before_sync) {
+        std::lock_guard lock(connection.shared_->sync_mutex);
+        connection.shared_->before_sync = options.before_sync;
+    }
     return connection;
 }
 
@@ -340,11 +344,15 @@ uint64_t Transaction::leave_writer() noexcept {
     FileShared& s = *connection_.shared_;
     uint64_t closed = 0;
     if (s.open_group != 0) {
-        // Nobody is left to join, or the disk is free to take it now.
-        const bool idle = s.queued == 0 || (!connection_.group_while_idle_ && !s.disk_busy());
-        if (idle || s.open_members == 0 || s.open_members >= kMaxGroupMembers ||
-            std::chrono::steady_clock::now() - s.opened_at >= kMaxGroupAge)
-            closed = s.close_group();
+        // Commit when the disk is free to take the group now. While an fsync runs the
+        // group stays open for more members (fewer, fuller commits: shared pages are
+        // written once), and the fsync's caller commits it when the fsync ends.
+        // (Closing it earlier would not make it durable sooner.) With group_while_idle
+        // the group waits for the queue instead, at most kMaxGroupAge.
+        const bool idle = connection_.group_while_idle_
+                              ? s.queued == 0 || std::chrono::steady_clock::now() - s.opened_at >= kMaxGroupAge
+                              : !s.disk_busy();
+        if (idle || s.open_members == 0 || s.open_members >= kMaxGroupMembers) closed = s.close_group();
     }
     writer_.unlock();
     return closed;
@@ -384,6 +392,7 @@ uint64_t FileShared::close_group() noexcept {
 // One fdatasync of the WAL covers every group closed before it started; a caller
 // that finds one running waits for it and then syncs what closed meanwhile.
 void FileShared::sync_through(uint64_t group) noexcept {
+    bool led = false;
     std::unique_lock lock(sync_mutex);
     while (durable_through < group) {
         if (syncing) {
@@ -392,7 +401,9 @@ void FileShared::sync_through(uint64_t group) noexcept {
         }
         syncing = true;
         const uint64_t target = groups_closed;
+        const auto hook = before_sync;
         lock.unlock();
+        if (hook) hook();
         const int error = sync_wal();
         lock.lock();
         syncing = false;
@@ -403,6 +414,17 @@ void FileShared::sync_through(uint64_t group) noexcept {
             if (g + kWaitSlots > target) durable[g % kWaitSlots].notify_all();
         }
         durable_through = std::max(durable_through, target);
+        if (durable_through >= group && !led) {
+            // Lead on once: commit the group that formed during this fsync and sync it
+            // at once, rather than leave the disk idle while one of its members wakes.
+            // (Once: this caller's own answer waits meanwhile.)
+            led = true;
+            lock.unlock();
+            uint64_t next = 0;
+            if (std::unique_lock writing(writer, std::try_to_lock); writing && open_members > 0) next = close_group();
+            lock.lock();
+            if (next != 0) group = next;
+        }
         // The disk is idle now: the members of the open group (always the next one
         // to close) wake to commit it.
         durable[(groups_closed + 1) % kWaitSlots].notify_all();

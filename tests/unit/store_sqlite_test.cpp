@@ -160,6 +160,61 @@ TEST(StoreSqlite, AnIdleDiskCommitsAtOnce) {
     EXPECT_EQ(after.commits - before.commits, 2U);
 }
 
+// While an fsync runs, the next group stays open: transactions that come one after
+// the other (never queued together) still share one commit, which the fsync's
+// caller makes when its fsync ends. Shared pages (the table's last leaf, the
+// header) are then written once per fsync, not once per transaction.
+TEST(StoreSqlite, WhileTheDiskIsBusyTheNextGroupStaysOpen) {
+    TempDir dir;
+    auto opened = open_store(dir / "k.db");
+    opened.connection.exec_script("CREATE TABLE t(v INTEGER)");
+    std::mutex mutex;
+    std::condition_variable changed;
+    bool holding = false;
+    bool release = false;
+    int syncs_seen = 0;
+    ConnectionOptions held;
+    held.before_sync = [&] { // holds the first fsync until the test releases it
+        std::unique_lock lock(mutex);
+        if (syncs_seen++ != 0) return;
+        holding = true;
+        changed.notify_all();
+        changed.wait(lock, [&] { return release; });
+    };
+    auto first_db = Connection::open(dir / "k.db", held);
+    auto second_db = Connection::open(dir / "k.db");
+    auto third_db = Connection::open(dir / "k.db");
+    const auto before = first_db.group_commit_counts();
+    auto insert = [](Connection& db, int v) {
+        Transaction tx(db);
+        db.prepare("INSERT INTO t(v) VALUES (?)").bind(1, v).run();
+        tx.commit();
+    };
+    std::thread first([&] { insert(first_db, 1); });
+    {
+        std::unique_lock lock(mutex);
+        ASSERT_TRUE(changed.wait_for(lock, std::chrono::seconds(10), [&] { return holding; }));
+    }
+    std::thread second([&] { insert(second_db, 2); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(100)); // second waits in commit() by now
+    std::thread third([&] { insert(third_db, 3); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    EXPECT_EQ(first_db.group_commit_counts().commits - before.commits, 1U) << "the second group is still open";
+    {
+        std::lock_guard lock(mutex);
+        release = true;
+    }
+    changed.notify_all();
+    first.join();
+    second.join();
+    third.join();
+    const auto after = first_db.group_commit_counts();
+    EXPECT_EQ(after.transactions - before.transactions, 3U);
+    EXPECT_EQ(after.commits - before.commits, 2U);
+    EXPECT_EQ(after.syncs - before.syncs, 2U);
+    EXPECT_EQ(count_rows(opened.connection, "t"), 3);
+}
+
 // A group commits as a whole: when SQLite refuses the commit (here a deferred
 // foreign key that one member broke), every member's commit() throws and none of
 // the group is written; the next transaction starts a fresh group.

@@ -12,6 +12,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -48,6 +49,9 @@ struct ConnectionOptions {
     /// idle (normally the group is committed at once then): bigger groups, longer
     /// waits; tests use it to make grouping deterministic.
     bool group_while_idle = false;
+    /// before_sync: runs before each fdatasync of the file's WAL, in the syncing
+    /// thread (tests hold the disk "busy" with it). Applies to the whole file.
+    std::function<void()> before_sync;
 };
 
 class Statement;
@@ -265,6 +269,7 @@ struct FileShared {
     uint64_t transactions = 0;                ///< durable transactions committed
     uint64_t committed = 0;                   ///< group commits made
     uint64_t syncs = 0;                       ///< fdatasync calls made (tests, metrics)
+    std::function<void()> before_sync;        ///< ConnectionOptions::before_sync
 
 private:
     int sync_wal() noexcept;
