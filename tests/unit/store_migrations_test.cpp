@@ -49,6 +49,9 @@ TEST(StoreMigrations, EveryEarlierVersionUpgradesAndKeepsItsData) {
             db.exec_script("INSERT INTO policies(name, definition, updated_at) VALUES ('legacy', '{\"v\":1}', 10)");
             db.exec_script("INSERT INTO audit_events(seq, at, actor, action, subject, details, prev_hash, hash) "
                            "VALUES (1, 10, 'system', 'test', 'x', '{}', 'p', 'h')");
+            db.exec_script("INSERT INTO outbox(created_at, kind, recipient, payload, message_id, state, attempts, "
+                           "next_attempt_at, last_error) VALUES (10, 'lapsed', 'bob@example.com', '{}', "
+                           "'<lapsed.1.a@keyholder>', 'failed', 3, 20, 'smtp 550')");
         }
         Connection db = Connection::open(dir / "old.db");
         auto result = migrate(db);
@@ -57,6 +60,9 @@ TEST(StoreMigrations, EveryEarlierVersionUpgradesAndKeepsItsData) {
         EXPECT_EQ(current_schema_version(db), latest_schema_version());
         EXPECT_EQ(count(db, "SELECT count(*) FROM policies WHERE name = 'legacy'"), 1);
         EXPECT_EQ(count(db, "SELECT count(*) FROM audit_events"), 1);
+        EXPECT_EQ(count(db, "SELECT count(*) FROM outbox WHERE message_id = '<lapsed.1.a@keyholder>' AND "
+                            "state = 'failed' AND attempts = 3 AND last_error = 'smtp 550'"),
+                  1);
         EXPECT_EQ(count(db, "SELECT count(*) FROM schema_version"), latest_schema_version());
         // The upgraded schema equals a fresh one.
         TempDir fresh_dir;
