@@ -61,12 +61,21 @@ struct Load {
     double p50_ms = 0;
     double p99_ms = 0;
     int failures = 0;
+    double cpu_us = 0; ///< process CPU time per request (server and client threads)
 };
 
 double percentile(std::vector<double>& v, double p) {
     if (v.empty()) return 0;
     std::sort(v.begin(), v.end());
     return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
+}
+
+// cpu_seconds: user + system time of the whole process so far.
+double cpu_seconds() {
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+           static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
 }
 
 // drive: `clients` threads, each on its own keep-alive connection, for `seconds`.
@@ -81,6 +90,7 @@ Load drive(const std::string& url, const std::string& method, const std::string&
         Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
     std::vector<std::thread> threads;
     const auto start = Clock::now();
+    const double cpu_start = cpu_seconds();
     for (int c = 0; c < clients; ++c) {
         threads.emplace_back([&] {
             Poco::Net::HTTPClientSession session(uri.getHost(), uri.getPort());
@@ -122,6 +132,7 @@ Load drive(const std::string& url, const std::string& method, const std::string&
     load.p50_ms = percentile(latencies, 0.5);
     load.p99_ms = percentile(latencies, 0.99);
     load.failures = failures;
+    load.cpu_us = (cpu_seconds() - cpu_start) / std::max(done.load(), 1) * 1e6;
     return load;
 }
 
@@ -161,22 +172,6 @@ double bare_sqlite_commits(const std::filesystem::path& file, double seconds) {
     sqlite3_finalize(insert);
     sqlite3_close(db);
     return rate;
-}
-
-// cpu_seconds: user + system time of the whole process so far.
-double cpu_seconds() {
-    rusage usage{};
-    getrusage(RUSAGE_SELF, &usage);
-    return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
-           static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
-}
-
-// measured: runs `part` (which returns how many requests it answered) and returns
-// {requests per second, CPU microseconds per request}.
-std::pair<double, double> measured(const std::function<double()>& part, double seconds) {
-    const double cpu = cpu_seconds();
-    const double done = part();
-    return {done / seconds, (cpu_seconds() - cpu) / std::max(done, 1.0) * 1e6};
 }
 
 bool wanted(const char* part) {
@@ -258,23 +253,13 @@ int main() {
         std::vector<double> api_rates, hello_rates, ratios, api_cpu, hello_cpu;
         Load api_load, hello_load;
         for (int round = 0; round < 3; ++round) {
-            const auto hello_run = measured(
-                [&] {
-                    hello_load = drive(hello_url, "GET", "/", {}, 200, 2.0);
-                    return hello_load.per_second * 2.0;
-                },
-                2.0);
-            const auto api_run = measured(
-                [&] {
-                    api_load = drive(server.url(), "GET", "/api/v1/requests/1", {}, 200, 2.0);
-                    return api_load.per_second * 2.0;
-                },
-                2.0);
+            hello_load = drive(hello_url, "GET", "/", {}, 200, 2.0);
+            api_load = drive(server.url(), "GET", "/api/v1/requests/1", {}, 200, 2.0);
             api_rates.push_back(api_load.per_second);
             hello_rates.push_back(hello_load.per_second);
             ratios.push_back(api_load.per_second / hello_load.per_second);
-            api_cpu.push_back(api_run.second);
-            hello_cpu.push_back(hello_run.second);
+            api_cpu.push_back(api_load.cpu_us);
+            hello_cpu.push_back(hello_load.cpu_us);
         }
         // Where the time goes: the gate alone, then sign-on alone.
         const Load gate = drive(server.url(), "GET", "/healthz", {}, 200, 1.0);
@@ -297,20 +282,15 @@ int main() {
         std::vector<double> create_rates, sqlite_rates, create_ratios, create_cpu, sqlite_cpu;
         Load create_load;
         for (int round = 0; round < 3; ++round) {
-            const auto bare = measured(
-                [&] { return bare_sqlite_commits(dir / ("bare" + std::to_string(round) + ".db"), 2.0) * 2.0; }, 2.0);
-            const auto created = measured(
-                [&] {
-                    create_load = drive(
-                        server.url(), "POST", "/api/v1/requests", [&] { return body; }, 201, 2.0);
-                    return create_load.per_second * 2.0;
-                },
-                2.0);
+            const double bare_cpu = cpu_seconds();
+            const double bare = bare_sqlite_commits(dir / ("bare" + std::to_string(round) + ".db"), 2.0);
+            sqlite_cpu.push_back((cpu_seconds() - bare_cpu) / (bare * 2.0) * 1e6);
+            create_load = drive(
+                server.url(), "POST", "/api/v1/requests", [&] { return body; }, 201, 2.0);
             create_rates.push_back(create_load.per_second);
-            sqlite_rates.push_back(bare.first);
-            create_ratios.push_back(create_load.per_second / bare.first);
-            create_cpu.push_back(created.second);
-            sqlite_cpu.push_back(bare.second);
+            sqlite_rates.push_back(bare);
+            create_ratios.push_back(create_load.per_second / bare);
+            create_cpu.push_back(create_load.cpu_us);
         }
         std::printf("POST /api/v1/requests (durable: request + audit + outbox): %.0f req/s (p50 %.2f ms, p99 %.2f ms, "
                     "%d failures)\n"
