@@ -414,6 +414,7 @@ void FileShared::sync_through(uint64_t group) noexcept {
             if (g + kWaitSlots > target) durable[g % kWaitSlots].notify_all();
         }
         durable_through = std::max(durable_through, target);
+        bool leading = false;
         if (durable_through >= group && !led) {
             // Lead on once: commit the group that formed during this fsync and sync it
             // at once, rather than leave the disk idle while one of its members wakes.
@@ -423,11 +424,13 @@ void FileShared::sync_through(uint64_t group) noexcept {
             uint64_t next = 0;
             if (std::unique_lock writing(writer, std::try_to_lock); writing && open_members > 0) next = close_group();
             lock.lock();
-            if (next != 0) group = next;
+            leading = next != 0;
+            if (leading) group = next;
         }
         // The disk is idle now: the members of the open group (always the next one
-        // to close) wake to commit it.
-        durable[(groups_closed + 1) % kWaitSlots].notify_all();
+        // to close) wake to commit it, unless this caller just did (woken now, they
+        // would only find the fsync running and wait again).
+        if (!leading) durable[(groups_closed + 1) % kWaitSlots].notify_all();
         // Failures are read by members waiting now; older ones nobody asks for.
         while (!failures.empty() && failures.begin()->first + 4096 < durable_through)
             failures.erase(failures.begin());
