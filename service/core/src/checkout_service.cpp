@@ -13,6 +13,7 @@
 #include <set>
 #include <sstream>
 
+#include "keyholder/json/writer.h"
 #include "keyholder/schedule/backoff.h"
 #include "keyholder/store/audit.h"
 #include "keyholder/store/checkouts.h"
@@ -41,9 +42,7 @@ std::string json(std::initializer_list<std::pair<const char*, Poco::Dynamic::Var
     Poco::JSON::Object object(Poco::JSON_PRESERVE_KEY_ORDER);
     for (const auto& [k, v] : fields)
         object.set(k, v);
-    std::ostringstream out;
-    object.stringify(out);
-    return out.str();
+    return json::text(object);
 }
 
 void audit(store::Transaction& tx, int64_t at, const std::string& actor, const std::string& action,
@@ -95,9 +94,7 @@ std::optional<Notice> prepare_notice(const std::string& kind, const Principal& t
     payload.set("recipient_id", to.id);
     payload.set("recipient_name", to.name);
     payload.set("recipient_display", to.display_name.empty() ? to.name : to.display_name);
-    std::ostringstream text;
-    payload.stringify(text);
-    return Notice{kind, to.mail, text.str(), message_tag()};
+    return Notice{kind, to.mail, json::text(payload), message_tag()};
 }
 
 void enqueue(store::Transaction& tx, int64_t now, const std::optional<Notice>& notice, int64_t request_id) {

@@ -4,18 +4,16 @@
 #include <Poco/DateTimeFormat.h>
 #include <Poco/DateTimeFormatter.h>
 #include <Poco/DateTimeParser.h>
-#include <Poco/JSON/Array.h>
 #include <Poco/JSON/JSONException.h>
 #include <Poco/JSON/Parser.h>
-#include <Poco/JSON/Stringifier.h>
 #include <Poco/Timestamp.h>
 
-#include <charconv>
 #include <set>
 #include <sstream>
 
 #include "keyholder/config/duration.h"
 #include "keyholder/http/exchange.h"
+#include "keyholder/json/writer.h"
 
 namespace keyholder::http {
 
@@ -132,109 +130,7 @@ std::optional<int64_t> JsonBody::timestamp(const std::string& field, bool requir
     return parsed;
 }
 
-// The writer below produces what Poco's Object::stringify does (the test compares
-// them), about 2.5x faster: it appends to one string instead of going through
-// ostreams and converting every value to a temporary string. Values it has no
-// fast path for are written by Poco.
-namespace {
-using Poco::Dynamic::Var;
-using Poco::JSON::Array;
-using Poco::JSON::Object;
-
-void append_string(std::string& out, const std::string& text) {
-    static constexpr char kHex[] = "0123456789ABCDEF";
-    out += '"';
-    for (const char c : text) {
-        switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\b': out += "\\b"; break;
-        case '\f': out += "\\f"; break;
-        case '\n': out += "\\n"; break;
-        case '\r': out += "\\r"; break;
-        case '\t': out += "\\t"; break;
-        default:
-            if (static_cast<unsigned char>(c) < 0x20) {
-                out += "\\u00";
-                out += kHex[static_cast<unsigned char>(c) >> 4];
-                out += kHex[static_cast<unsigned char>(c) & 15];
-            } else {
-                out += c;
-            }
-        }
-    }
-    out += '"';
-}
-
-void append_poco(std::string& out, const Var& value) {
-    std::ostringstream text;
-    Poco::JSON::Stringifier::stringify(value, text);
-    out += text.str();
-}
-
-void append_object(std::string& out, const Object& object);
-void append_array(std::string& out, const Array& array);
-
-void append_value(std::string& out, const Var& value) {
-    const std::type_info& type = value.type();
-    if (value.isEmpty()) {
-        out += "null";
-    } else if (type == typeid(std::string)) {
-        append_string(out, value.extract<std::string>());
-    } else if (type == typeid(Object::Ptr)) {
-        append_object(out, *value.extract<Object::Ptr>());
-    } else if (type == typeid(Array::Ptr)) {
-        append_array(out, *value.extract<Array::Ptr>());
-    } else if (type == typeid(bool)) {
-        out += value.extract<bool>() ? "true" : "false";
-    } else if (value.isInteger() && type != typeid(char)) {
-        char digits[24];
-        const auto end = value.isSigned()
-                             ? std::to_chars(digits, digits + sizeof digits, value.convert<Poco::Int64>()).ptr
-                             : std::to_chars(digits, digits + sizeof digits, value.convert<Poco::UInt64>()).ptr;
-        out.append(digits, end);
-    } else {
-        append_poco(out, value); // doubles, dates, by-value objects: as Poco writes them
-    }
-}
-
-void append_object(std::string& out, const Object& object) {
-    if (object.getEscapeUnicode()) {
-        std::ostringstream text;
-        object.stringify(text);
-        out += text.str();
-        return;
-    }
-    out += '{';
-    bool first = true;
-    for (const auto& name : object.getNames()) { // insertion order when the object keeps it
-        if (!first) out += ',';
-        first = false;
-        append_string(out, name);
-        out += ':';
-        append_value(out, object.get(name));
-    }
-    out += '}';
-}
-
-void append_array(std::string& out, const Array& array) {
-    out += '[';
-    bool first = true;
-    for (const auto& value : array) {
-        if (!first) out += ',';
-        first = false;
-        append_value(out, value);
-    }
-    out += ']';
-}
-} // namespace
-
-std::string to_json(const Poco::JSON::Object& object) {
-    std::string out;
-    out.reserve(512);
-    append_object(out, object);
-    return out;
-}
+std::string to_json(const Poco::JSON::Object& object) { return json::text(object); }
 
 std::string iso8601(int64_t utc_seconds) {
     return Poco::DateTimeFormatter::format(Poco::Timestamp::fromEpochTime(static_cast<std::time_t>(utc_seconds)),

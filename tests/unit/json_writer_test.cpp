@@ -1,5 +1,6 @@
-// to_json writes API answers with its own writer (faster than Poco's ostreams); it
-// must write exactly what Poco's Object::stringify writes.
+// keyholder::json::text writes API answers, audit details and mail payloads with its
+// own writer (faster than Poco's ostreams); it must write exactly what Poco's
+// Object::stringify writes.
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 #include <gtest/gtest.h>
@@ -7,7 +8,7 @@
 #include <limits>
 #include <sstream>
 
-#include "keyholder/http/json.h"
+#include "keyholder/json/writer.h"
 
 namespace {
 
@@ -21,7 +22,7 @@ std::string poco(const Object& object) {
     return out.str();
 }
 
-TEST(HttpJson, WritesWhatPocoWrites) {
+TEST(JsonWriter, WritesWhatPocoWrites) {
     Object::Ptr object = new Object;
     std::string every_byte;
     for (int c = 1; c < 256; ++c)
@@ -61,9 +62,9 @@ TEST(HttpJson, WritesWhatPocoWrites) {
     escaped->setEscapeUnicode(true);
     escaped->set("text", std::string("\xc3\xbc"));
     object->set("escaped", escaped);
-    EXPECT_EQ(keyholder::http::to_json(*object), poco(*object));
-    EXPECT_EQ(keyholder::http::to_json(*ordered), R"({"zebra":1,"apple":2})");
-    EXPECT_EQ(keyholder::http::to_json(Object()), "{}");
+    EXPECT_EQ(keyholder::json::text(*object), poco(*object));
+    EXPECT_EQ(keyholder::json::text(*ordered), R"({"zebra":1,"apple":2})");
+    EXPECT_EQ(keyholder::json::text(Object()), "{}");
 }
 
 } // namespace
