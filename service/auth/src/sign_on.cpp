@@ -229,18 +229,21 @@ http::Identity SignOn::basic(const http::Request& request, const std::string& cr
     if (login.size() > 256 || password.empty() || password.size() > 1024)
         challenge(request, "bad_credentials", "wrong user name or password", "basic");
     const std::string key = Poco::toLower(login);
+    std::optional<CachedCredential> hit;
     {
         std::lock_guard lock(cache_mutex_);
         auto it = cache_.find(key);
-        if (it != cache_.end() && it->second.expires_at > now_()) {
-            const std::string digest = salted_hash(it->second.salt, password);
-            // A verified credential stands for basic_cache_ttl (the directory's own
-            // user cache would not answer fresher within that time anyway).
-            if (digest.size() == it->second.digest.size() &&
-                CRYPTO_memcmp(digest.data(), it->second.digest.data(), digest.size()) == 0)
-                return admit(request, it->second.user, "basic");
-            cache_.erase(it);
-        }
+        if (it != cache_.end() && it->second.expires_at > now_()) hit = it->second;
+    }
+    if (hit) {
+        // The hash is computed outside the lock, which every Basic sign-on takes.
+        const std::string digest = salted_hash(hit->salt, password);
+        // A verified credential stands for basic_cache_ttl (the directory's own
+        // user cache would not answer fresher within that time anyway).
+        if (digest.size() == hit->digest.size() && CRYPTO_memcmp(digest.data(), hit->digest.data(), digest.size()) == 0)
+            return admit(request, *hit->user, "basic");
+        std::lock_guard lock(cache_mutex_);
+        if (auto it = cache_.find(key); it != cache_.end() && it->second.digest == hit->digest) cache_.erase(it);
     }
     auto user = directory_.find_user(login);
     if (!user) {
@@ -256,7 +259,7 @@ http::Identity SignOn::basic(const http::Request& request, const std::string& cr
     CachedCredential cached;
     cached.salt = random_bytes(16);
     cached.digest = salted_hash(cached.salt, password);
-    cached.user = *user;
+    cached.user = std::make_shared<const directory::User>(*user);
     cached.expires_at = now_() + settings_.basic_cache_ttl.count();
     {
         std::lock_guard lock(cache_mutex_);

@@ -73,7 +73,7 @@ private:
     struct CachedCredential {
         std::string salt;
         std::string digest;
-        directory::User user;
+        std::shared_ptr<const directory::User> user; ///< shared: a hit copies no User under the lock
         int64_t expires_at = 0;
     };
 
