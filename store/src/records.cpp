@@ -76,6 +76,26 @@ int64_t insert_request(Transaction& transaction, const NewRequest& request) {
     return transaction.connection().last_insert_rowid();
 }
 
+RequestRow inserted_request(int64_t id, const std::string& entry_name, NewRequest request) {
+    RequestRow row;
+    row.id = id;
+    row.entry_id = request.entry_id;
+    row.entry_name = entry_name;
+    row.requester_sid = std::move(request.requester_sid);
+    row.requester_name = std::move(request.requester_name);
+    row.requester_display = std::move(request.requester_display);
+    row.reason = std::move(request.reason);
+    row.ticket = std::move(request.ticket);
+    row.requested_at = request.requested_at;
+    row.start_at = request.start_at;
+    row.duration_s = request.duration_s;
+    row.state = "pending"; // as the INSERT above writes it
+    row.stage = 1;
+    row.deadline_at = request.deadline_at;
+    row.extends_checkout_id = request.extends_checkout_id;
+    return row;
+}
+
 int64_t enqueue_notification(Transaction& transaction, const NewNotification& notification) {
     auto insert = transaction.connection().cached(
         "INSERT INTO outbox(created_at, kind, recipient, request_id, payload, message_id, next_attempt_at) "

@@ -11,7 +11,6 @@
 #include <map>
 #include <regex>
 #include <set>
-#include <sstream>
 
 #include "keyholder/json/writer.h"
 #include "keyholder/schedule/backoff.h"
@@ -367,22 +366,7 @@ Outcome<store::RequestRow> CheckoutService::request_row(const NewCheckoutRequest
         enqueue(tx, now, notice, id);
     tx.commit();
 
-    store::RequestRow written;
-    written.id = id;
-    written.entry_id = row.entry_id;
-    written.entry_name = entry.name;
-    written.requester_sid = std::move(row.requester_sid);
-    written.requester_name = std::move(row.requester_name);
-    written.requester_display = std::move(row.requester_display);
-    written.reason = std::move(row.reason);
-    written.ticket = std::move(row.ticket);
-    written.requested_at = row.requested_at;
-    written.start_at = row.start_at;
-    written.duration_s = row.duration_s;
-    written.state = "pending";
-    written.stage = 1;
-    written.deadline_at = row.deadline_at;
-    return written;
+    return store::inserted_request(id, entry.name, std::move(row));
 }
 
 // check_decider: may this person decide the current stage of the request now?

@@ -9,7 +9,6 @@
 #include <Poco/Timestamp.h>
 
 #include <set>
-#include <sstream>
 
 #include "keyholder/config/duration.h"
 #include "keyholder/http/exchange.h"

@@ -5,6 +5,7 @@
 
 #include <charconv>
 #include <sstream>
+#include <type_traits>
 
 namespace keyholder::json {
 
@@ -38,9 +39,13 @@ void append_string(std::string& out, const std::string& value) {
     out += '"';
 }
 
-void append_poco(std::string& out, const Var& value) {
+// append_poco: what Poco writes, for what the fast paths below do not cover.
+template <typename Value> void append_poco(std::string& out, const Value& value) {
     std::ostringstream text;
-    Poco::JSON::Stringifier::stringify(value, text);
+    if constexpr (std::is_same_v<Value, Object>)
+        value.stringify(text);
+    else
+        Poco::JSON::Stringifier::stringify(value, text);
     out += text.str();
 }
 
@@ -71,12 +76,7 @@ void append_value(std::string& out, const Var& value) {
 }
 
 void append_object(std::string& out, const Object& object) {
-    if (object.getEscapeUnicode()) {
-        std::ostringstream text;
-        object.stringify(text);
-        out += text.str();
-        return;
-    }
+    if (object.getEscapeUnicode()) return append_poco(out, object);
     out += '{';
     bool first = true;
     for (const auto& name : object.getNames()) { // insertion order when the object keeps it

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "keyholder/store/checkouts.h"
 #include "keyholder/store/sqlite.h"
 
 namespace keyholder::store {
@@ -54,6 +55,9 @@ struct NewRequest {
 
 /// insert_request: a new request in state 'pending'; returns its id.
 int64_t insert_request(Transaction& transaction, const NewRequest& request);
+/// inserted_request: the row insert_request wrote for `request` under `id` (pending,
+/// stage 1, undecided), for describing it without reading it back.
+RequestRow inserted_request(int64_t id, const std::string& entry_name, NewRequest request);
 
 struct NewNotification {
     int64_t created_at = 0;
