@@ -220,9 +220,10 @@ struct Directory::Impl {
 
     // token_sids: the user's tokenGroups as SID strings — every security group, nested
     // and primary included, computed by the DC — cached per user.
-    Result<std::vector<std::string>> token_sids(const User& user) {
+    Result<std::vector<std::string>> token_sids(const User& user, Freshness freshness) {
         const std::string key = "tokens:" + user.id();
-        if (auto hit = tokens.get(key)) return *hit;
+        if (freshness == Freshness::cached)
+            if (auto hit = tokens.get(key)) return *hit;
         auto token = run<std::optional<Entry>>([&](Session& s) { return s.read(user.dn, {"tokenGroups"}); });
         if (!token) return std::unexpected(token.error());
         if (!*token) return std::unexpected(not_found("no such user: " + user.dn));
@@ -233,11 +234,13 @@ struct Directory::Impl {
         return sids;
     }
 
-    Result<User> cached_user(const std::string& key, const std::function<Result<User>()>& load) {
-        if (auto hit = users.get(key)) {
-            if (*hit) return **hit;
-            return std::unexpected(not_found("no such user (cached)"));
-        }
+    // cached_user: live lookups skip the cache (and refresh it).
+    Result<User> cached_user(const std::string& key, Freshness freshness, const std::function<Result<User>()>& load) {
+        if (freshness == Freshness::cached)
+            if (auto hit = users.get(key)) {
+                if (*hit) return **hit;
+                return std::unexpected(not_found("no such user (cached)"));
+            }
         auto loaded = load();
         if (loaded)
             users.put(key, *loaded);
@@ -262,7 +265,7 @@ Result<Flavour> Directory::flavour() { return impl_->get_flavour(); }
 
 Result<RootDse> Directory::probe() { return impl_->probe(); }
 
-Result<User> Directory::find_user(std::string_view login_view) {
+Result<User> Directory::find_user(std::string_view login_view, Freshness freshness) {
     std::string login(login_view);
     if (login.empty() || login.size() > 256 || login.find('\0') != std::string::npos)
         return std::unexpected(not_found("no such user"));
@@ -280,14 +283,15 @@ Result<User> Directory::find_user(std::string_view login_view) {
     }
     if (value.empty()) return std::unexpected(not_found("no such user"));
     const std::string filter = "(&" + user_class_filter(*f) + "(" + attribute + "=" + escape_filter_value(value) + "))";
-    return impl_->cached_user("login:" + lower(login), [&] { return impl_->search_one_user(filter, login); });
+    return impl_->cached_user("login:" + lower(login), freshness,
+                              [&] { return impl_->search_one_user(filter, login); });
 }
 
-Result<User> Directory::find_user_by_dn(std::string_view dn_view) {
+Result<User> Directory::find_user_by_dn(std::string_view dn_view, Freshness freshness) {
     std::string dn(dn_view);
     auto f = impl_->get_flavour();
     if (!f) return std::unexpected(f.error());
-    return impl_->cached_user("dn:" + lower(dn), [&]() -> Result<User> {
+    return impl_->cached_user("dn:" + lower(dn), freshness, [&]() -> Result<User> {
         auto attrs = user_attributes(*f);
         const std::string filter = "(&" + user_class_filter(*f) + ")";
         auto entry = impl_->run<std::optional<Entry>>([&](Session& s) { return s.read(dn, attrs, filter); });
@@ -297,7 +301,7 @@ Result<User> Directory::find_user_by_dn(std::string_view dn_view) {
     });
 }
 
-Result<User> Directory::find_user_by_id(std::string_view id_view) {
+Result<User> Directory::find_user_by_id(std::string_view id_view, Freshness freshness) {
     std::string id(id_view);
     auto f = impl_->get_flavour();
     if (!f) return std::unexpected(f.error());
@@ -309,13 +313,13 @@ Result<User> Directory::find_user_by_id(std::string_view id_view) {
     } else {
         return std::unexpected(not_found("no such user: '" + id + "' is not a SID or uuid:"));
     }
-    return impl_->cached_user("id:" + lower(id), [&] { return impl_->search_one_user(filter, id); });
+    return impl_->cached_user("id:" + lower(id), freshness, [&] { return impl_->search_one_user(filter, id); });
 }
 
-Result<User> Directory::manager_of(const User& user) {
+Result<User> Directory::manager_of(const User& user, Freshness freshness) {
     if (user.manager_dn.empty())
         return std::unexpected(not_found(user.sam_account_name + " has no manager in the directory"));
-    return find_user_by_dn(user.manager_dn);
+    return find_user_by_dn(user.manager_dn, freshness);
 }
 
 Result<Group> Directory::find_group(std::string_view spec_view) {
@@ -362,16 +366,17 @@ Result<Group> Directory::find_group(std::string_view spec_view) {
     return group;
 }
 
-Result<std::vector<Membership>> Directory::groups_of(const User& user) {
+Result<std::vector<Membership>> Directory::groups_of(const User& user, Freshness freshness) {
     auto f = impl_->get_flavour();
     if (!f) return std::unexpected(f.error());
     const std::string key = "groups:" + user.id();
-    if (auto hit = impl_->memberships.get(key)) return *hit;
+    if (freshness == Freshness::cached)
+        if (auto hit = impl_->memberships.get(key)) return *hit;
     std::vector<Membership> result;
     const int64_t page = impl_->settings.page_size;
 
     if (*f == Flavour::active_directory) {
-        auto token_sids = impl_->token_sids(user);
+        auto token_sids = impl_->token_sids(user, freshness);
         if (!token_sids) return std::unexpected(token_sids.error());
         const std::vector<std::string>& sids = *token_sids;
         // Resolve the SIDs to groups (names, DNs, and their memberOf for the paths), 40 per search.
@@ -470,7 +475,7 @@ Result<std::vector<Membership>> Directory::groups_of(const User& user) {
     return result;
 }
 
-Result<bool> Directory::is_member(const User& user, std::string_view group_spec) {
+Result<bool> Directory::is_member(const User& user, std::string_view group_spec, Freshness freshness) {
     auto group = find_group(group_spec);
     if (!group) {
         if (group.error().kind == DirectoryError::Kind::not_found) return false;
@@ -480,11 +485,11 @@ Result<bool> Directory::is_member(const User& user, std::string_view group_spec)
     if (!f) return std::unexpected(f.error());
     if (*f == Flavour::active_directory && !group->sid.empty()) {
         // One base read of tokenGroups answers it (nesting and primary group included).
-        auto tokens = impl_->token_sids(user);
+        auto tokens = impl_->token_sids(user, freshness);
         if (!tokens) return std::unexpected(tokens.error());
         return std::find(tokens->begin(), tokens->end(), group->sid) != tokens->end();
     }
-    auto groups = groups_of(user);
+    auto groups = groups_of(user, freshness);
     if (!groups) return std::unexpected(groups.error());
     for (const auto& m : *groups) {
         if (!group->sid.empty() && m.group.sid == group->sid) return true;
@@ -727,8 +732,6 @@ void Directory::invalidate_all() {
 
 CacheStats Directory::cache_stats() const {
     CacheStats stats;
-    for (auto* c : {static_cast<const void*>(&impl_->users)})
-        (void)c;
     stats.hits = impl_->users.hits() + impl_->groups.hits() + impl_->memberships.hits();
     stats.misses = impl_->users.misses() + impl_->groups.misses() + impl_->memberships.misses();
     stats.entries = impl_->users.size() + impl_->groups.size() + impl_->memberships.size();

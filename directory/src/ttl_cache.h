@@ -3,6 +3,7 @@
 // move; this one lets expiry tests run without sleeping.) Thread-safe.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <list>
@@ -82,8 +83,8 @@ public:
         std::lock_guard lock(mutex_);
         return index_.size();
     }
-    [[nodiscard]] uint64_t hits() const { return hits_; }
-    [[nodiscard]] uint64_t misses() const { return misses_; }
+    [[nodiscard]] uint64_t hits() const { return hits_.load(std::memory_order_relaxed); }
+    [[nodiscard]] uint64_t misses() const { return misses_.load(std::memory_order_relaxed); }
 
 private:
     struct Node {
@@ -97,8 +98,9 @@ private:
     mutable std::mutex mutex_;
     std::list<Node> order_;
     std::unordered_map<std::string, typename std::list<Node>::iterator> index_;
-    uint64_t hits_ = 0;
-    uint64_t misses_ = 0;
+    // Atomic: /metrics reads them without the lock.
+    std::atomic<uint64_t> hits_{0};
+    std::atomic<uint64_t> misses_{0};
 };
 
 } // namespace keyholder::directory::detail

@@ -363,6 +363,7 @@ private:
         // Everything overdue (windows that ended while the service was down, lapsed
         // requests, take-backs) is processed before /readyz says ready.
         try {
+            checkouts.recover(); // this process is the only one that runs take-backs on its store
             auto pass = checkouts.run_due();
             log.information("start-up pass: %d lapsed, %d started, %d ended, %d taken back, %d take-back failures",
                             pass.lapsed, pass.started, pass.ended, pass.taken_back, pass.takeback_failures);

@@ -1,8 +1,17 @@
 // Requests, approvals and check-outs (see checkouts.h).
 #include "keyholder/store/checkouts.h"
 
+#include "keyholder/store/error.h"
+
 namespace keyholder::store {
 namespace {
+
+// state_of: a stored state name; a name this binary does not know (a newer writer)
+// is an error of the store, not a guess.
+template <typename E> E state_of(std::optional<E> parsed, std::string_view text, const char* what) {
+    if (!parsed) throw StoreError(0, "unknown " + std::string(what) + " '" + std::string(text) + "' in the store");
+    return *parsed;
+}
 
 constexpr const char* kRequestColumns =
     "r.id, r.entry_id, e.name, r.requester_sid, r.requester_name, r.requester_display, r.reason, r.ticket, "
@@ -21,7 +30,8 @@ RequestRow read_request(Statement& s) {
     r.requested_at = s.column_int64(8);
     r.start_at = s.column_optional_int64(9);
     r.duration_s = s.column_int64(10);
-    r.state = s.column_text(11);
+    const std::string state = s.column_text(11);
+    r.state = state_of(parse_request_state(state), state, "request state");
     r.stage = static_cast<int>(s.column_int64(12));
     r.deadline_at = s.column_int64(13);
     r.decided_at = s.column_optional_int64(14);
@@ -32,7 +42,7 @@ RequestRow read_request(Statement& s) {
 constexpr const char* kCheckoutColumns =
     "c.id, c.request_id, c.entry_id, e.name, c.holder_sid, c.holder_name, c.starts_at, c.ends_at, c.state, "
     "c.ended_at, c.end_reason, c.takeback_state, c.takeback_attempts, c.takeback_next_at, c.takeback_error, "
-    "c.retrievals, c.release_state, c.release_attempts";
+    "c.retrievals, c.release_state, c.release_attempts, c.takeback_lease_until";
 
 CheckoutRow read_checkout(Statement& s) {
     CheckoutRow c;
@@ -44,16 +54,21 @@ CheckoutRow read_checkout(Statement& s) {
     c.holder_name = s.column_text(5);
     c.starts_at = s.column_int64(6);
     c.ends_at = s.column_int64(7);
-    c.state = s.column_text(8);
+    const std::string state = s.column_text(8);
+    c.state = state_of(parse_checkout_state(state), state, "check-out state");
     c.ended_at = s.column_optional_int64(9);
-    c.end_reason = s.column_optional_text(10);
-    c.takeback_state = s.column_text(11);
+    if (auto reason = s.column_optional_text(10))
+        c.end_reason = state_of(parse_end_reason(*reason), *reason, "end reason");
+    const std::string takeback = s.column_text(11);
+    c.takeback_state = state_of(parse_progress(takeback), takeback, "take-back state");
     c.takeback_attempts = static_cast<int>(s.column_int64(12));
     c.takeback_next_at = s.column_optional_int64(13);
     c.takeback_error = s.column_optional_text(14);
     c.retrievals = static_cast<int>(s.column_int64(15));
-    c.release_state = s.column_text(16);
+    const std::string release = s.column_text(16);
+    c.release_state = state_of(parse_progress(release), release, "release state");
     c.release_attempts = static_cast<int>(s.column_int64(17));
+    c.takeback_lease_until = s.column_optional_int64(18);
     return c;
 }
 
@@ -110,13 +125,13 @@ std::optional<CheckoutRow> checkout_of_request(Connection& db, int64_t request_i
     return read_checkout(s);
 }
 
-bool change_request_state(Transaction& tx, int64_t id, const std::string& from, const std::string& to,
-                          std::optional<int> stage, std::optional<int64_t> decided_at) {
+bool change_request_state(Transaction& tx, int64_t id, RequestState from, RequestState to, std::optional<int> stage,
+                          std::optional<int64_t> decided_at) {
     auto statement = tx.connection().cached(
         "UPDATE requests SET state = ?, stage = coalesce(?, stage), decided_at = coalesce(?, decided_at) "
         "WHERE id = ? AND state = ?");
     Statement& s = *statement;
-    s.bind(1, to).bind(3, decided_at).bind(4, id).bind(5, from);
+    s.bind(1, to_text(to)).bind(3, decided_at).bind(4, id).bind(5, to_text(from));
     if (stage)
         s.bind(2, *stage);
     else
@@ -161,24 +176,24 @@ int64_t insert_checkout(Transaction& tx, const CheckoutRow& c) {
         .bind(4, c.holder_name)
         .bind(5, c.starts_at)
         .bind(6, c.ends_at)
-        .bind(7, c.state)
+        .bind(7, to_text(c.state))
         .run();
     return tx.connection().last_insert_rowid();
 }
 
-bool change_checkout_state(Transaction& tx, int64_t id, const std::string& from, const std::string& to) {
+bool change_checkout_state(Transaction& tx, int64_t id, CheckoutState from, CheckoutState to) {
     auto statement = tx.connection().cached("UPDATE checkouts SET state = ? WHERE id = ? AND state = ?");
     Statement& s = *statement;
-    s.bind(1, to).bind(2, id).bind(3, from).run();
+    s.bind(1, to_text(to)).bind(2, id).bind(3, to_text(from)).run();
     return tx.connection().changes() == 1;
 }
 
-bool end_checkout(Transaction& tx, int64_t id, const std::string& reason, int64_t at) {
+bool end_checkout(Transaction& tx, int64_t id, EndReason reason, int64_t at) {
     auto statement = tx.connection().cached(
         "UPDATE checkouts SET state = 'ended', ended_at = ?, end_reason = ?, takeback_state = 'pending', "
         "takeback_next_at = ? WHERE id = ? AND state IN ('scheduled', 'active')");
     Statement& s = *statement;
-    s.bind(1, at).bind(2, reason).bind(3, at).bind(4, id).run();
+    s.bind(1, at).bind(2, to_text(reason)).bind(3, at).bind(4, id).run();
     return tx.connection().changes() == 1;
 }
 
@@ -188,20 +203,49 @@ void set_checkout_end(Transaction& tx, int64_t id, int64_t ends_at) {
     s.bind(1, ends_at).bind(2, id).run();
 }
 
-void record_takeback(Transaction& tx, int64_t id, const std::string& state, int attempts,
-                     std::optional<int64_t> next_at, std::optional<std::string> error) {
-    auto statement = tx.connection().cached("UPDATE checkouts SET takeback_state = ?, takeback_attempts = ?, "
-                                            "takeback_next_at = ?, takeback_error = ? WHERE id = ?");
+std::optional<TakebackClaim> claim_takeback(Transaction& tx, int64_t id, int64_t now, int64_t lease_until) {
+    // One statement: of two runners racing for the row, exactly one changes it.
+    auto statement = tx.connection().cached(
+        "UPDATE checkouts SET takeback_attempts = takeback_attempts + 1, takeback_lease_until = ?1 "
+        "WHERE id = ?2 AND takeback_state IN ('pending', 'failed') AND takeback_next_at <= ?3 "
+        "AND (takeback_lease_until IS NULL OR takeback_lease_until <= ?3) RETURNING takeback_attempts");
     Statement& s = *statement;
-    s.bind(1, state).bind(2, attempts).bind(3, next_at).bind(4, error).bind(5, id).run();
+    s.bind(1, lease_until).bind(2, id).bind(3, now);
+    if (!s.step()) return std::nullopt;
+    TakebackClaim claim{id, static_cast<int>(s.column_int64(0)), lease_until};
+    while (s.step()) {}
+    return claim;
 }
 
-void record_release(Transaction& tx, int64_t id, const std::string& state, int attempts, std::optional<int64_t> next_at,
+bool finish_takeback(Transaction& tx, const TakebackClaim& claim, Progress outcome, std::optional<int64_t> next_at,
+                     std::optional<std::string> error) {
+    auto statement = tx.connection().cached(
+        "UPDATE checkouts SET takeback_state = ?, takeback_next_at = ?, takeback_error = ?, "
+        "takeback_lease_until = NULL WHERE id = ? AND takeback_attempts = ? AND takeback_lease_until = ?");
+    Statement& s = *statement;
+    s.bind(1, to_text(outcome))
+        .bind(2, next_at)
+        .bind(3, error)
+        .bind(4, claim.checkout_id)
+        .bind(5, claim.attempt)
+        .bind(6, claim.lease_until)
+        .run();
+    return tx.connection().changes() == 1;
+}
+
+int64_t drop_takeback_leases(Transaction& tx) {
+    tx.connection()
+        .cached("UPDATE checkouts SET takeback_lease_until = NULL WHERE takeback_lease_until IS NOT NULL")
+        ->run();
+    return tx.connection().changes();
+}
+
+void record_release(Transaction& tx, int64_t id, Progress state, int attempts, std::optional<int64_t> next_at,
                     std::optional<std::string> error) {
     auto statement = tx.connection().cached("UPDATE checkouts SET release_state = ?, release_attempts = ?, "
                                             "release_next_at = ?, release_error = ? WHERE id = ?");
     Statement& s = *statement;
-    s.bind(1, state).bind(2, attempts).bind(3, next_at).bind(4, error).bind(5, id).run();
+    s.bind(1, to_text(state)).bind(2, attempts).bind(3, next_at).bind(4, error).bind(5, id).run();
 }
 
 bool mark_ending_notice(Transaction& tx, int64_t id, int64_t at) {
@@ -263,7 +307,8 @@ DueWork due_work(Connection& db, int64_t now, int limit) {
         db, "SELECT id FROM checkouts WHERE state = 'active' AND ends_at <= ? ORDER BY ends_at LIMIT ?", now, limit);
     work.takebacks = ids(db,
                          "SELECT id FROM checkouts WHERE takeback_state IN ('pending', 'failed') AND "
-                         "takeback_next_at <= ? ORDER BY takeback_next_at LIMIT ?",
+                         "takeback_next_at <= ?1 AND (takeback_lease_until IS NULL OR takeback_lease_until <= ?1) "
+                         "ORDER BY takeback_next_at LIMIT ?2",
                          now, limit);
     work.releases = ids(db,
                         "SELECT id FROM checkouts WHERE state = 'active' AND release_state IN ('pending', 'failed') "
@@ -271,21 +316,24 @@ DueWork due_work(Connection& db, int64_t now, int limit) {
                         now, limit);
     work.ending_soon = ids(db,
                            "SELECT id FROM checkouts WHERE state = 'active' AND ending_notice_at IS NULL AND "
-                           "ends_at - 600 <= ? ORDER BY ends_at LIMIT ?",
+                           "ends_at - " + std::to_string(kEndingNoticeSeconds) + " <= ? ORDER BY ends_at LIMIT ?",
                            now, limit);
     return work;
 }
 
 std::optional<int64_t> next_due(Connection& db) {
-    auto statement = db.cached(
+    static const std::string kNextDue =
         "SELECT min(t) FROM ("
         " SELECT min(deadline_at) AS t FROM requests WHERE state = 'pending'"
         " UNION ALL SELECT min(starts_at) FROM checkouts WHERE state = 'scheduled'"
         " UNION ALL SELECT min(ends_at) FROM checkouts WHERE state = 'active'"
-        " UNION ALL SELECT min(takeback_next_at) FROM checkouts WHERE takeback_state IN ('pending', 'failed')"
+        " UNION ALL SELECT min(max(takeback_next_at, coalesce(takeback_lease_until, 0))) FROM checkouts"
+        "  WHERE takeback_state IN ('pending', 'failed')"
         " UNION ALL SELECT min(release_next_at) FROM checkouts WHERE state = 'active' AND"
         "  release_state IN ('pending', 'failed')"
-        " UNION ALL SELECT min(ends_at - 600) FROM checkouts WHERE state = 'active' AND ending_notice_at IS NULL)");
+        " UNION ALL SELECT min(ends_at - " + std::to_string(kEndingNoticeSeconds) +
+        ") FROM checkouts WHERE state = 'active' AND ending_notice_at IS NULL)";
+    auto statement = db.cached(kNextDue);
     Statement& s = *statement;
     s.step();
     return s.column_optional_int64(0);
@@ -299,7 +347,11 @@ std::vector<RequestRow> list_requests(Connection& db, const RequestFilter& filte
                             " AND (?3 IS NULL OR e.name = ?3) AND (?4 IS NULL OR r.id < ?4)"
                             " ORDER BY r.id DESC LIMIT ?5");
     Statement& s = *cached;
-    s.bind(1, filter.requester_sid).bind(2, filter.state).bind(3, filter.entry).bind(4, filter.before_id);
+    s.bind(1, filter.requester_sid).bind(3, filter.entry).bind(4, filter.before_id);
+    if (filter.state)
+        s.bind(2, to_text(*filter.state));
+    else
+        s.bind_null(2);
     s.bind(5, filter.limit);
     std::vector<RequestRow> out;
     while (s.step())

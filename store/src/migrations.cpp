@@ -253,6 +253,13 @@ ALTER TABLE outbox_v7 RENAME TO outbox;
 CREATE INDEX outbox_due ON outbox(state, next_attempt_at);
 )sql";
 
+// v8: a take-back is claimed before it runs: the claim sets a lease, so that a
+// check-in and a scheduler pass (or two nodes) never run the same take-back twice,
+// and a claim whose runner died expires.
+constexpr std::string_view kSchemaV8 = R"sql(
+ALTER TABLE checkouts ADD COLUMN takeback_lease_until INTEGER;
+)sql";
+
 constexpr std::array kBuiltin{
     Migration{1,
               "initial schema: policies, entries, requests, approvals, checkouts, secrets, audit, outbox, "
@@ -264,6 +271,7 @@ constexpr std::array kBuiltin{
     Migration{5, "ending-soon notices", kSchemaV5},
     Migration{6, "audit hash without an index", kSchemaV6},
     Migration{7, "outbox message id without an index", kSchemaV7},
+    Migration{8, "take-back claims with a lease", kSchemaV8},
 };
 
 bool table_exists(Connection& connection, std::string_view name) {

@@ -89,7 +89,7 @@ RequestRow inserted_request(int64_t id, const std::string& entry_name, NewReques
     row.requested_at = request.requested_at;
     row.start_at = request.start_at;
     row.duration_s = request.duration_s;
-    row.state = "pending"; // as the INSERT above writes it
+    row.state = RequestState::pending; // as the INSERT above writes it
     row.stage = 1;
     row.deadline_at = request.deadline_at;
     row.extends_checkout_id = request.extends_checkout_id;

@@ -40,13 +40,15 @@ void put_secret(Transaction& tx, int64_t entry_id, const StoredSecret& secret) {
         .run();
 }
 
-void put_pending_secret(Transaction& tx, int64_t entry_id, const StoredSecret& secret) {
+bool put_pending_secret(Transaction& tx, int64_t entry_id, const StoredSecret& secret) {
     // An entry without a current secret gets the pending one as its (not yet valid) row.
+    // A pending one already there is kept: it may be the password AD has now.
     auto statement = tx.connection().cached(
         "INSERT INTO secrets(entry_id, key_id, nonce, ciphertext, version, updated_at, updated_by, pending_key_id, "
         "pending_nonce, pending_ciphertext) VALUES (?, ?, ?, ?, 0, ?, 'rotation', ?, ?, ?) "
         "ON CONFLICT(entry_id) DO UPDATE SET pending_key_id = excluded.pending_key_id, "
-        "pending_nonce = excluded.pending_nonce, pending_ciphertext = excluded.pending_ciphertext");
+        "pending_nonce = excluded.pending_nonce, pending_ciphertext = excluded.pending_ciphertext "
+        "WHERE pending_ciphertext IS NULL");
     Statement& s = *statement;
     s.bind(1, entry_id)
         .bind(2, secret.key_id)
@@ -57,6 +59,7 @@ void put_pending_secret(Transaction& tx, int64_t entry_id, const StoredSecret& s
         .bind_blob(7, secret.nonce)
         .bind_blob(8, secret.ciphertext)
         .run();
+    return tx.connection().changes() == 1;
 }
 
 bool promote_pending_secret(Transaction& tx, int64_t entry_id, const std::string& by, int64_t at) {

@@ -13,6 +13,7 @@
 
 #include <gsl/narrow>
 
+#include "file_shared.h"
 #include "keyholder/store/error.h"
 
 namespace keyholder::store {
@@ -61,17 +62,26 @@ std::shared_ptr<FileShared> shared_for(const std::filesystem::path& file) {
     return existing;
 }
 
+// writer_locks_held: Transactions of this thread that hold a write lock now.
+thread_local int writer_locks_held = 0;
+
 } // namespace
+
+bool holds_writer_lock() noexcept { return writer_locks_held > 0; }
+
+void install_test_hooks(Connection& connection, const GroupCommitHooks& hooks) {
+    connection.hooks_ = std::make_shared<const GroupCommitHooks>(hooks);
+    if (hooks.before_sync && connection.shared_) {
+        std::lock_guard lock(connection.shared_->sync_mutex);
+        connection.shared_->before_sync = hooks.before_sync;
+    }
+}
 
 Connection::Connection(sqlite3* db, std::filesystem::path file) : db_(db), file_(std::move(file)) {}
 
 Connection Connection::open(const std::filesystem::path& file, const ConnectionOptions& options) {
     Connection connection = open_unshared(file, options);
     connection.shared_ = shared_for(file);
-    if (options.before_sync) {
-        std::lock_guard lock(connection.shared_->sync_mutex);
-        connection.shared_->before_sync = options.before_sync;
-    }
     return connection;
 }
 
@@ -96,13 +106,12 @@ Connection Connection::open_unshared(const std::filesystem::path& file, const Co
     connection.group_sync_ = options.synchronous == Synchronous::full && !options.read_only;
     connection.exec_script(synchronous_pragma(connection.group_sync_ ? Synchronous::normal : options.synchronous));
     connection.busy_timeout_ = options.busy_timeout;
-    connection.group_while_idle_ = options.group_while_idle;
     return connection;
 }
 
 Connection::Connection(Connection&& other) noexcept
     : db_(other.db_), file_(std::move(other.file_)), cache_(std::move(other.cache_)), shared_(std::move(other.shared_)),
-      redirect_(other.redirect_), group_sync_(other.group_sync_), group_while_idle_(other.group_while_idle_),
+      redirect_(other.redirect_), group_sync_(other.group_sync_), hooks_(std::move(other.hooks_)),
       busy_timeout_(other.busy_timeout_) {
     other.db_ = nullptr;
     other.cache_.clear();
@@ -118,7 +127,7 @@ Connection& Connection::operator=(Connection&& other) noexcept {
         shared_ = std::move(other.shared_);
         redirect_ = other.redirect_;
         group_sync_ = other.group_sync_;
-        group_while_idle_ = other.group_while_idle_;
+        hooks_ = std::move(other.hooks_);
         busy_timeout_ = other.busy_timeout_;
         other.db_ = nullptr;
         other.cache_.clear();
@@ -275,14 +284,11 @@ std::vector<std::byte> Statement::column_blob(int column) const {
 
 int Statement::column_count() const { return sqlite3_column_count(stmt_); }
 
-namespace {
-constexpr int kMaxGroupMembers = 64;
-constexpr auto kMaxGroupAge = std::chrono::milliseconds(20);
-} // namespace
-
 Transaction::Transaction(Connection& connection) : connection_(connection) {
     if (!connection_.shared_) {
         connection_.exec_script("BEGIN IMMEDIATE");
+        holds_lock_ = true;
+        ++writer_locks_held;
         return;
     }
     FileShared& s = *connection_.shared_;
@@ -294,6 +300,8 @@ Transaction::Transaction(Connection& connection) : connection_(connection) {
         throw StoreError(SQLITE_BUSY, "database is locked: another writer of this process held " +
                                           connection_.file().string() + " for over " +
                                           std::to_string(connection_.busy_timeout_.count()) + " ms");
+    holds_lock_ = true;
+    ++writer_locks_held;
     try {
         if (connection_.group_sync_) {
             join_group();
@@ -325,11 +333,13 @@ void Transaction::join_group() {
     if (s.open_group == 0) {
         group.cached("BEGIN IMMEDIATE")->run(); // other processes (the CLI) wait in SQLite's busy handler
         s.open_group = ++s.groups_opened;
+        s.open_outcome = std::make_shared<GroupOutcome>();
         s.open_members = 0;
         s.opened_at = std::chrono::steady_clock::now();
     }
     group.cached("SAVEPOINT member")->run(); // compiled once: every member runs it
     group_ = s.open_group;
+    outcome_ = s.open_outcome;
     connection_.redirect_ = &group;
 }
 
@@ -340,6 +350,10 @@ void Transaction::join_group() {
 // member commits it (see commit()). Returns the number of a group committed here:
 // the caller must then see it synced (sync_through) once the lock is released.
 uint64_t Transaction::leave_writer() noexcept {
+    if (holds_lock_) {
+        holds_lock_ = false;
+        --writer_locks_held;
+    }
     if (!writer_.owns_lock()) return 0;
     FileShared& s = *connection_.shared_;
     uint64_t closed = 0;
@@ -349,8 +363,8 @@ uint64_t Transaction::leave_writer() noexcept {
         // written once), and the fsync's caller commits it when the fsync ends.
         // (Closing it earlier would not make it durable sooner.) With group_while_idle
         // the group waits for the queue instead, at most kMaxGroupAge.
-        const bool idle = connection_.group_while_idle_
-                              ? s.queued == 0 || std::chrono::steady_clock::now() - s.opened_at >= kMaxGroupAge
+        const bool group_while_idle = connection_.hooks_ && connection_.hooks_->group_while_idle;
+        const bool idle = group_while_idle ? s.queued == 0 || std::chrono::steady_clock::now() - s.opened_at >= kMaxGroupAge
                               : !s.disk_busy();
         if (idle || s.open_members == 0 || s.open_members >= kMaxGroupMembers) closed = s.close_group();
     }
@@ -379,10 +393,12 @@ uint64_t FileShared::close_group() noexcept {
             ++committed;
             transactions += static_cast<uint64_t>(open_members);
         } else {
-            failures[closed] = error;
+            open_outcome->error = error;
         }
+        unsynced.emplace_back(closed, std::move(open_outcome));
         groups_closed = closed;
     }
+    open_outcome.reset();
     open_group = 0;
     open_members = 0;
     return closed;
@@ -408,11 +424,14 @@ void FileShared::sync_through(uint64_t group) noexcept {
         lock.lock();
         syncing = false;
         ++syncs;
-        for (uint64_t g = durable_through + 1; g <= target; ++g) {
-            if (error != 0 && failures.count(g) == 0)
-                failures[g] = std::string("committed, but the fsync of the WAL failed: ") + std::strerror(error);
-            if (g + kWaitSlots > target) durable[g % kWaitSlots].notify_all();
+        while (!unsynced.empty() && unsynced.front().first <= target) {
+            GroupOutcome& outcome = *unsynced.front().second;
+            if (error != 0 && outcome.error.empty())
+                outcome.error = std::string("committed, but the fsync of the WAL failed: ") + std::strerror(error);
+            unsynced.pop_front();
         }
+        for (uint64_t g = durable_through + 1; g <= target; ++g)
+            if (g + kWaitSlots > target) durable[g % kWaitSlots].notify_all();
         durable_through = std::max(durable_through, target);
         bool leading = false;
         if (durable_through >= group && !led) {
@@ -431,9 +450,6 @@ void FileShared::sync_through(uint64_t group) noexcept {
         // to close) wake to commit it, unless this caller just did (woken now, they
         // would only find the fsync running and wait again).
         if (!leading) durable[(groups_closed + 1) % kWaitSlots].notify_all();
-        // Failures are read by members waiting now; older ones nobody asks for.
-        while (!failures.empty() && failures.begin()->first + 4096 < durable_through)
-            failures.erase(failures.begin());
         sync_done.notify_all();
     }
 }
@@ -488,6 +504,7 @@ void Transaction::commit() {
         leave_writer();
         return;
     }
+    const bool group_while_idle = connection_.hooks_ && connection_.hooks_->group_while_idle;
     FileShared& s = *connection_.shared_;
     s.group_connection->cached("RELEASE member")->run();
     connection_.redirect_ = nullptr;
@@ -498,7 +515,7 @@ void Transaction::commit() {
     std::unique_lock lock(s.sync_mutex);
     while (s.durable_through < group_) {
         // group_while_idle: the last writer in the queue commits the group.
-        const bool may_close = !connection_.group_while_idle_ || s.queued == 0;
+        const bool may_close = !group_while_idle || s.queued == 0;
         if (!s.syncing && may_close) {
             // The disk is idle: commit the group if it is still open, then sync it.
             const bool open = s.groups_closed < group_;
@@ -514,8 +531,13 @@ void Transaction::commit() {
         }
         s.durable[group_ % FileShared::kWaitSlots].wait_for(lock, kMaxGroupAge);
     }
-    if (auto failed = s.failures.find(group_); failed != s.failures.end())
-        throw StoreError(SQLITE_IOERR, "commit to " + connection_.file().string() + " failed: " + failed->second);
+    if (connection_.hooks_ && connection_.hooks_->after_durable) {
+        lock.unlock();
+        connection_.hooks_->after_durable();
+        lock.lock();
+    }
+    if (!outcome_->error.empty())
+        throw StoreError(SQLITE_IOERR, "commit to " + connection_.file().string() + " failed: " + outcome_->error);
 }
 
 ReadSnapshot::ReadSnapshot(Connection& connection) : connection_(connection) {

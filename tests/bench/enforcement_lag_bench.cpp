@@ -29,21 +29,23 @@ namespace {
 using namespace keyholder;
 
 class NoDirectory : public core::Authority {
-public:
-    core::DirResult<core::Principal> resolve(std::string_view who) override {
+protected:
+    core::DirResult<core::Principal> find(std::string_view who, core::Freshness) override {
         return core::Principal{std::string(who), "holder", "Holder", "", "CN=holder", true};
     }
-    core::DirResult<bool> in_any(const core::Principal&, const std::vector<std::string>&) override { return true; }
-    core::DirResult<std::optional<core::Principal>> manager_of(const core::Principal&) override {
+    core::DirResult<bool> member_of_any(const core::Principal&, const std::vector<std::string>&,
+                                        core::Freshness) override {
+        return true;
+    }
+    core::DirResult<std::optional<core::Principal>> manager(const core::Principal&, core::Freshness) override {
         return std::optional<core::Principal>{};
     }
-    core::DirResult<std::vector<core::Principal>> members_of_any(const std::vector<std::string>&) override {
+    core::DirResult<std::vector<core::Principal>> members(const std::vector<std::string>&) override {
         return std::vector<core::Principal>{};
     }
-    core::DirResult<void> set_enabled(const std::string&, bool) override { return {}; }
-    core::DirResult<void> reset_password(const std::string&, const std::string&) override { return {}; }
-    core::DirResult<void> add_member(const std::string&, const core::Principal&) override { return {}; }
-    core::DirResult<void> remove_member(const std::string&, const core::Principal&) override { return {}; }
+    core::DirResult<void> write_enabled(const std::string&, bool) override { return {}; }
+    core::DirResult<void> write_password(const std::string&, const std::string&) override { return {}; }
+    core::DirResult<void> write_member(const std::string&, const core::Principal&, bool) override { return {}; }
 };
 
 // n active check-outs of entry 1, the i-th ending at first_end + i * spread / n.

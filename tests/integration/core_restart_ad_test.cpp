@@ -113,9 +113,9 @@ TEST(CoreRestartWithActiveDirectory, OverdueCheckoutsAreEndedAndTakenBackBeforeR
         auto store = store::Connection::open(config->store.file);
         for (int64_t id : {group_checkout, enable_checkout, password_checkout}) {
             auto checkout = store::find_checkout(store, id);
-            EXPECT_EQ(checkout->state, "ended");
-            EXPECT_EQ(checkout->end_reason, "expired");
-            EXPECT_EQ(checkout->takeback_state, "done") << checkout->takeback_error.value_or("");
+            EXPECT_EQ(store::to_text(checkout->state), "ended");
+            EXPECT_EQ(checkout->end_reason, store::parse_end_reason("expired"));
+            EXPECT_EQ(store::to_text(checkout->takeback_state), "done") << checkout->takeback_error.value_or("");
         }
         EXPECT_TRUE(store::verify_audit_chain(store).ok());
     }

@@ -2,6 +2,7 @@
 // transition and every refusal, on a real SQLite file.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <map>
 #include <mutex>
 #include <set>
@@ -24,7 +25,10 @@ using keyholder::testing::TempDir;
 using namespace std::chrono_literals;
 
 // FakeAuthority: users and groups in memory; can play "directory down" and
-// "writes fail"; records every write it was asked for.
+// "writes fail"; records every write it was asked for. `cache` plays a warm
+// directory cache: cached lookups are answered from `cached_users` (what the
+// directory said when warm() was called), whether or not the DC is `down`; live
+// ones read `users`, or fail while it is down.
 class FakeAuthority : public core::Authority {
 public:
     struct User {
@@ -33,9 +37,12 @@ public:
         std::string manager;
     };
     std::map<std::string, User> users; // by name
+    std::map<std::string, User> cached_users;
     bool down = false;
+    bool cache = false;
     bool writes_fail = false;
     std::vector<std::string> writes;
+    std::atomic<int> live_lookups{0};
 
     void add(const std::string& name, std::set<std::string> groups, std::string manager = "", bool enabled = true) {
         users[name] = {{"S-1-5-21-1-2-3-" + std::to_string(1000 + users.size()), name, "User " + name,
@@ -43,32 +50,48 @@ public:
                        std::move(groups),
                        std::move(manager)};
     }
+    /// warm: what a cache filled now would answer from later.
+    void warm() { cached_users = users; }
     directory::DirectoryError outage() const {
         return {directory::DirectoryError::Kind::unavailable, -1, "Can't contact LDAP server", "", "ldaps://dc1"};
     }
-    core::DirResult<core::Principal> resolve(std::string_view who) override {
-        if (down) return std::unexpected(outage());
-        for (const auto& [name, u] : users)
+    // view: the users a lookup of this freshness sees, or nothing (an outage).
+    const std::map<std::string, User>* view(core::Freshness freshness) {
+        if (freshness == core::Freshness::live) ++live_lookups;
+        if (cache && freshness == core::Freshness::cached) return &cached_users;
+        return down ? nullptr : &users;
+    }
+
+protected:
+    core::DirResult<core::Principal> find(std::string_view who, core::Freshness freshness) override {
+        const auto* seen = view(freshness);
+        if (seen == nullptr) return std::unexpected(outage());
+        for (const auto& [name, u] : *seen)
             if (name == who || u.principal.id == who) return u.principal;
         return std::unexpected(
             directory::DirectoryError{directory::DirectoryError::Kind::not_found, 0, "no such user", "", ""});
     }
-    core::DirResult<bool> in_any(const core::Principal& who, const std::vector<std::string>& groups) override {
-        if (down) return std::unexpected(outage());
+    core::DirResult<bool> member_of_any(const core::Principal& who, const std::vector<std::string>& groups,
+                                        core::Freshness freshness) override {
+        const auto* seen = view(freshness);
+        if (seen == nullptr) return std::unexpected(outage());
         for (const auto& g : groups)
-            if (users.at(who.name).groups.count(g)) return true;
+            if (seen->at(who.name).groups.count(g)) return true;
         return false;
     }
-    core::DirResult<std::optional<core::Principal>> manager_of(const core::Principal& who) override {
-        if (down) return std::unexpected(outage());
-        const auto& m = users.at(who.name).manager;
+    core::DirResult<std::optional<core::Principal>> manager(const core::Principal& who,
+                                                            core::Freshness freshness) override {
+        const auto* seen = view(freshness);
+        if (seen == nullptr) return std::unexpected(outage());
+        const auto& m = seen->at(who.name).manager;
         if (m.empty()) return std::optional<core::Principal>{};
-        return std::optional<core::Principal>{users.at(m).principal};
+        return std::optional<core::Principal>{seen->at(m).principal};
     }
-    core::DirResult<std::vector<core::Principal>> members_of_any(const std::vector<std::string>& groups) override {
-        if (down) return std::unexpected(outage());
+    core::DirResult<std::vector<core::Principal>> members(const std::vector<std::string>& groups) override {
+        const auto* seen = view(core::Freshness::cached);
+        if (seen == nullptr) return std::unexpected(outage());
         std::vector<core::Principal> out;
-        for (const auto& [name, u] : users)
+        for (const auto& [name, u] : *seen)
             for (const auto& g : groups)
                 if (u.groups.count(g)) {
                     out.push_back(u.principal);
@@ -82,20 +105,22 @@ public:
         writes.push_back(what);
         return {};
     }
-    std::mutex writes_mutex;
-    core::DirResult<void> set_enabled(const std::string& account, bool enabled) override {
+    core::DirResult<void> write_enabled(const std::string& account, bool enabled) override {
         return write((enabled ? "enable " : "disable ") + account);
     }
-    core::DirResult<void> reset_password(const std::string& account, const std::string& password) override {
-        last_password = password;
+    core::DirResult<void> write_password(const std::string& account, const std::string& password) override {
+        {
+            std::lock_guard lock(writes_mutex);
+            last_password = password;
+        }
         return write("reset " + account);
     }
-    core::DirResult<void> add_member(const std::string& group, const core::Principal& who) override {
-        return write("add " + who.name + " to " + group);
+    core::DirResult<void> write_member(const std::string& group, const core::Principal& who, bool add) override {
+        return write((add ? "add " : "remove ") + who.name + (add ? " to " : " from ") + group);
     }
-    core::DirResult<void> remove_member(const std::string& group, const core::Principal& who) override {
-        return write("remove " + who.name + " from " + group);
-    }
+
+public:
+    std::mutex writes_mutex;
     std::string last_password;
 };
 
@@ -165,7 +190,7 @@ account = da-vaulted
     core::NewCheckoutRequest jit(const std::string& who = "bob") {
         return {who, "jit", "patching web01", std::string("INC1234"), 1h, std::nullopt};
     }
-    std::string state(int64_t request) { return store::find_request(db(), request)->state; }
+    std::string state(int64_t request) { return std::string(store::to_text(store::find_request(db(), request)->state)); }
     int64_t approvals_for(int64_t request) {
         auto s = db().prepare("SELECT count(*) FROM approvals WHERE request_id = ?");
         s.bind(1, request);
@@ -257,7 +282,7 @@ TEST_F(CoreCheckout, ApprovalStartsTheWindowAndReleasesAfterTheCommit) {
     EXPECT_EQ(*decided, "active");
     auto checkout = store::checkout_of_request(db(), *id);
     ASSERT_TRUE(checkout);
-    EXPECT_EQ(checkout->state, "active");
+    EXPECT_EQ(store::to_text(checkout->state), "active");
     EXPECT_EQ(checkout->starts_at, kStart + 600); // the clock starts with the last approval
     EXPECT_EQ(checkout->ends_at, kStart + 600 + 3600);
     EXPECT_EQ(authority_.writes, (std::vector<std::string>{"add bob to Server Admins"}));
@@ -270,14 +295,14 @@ TEST_F(CoreCheckout, FailedReleaseIsRetriedWhileTheWindowLasts) {
     authority_.writes_fail = true; // the DC refuses the group add
     ASSERT_EQ(service_->decide(*id, "alice", Decision::approve), "active") << "the approval stands";
     auto checkout = store::checkout_of_request(db(), *id);
-    EXPECT_EQ(checkout->release_state, "failed");
+    EXPECT_EQ(store::to_text(checkout->release_state), "failed");
     EXPECT_EQ(count("SELECT count(*) FROM audit_events WHERE action = 'checkout.release_failed'"), 1);
     auto pass = service_->run_due();
     EXPECT_EQ(pass.next_due, kStart + 15) << "retry after the backoff";
     authority_.writes_fail = false;
     clock_.advance(15s);
     service_->run_due();
-    EXPECT_EQ(store::find_checkout(db(), checkout->id)->release_state, "done");
+    EXPECT_EQ(store::to_text(store::find_checkout(db(), checkout->id)->release_state), "done");
     EXPECT_EQ(authority_.writes, (std::vector<std::string>{"add bob to Server Admins"}));
     clock_.set(checkout->ends_at);
     service_->run_due();
@@ -370,7 +395,7 @@ TEST_F(CoreCheckout, ScheduledWindowStartsAtItsStart) {
     ASSERT_EQ(service_->decide(*id, "alice", Decision::approve), "approved");
     EXPECT_TRUE(authority_.writes.empty());
     auto checkout = store::checkout_of_request(db(), *id);
-    EXPECT_EQ(checkout->state, "scheduled");
+    EXPECT_EQ(store::to_text(checkout->state), "scheduled");
     EXPECT_EQ(checkout->starts_at, kStart + 2 * 3600);
     auto pass = service_->run_due();
     EXPECT_EQ(pass.started, 0);
@@ -402,9 +427,9 @@ TEST_F(CoreCheckout, WindowEndsAndAccessIsTakenBack) {
     EXPECT_EQ(pass.ended, 1);
     EXPECT_EQ(pass.taken_back, 1);
     auto ended = store::find_checkout(db(), checkout->id);
-    EXPECT_EQ(ended->state, "ended");
-    EXPECT_EQ(ended->end_reason, "expired");
-    EXPECT_EQ(ended->takeback_state, "done");
+    EXPECT_EQ(store::to_text(ended->state), "ended");
+    EXPECT_EQ(ended->end_reason, store::parse_end_reason("expired"));
+    EXPECT_EQ(store::to_text(ended->takeback_state), "done");
     EXPECT_EQ(state(*id), "ended");
     EXPECT_EQ(authority_.writes.back(), "remove bob from Server Admins");
 }
@@ -418,7 +443,7 @@ TEST_F(CoreCheckout, FailedTakeBackIsRetriedWithBackoffAndBlocksTheEntry) {
     auto pass = service_->run_due();
     EXPECT_EQ(pass.takeback_failures, 1);
     auto failed = store::find_checkout(db(), checkout->id);
-    EXPECT_EQ(failed->takeback_state, "failed");
+    EXPECT_EQ(store::to_text(failed->takeback_state), "failed");
     EXPECT_EQ(failed->takeback_next_at, checkout->ends_at + 30);
     auto blocked = service_->request(jit());
     ASSERT_FALSE(blocked);
@@ -431,7 +456,7 @@ TEST_F(CoreCheckout, FailedTakeBackIsRetriedWithBackoffAndBlocksTheEntry) {
     clock_.advance(60s);
     pass = service_->run_due();
     EXPECT_EQ(pass.taken_back, 1);
-    EXPECT_EQ(store::find_checkout(db(), checkout->id)->takeback_state, "done");
+    EXPECT_EQ(store::to_text(store::find_checkout(db(), checkout->id)->takeback_state), "done");
     EXPECT_TRUE(service_->request(jit())) << "the entry is free again";
     EXPECT_EQ(count("SELECT count(*) FROM audit_events WHERE action = 'checkout.takeback_failed'"), 2);
 }
@@ -444,7 +469,7 @@ TEST_F(CoreCheckout, CheckInRevokeAndCancel) {
     ASSERT_FALSE(stranger);
     EXPECT_EQ(stranger.error().code, "not_yours");
     ASSERT_TRUE(service_->check_in(checkout->id, "bob"));
-    EXPECT_EQ(store::find_checkout(db(), checkout->id)->end_reason, "checked_in");
+    EXPECT_EQ(store::find_checkout(db(), checkout->id)->end_reason, store::parse_end_reason("checked_in"));
     EXPECT_EQ(authority_.writes.back(), "remove bob from Server Admins");
     EXPECT_FALSE(service_->check_in(checkout->id, "bob")) << "already ended";
 
@@ -456,7 +481,7 @@ TEST_F(CoreCheckout, CheckInRevokeAndCancel) {
     EXPECT_EQ(not_admin.error().code, "not_an_admin");
     EXPECT_FALSE(service_->revoke(active->id, "dave", " ")) << "a reason is required";
     ASSERT_TRUE(service_->revoke(active->id, "dave", "suspicious activity"));
-    EXPECT_EQ(store::find_checkout(db(), active->id)->end_reason, "revoked");
+    EXPECT_EQ(store::find_checkout(db(), active->id)->end_reason, store::parse_end_reason("revoked"));
 
     auto third = service_->request(jit());
     EXPECT_FALSE(service_->cancel(*third, "carol")) << "only the requester cancels";
@@ -572,13 +597,13 @@ TEST_F(CoreCheckout, InterruptedRotationConvergesOnRetry) {
     service_->run_due();
     const std::string attempted = authority_.last_password;
     ASSERT_FALSE(attempted.empty());
-    EXPECT_EQ(store::find_checkout(db(), checkout->id)->takeback_state, "failed");
+    EXPECT_EQ(store::to_text(store::find_checkout(db(), checkout->id)->takeback_state), "failed");
     EXPECT_EQ(count("SELECT version FROM secrets"), 1) << "not promoted before AD took it";
     authority_.writes_fail = false;
     clock_.advance(1min);
     service_->run_due();
     EXPECT_EQ(authority_.last_password, attempted) << "the retry sets the same pending password";
-    EXPECT_EQ(store::find_checkout(db(), checkout->id)->takeback_state, "done");
+    EXPECT_EQ(store::to_text(store::find_checkout(db(), checkout->id)->takeback_state), "done");
     EXPECT_EQ(count("SELECT version FROM secrets"), 2);
     EXPECT_EQ(count("SELECT count(*) FROM secrets WHERE pending_ciphertext IS NOT NULL"), 0);
 }

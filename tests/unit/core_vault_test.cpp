@@ -21,7 +21,7 @@ TEST(Vault, CreatesAPrivateKeyOnFirstUseAndReadsItBack) {
     ASSERT_EQ(::stat(key.c_str(), &info), 0);
     EXPECT_EQ(info.st_mode & 0777, 0600U);
     EXPECT_EQ(info.st_size, 32);
-    auto sealed = vault->seal("Pässwörd-1!", "domain-admin");
+    auto sealed = *vault->seal("Pässwörd-1!", "domain-admin");
     EXPECT_EQ(sealed.nonce.size(), 12U);
     EXPECT_EQ(sealed.ciphertext.size(), std::string("Pässwörd-1!").size() + 16);
     auto again = SecretVault::open(key);
@@ -33,8 +33,8 @@ TEST(Vault, CreatesAPrivateKeyOnFirstUseAndReadsItBack) {
 TEST(Vault, NoncesNeverRepeat) {
     TempDir dir;
     auto vault = SecretVault::open(dir / "k");
-    auto a = vault->seal("same", "e");
-    auto b = vault->seal("same", "e");
+    auto a = *vault->seal("same", "e");
+    auto b = *vault->seal("same", "e");
     EXPECT_NE(a.nonce, b.nonce);
     EXPECT_NE(a.ciphertext, b.ciphertext);
 }
@@ -42,7 +42,7 @@ TEST(Vault, NoncesNeverRepeat) {
 TEST(Vault, RefusesTamperingAnotherEntryAndAnotherKey) {
     TempDir dir;
     auto vault = SecretVault::open(dir / "k");
-    auto sealed = vault->seal("secret", "domain-admin");
+    auto sealed = *vault->seal("secret", "domain-admin");
     EXPECT_FALSE(vault->unseal(sealed, "server-admins")) << "bound to its entry";
     auto flipped = sealed;
     flipped.ciphertext[0] ^= std::byte{1};
@@ -54,6 +54,17 @@ TEST(Vault, RefusesTamperingAnotherEntryAndAnotherKey) {
     auto wrong_key = other->unseal(sealed, "domain-admin");
     ASSERT_FALSE(wrong_key);
     EXPECT_NE(wrong_key.error().find("another master key"), std::string::npos);
+}
+
+// Without random bytes for the nonce nothing is sealed (never an all-zero nonce),
+// and the failure says why.
+TEST(Vault, NoRandomNonceMeansNoSeal) {
+    TempDir dir;
+    auto vault = SecretVault::open(dir / "k", [](unsigned char*, size_t) { return false; });
+    ASSERT_TRUE(vault) << vault.error();
+    auto sealed = vault->seal("secret", "domain-admin");
+    ASSERT_FALSE(sealed);
+    EXPECT_NE(sealed.error().find("nonce"), std::string::npos) << sealed.error();
 }
 
 TEST(Vault, RefusesASharedOrTruncatedKeyFile) {

@@ -66,7 +66,8 @@ protected:
         const int64_t first = store::insert_request(tx, hostile);
         store::insert_approval(tx,
                                {0, first, 1, "S-1-5-21-1-2-3-1105", "carol", "approve", "-ok, go", "link", kT + 60});
-        store::change_request_state(tx, first, "pending", "active", std::nullopt, kT + 60);
+        store::change_request_state(tx, first, store::RequestState::pending, store::RequestState::active, std::nullopt,
+                                    kT + 60);
         store::CheckoutRow checkout;
         checkout.request_id = first;
         checkout.entry_id = entry;
@@ -74,18 +75,20 @@ protected:
         checkout.holder_name = "bob";
         checkout.starts_at = kT + 60;
         checkout.ends_at = kT + 60 + 7200;
-        checkout.state = "active";
+        checkout.state = store::CheckoutState::active;
         const int64_t c = store::insert_checkout(tx, checkout);
         store::count_retrieval(tx, c);
         store::count_retrieval(tx, c);
-        store::end_checkout(tx, c, "checked_in", kT + 1800);
-        store::change_request_state(tx, first, "active", "ended");
-        store::record_takeback(tx, c, "done", 1, std::nullopt, std::nullopt);
+        store::end_checkout(tx, c, store::EndReason::checked_in, kT + 1800);
+        store::change_request_state(tx, first, store::RequestState::active, store::RequestState::ended);
+        auto claim = store::claim_takeback(tx, c, kT + 1800, kT + 2100);
+        store::finish_takeback(tx, *claim, store::Progress::done, std::nullopt, std::nullopt);
         const int64_t second =
             store::insert_request(tx, {entry, "S-1-5-21-1-2-3-1106", "dave", "Dave Admin", "audit", std::nullopt,
                                        kT + 86400, kT + 90000, 3600, kT + 90000, std::nullopt});
         store::insert_approval(tx, {0, second, 1, "S-1-5-21-1-2-3-1107", "alice", "deny", "@later", "api", kT + 86460});
-        store::change_request_state(tx, second, "pending", "denied", std::nullopt, kT + 86460);
+        store::change_request_state(tx, second, store::RequestState::pending, store::RequestState::denied, std::nullopt,
+                                    kT + 86460);
         const int64_t third =
             store::insert_request(tx, {entry, "S-1-5-21-1-2-3-1104", "bob", "Bob", "pending one", "CHG-1",
                                        kT + 2 * 86400, std::nullopt, 600, kT + 3 * 86400, std::nullopt});

@@ -3,6 +3,7 @@
 
 #include <thread>
 
+#include "file_shared.h" // the group commit's test hooks (store/src)
 #include "keyholder/store/error.h"
 #include "keyholder/store/records.h"
 #include "keyholder/store/sqlite.h"
@@ -91,9 +92,11 @@ struct Grouping {
 };
 Grouping open_grouping(const std::filesystem::path& file) {
     open_store(file);
-    ConnectionOptions grouping;
-    grouping.group_while_idle = true;
-    return Grouping{Connection::open(file, grouping)};
+    Grouping grouping{Connection::open(file)};
+    GroupCommitHooks hooks;
+    hooks.group_while_idle = true;
+    install_test_hooks(grouping.connection, hooks);
+    return grouping;
 }
 
 // Writers that queue while one holds the lock become members of one SQLite
@@ -173,7 +176,7 @@ TEST(StoreSqlite, WhileTheDiskIsBusyTheNextGroupStaysOpen) {
     bool holding = false;
     bool release = false;
     int syncs_seen = 0;
-    ConnectionOptions held;
+    GroupCommitHooks held;
     held.before_sync = [&] { // holds the first fsync until the test releases it
         std::unique_lock lock(mutex);
         if (syncs_seen++ != 0) return;
@@ -181,7 +184,8 @@ TEST(StoreSqlite, WhileTheDiskIsBusyTheNextGroupStaysOpen) {
         changed.notify_all();
         changed.wait(lock, [&] { return release; });
     };
-    auto first_db = Connection::open(dir / "k.db", held);
+    auto first_db = Connection::open(dir / "k.db");
+    install_test_hooks(first_db, held);
     auto second_db = Connection::open(dir / "k.db");
     auto third_db = Connection::open(dir / "k.db");
     const auto before = first_db.group_commit_counts();
@@ -250,6 +254,57 @@ TEST(StoreSqlite, AFailedGroupCommitFailsEveryMember) {
         tx.commit();
     }
     EXPECT_EQ(count_rows(opened.connection, "parent"), 1);
+}
+
+// A member owns its group's outcome: one that wakes long after its group failed,
+// thousands of groups later, still fails (no table of failures that is pruned).
+TEST(StoreSqlite, AMemberThatWakesLateStillSeesItsGroupFail) {
+    TempDir dir;
+    auto opened = open_grouping(dir / "k.db");
+    opened.connection.exec_script("CREATE TABLE parent(id INTEGER PRIMARY KEY);"
+                                  "CREATE TABLE child(parent INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY "
+                                  "DEFERRED)");
+    auto late = open_grouping(dir / "k.db").connection;
+    std::mutex mutex;
+    std::condition_variable changed;
+    bool woken = false;
+    GroupCommitHooks hooks;
+    hooks.group_while_idle = true;
+    hooks.after_durable = [&] {
+        std::unique_lock lock(mutex);
+        changed.wait(lock, [&] { return woken; });
+    };
+    install_test_hooks(late, hooks);
+    std::optional<Transaction> first(std::in_place, opened.connection);
+    opened.connection.prepare("INSERT INTO parent(id) VALUES (1)").run();
+    bool late_failed = false;
+    std::thread breaker([&] {
+        Transaction tx(late);
+        late.prepare("INSERT INTO child(parent) VALUES (42)").run(); // fails at COMMIT
+        try {
+            tx.commit();
+        } catch (const StoreError&) {
+            late_failed = true;
+        }
+    });
+    wait_for_queue(opened.connection, 1);
+    EXPECT_THROW(first->commit(), StoreError);
+    first.reset();
+    constexpr int kLaterGroups = 5000; // more than any table of failures would keep
+    for (int i = 0; i < kLaterGroups; ++i) {
+        Transaction tx(opened.connection);
+        opened.connection.prepare("INSERT INTO parent(id) VALUES (?)").bind(1, 100 + i).run();
+        tx.commit();
+    }
+    EXPECT_GE(opened.connection.group_commit_counts().commits, static_cast<uint64_t>(kLaterGroups));
+    {
+        std::lock_guard lock(mutex);
+        woken = true;
+    }
+    changed.notify_all();
+    breaker.join();
+    EXPECT_TRUE(late_failed);
+    EXPECT_EQ(count_rows(opened.connection, "child"), 0);
 }
 
 // A read snapshot: its statements see one state of the database, whatever other

@@ -114,13 +114,14 @@ public:
         o->set("request_id", c.request_id);
         o->set("entry", c.entry_name);
         o->set("holder", person(c.holder_sid, c.holder_name, ""));
-        o->set("state", c.state);
+        o->set("state", std::string(store::to_text(c.state)));
         o->set("starts_at", http::iso8601(c.starts_at));
         o->set("ends_at", http::iso8601(c.ends_at));
         o->set("ended_at", when(c.ended_at));
-        o->set("end_reason", c.end_reason ? Poco::Dynamic::Var(*c.end_reason) : Poco::Dynamic::Var());
-        o->set("release_state", c.release_state);
-        o->set("takeback_state", c.takeback_state);
+        o->set("end_reason",
+               c.end_reason ? Poco::Dynamic::Var(std::string(store::to_text(*c.end_reason))) : Poco::Dynamic::Var());
+        o->set("release_state", std::string(store::to_text(c.release_state)));
+        o->set("takeback_state", std::string(store::to_text(c.takeback_state)));
         o->set("takeback_attempts", c.takeback_attempts);
         o->set("takeback_error", c.takeback_error ? Poco::Dynamic::Var(*c.takeback_error) : Poco::Dynamic::Var());
         o->set("credential_retrievals", c.retrievals);
@@ -144,12 +145,12 @@ public:
         o->set("requested_at", http::iso8601(r.requested_at));
         o->set("start", when(r.start_at));
         o->set("duration_seconds", r.duration_s);
-        o->set("state", r.state);
+        o->set("state", std::string(store::to_text(r.state)));
         o->set("stage", r.stage);
         if (entry != ctx_.config.entries.end()) {
             const auto& policy = ctx_.config.policies.at(entry->second.policy);
             o->set("stages", static_cast<int>(policy.stages.size()));
-            if (r.state == "pending") {
+            if (r.state == store::RequestState::pending) {
                 const int needed = policy.stages.at(static_cast<size_t>(r.stage - 1)).approvals;
                 const auto have = std::count_if(approvals.begin(), approvals.end(), [&](const auto& a) {
                     return a.stage == r.stage && a.decision == "approve";
@@ -183,7 +184,7 @@ public:
         if (r.requester_sid == who.id) return true;
         for (const auto& a : store::approvals_of(core.store(), r.id))
             if (a.approver_sid == who.id) return true;
-        if (r.state == "pending") {
+        if (r.state == store::RequestState::pending) {
             auto may = core->may_decide(r.id, who.id);
             if (!may) fail(may.error());
             if (*may) return true;
@@ -306,11 +307,8 @@ public:
         const auto& who = request.caller();
         store::RequestFilter filter;
         if (auto it = request.query.find("state"); it != request.query.end()) {
-            static const std::set<std::string> states{"pending", "approved",  "active", "ended",
-                                                      "denied",  "cancelled", "lapsed"};
-            if (states.count(it->second) == 0)
-                throw HttpError(400, "bad_parameter", "unknown state '" + it->second + "'");
-            filter.state = it->second;
+            filter.state = store::parse_request_state(it->second);
+            if (!filter.state) throw HttpError(400, "bad_parameter", "unknown state '" + it->second + "'");
         }
         if (auto it = request.query.find("entry"); it != request.query.end()) filter.entry = it->second;
         if (auto it = request.query.find("limit"); it != request.query.end()) {
@@ -336,7 +334,7 @@ public:
         if (approvable) {
             // Pending requests this caller may decide now (eligibility checked per request).
             store::RequestFilter pending = filter;
-            pending.state = "pending";
+            pending.state = store::RequestState::pending;
             pending.limit = 500;
             for (const auto& row : store::list_requests(core.store(), pending)) {
                 auto may = core->may_decide(row.id, who.id);

@@ -1,7 +1,11 @@
 // DirectoryAuthority (see authority.h).
 #include "keyholder/core/authority.h"
 
+#include <cstdio>
+#include <cstdlib>
 #include <set>
+
+#include "keyholder/store/sqlite.h"
 
 namespace keyholder::core {
 namespace {
@@ -12,30 +16,55 @@ Principal to_principal(const directory::User& u) {
 
 bool looks_like_id(std::string_view who) { return who.starts_with("S-1-") || who.starts_with("uuid:"); }
 
+// as_user: what is_member needs of a principal (its DN and its id), without reading
+// the user again: the caller resolved it just before (live, for a grant).
+directory::User as_user(const Principal& who) {
+    directory::User user;
+    user.dn = who.dn;
+    if (who.id.starts_with("uuid:"))
+        user.guid = who.id.substr(5);
+    else
+        user.sid = who.id;
+    user.sam_account_name = who.name;
+    user.enabled = who.enabled;
+    return user;
+}
+
 } // namespace
 
-DirResult<Principal> DirectoryAuthority::resolve(std::string_view who) {
-    auto user = looks_like_id(who) ? directory_.find_user_by_id(who) : directory_.find_user(who);
+void Authority::call(const char* what) {
+#ifndef NDEBUG
+    if (store::holds_writer_lock()) {
+        std::fprintf(stderr, "keyholder: directory call %s() while this thread holds the store's writer lock\n", what);
+        std::abort();
+    }
+#else
+    (void)what;
+#endif
+}
+
+DirResult<Principal> DirectoryAuthority::find(std::string_view who, Freshness freshness) {
+    auto user = looks_like_id(who) ? directory_.find_user_by_id(who, freshness) : directory_.find_user(who, freshness);
     if (!user) return std::unexpected(user.error());
     return to_principal(*user);
 }
 
-DirResult<bool> DirectoryAuthority::in_any(const Principal& who, const std::vector<std::string>& groups) {
-    auto user = directory_.find_user_by_dn(who.dn);
-    if (!user) return std::unexpected(user.error());
+DirResult<bool> DirectoryAuthority::member_of_any(const Principal& who, const std::vector<std::string>& groups,
+                                                  Freshness freshness) {
+    const directory::User user = as_user(who);
     for (const auto& group : groups) {
-        auto member = directory_.is_member(*user, group);
+        auto member = directory_.is_member(user, group, freshness);
         if (!member) return std::unexpected(member.error());
         if (*member) return true;
     }
     return false;
 }
 
-DirResult<std::optional<Principal>> DirectoryAuthority::manager_of(const Principal& who) {
-    auto user = directory_.find_user_by_dn(who.dn);
+DirResult<std::optional<Principal>> DirectoryAuthority::manager(const Principal& who, Freshness freshness) {
+    auto user = directory_.find_user_by_dn(who.dn, freshness);
     if (!user) return std::unexpected(user.error());
     if (user->manager_dn.empty()) return std::optional<Principal>{};
-    auto manager = directory_.manager_of(*user);
+    auto manager = directory_.manager_of(*user, freshness);
     if (!manager) {
         if (manager.error().kind == directory::DirectoryError::Kind::not_found) return std::optional<Principal>{};
         return std::unexpected(manager.error());
@@ -43,7 +72,7 @@ DirResult<std::optional<Principal>> DirectoryAuthority::manager_of(const Princip
     return std::optional<Principal>{to_principal(*manager)};
 }
 
-DirResult<std::vector<Principal>> DirectoryAuthority::members_of_any(const std::vector<std::string>& groups) {
+DirResult<std::vector<Principal>> DirectoryAuthority::members(const std::vector<std::string>& groups) {
     std::vector<Principal> out;
     std::set<std::string> seen;
     for (const auto& spec : groups) {
@@ -64,32 +93,24 @@ DirResult<directory::User> DirectoryAuthority::account(const std::string& accoun
     return account.find('=') != std::string::npos ? directory_.find_user_by_dn(account) : directory_.find_user(account);
 }
 
-DirResult<void> DirectoryAuthority::set_enabled(const std::string& name, bool enabled) {
+DirResult<void> DirectoryAuthority::write_enabled(const std::string& name, bool enabled) {
     auto user = account(name);
     if (!user) return std::unexpected(user.error());
     return directory_.set_enabled(*user, enabled);
 }
 
-DirResult<void> DirectoryAuthority::reset_password(const std::string& name, const std::string& password) {
+DirResult<void> DirectoryAuthority::write_password(const std::string& name, const std::string& password) {
     auto user = account(name);
     if (!user) return std::unexpected(user.error());
     return directory_.reset_password(*user, password);
 }
 
-DirResult<void> DirectoryAuthority::add_member(const std::string& group_spec, const Principal& who) {
+DirResult<void> DirectoryAuthority::write_member(const std::string& group_spec, const Principal& who, bool add) {
     auto group = directory_.find_group(group_spec);
     if (!group) return std::unexpected(group.error());
     auto user = directory_.find_user_by_dn(who.dn);
     if (!user) return std::unexpected(user.error());
-    return directory_.add_member(*group, *user);
-}
-
-DirResult<void> DirectoryAuthority::remove_member(const std::string& group_spec, const Principal& who) {
-    auto group = directory_.find_group(group_spec);
-    if (!group) return std::unexpected(group.error());
-    auto user = directory_.find_user_by_dn(who.dn);
-    if (!user) return std::unexpected(user.error());
-    return directory_.remove_member(*group, *user);
+    return add ? directory_.add_member(*group, *user) : directory_.remove_member(*group, *user);
 }
 
 } // namespace keyholder::core

@@ -32,6 +32,12 @@ namespace keyholder::directory {
 
 template <typename T> using Result = std::expected<T, DirectoryError>;
 
+/// Freshness: whether a lookup may be answered from the cache. Every grant (a new
+/// request, a decision, a credential read, a release) reads the directory `live`:
+/// the cache never says yes to one, and an unreachable DC then means no. Lists,
+/// display names and visibility may be `cached`. A live answer refreshes the cache.
+enum class Freshness { cached, live };
+
 struct CacheStats {
     uint64_t hits = 0;
     uint64_t misses = 0;
@@ -54,19 +60,22 @@ public:
 
     /// find_user: by sAMAccountName, userPrincipalName (name@domain) or DOMAIN\name.
     /// Names are escaped (RFC 4515): hostile input can only find nothing.
-    Result<User> find_user(std::string_view login);
-    Result<User> find_user_by_dn(std::string_view dn);
+    Result<User> find_user(std::string_view login, Freshness freshness = Freshness::cached);
+    Result<User> find_user_by_dn(std::string_view dn, Freshness freshness = Freshness::cached);
     /// find_user_by_id: by User::id() (a SID, or uuid:<entryUUID>).
-    Result<User> find_user_by_id(std::string_view id);
+    Result<User> find_user_by_id(std::string_view id, Freshness freshness = Freshness::cached);
     /// manager_of: the user's manager, resolved to a user.
-    Result<User> manager_of(const User& user);
+    Result<User> manager_of(const User& user, Freshness freshness = Freshness::cached);
 
     /// find_group: a group given as a DN, a SID (S-1-...) or a name.
     Result<Group> find_group(std::string_view spec);
-    /// is_member: is `user` transitively in the group (primary group included)?
-    Result<bool> is_member(const User& user, std::string_view group_spec);
+    /// is_member: is `user` transitively in the group (primary group included)? Only
+    /// `user.dn` and its id (sid, or guid on OpenLDAP) are used. Live: the user's
+    /// memberships are read now; the group's DN/SID may come from the cache (which
+    /// group a configured name means is not a yes: membership is).
+    Result<bool> is_member(const User& user, std::string_view group_spec, Freshness freshness = Freshness::cached);
     /// groups_of: every group the user is transitively in, with how it was found.
-    Result<std::vector<Membership>> groups_of(const User& user);
+    Result<std::vector<Membership>> groups_of(const User& user, Freshness freshness = Freshness::cached);
     /// member_dns: the direct members of a group (ranged retrieval for large groups).
     Result<std::vector<std::string>> member_dns(const Group& group);
     /// transitive_members: every enabled or disabled user under the group, nested included.

@@ -25,8 +25,9 @@ std::optional<StoredSecret> find_secret(Connection& db, int64_t entry_id);
 std::optional<StoredSecret> find_pending_secret(Connection& db, int64_t entry_id);
 /// put_secret: sets the current secret (version + 1) and clears any pending one.
 void put_secret(Transaction& tx, int64_t entry_id, const StoredSecret& secret);
-/// put_pending_secret: records the secret a rotation is about to set in the directory.
-void put_pending_secret(Transaction& tx, int64_t entry_id, const StoredSecret& secret);
+/// put_pending_secret: records the secret a rotation is about to set in the directory,
+/// unless one is pending already (false: then that one is what to set).
+bool put_pending_secret(Transaction& tx, int64_t entry_id, const StoredSecret& secret);
 /// promote_pending_secret: the pending secret becomes current; false when there was none.
 bool promote_pending_secret(Transaction& tx, int64_t entry_id, const std::string& by, int64_t at);
 

@@ -7,13 +7,9 @@
 // Use one Connection per thread; SQLite's WAL mode lets readers run beside a writer.
 #pragma once
 
-#include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <filesystem>
-#include <functional>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -45,13 +41,6 @@ struct ConnectionOptions {
     Synchronous synchronous = Synchronous::full;
     bool read_only = false;
     bool create = true; ///< create the file when missing
-    /// group_while_idle: queued writers join the open group even while the disk is
-    /// idle (normally the group is committed at once then): bigger groups, longer
-    /// waits; tests use it to make grouping deterministic.
-    bool group_while_idle = false;
-    /// before_sync: runs before each fdatasync of the file's WAL, in the syncing
-    /// thread (tests hold the disk "busy" with it). Applies to the whole file.
-    std::function<void()> before_sync;
 };
 
 class Statement;
@@ -103,6 +92,7 @@ public:
 private:
     friend class Transaction;
     friend struct FileShared;
+    friend void install_test_hooks(Connection&, const struct GroupCommitHooks&);
     Connection(sqlite3* db, std::filesystem::path file);
     static Connection open_unshared(const std::filesystem::path& file, const ConnectionOptions& options);
     /// active: where statements run: the group's connection while this connection's
@@ -119,7 +109,7 @@ private:
     std::shared_ptr<struct FileShared> shared_;
     Connection* redirect_ = nullptr;
     bool group_sync_ = false;
-    bool group_while_idle_ = false;
+    std::shared_ptr<const struct GroupCommitHooks> hooks_; ///< tests only (file_shared.h)
     std::chrono::milliseconds busy_timeout_{5000};
 };
 
@@ -215,7 +205,11 @@ private:
     uint64_t leave_writer() noexcept;
     Connection& connection_;
     bool open_ = true;
-    uint64_t group_ = 0; ///< the group this transaction is a member of, 0 when alone
+    bool holds_lock_ = false; ///< counted in holds_writer_lock()
+    uint64_t group_ = 0;      ///< the group this transaction is a member of, 0 when alone
+    /// outcome_: the result of that group, owned by its members: set when the group's
+    /// commit or fsync fails, read once it is decided (never looked up by number).
+    std::shared_ptr<struct GroupOutcome> outcome_;
     std::unique_lock<std::timed_mutex> writer_;
 };
 
@@ -235,46 +229,8 @@ private:
     bool began_ = false;
 };
 
-/// FileShared: what the connections of one process to one database file share:
-/// the write lock, the group open now, and which groups are on disk.
-struct FileShared {
-    explicit FileShared(std::string wal) : wal_path(std::move(wal)) {}
-    FileShared(const FileShared&) = delete;
-    FileShared& operator=(const FileShared&) = delete;
-    ~FileShared();
-
-    std::timed_mutex writer;
-    std::atomic<int> queued{0}; ///< threads waiting for `writer`
-
-    // Under `writer`: the group open now.
-    std::unique_ptr<Connection> group_connection; ///< every group runs here
-    uint64_t open_group = 0;                      ///< its number, 0 when none is open
-    uint64_t groups_opened = 0;
-    int open_members = 0; ///< members that committed into it so far
-    std::chrono::steady_clock::time_point opened_at;
-    /// close_group: commits the open group (if any); returns its number, else 0.
-    uint64_t close_group() noexcept;
-
-    // Under sync_mutex: which groups are decided and on disk.
-    void sync_through(uint64_t group) noexcept;
-    bool disk_busy();                         ///< an fdatasync is running now
-    static constexpr uint64_t kWaitSlots = 8; ///< members wait on the slot of their group
-    std::mutex sync_mutex;
-    std::condition_variable durable[kWaitSlots];
-    std::condition_variable sync_done;
-    uint64_t groups_closed = 0;               ///< groups close in order
-    uint64_t durable_through = 0;             ///< every group up to this one is on disk or failed
-    bool syncing = false;                     ///< a caller is in fdatasync now
-    std::map<uint64_t, std::string> failures; ///< groups whose commit or fsync failed
-    uint64_t transactions = 0;                ///< durable transactions committed
-    uint64_t committed = 0;                   ///< group commits made
-    uint64_t syncs = 0;                       ///< fdatasync calls made (tests, metrics)
-    std::function<void()> before_sync;        ///< ConnectionOptions::before_sync
-
-private:
-    int sync_wal() noexcept;
-    std::string wal_path;
-    int wal_fd = -1; ///< kept open: one fdatasync per sync, no open/close
-};
+/// holds_writer_lock: this thread holds the write lock of a store file now (an open
+/// Transaction). Directory calls assert it is false: a slow DC must not stall writers.
+[[nodiscard]] bool holds_writer_lock() noexcept;
 
 } // namespace keyholder::store

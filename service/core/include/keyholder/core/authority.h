@@ -5,6 +5,13 @@
 //
 // Every call may fail with DirectoryError; Kind::unavailable means "no answer" and the
 // core then decides "no" and records nothing (fail closed).
+//
+// The *_live calls read the directory now and are what every grant uses (a new
+// request, a decision, a credential read, a release); the plain ones may answer from
+// the cache and serve lists and display only. The public calls are not virtual: each
+// first checks that this thread does not hold the store's writer lock (debug builds
+// abort if it does: a slow DC must never stall every writer), then asks the
+// implementation (the lookup_/write hooks).
 #pragma once
 
 #include <optional>
@@ -17,6 +24,7 @@
 namespace keyholder::core {
 
 template <typename T> using DirResult = directory::Result<T>;
+using directory::Freshness;
 
 struct Principal {
     std::string id;   ///< SID (or uuid:...) — what keyholder records
@@ -30,30 +38,84 @@ struct Principal {
 class Authority {
 public:
     virtual ~Authority() = default;
+
     /// resolve: a login (name, UPN, DOMAIN\name) or a recorded id.
-    virtual DirResult<Principal> resolve(std::string_view who) = 0;
-    virtual DirResult<bool> in_any(const Principal& who, const std::vector<std::string>& groups) = 0;
+    DirResult<Principal> resolve(std::string_view who) {
+        call("resolve");
+        return find(who, Freshness::cached);
+    }
+    DirResult<Principal> resolve_live(std::string_view who) {
+        call("resolve");
+        return find(who, Freshness::live);
+    }
+    DirResult<bool> in_any(const Principal& who, const std::vector<std::string>& groups) {
+        call("in_any");
+        return member_of_any(who, groups, Freshness::cached);
+    }
+    DirResult<bool> in_any_live(const Principal& who, const std::vector<std::string>& groups) {
+        call("in_any");
+        return member_of_any(who, groups, Freshness::live);
+    }
     /// manager_of: nullopt when the directory names no manager.
-    virtual DirResult<std::optional<Principal>> manager_of(const Principal& who) = 0;
-    virtual DirResult<std::vector<Principal>> members_of_any(const std::vector<std::string>& groups) = 0;
-    virtual DirResult<void> set_enabled(const std::string& account, bool enabled) = 0;
-    virtual DirResult<void> reset_password(const std::string& account, const std::string& password) = 0;
-    virtual DirResult<void> add_member(const std::string& group, const Principal& who) = 0;
-    virtual DirResult<void> remove_member(const std::string& group, const Principal& who) = 0;
+    DirResult<std::optional<Principal>> manager_of(const Principal& who) {
+        call("manager_of");
+        return manager(who, Freshness::cached);
+    }
+    DirResult<std::optional<Principal>> manager_of_live(const Principal& who) {
+        call("manager_of");
+        return manager(who, Freshness::live);
+    }
+    /// members_of_any: who is in the groups (lists: may be cached).
+    DirResult<std::vector<Principal>> members_of_any(const std::vector<std::string>& groups) {
+        call("members_of_any");
+        return members(groups);
+    }
+    DirResult<void> set_enabled(const std::string& account, bool enabled) {
+        call("set_enabled");
+        return write_enabled(account, enabled);
+    }
+    DirResult<void> reset_password(const std::string& account, const std::string& password) {
+        call("reset_password");
+        return write_password(account, password);
+    }
+    DirResult<void> add_member(const std::string& group, const Principal& who) {
+        call("add_member");
+        return write_member(group, who, true);
+    }
+    DirResult<void> remove_member(const std::string& group, const Principal& who) {
+        call("remove_member");
+        return write_member(group, who, false);
+    }
+
+protected:
+    virtual DirResult<Principal> find(std::string_view who, Freshness freshness) = 0;
+    virtual DirResult<bool> member_of_any(const Principal& who, const std::vector<std::string>& groups,
+                                          Freshness freshness) = 0;
+    virtual DirResult<std::optional<Principal>> manager(const Principal& who, Freshness freshness) = 0;
+    virtual DirResult<std::vector<Principal>> members(const std::vector<std::string>& groups) = 0;
+    virtual DirResult<void> write_enabled(const std::string& account, bool enabled) = 0;
+    virtual DirResult<void> write_password(const std::string& account, const std::string& password) = 0;
+    virtual DirResult<void> write_member(const std::string& group, const Principal& who, bool add) = 0;
+
+private:
+    /// call: the writer-lock check before any directory call (see the file comment).
+    static void call(const char* what);
 };
 
 /// DirectoryAuthority: Authority over keyholder::directory::Directory.
 class DirectoryAuthority final : public Authority {
 public:
     explicit DirectoryAuthority(directory::Directory& directory) : directory_(directory) {}
-    DirResult<Principal> resolve(std::string_view who) override;
-    DirResult<bool> in_any(const Principal& who, const std::vector<std::string>& groups) override;
-    DirResult<std::optional<Principal>> manager_of(const Principal& who) override;
-    DirResult<std::vector<Principal>> members_of_any(const std::vector<std::string>& groups) override;
-    DirResult<void> set_enabled(const std::string& account, bool enabled) override;
-    DirResult<void> reset_password(const std::string& account, const std::string& password) override;
-    DirResult<void> add_member(const std::string& group, const Principal& who) override;
-    DirResult<void> remove_member(const std::string& group, const Principal& who) override;
+
+protected:
+    DirResult<Principal> find(std::string_view who, Freshness freshness) override;
+    DirResult<bool> member_of_any(const Principal& who, const std::vector<std::string>& groups,
+                                  Freshness freshness) override;
+    DirResult<std::optional<Principal>> manager(const Principal& who, Freshness freshness) override;
+    DirResult<std::vector<Principal>> members(const std::vector<std::string>& groups) override;
+    DirResult<void> write_enabled(const std::string& account, bool enabled) override;
+    DirResult<void> write_password(const std::string& account, const std::string& password) override;
+    DirResult<void> write_member(const std::string& group, const Principal& who, bool add) override;
 
 private:
     DirResult<directory::User> account(const std::string& account);

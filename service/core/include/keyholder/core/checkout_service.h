@@ -5,8 +5,13 @@
 // Every transition is one store transaction holding the state change, its audit
 // event and its notifications (outbox rows). Directory writes (release, take-back)
 // happen only after the transaction that justifies them has committed, so nothing
-// is ever released without its approvals on disk. Thread-compatible: callers
-// serialise calls on one service (the store connection is single-threaded).
+// is ever released without its approvals on disk, and no directory call is made
+// while the store's writer lock is held. Every grant (a request, a decision, a
+// credential read, a release) reads the directory live: an unreachable DC means no
+// and nothing recorded. A take-back is claimed before it runs, so it runs once.
+// Thread-compatible: callers serialise calls on one service (the store connection
+// is single-threaded). Implemented by concern in request.cpp, decisions.cpp,
+// lifecycle.cpp, takeback.cpp, run_due.cpp, secrets.cpp and notices.cpp.
 #pragma once
 
 #include <chrono>
@@ -85,8 +90,10 @@ public:
                                 std::optional<std::string> comment = std::nullopt, std::string_view via = "api",
                                 std::optional<std::string> link_nonce = std::nullopt);
     /// may_decide: could `approver` decide the request's current stage now (pending,
-    /// eligible, not the requester, not already decided)? Records nothing.
-    Outcome<bool> may_decide(int64_t request_id, std::string_view approver);
+    /// eligible, not the requester, not already decided)? Records nothing. For what a
+    /// person is shown (lists, visibility), so the directory may answer from its cache
+    /// unless `freshness` is live; decide() always checks live.
+    Outcome<bool> may_decide(int64_t request_id, std::string_view approver, Freshness freshness = Freshness::cached);
     Outcome<void> cancel(int64_t request_id, std::string_view requester);
     /// check_in: the holder ends the window early.
     Outcome<void> check_in(int64_t checkout_id, std::string_view holder);
@@ -105,15 +112,25 @@ public:
     Outcome<std::vector<std::vector<Principal>>> entry_approvers(const std::string& entry, std::string_view requester);
     /// run_due: lapses, starts, ends and takes back everything due now.
     SchedulerPass run_due();
+    /// recover: at start-up of the only process that runs take-backs on this store:
+    /// claims left by a process that died are dropped, so they run in the first pass.
+    /// Returns how many there were.
+    int64_t recover();
 
 private:
-    struct Context;
     Outcome<void> activate(int64_t checkout_id);
+    /// eligible_requester: `who` read from the directory now (a grant): enabled and in
+    /// one of the policy's requester groups.
+    Outcome<Principal> eligible_requester(std::string_view who, const config::Policy& policy,
+                                          const std::string& entry_name);
     Outcome<Principal> check_decider(const store::RequestRow& request, std::string_view approver_name,
-                                     const config::Policy& policy);
+                                     const config::Policy& policy, Freshness freshness);
     Outcome<std::pair<store::CheckoutRow, Principal>> holder_of(int64_t checkout_id, std::string_view holder_name,
                                                                 const std::string& what);
+    /// take_back: claims the take-back of a check-out and runs it (nothing when another
+    /// runner holds the claim or it is not due).
     void take_back(int64_t checkout_id, SchedulerPass& pass);
+    void run_takeback(const store::TakebackClaim& claim, SchedulerPass& pass);
     std::optional<std::string> rotate_stored_password(const store::CheckoutRow& checkout, const config::Entry& entry);
     const config::Config& config_;
     store::Connection& store_;

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <expected>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,11 +25,17 @@ struct SealedSecret {
 std::expected<std::vector<unsigned char>, std::string> read_or_create_key(const std::filesystem::path& key_file,
                                                                           size_t bytes);
 
+/// RandomSource: fills the buffer with cryptographically random bytes; false when it
+/// cannot (OpenSSL's RAND_bytes by default; tests inject a failing one).
+using RandomSource = std::function<bool(unsigned char* buffer, size_t bytes)>;
+
 class SecretVault {
 public:
     /// open: reads the key file, or creates it (0600, 32 random bytes) when missing.
     /// Refuses a key file that is readable by group or others, or of the wrong size.
-    static std::expected<SecretVault, std::string> open(const std::filesystem::path& key_file);
+    /// `random` draws the nonces (default: RAND_bytes).
+    static std::expected<SecretVault, std::string> open(const std::filesystem::path& key_file,
+                                                        RandomSource random = {});
 
     SecretVault(const SecretVault&) = delete;
     SecretVault& operator=(const SecretVault&) = delete;
@@ -36,8 +43,10 @@ public:
     SecretVault& operator=(SecretVault&&) = delete;
     ~SecretVault();
 
-    /// seal: encrypts `plaintext` for the entry named `entry`.
-    [[nodiscard]] SealedSecret seal(std::string_view plaintext, std::string_view entry) const;
+    /// seal: encrypts `plaintext` for the entry named `entry`, or says why it could not
+    /// (no random nonce, an OpenSSL call failed): then nothing may be stored.
+    [[nodiscard]] std::expected<SealedSecret, std::string> seal(std::string_view plaintext,
+                                                                std::string_view entry) const;
     /// unseal: the plaintext, or why not (wrong key, wrong entry, tampered).
     [[nodiscard]] std::expected<std::string, std::string> unseal(const SealedSecret& sealed,
                                                                  std::string_view entry) const;
@@ -47,6 +56,7 @@ private:
     SecretVault() = default;
     std::vector<unsigned char> key_;
     std::string key_id_;
+    RandomSource random_;
 };
 
 } // namespace keyholder::core
