@@ -485,6 +485,31 @@ TEST_F(Api, HostileBodiesChangeNothing) {
     EXPECT_EQ(count_rows("audit_events"), events);
 }
 
+// A store that cannot write (here a trigger that aborts every new request row, as
+// an I/O error or a full disk would) answers 503 with the JSON error body, and
+// leaves nothing behind; the next request after the fault works again.
+TEST_F(Api, AStoreFailureAnswers503AndRecordsNothing) {
+    auto counts = [&] { return std::to_string(count_rows("requests")) + "/" + std::to_string(count_rows("audit_events")) +
+                               "/" + std::to_string(count_rows("outbox")); };
+    {
+        auto db = store::Connection::open(config_->store.file);
+        db.exec_script("CREATE TRIGGER inject_failure BEFORE INSERT ON requests "
+                       "BEGIN SELECT RAISE(ABORT, 'injected store failure'); END");
+    }
+    const std::string before = counts();
+    auto failed = call("bob", "POST", "/api/v1/requests", "/api/v1/requests",
+                       R"({"entry":"demo-admin","reason":"patch night","ticket":"CHG-42","duration":"30m"})");
+    {
+        auto db = store::Connection::open(config_->store.file);
+        db.exec_script("DROP TRIGGER inject_failure");
+    }
+    EXPECT_EQ(failed.status, 503) << failed.body;
+    EXPECT_EQ(code(failed), "store_unavailable") << failed.body;
+    EXPECT_EQ(failed.body.find("injected"), std::string::npos) << "the cause goes to the log, not to the caller";
+    EXPECT_EQ(counts(), before);
+    EXPECT_EQ(call("bob", "GET", "/api/v1/me", "/api/v1/me").status, 200);
+}
+
 TEST_F(Api, RoutingAndHeaderLimits) {
     auto missing = call("bob", "GET", "", "/api/v1/nothing");
     EXPECT_EQ(missing.status, 404);

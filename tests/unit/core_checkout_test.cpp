@@ -13,6 +13,7 @@
 #include "keyholder/core/checkout_service.h"
 #include "keyholder/store/audit.h"
 #include "keyholder/store/checkouts.h"
+#include "keyholder/store/secrets.h"
 #include "keyholder/store/store.h"
 #include "support/temp_dir.h"
 
@@ -41,6 +42,7 @@ public:
     bool down = false;
     bool cache = false;
     bool writes_fail = false;
+    std::chrono::milliseconds write_delay{0};
     std::vector<std::string> writes;
     std::atomic<int> live_lookups{0};
 
@@ -101,6 +103,7 @@ protected:
     }
     core::DirResult<void> write(const std::string& what) {
         if (down || writes_fail) return std::unexpected(outage());
+        if (write_delay.count() > 0) std::this_thread::sleep_for(write_delay); // widens races
         std::lock_guard lock(writes_mutex);
         writes.push_back(what);
         return {};
@@ -272,6 +275,112 @@ TEST_F(CoreCheckout, DirectoryDownMeansNoAndNothingIsRecorded) {
     EXPECT_EQ(state(*ok), "pending");
     EXPECT_EQ(count("SELECT count(*) FROM approvals"), 0);
     EXPECT_EQ(count("SELECT count(*) FROM audit_events"), events + 1); // only the request itself
+}
+
+// A warm directory cache never says yes: with the DC down, every grant (a request,
+// a decision, a credential read, an extension, a revocation) is answered
+// "unavailable" and records nothing, although the cache still knows everyone.
+TEST_F(CoreCheckout, AWarmCacheNeverGrantsWhileTheDirectoryIsDown) {
+    ASSERT_TRUE(core::store_secret(db(), *vault_, *config_, "vaulted", "local:root", "Initial-Pa55word!", clock_));
+    auto pending = service_->request(jit());
+    auto vaulted = service_->request({"bob", "vaulted", "work", std::string("INC1111"), 1h, std::nullopt});
+    ASSERT_TRUE(pending && vaulted);
+    ASSERT_EQ(service_->decide(*vaulted, "alice", Decision::approve), "active");
+    const auto checkout = store::checkout_of_request(db(), *vaulted);
+    authority_.warm();
+    authority_.cache = true;
+    authority_.down = true;
+    const std::string rows = "SELECT (SELECT count(*) FROM requests) || '/' || (SELECT count(*) FROM approvals) || "
+                             "'/' || (SELECT count(*) FROM checkouts) || '/' || (SELECT count(*) FROM audit_events) "
+                             "|| '/' || (SELECT count(*) FROM outbox) || '/' || (SELECT sum(retrievals) FROM checkouts)";
+    auto snapshot = [&] {
+        auto q = db().prepare(rows);
+        q.step();
+        return q.column_text(0);
+    };
+    const std::string before = snapshot();
+    auto expect_unavailable = [&](const auto& outcome, const char* what) {
+        ASSERT_FALSE(outcome) << what << " was granted from the cache";
+        EXPECT_EQ(outcome.error().kind, CoreError::Kind::unavailable) << what << ": " << outcome.error().message;
+    };
+    expect_unavailable(service_->request(jit()), "a request");
+    expect_unavailable(service_->decide(*pending, "alice", Decision::approve), "an approval");
+    expect_unavailable(service_->decide(*pending, "alice", Decision::deny), "a denial");
+    expect_unavailable(service_->credential(checkout->id, "bob"), "a credential read");
+    expect_unavailable(service_->extend(checkout->id, "bob", 10min, "more"), "an extension");
+    expect_unavailable(service_->revoke(checkout->id, "dave", "suspicious"), "a revocation");
+    EXPECT_EQ(snapshot(), before) << "nothing recorded";
+    EXPECT_EQ(state(*pending), "pending");
+    authority_.down = false; // the DC is back: served again
+    EXPECT_EQ(service_->decide(*pending, "alice", Decision::approve), "active");
+}
+
+// Eligibility changes in AD count at the next decision, whatever the cache says: an
+// approver taken out of the approver group, or disabled, is refused at once (the
+// cache may still list them: lists and visibility may be stale, decisions not).
+TEST_F(CoreCheckout, AnApproverRemovedOrDisabledIsRefusedAtTheNextDecision) {
+    auto id = service_->request(jit());
+    ASSERT_TRUE(id);
+    authority_.warm();
+    authority_.cache = true;
+    authority_.users["alice"].groups.clear();
+    authority_.users["carol"].principal.enabled = false;
+    auto removed = service_->decide(*id, "alice", Decision::approve);
+    ASSERT_FALSE(removed);
+    EXPECT_EQ(removed.error().code, "not_an_approver");
+    auto disabled = service_->decide(*id, "carol", Decision::approve);
+    ASSERT_FALSE(disabled);
+    EXPECT_EQ(disabled.error().code, "account_disabled");
+    EXPECT_EQ(service_->may_decide(*id, "alice"), true) << "the cached view (what lists show) is stale";
+    EXPECT_EQ(service_->may_decide(*id, "alice", core::Freshness::live), false);
+    EXPECT_EQ(approvals_for(*id), 0);
+    EXPECT_EQ(state(*id), "pending");
+}
+
+// The release is a grant too: a holder disabled in AD after the approval gets
+// nothing released (the release fails and is retried while the window lasts).
+TEST_F(CoreCheckout, TheReleaseReadsTheHolderLive) {
+    auto id = service_->request(jit());
+    authority_.warm();
+    authority_.cache = true;
+    authority_.users["bob"].principal.enabled = false;
+    ASSERT_EQ(service_->decide(*id, "alice", Decision::approve), "active");
+    auto checkout = store::checkout_of_request(db(), *id);
+    EXPECT_EQ(store::to_text(checkout->release_state), "failed");
+    EXPECT_TRUE(authority_.writes.empty()) << "nothing released to a disabled holder";
+    authority_.users["bob"].principal.enabled = true;
+    clock_.advance(15s);
+    service_->run_due();
+    EXPECT_EQ(store::to_text(store::find_checkout(db(), checkout->id)->release_state), "done");
+    EXPECT_EQ(authority_.writes.back(), "add bob to Server Admins");
+}
+
+// A seal that fails (no random nonce) stores nothing: not a secret set by an
+// administrator, not the password a rotation would set in AD (and AD is not asked).
+TEST_F(CoreCheckout, AFailingSealStoresNothing) {
+    auto broken = core::SecretVault::open(dir_ / "data/master.key", [](unsigned char*, size_t) { return false; });
+    ASSERT_TRUE(broken) << broken.error();
+    const auto events = count("SELECT count(*) FROM audit_events");
+    auto set = core::store_secret(db(), *broken, *config_, "vaulted", "local:root", "Initial-Pa55word!", clock_);
+    ASSERT_FALSE(set);
+    EXPECT_EQ(set.error().code, "seal_failed");
+    EXPECT_EQ(count("SELECT count(*) FROM secrets"), 0);
+    EXPECT_EQ(count("SELECT count(*) FROM audit_events"), events);
+
+    ASSERT_TRUE(core::store_secret(db(), *vault_, *config_, "vaulted", "local:root", "Initial-Pa55word!", clock_));
+    core::CheckoutService rotating(*config_, db(), authority_, clock_, &*broken);
+    auto id = rotating.request({"bob", "vaulted", "work", std::string("INC1111"), 1h, std::nullopt});
+    ASSERT_EQ(rotating.decide(*id, "alice", Decision::approve), "active");
+    auto checkout = store::checkout_of_request(db(), *id);
+    clock_.set(checkout->ends_at);
+    auto pass = rotating.run_due();
+    EXPECT_EQ(pass.takeback_failures, 1);
+    auto failed = store::find_checkout(db(), checkout->id);
+    EXPECT_NE(failed->takeback_error.value_or("").find("cannot seal"), std::string::npos)
+        << failed->takeback_error.value_or("");
+    EXPECT_EQ(count("SELECT count(*) FROM secrets WHERE pending_ciphertext IS NOT NULL"), 0);
+    EXPECT_EQ(count("SELECT version FROM secrets"), 1);
+    EXPECT_TRUE(authority_.last_password.empty()) << "AD was not asked to set a password nobody could read";
 }
 
 TEST_F(CoreCheckout, ApprovalStartsTheWindowAndReleasesAfterTheCommit) {
@@ -628,6 +737,44 @@ protected:
     std::unique_ptr<core::CheckoutService> second_;
 };
 
+// A check-in takes the access back on its own thread while a scheduler pass runs on
+// another connection: the take-back is claimed once, so AD sees one password reset,
+// the audit trail one take-back, and the stored password is the one AD has.
+TEST_F(CoreCheckoutRaces, CheckInRacingASchedulerPassTakesBackOnce) {
+    ASSERT_TRUE(core::store_secret(db(), *vault_, *config_, "vaulted", "local:root", "Initial-Pa55word!", clock_));
+    authority_.write_delay = std::chrono::milliseconds(2);
+    for (int round = 0; round < 10; ++round) {
+        auto id = service_->request({"bob", "vaulted", "work", std::string("INC1111"), 1h, std::nullopt});
+        ASSERT_TRUE(id) << id.error().message;
+        ASSERT_EQ(service_->decide(*id, "alice", Decision::approve), "active");
+        const auto checkout = store::checkout_of_request(db(), *id);
+        authority_.writes.clear();
+        std::atomic<bool> checked_in{false};
+        race(
+            [&] {
+                EXPECT_TRUE(service_->check_in(checkout->id, "bob"));
+                checked_in = true;
+            },
+            [&] {
+                while (!checked_in)
+                    second_->run_due();
+                second_->run_due();
+            });
+        EXPECT_EQ(std::count(authority_.writes.begin(), authority_.writes.end(), "reset da-vaulted"), 1)
+            << "round " << round;
+        EXPECT_EQ(count("SELECT count(*) FROM audit_events WHERE action = 'checkout.taken_back' AND subject = "
+                        "'checkout:" +
+                        std::to_string(checkout->id) + "'"),
+                  1);
+        EXPECT_EQ(store::to_text(store::find_checkout(db(), checkout->id)->takeback_state), "done");
+        auto stored = store::find_secret(db(), checkout->entry_id);
+        auto plain = vault_->unseal({stored->key_id, stored->nonce, stored->ciphertext}, "vaulted");
+        ASSERT_TRUE(plain);
+        EXPECT_EQ(*plain, authority_.last_password) << "the store and AD agree";
+        clock_.advance(1min);
+    }
+}
+
 TEST_F(CoreCheckoutRaces, ApprovalRacingACancel) {
     for (int round = 0; round < 25; ++round) {
         authority_.writes.clear();
@@ -706,6 +853,31 @@ TEST(GeneratedPassword, MeetsAdComplexity) {
         seen.insert(p);
     }
     EXPECT_EQ(seen.size(), 200U);
+}
+
+// No directory call while the store's writer lock is held: a debug build aborts.
+TEST(AuthorityDeathTest, ADirectoryCallUnderTheWriterLockAborts) {
+#ifdef NDEBUG
+    GTEST_SKIP() << "a debug-build assertion";
+#endif
+    GTEST_FLAG_SET(death_test_style, "threadsafe");
+    TempDir dir;
+    auto opened = store::open_store(dir / "k.db");
+    FakeAuthority authority;
+    authority.add("bob", {"Ops"});
+    EXPECT_TRUE(authority.resolve("bob")) << "outside a transaction: fine";
+    EXPECT_DEATH(
+        {
+            store::Transaction tx(opened.connection);
+            (void)authority.resolve("bob");
+        },
+        "writer lock");
+    {
+        store::Transaction tx(opened.connection);
+        EXPECT_TRUE(store::holds_writer_lock());
+        tx.commit();
+    }
+    EXPECT_FALSE(store::holds_writer_lock());
 }
 
 } // namespace

@@ -29,7 +29,7 @@ core::LinkClaims claims() {
 TEST(Links, RoundTripAndDeterministicNonce) {
     const auto token = signer().issue(claims());
     auto verified = signer().verify(token, kNow);
-    ASSERT_TRUE(verified) << verified.error();
+    ASSERT_TRUE(verified) << core::to_string(verified.error());
     EXPECT_EQ(verified->request_id, 42);
     EXPECT_EQ(verified->approver_id, "S-1-5-21-1-2-3-1105");
     EXPECT_EQ(verified->expires_at, kNow + 3600);
@@ -50,10 +50,10 @@ TEST(Links, EveryChangedCharacterIsRefused) {
         EXPECT_FALSE(verified) << "changed at " << i;
     }
     EXPECT_FALSE(signer().verify(token + "A", kNow));
-    EXPECT_EQ(signer().verify(token.substr(0, token.find('.')), kNow).error(), "malformed");
-    EXPECT_EQ(signer().verify("", kNow).error(), "malformed");
-    EXPECT_EQ(signer().verify(std::string(5000, 'A') + ".A", kNow).error(), "malformed");
-    EXPECT_EQ(signer(8).verify(token, kNow).error(), "bad signature"); // another service's key
+    EXPECT_EQ(signer().verify(token.substr(0, token.find('.')), kNow).error(), core::LinkError::malformed);
+    EXPECT_EQ(signer().verify("", kNow).error(), core::LinkError::malformed);
+    EXPECT_EQ(signer().verify(std::string(5000, 'A') + ".A", kNow).error(), core::LinkError::malformed);
+    EXPECT_EQ(signer(8).verify(token, kNow).error(), core::LinkError::bad_signature); // another service's key
 }
 
 TEST(Links, ForeignClaimsCannotBeGrafted) {
@@ -63,13 +63,13 @@ TEST(Links, ForeignClaimsCannotBeGrafted) {
     const auto mine = signer().issue(claims());
     const auto theirs = signer().issue(other);
     const std::string spliced = theirs.substr(0, theirs.find('.')) + mine.substr(mine.find('.'));
-    EXPECT_EQ(signer().verify(spliced, kNow).error(), "bad signature");
+    EXPECT_EQ(signer().verify(spliced, kNow).error(), core::LinkError::bad_signature);
 }
 
 TEST(Links, ExpireWithTheRequest) {
     const auto token = signer().issue(claims());
     EXPECT_TRUE(signer().verify(token, kNow + 3599));
-    EXPECT_EQ(signer().verify(token, kNow + 3600).error(), "expired");
+    EXPECT_EQ(signer().verify(token, kNow + 3600).error(), core::LinkError::expired);
 }
 
 TEST(Links, FormKeyBelongsToOneToken) {

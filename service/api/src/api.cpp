@@ -11,6 +11,7 @@
 #include "keyholder/http/json.h"
 #include "keyholder/reports/report_writer.h"
 #include "keyholder/store/checkouts.h"
+#include "keyholder/store/error.h"
 
 namespace keyholder::api {
 namespace {
@@ -25,6 +26,15 @@ using Poco::JSON::Object;
 Poco::Logger& log() { return Poco::Logger::get("keyholder.api"); }
 
 } // namespace
+
+std::optional<http::HttpError> edge_error(const std::exception& e) {
+    // The store could not read or write (I/O error, disk full, locked too long): the
+    // transaction rolled back, so nothing was recorded; the log line has the cause.
+    if (dynamic_cast<const store::StoreError*>(&e) != nullptr)
+        return HttpError(503, "store_unavailable",
+                         "the database could not be read or written; nothing was recorded, try again later");
+    return std::nullopt;
+}
 
 int http_status(core::CoreError::Kind kind) {
     switch (kind) {
@@ -63,11 +73,16 @@ public:
         bool admin = false;
         bool auditor = false;
     };
-    Roles roles(const http::Identity& who) {
-        auto principal = ctx_.authority.resolve(who.id);
+    // roles: what the caller may see (cached lookups may answer) or, live, what an
+    // administrator may change now (setting a secret is a grant: read from AD now).
+    Roles roles(const http::Identity& who, core::Freshness freshness = core::Freshness::cached) {
+        const bool live = freshness == core::Freshness::live;
+        auto principal = live ? ctx_.authority.resolve_live(who.id) : ctx_.authority.resolve(who.id);
         if (!principal) directory_down(principal.error());
         Roles roles;
-        auto admin = ctx_.authority.in_any(*principal, ctx_.config.service.admin_groups);
+        if (!principal->enabled) return roles;
+        auto admin = live ? ctx_.authority.in_any_live(*principal, ctx_.config.service.admin_groups)
+                          : ctx_.authority.in_any(*principal, ctx_.config.service.admin_groups);
         if (!admin) directory_down(admin.error());
         roles.admin = *admin;
         if (!roles.admin && !ctx_.config.service.auditor_groups.empty()) {
@@ -458,7 +473,8 @@ public:
         const auto& who = request.caller();
         JsonBody body(request.body, {"secret"});
         const std::string secret = *body.text("secret", true, 1024);
-        if (!roles(who).admin) throw HttpError(403, "not_an_admin", "only keyholder admins set secrets");
+        if (!roles(who, core::Freshness::live).admin)
+            throw HttpError(403, "not_an_admin", "only keyholder admins set secrets");
         if (!ctx_.vault) throw HttpError(503, "no_vault", "the secret vault is not open");
         auto core = ctx_.pool.borrow();
         const std::string& entry = request.params.at("name");
@@ -522,6 +538,7 @@ private:
 } // namespace
 
 void add_api_routes(http::Router& router, ApiContext& context) {
+    router.set_error_translator(edge_error);
     auto api = std::make_shared<Api>(context);
     auto bind = [api](void (Api::*method)(Request&, Response&)) {
         return [api, method](Request& request, Response& response) { ((*api).*method)(request, response); };

@@ -53,8 +53,9 @@ public:
         const std::string& token = request.params.at("token");
         auto claims = links_.verify(token, ctx_.clock.now());
         if (!claims) {
-            const bool expired = claims.error() == "expired";
-            log().information("approval link from %s refused: %s", request.client, claims.error());
+            const bool expired = claims.error() == core::LinkError::expired;
+            log().information("approval link from %s refused: %s", request.client,
+                              std::string(core::to_string(claims.error())));
             page(response, expired ? 410 : 400, expired ? "This link has expired" : "This link is not valid",
                  expired ? "<p>The request this link was for is past its deadline.</p>"
                          : "<p>The link is damaged or was not issued by keyholder. Open the link from the mail "
@@ -192,6 +193,7 @@ private:
 } // namespace
 
 void add_approval_pages(http::Router& router, ApiContext& context, const core::LinkSigner& links) {
+    router.set_error_translator(edge_error);
     auto pages = std::make_shared<Pages>(context, links);
     const bool sign_on = context.config.auth.link_sign_on;
     router.get("/approve/{token}", [pages](Request& q, Response& r) { pages->show(q, r); }, {.sign_on = sign_on});

@@ -10,6 +10,15 @@
 #include "keyholder/core/vault.h"
 
 namespace keyholder::core {
+
+const char* to_string(LinkError error) {
+    switch (error) {
+    case LinkError::malformed: return "malformed";
+    case LinkError::bad_signature: return "bad signature";
+    case LinkError::expired: return "expired";
+    }
+    return "?";
+}
 namespace {
 
 constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -106,30 +115,30 @@ bool LinkSigner::same(const std::string& a, const std::string& b) {
     return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
-std::expected<LinkClaims, std::string> LinkSigner::verify(const std::string& token, int64_t now) const {
-    if (token.size() > 1024) return std::unexpected("malformed");
+std::expected<LinkClaims, LinkError> LinkSigner::verify(const std::string& token, int64_t now) const {
+    if (token.size() > 1024) return std::unexpected(LinkError::malformed);
     const size_t dot = token.find('.');
-    if (dot == std::string::npos || token.find('.', dot + 1) != std::string::npos) return std::unexpected("malformed");
+    if (dot == std::string::npos || token.find('.', dot + 1) != std::string::npos) return std::unexpected(LinkError::malformed);
     auto payload = unbase64url(token.substr(0, dot));
     auto signature = unbase64url(token.substr(dot + 1));
-    if (!payload || !signature) return std::unexpected("malformed");
-    if (!same(*signature, mac("link|" + *payload))) return std::unexpected("bad signature");
+    if (!payload || !signature) return std::unexpected(LinkError::malformed);
+    if (!same(*signature, mac("link|" + *payload))) return std::unexpected(LinkError::bad_signature);
     // Signed by us: the fields are as we wrote them.
     std::vector<std::string> parts;
     size_t start = 0;
     for (int i = 0; i < 4; ++i) {
         const size_t colon = payload->find(':', start);
-        if (colon == std::string::npos) return std::unexpected("malformed");
+        if (colon == std::string::npos) return std::unexpected(LinkError::malformed);
         parts.push_back(payload->substr(start, colon - start));
         start = colon + 1;
     }
     parts.push_back(payload->substr(start));
     LinkClaims claims;
     if (parts[0] != "1" || !parse_int(parts[1], claims.request_id) || !parse_int(parts[2], claims.expires_at))
-        return std::unexpected("malformed");
+        return std::unexpected(LinkError::malformed);
     claims.nonce = parts[3];
     claims.approver_id = parts[4];
-    if (claims.expires_at <= now) return std::unexpected("expired");
+    if (claims.expires_at <= now) return std::unexpected(LinkError::expired);
     return claims;
 }
 

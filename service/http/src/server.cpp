@@ -148,10 +148,14 @@ public:
         } catch (const Poco::SyntaxException& e) {
             refuse(request, response, HttpError(400, "bad_request", "bad URI: " + e.message()));
         } catch (const std::exception& e) {
-            log().error("%s %s from %s: internal error: %s", request.method, request.path, request.client,
-                        std::string(e.what()));
+            auto mapped = gate_.router ? gate_.router->translate(e) : std::nullopt;
+            log().error("%s %s from %s: %s: %s", request.method, request.path, request.client,
+                        std::string(mapped ? mapped->code() : "internal error"), std::string(e.what()));
             response = Response{};
-            response.json(500, error_body("internal", "internal error; the service log has the details"));
+            if (mapped)
+                refuse(request, response, *mapped);
+            else
+                response.json(500, error_body("internal", "internal error; the service log has the details"));
         }
         send(raw, answer, response, drain_failed);
         if (drain_failed && response.status == 413) linger(raw);

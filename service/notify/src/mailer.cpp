@@ -92,11 +92,16 @@ public:
     Delivery deliver(const Mail& mail) override {
         Poco::Net::MailMessage message;
         compose(mail, message);
+        // Which step failed decides whether a 5xx is final: the server refusing the
+        // envelope or the data is; refusing the login (a password being rotated) or
+        // the connection is worth another try.
+        enum class Step { connect, tls, login, envelope } step = Step::connect;
         try {
             Poco::Net::SecureSMTPClientSession session(settings_.host, settings_.port);
             session.setTimeout(Poco::Timespan(30, 0));
             session.login(); // EHLO
             if (settings_.starttls) {
+                step = Step::tls;
                 Poco::Net::Context::Ptr context = new Poco::Net::Context(
                     Poco::Net::Context::TLS_CLIENT_USE, "", "", settings_.ca_file ? settings_.ca_file->string() : "",
                     Poco::Net::Context::VERIFY_RELAXED, 9, !settings_.ca_file, "HIGH:!aNULL");
@@ -105,17 +110,19 @@ public:
                     return {Delivery::Result::retry,
                             settings_.host + " does not offer STARTTLS (required by [smtp] starttls)"};
             }
-            if (!settings_.user.empty())
+            if (!settings_.user.empty()) {
+                step = Step::login;
                 session.login(settings_.auth == "plain" ? Poco::Net::SMTPClientSession::AUTH_PLAIN
                                                         : Poco::Net::SMTPClientSession::AUTH_LOGIN,
                               settings_.user, settings_.password.reveal());
+            }
+            step = Step::envelope;
             session.sendMessage(message);
             session.close();
             return {Delivery::Result::sent, "accepted by " + settings_.host};
         } catch (const Poco::Net::SMTPException& e) {
-            // 5xx on the envelope or the data is final; anything else may pass later.
             const int code = e.code();
-            const bool final = code >= 500 && code < 600 && e.message().find("Login") == std::string::npos;
+            const bool final = step == Step::envelope && code >= 500 && code < 600;
             return {final ? Delivery::Result::permanent : Delivery::Result::retry, e.displayText()};
         } catch (const Poco::Exception& e) {
             return {Delivery::Result::retry, e.displayText()};

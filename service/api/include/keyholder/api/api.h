@@ -7,7 +7,9 @@
 // not_found 404, conflict 409, unavailable 503.
 #pragma once
 
+#include <exception>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "keyholder/api/core_pool.h"
@@ -16,6 +18,7 @@
 #include "keyholder/core/checkout_service.h"
 #include "keyholder/core/clock.h"
 #include "keyholder/core/vault.h"
+#include "keyholder/http/exchange.h"
 #include "keyholder/http/metrics.h"
 #include "keyholder/http/router.h"
 
@@ -34,7 +37,11 @@ struct ApiContext {
 /// http_status: the status a core refusal answers with (400, 403, 404, 409, 503).
 int http_status(core::CoreError::Kind kind);
 
-/// add_api_routes: every /api/v1 route.
+/// edge_error: the answer a failure below the API stands for: StoreError -> 503
+/// "store_unavailable" (nothing was recorded). Installed on the router by add_api_routes.
+std::optional<http::HttpError> edge_error(const std::exception& e);
+
+/// add_api_routes: every /api/v1 route (and the error translator, edge_error).
 void add_api_routes(http::Router& router, ApiContext& context);
 
 /// openapi_document: the OpenAPI 3 document compiled into the program.

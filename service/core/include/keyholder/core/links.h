@@ -25,6 +25,14 @@ struct LinkClaims {
     std::string nonce;       ///< 32 hex digits, recorded when used
 };
 
+/// LinkError: why a token is refused.
+enum class LinkError {
+    malformed,     ///< not a token keyholder issues
+    bad_signature, ///< changed, or issued under another key
+    expired,       ///< past the request's deadline
+};
+const char* to_string(LinkError error);
+
 class LinkSigner {
 public:
     static std::expected<LinkSigner, std::string> open(const std::filesystem::path& key_file);
@@ -36,9 +44,8 @@ public:
     /// nonce_for: a nonce derived from a stable name (the outbox message id), so a
     /// mail re-sent after a crash carries the same link.
     [[nodiscard]] std::string nonce_for(const std::string& name) const;
-    /// verify: the claims of an untampered, unexpired token, or why not
-    /// ("malformed", "bad signature", "expired").
-    [[nodiscard]] std::expected<LinkClaims, std::string> verify(const std::string& token, int64_t now) const;
+    /// verify: the claims of an untampered, unexpired token, or why not.
+    [[nodiscard]] std::expected<LinkClaims, LinkError> verify(const std::string& token, int64_t now) const;
     /// form_key: the anti-forgery value of the page rendered for `token`.
     [[nodiscard]] std::string form_key(const std::string& token) const;
     /// same: constant-time comparison.

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <exception>
 #include <map>
 #include <optional>
 #include <string>
@@ -14,6 +15,10 @@
 namespace keyholder::http {
 
 using Handler = std::function<void(Request&, Response&)>;
+/// ErrorTranslator: the answer an exception from a handler stands for (nullopt: an
+/// internal error, 500). The module that owns the exception types installs it, so
+/// that each kind of failure maps to its status in one place.
+using ErrorTranslator = std::function<std::optional<HttpError>(const std::exception&)>;
 
 struct RouteOptions {
     bool sign_on = true; ///< the caller must be signed on (Negotiate or Basic)
@@ -50,8 +55,15 @@ public:
     /// match: the route for method + path (HEAD matches GET), or the allowed methods.
     [[nodiscard]] Match match(const std::string& method, const std::string& path) const;
 
+    void set_error_translator(ErrorTranslator translate) { translate_ = std::move(translate); }
+    /// translate: what the installed translator makes of `e`.
+    [[nodiscard]] std::optional<HttpError> translate(const std::exception& e) const {
+        return translate_ ? translate_(e) : std::nullopt;
+    }
+
 private:
     std::vector<Route> routes_;
+    ErrorTranslator translate_;
 };
 
 } // namespace keyholder::http
