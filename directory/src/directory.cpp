@@ -119,7 +119,14 @@ struct Directory::Impl {
           groups(settings.cache_size, settings.cache_ttl.count(), now),
           tokens(settings.cache_size, settings.cache_ttl.count(), now),
           memberships(settings.cache_size, settings.cache_ttl.count(), now),
-          members(settings.cache_size, settings.cache_ttl.count(), now) {}
+          members(settings.cache_size, settings.cache_ttl.count(), now) {
+        // Down servers are asked again in the background, never on a caller's time.
+        pool.health().start_prober([connection = settings.connection](const std::string& uri) {
+            ConnectionSettings one = connection;
+            one.uris = {uri};
+            return read_root_dse(one).has_value();
+        });
+    }
 
     // probe: the rootDSE from the healthiest server; failures are remembered.
     Result<RootDse> probe() {
@@ -128,7 +135,9 @@ struct Directory::Impl {
         for (const auto& uri : ordered.uris) {
             ConnectionSettings one = ordered;
             one.uris = {uri};
+            std::optional<detail::UriHealth::Attempt> attempt(std::in_place, pool.health(), uri);
             auto dse = read_root_dse(one);
+            attempt.reset();
             if (dse) {
                 pool.health().succeeded(uri);
                 return dse;

@@ -27,6 +27,11 @@ public:
             if (!lease) return std::unexpected(lease.error());
             Result<T> result = op(**lease);
             if (!result && is_connection_error(result.error())) {
+                // The server is gone or hangs: it is down for every connection, so idle
+                // sessions to it are dropped too (none of them pays its timeout again)
+                // and the retry opens a session on the next URI.
+                health_.failed((*lease)->uri());
+                drop_idle((*lease)->uri());
                 release(nullptr); // the connection is gone: do not return it to the pool
                 if (attempt == 0) continue;
                 return result;
@@ -59,6 +64,11 @@ private:
             return std::unexpected(fresh.error());
         }
         return std::make_unique<Session>(std::move(*fresh));
+    }
+
+    void drop_idle(const std::string& uri) {
+        std::lock_guard lock(mutex_);
+        std::erase_if(idle_, [&](const std::unique_ptr<Session>& s) { return s->uri() == uri; });
     }
 
     void release(std::unique_ptr<Session> session) {

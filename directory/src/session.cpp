@@ -285,32 +285,12 @@ bool is_connection_error(const DirectoryError& error) {
            error.ldap_code == LDAP_TIMEOUT || error.ldap_code == LDAP_CONNECT_ERROR;
 }
 
-std::vector<std::string> UriHealth::ordered(const std::vector<std::string>& uris) {
-    std::lock_guard lock(mutex_);
-    auto now = std::chrono::steady_clock::now();
-    std::vector<std::string> healthy, failing;
-    for (const auto& uri : uris) {
-        auto it = failed_until_.find(uri);
-        (it != failed_until_.end() && it->second > now ? failing : healthy).push_back(uri);
-    }
-    healthy.insert(healthy.end(), failing.begin(), failing.end());
-    return healthy;
-}
-
-void UriHealth::failed(const std::string& uri) {
-    std::lock_guard lock(mutex_);
-    failed_until_[uri] = std::chrono::steady_clock::now() + hold_down_;
-}
-
-void UriHealth::succeeded(const std::string& uri) {
-    std::lock_guard lock(mutex_);
-    failed_until_.erase(uri);
-}
-
 Result<Session> open_session(const DirectorySettings& settings, UriHealth* health) {
     DirectoryError last{DirectoryError::Kind::unavailable, 0, "no LDAP URI configured", "", ""};
     const auto uris = health != nullptr ? health->ordered(settings.connection.uris) : settings.connection.uris;
     for (const auto& uri : uris) {
+        std::optional<UriHealth::Attempt> attempt;
+        if (health != nullptr) attempt.emplace(*health, uri);
         auto ld = connect(uri, settings.connection);
         if (!ld) {
             last = ld.error();

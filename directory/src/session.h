@@ -12,6 +12,7 @@
 
 #include "keyholder/directory/settings.h"
 #include "ldap_handles.h"
+#include "uri_health.h"
 
 namespace keyholder::directory::detail {
 
@@ -59,22 +60,6 @@ private:
 
 /// is_connection_error: the connection is gone (or never was): reconnect or fail over.
 bool is_connection_error(const DirectoryError& error);
-
-/// UriHealth: remembers servers that failed recently so that the next connection
-/// tries the healthy ones first and does not pay a dead DC's timeout again. Thread-safe.
-class UriHealth {
-public:
-    explicit UriHealth(std::chrono::seconds hold_down = std::chrono::seconds(30)) : hold_down_(hold_down) {}
-    /// ordered: the URIs, recently failed ones last (in their configured order).
-    std::vector<std::string> ordered(const std::vector<std::string>& uris);
-    void failed(const std::string& uri);
-    void succeeded(const std::string& uri);
-
-private:
-    std::chrono::seconds hold_down_;
-    std::mutex mutex_;
-    std::map<std::string, std::chrono::steady_clock::time_point> failed_until_;
-};
 
 /// open_session: connect and bind to the first URI that answers (failover). A bind
 /// refused for bad credentials is returned at once rather than tried elsewhere.
