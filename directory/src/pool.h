@@ -17,7 +17,9 @@ namespace keyholder::directory::detail {
 class SessionPool {
 public:
     SessionPool(DirectorySettings settings, int size)
-        : settings_(std::move(settings)), free_slots_(std::max(size, 1)) {}
+        : settings_(std::move(settings)),
+          health_(UriHealth::Backoff{settings_.down_retry, settings_.down_retry * 20, std::chrono::milliseconds(250)}),
+          free_slots_(std::max(size, 1)) {}
 
     /// run: op(session) on a pooled session; reconnects and retries once after a
     /// connection error. Returns the op's result or the connection error.

@@ -29,6 +29,9 @@ struct DirectorySettings {
     std::chrono::seconds cache_ttl{60};
     size_t cache_size = 10000; ///< per cache (users, groups, memberships); 0 disables caching
     int pool_size = 4;
+    /// down_retry: a server that failed is asked again (in the background) after this,
+    /// doubling up to 20 times this while it keeps failing; callers go to the next URI.
+    std::chrono::seconds down_retry{30};
 };
 
 } // namespace keyholder::directory
