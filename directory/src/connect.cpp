@@ -55,7 +55,9 @@ private:
                 deadlines_.erase(next);
                 continue;
             }
-            changed_.wait_until(lock, next->second);
+            // A copy: the entry may be erased (disarmed) while this thread waits.
+            const auto deadline = next->second;
+            changed_.wait_until(lock, deadline);
         }
     }
     std::mutex mutex_;

@@ -44,7 +44,8 @@ struct UriHealth::State {
                 continue;
             }
             if (Clock::now() < next->second.probe_at) {
-                changed.wait_until(lock, next->second.probe_at);
+                const auto probe_at = next->second.probe_at; // the entry may go while this waits
+                changed.wait_until(lock, probe_at);
                 continue;
             }
             const std::string uri = next->first;

@@ -210,7 +210,7 @@ private:
     /// outcome_: the result of that group, owned by its members: set when the group's
     /// commit or fsync fails, read once it is decided (never looked up by number).
     std::shared_ptr<struct GroupOutcome> outcome_;
-    std::unique_lock<std::timed_mutex> writer_;
+    std::unique_lock<struct WriterLock> writer_;
 };
 
 /// ReadSnapshot: one read transaction over several statements, so that they see
