@@ -4,18 +4,10 @@
 #include <Poco/JSON/Object.h>
 #include <Poco/Logger.h>
 #include <Poco/Net/Context.h>
-#include <Poco/Net/HTTPRequestHandler.h>
-#include <Poco/Net/HTTPRequestHandlerFactory.h>
-#include <Poco/Net/HTTPServer.h>
 #include <Poco/Net/HTTPServerParams.h>
-#include <Poco/Net/HTTPServerRequest.h>
-#include <Poco/Net/HTTPServerRequestImpl.h>
-#include <Poco/Net/HTTPServerResponse.h>
 #include <Poco/Net/NetException.h>
-#include <Poco/Net/SecureServerSocket.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/String.h>
-#include <Poco/ThreadPool.h>
 #include <Poco/URI.h>
 
 #include <atomic>
@@ -23,6 +15,8 @@
 #include <set>
 #include <sstream>
 
+#include "buffered_exchange.h"
+#include "front.h"
 #include "keyholder/http/json.h"
 
 namespace keyholder::http {
@@ -59,6 +53,8 @@ std::string origin_of(const std::string& url) {
 namespace {
 
 using Poco::Net::HTTPResponse;
+/// kMaxRequestLine: what the head may hold beyond max_header_bytes (the request line).
+constexpr size_t kMaxRequestLine = 8192;
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
 Poco::Logger& log() { return Poco::Logger::get("keyholder.http"); }
@@ -83,15 +79,63 @@ struct Gate {
     Metrics* metrics;
     bool tls;
     std::set<std::string> origins; // allowed to send state-changing requests
-    Poco::Net::HTTPServer* server = nullptr;
     Router builtin;
+    Poco::Net::HTTPServerParams::Ptr params = new Poco::Net::HTTPServerParams;
 };
 
-class Dispatcher : public Poco::Net::HTTPRequestHandler {
+// Dispatcher: runs one complete request that the front end buffered (in a worker).
+class Dispatcher {
 public:
     explicit Dispatcher(Gate& gate) : gate_(gate) {}
 
-    void handleRequest(Poco::Net::HTTPServerRequest& raw, Poco::Net::HTTPServerResponse& answer) override {
+    detail::After serve(detail::Job& job) {
+        using detail::Framing;
+        detail::Connection& connection = *job.connection;
+        detail::BufferedResponse answer(connection, std::chrono::milliseconds(gate_.settings.read_timeout));
+        detail::BufferedRequest raw(connection, std::move(job.framing.body),
+                                    job.framing.state == Framing::State::body_too_large, *gate_.params, answer);
+        if (job.framing.state == Framing::State::head_too_large) {
+            answer_unparsed(connection, answer, 431, "header_fields_too_large",
+                            "the request head is over " + std::to_string(gate_.settings.max_header_bytes) + " bytes");
+            return detail::After::linger;
+        }
+        if (job.framing.state == Framing::State::bad) {
+            answer_unparsed(connection, answer, 400, "bad_request", "bad request framing: " + job.framing.problem);
+            return detail::After::linger;
+        }
+        try {
+            raw.parse(std::string_view(connection.input).substr(0, job.framing.head_bytes));
+        } catch (const Poco::Exception& e) {
+            answer_unparsed(connection, answer, 400, "bad_request", "bad request: " + e.message());
+            return detail::After::linger;
+        }
+        answer.setVersion(raw.getVersion());
+        answer.set_head_only(raw.getMethod() == "HEAD");
+        const bool drain_failed = handle(raw, answer);
+        answer.finish();
+        if (answer.failed()) return detail::After::close;
+        if (drain_failed) return detail::After::linger;
+        return answer.getKeepAlive() ? detail::After::keep_alive : detail::After::close;
+    }
+
+private:
+    // answer_unparsed: the answer to a request whose head could not be read.
+    void answer_unparsed(const detail::Connection& connection, detail::BufferedResponse& answer, int status,
+                         const std::string& code, const std::string& message) const {
+        log().information("request from %s: %d %s: %s", connection.peer_host(), status, code, message);
+        answer.setStatusAndReason(static_cast<HTTPResponse::HTTPStatus>(status));
+        answer.setContentType("application/json");
+        answer.set("Cache-Control", "no-store");
+        answer.set("X-Content-Type-Options", "nosniff");
+        answer.setKeepAlive(false);
+        const std::string body = error_body(code, message);
+        answer.sendBuffer(body.data(), body.size());
+        if (gate_.metrics) gate_.metrics->observe_request("unparsed", "?", status, 0.0);
+    }
+
+    // handle: routing, the gate and the route's handler; true when the body was not
+    // read (the connection is then closed after a lingering read).
+    bool handle(detail::BufferedRequest& raw, detail::BufferedResponse& answer) {
         const auto started = std::chrono::steady_clock::now();
         Request request;
         Response response;
@@ -158,12 +202,11 @@ public:
                 response.json(500, error_body("internal", "internal error; the service log has the details"));
         }
         send(raw, answer, response, drain_failed);
-        if (drain_failed && response.status == 413) linger(raw);
         const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
         if (gate_.metrics) gate_.metrics->observe_request(route_name, request.method, response.status, seconds);
+        return drain_failed;
     }
 
-private:
     void check_headers(const Poco::Net::HTTPServerRequest& raw) const {
         if (static_cast<int>(raw.size()) > gate_.settings.max_header_fields)
             throw HttpError(431, "header_fields_too_large",
@@ -189,9 +232,10 @@ private:
             throw HttpError(403, "cross_site", "cross-site requests are refused");
     }
 
-    std::string read_body(Poco::Net::HTTPServerRequest& raw) const {
+    std::string read_body(detail::BufferedRequest& raw) const {
         const size_t limit = gate_.settings.max_body_bytes;
-        if (raw.hasContentLength() && raw.getContentLength64() > static_cast<Poco::Int64>(limit))
+        if (raw.body_too_large() ||
+            (raw.hasContentLength() && raw.getContentLength64() > static_cast<Poco::Int64>(limit)))
             throw HttpError(413, "body_too_large", "the body is over " + std::to_string(limit) + " bytes");
         std::string body;
         if (!raw.hasContentLength() && !raw.getChunkedTransferEncoding()) return body;
@@ -208,25 +252,6 @@ private:
         return body;
     }
 
-    // linger: after refusing an unread body, keep reading (and discarding) for a short
-    // while so that a client still sending gets to read the answer instead of a reset.
-    static void linger(Poco::Net::HTTPServerRequest& raw) {
-        try {
-            auto& socket = static_cast<Poco::Net::HTTPServerRequestImpl&>(raw).socket();
-            socket.shutdownSend();
-            socket.setReceiveTimeout(Poco::Timespan(2, 0));
-            char buffer[65536];
-            const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-            for (size_t total = 0; total < 64u * 1024 * 1024 && std::chrono::steady_clock::now() < until;) {
-                const int n = socket.receiveBytes(buffer, sizeof buffer);
-                if (n <= 0) break;
-                total += static_cast<size_t>(n);
-            }
-        } catch (const Poco::Exception&) {
-            // the client went away: nothing left to do
-        }
-    }
-
     void refuse(const Request& request, Response& response, const HttpError& e) const {
         const std::string who = request.identity ? " (" + request.identity->name + ")" : "";
         log().information("%s %s from %s%s: %d %s: %s", request.method, request.path, request.client, who, e.status(),
@@ -241,7 +266,7 @@ private:
         response.json(e.status(), error_body(e.code(), e.what()));
     }
 
-    void send(Poco::Net::HTTPServerRequest& raw, Poco::Net::HTTPServerResponse& answer, Response& response,
+    void send(detail::BufferedRequest& raw, detail::BufferedResponse& answer, Response& response,
               bool drain_failed) const {
         answer.setStatusAndReason(static_cast<HTTPResponse::HTTPStatus>(response.status));
         answer.setContentType(response.content_type);
@@ -251,10 +276,9 @@ private:
         if (gate_.tls) answer.set("Strict-Transport-Security", "max-age=31536000");
         for (const auto& [name, value] : response.headers)
             answer.add(name, value);
-        // Keep-alive only while the pool has room, and never after an unread body.
-        const bool crowded = gate_.server && (gate_.server->queuedConnections() > 0 ||
-                                              gate_.server->currentThreads() >= gate_.server->maxThreads() - 1);
-        if (drain_failed || crowded || !raw.getKeepAlive()) answer.setKeepAlive(false);
+        // Kept-alive connections wait in the front end's reactor, not in a worker; never
+        // after an unread body.
+        answer.setKeepAlive(!drain_failed && raw.getKeepAlive());
         if (response.stream) {
             answer.setChunkedTransferEncoding(true);
             std::ostream& out = answer.send();
@@ -267,28 +291,10 @@ private:
             }
             return;
         }
-        if (drain_failed) {
-            answer.setContentLength(static_cast<std::streamsize>(response.body.size()));
-            std::ostream& out = answer.send();
-            out << response.body;
-            out.flush(); // on the wire now: linger() may shut the sending side next
-            return;
-        }
         // Header and body in one buffer: one send, so the client wakes once.
         answer.sendBuffer(response.body.data(), response.body.size());
     }
 
-    Gate& gate_;
-};
-
-class Factory : public Poco::Net::HTTPRequestHandlerFactory {
-public:
-    explicit Factory(Gate& gate) : gate_(gate) {}
-    Poco::Net::HTTPRequestHandler* createRequestHandler(const Poco::Net::HTTPServerRequest&) override {
-        return new Dispatcher(gate_);
-    }
-
-private:
     Gate& gate_;
 };
 
@@ -307,17 +313,20 @@ Socket& bind_exclusive(Socket& socket, const Poco::Net::SocketAddress& address, 
 Poco::Net::ServerSocket make_socket(const config::HttpSection& settings) {
     Poco::Net::SocketAddress address(settings.address, settings.port);
     const int backlog = std::max(64, settings.max_queued);
-    if (!settings.tls()) {
-        Poco::Net::ServerSocket socket;
-        return bind_exclusive(socket, address, backlog);
-    }
+    Poco::Net::ServerSocket socket;
+    return bind_exclusive(socket, address, backlog);
+}
+
+// make_tls_context: TLS 1.2+ with the configured certificate; the front end runs
+// OpenSSL over its SSL_CTX itself (non-blocking), so a slow handshake holds no thread.
+Poco::Net::Context::Ptr make_tls_context(const config::HttpSection& settings) {
+    if (!settings.tls()) return nullptr;
     Poco::Net::Context::Ptr context = new Poco::Net::Context(
         Poco::Net::Context::TLS_SERVER_USE, settings.tls_key_file->string(), settings.tls_cert_file->string(), "",
         Poco::Net::Context::VERIFY_NONE, 9, false, "HIGH:!aNULL:!MD5:!RC4");
     context->requireMinimumProtocol(Poco::Net::Context::PROTO_TLSV1_2);
     context->enableExtendedCertificateVerification(false);
-    Poco::Net::SecureServerSocket socket(context);
-    return bind_exclusive(socket, address, backlog);
+    return context;
 }
 
 void add_builtin_routes(Gate& gate) {
@@ -356,13 +365,13 @@ struct Server::Impl {
     Readiness readiness;
     Gate gate;
     Poco::Net::SocketAddress bound;
-    Poco::ThreadPool pool;
-    std::unique_ptr<Poco::Net::HTTPServer> server;
+    Poco::Net::Context::Ptr tls;
+    Dispatcher dispatcher;
+    std::unique_ptr<detail::Front> front;
     Impl(const config::HttpSection& settings, Readiness r, const Router* router, Authenticator* authenticator,
          Metrics* metrics)
-        : readiness(std::move(r)), gate{settings, readiness, router, authenticator, metrics, settings.tls(),
-                                        {},       nullptr,   {}},
-          pool(2, settings.threads + 1) {}
+        : readiness(std::move(r)), gate{settings, readiness, router, authenticator, metrics, settings.tls(), {}, {}},
+          dispatcher(gate) {}
 };
 
 Server::Server(const config::HttpSection& settings, Readiness readiness, const Router* router,
@@ -372,29 +381,32 @@ Server::Server(const config::HttpSection& settings, Readiness readiness, const R
     if (auto origin = origin_of(settings.public_url); !origin.empty()) impl_->gate.origins.insert(origin);
     for (const auto& extra : settings.allowed_origins)
         if (auto origin = origin_of(extra); !origin.empty()) impl_->gate.origins.insert(origin);
-    auto* params = new Poco::Net::HTTPServerParams;
-    params->setMaxThreads(settings.threads);
-    params->setMaxQueued(settings.max_queued);
-    params->setKeepAlive(true);
-    params->setKeepAliveTimeout(Poco::Timespan(settings.keepalive_timeout.count(), 0));
-    params->setTimeout(Poco::Timespan(settings.read_timeout.count(), 0));
-    params->setServerName("keyholder");
+    impl_->gate.params->setServerName("keyholder");
+    impl_->gate.params->setKeepAlive(true);
+    impl_->tls = make_tls_context(settings);
     Poco::Net::ServerSocket socket = make_socket(settings);
     impl_->bound = socket.address();
-    impl_->server = std::make_unique<Poco::Net::HTTPServer>(new Factory(impl_->gate), impl_->pool, socket, params);
-    impl_->gate.server = impl_->server.get();
+    detail::FrontSettings front;
+    front.limits = {static_cast<size_t>(settings.max_header_bytes) + kMaxRequestLine, settings.max_body_bytes};
+    front.request_timeout = settings.read_timeout;
+    front.keepalive_timeout = settings.keepalive_timeout;
+    front.workers = settings.threads;
+    front.max_queued = static_cast<size_t>(settings.max_queued);
+    front.max_per_address = settings.max_connections_per_address;
+    front.max_connections = settings.max_connections;
+    impl_->front = std::make_unique<detail::Front>(
+        std::move(socket), impl_->tls ? impl_->tls->sslContext() : nullptr, front,
+        [this](detail::Job& job) { return impl_->dispatcher.serve(job); });
 }
 
 Server::~Server() { stop(); }
 
-void Server::start() { impl_->server->start(); }
+void Server::start() { impl_->front->start(); }
 
 void Server::stop() {
-    if (!impl_ || !impl_->server) return;
-    impl_->server->stopAll(true); // abort keep-alive connections too: stop within the 2 s budget
-    impl_->pool.joinAll();
-    impl_->gate.server = nullptr;
-    impl_->server.reset();
+    if (!impl_ || !impl_->front) return;
+    impl_->front->stop(); // aborts open connections too: stop within the 2 s budget
+    impl_->front.reset();
 }
 
 uint16_t Server::port() const { return impl_->bound.port(); }
