@@ -37,8 +37,9 @@ struct UriHealth::State {
     void prober_loop(const Probe& probe) {
         std::unique_lock lock(mutex);
         while (!stop) {
-            auto next = std::min_element(down.begin(), down.end(),
-                                         [](const auto& a, const auto& b) { return a.second.probe_at < b.second.probe_at; });
+            auto next = std::min_element(down.begin(), down.end(), [](const auto& a, const auto& b) {
+                return a.second.probe_at < b.second.probe_at;
+            });
             if (next == down.end()) {
                 changed.wait(lock);
                 continue;

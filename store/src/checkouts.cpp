@@ -316,7 +316,8 @@ DueWork due_work(Connection& db, int64_t now, int limit) {
                         now, limit);
     work.ending_soon = ids(db,
                            "SELECT id FROM checkouts WHERE state = 'active' AND ending_notice_at IS NULL AND "
-                           "ends_at - " + std::to_string(kEndingNoticeSeconds) + " <= ? ORDER BY ends_at LIMIT ?",
+                           "ends_at - " +
+                               std::to_string(kEndingNoticeSeconds) + " <= ? ORDER BY ends_at LIMIT ?",
                            now, limit);
     return work;
 }
@@ -331,8 +332,8 @@ std::optional<int64_t> next_due(Connection& db) {
         "  WHERE takeback_state IN ('pending', 'failed')"
         " UNION ALL SELECT min(release_next_at) FROM checkouts WHERE state = 'active' AND"
         "  release_state IN ('pending', 'failed')"
-        " UNION ALL SELECT min(ends_at - " + std::to_string(kEndingNoticeSeconds) +
-        ") FROM checkouts WHERE state = 'active' AND ending_notice_at IS NULL)";
+        " UNION ALL SELECT min(ends_at - " +
+        std::to_string(kEndingNoticeSeconds) + ") FROM checkouts WHERE state = 'active' AND ending_notice_at IS NULL)";
     auto statement = db.cached(kNextDue);
     Statement& s = *statement;
     s.step();

@@ -364,7 +364,8 @@ uint64_t Transaction::leave_writer() noexcept {
         // (Closing it earlier would not make it durable sooner.) With group_while_idle
         // the group waits for the queue instead, at most kMaxGroupAge.
         const bool group_while_idle = connection_.hooks_ && connection_.hooks_->group_while_idle;
-        const bool idle = group_while_idle ? s.queued == 0 || std::chrono::steady_clock::now() - s.opened_at >= kMaxGroupAge
+        const bool idle = group_while_idle
+                              ? s.queued == 0 || std::chrono::steady_clock::now() - s.opened_at >= kMaxGroupAge
                               : !s.disk_busy();
         if (idle || s.open_members == 0 || s.open_members >= kMaxGroupMembers) closed = s.close_group();
     }

@@ -489,8 +489,10 @@ TEST_F(Api, HostileBodiesChangeNothing) {
 // an I/O error or a full disk would) answers 503 with the JSON error body, and
 // leaves nothing behind; the next request after the fault works again.
 TEST_F(Api, AStoreFailureAnswers503AndRecordsNothing) {
-    auto counts = [&] { return std::to_string(count_rows("requests")) + "/" + std::to_string(count_rows("audit_events")) +
-                               "/" + std::to_string(count_rows("outbox")); };
+    auto counts = [&] {
+        return std::to_string(count_rows("requests")) + "/" + std::to_string(count_rows("audit_events")) + "/" +
+               std::to_string(count_rows("outbox"));
+    };
     {
         auto db = store::Connection::open(config_->store.file);
         db.exec_script("CREATE TRIGGER inject_failure BEFORE INSERT ON requests "

@@ -31,17 +31,17 @@ protected:
         SambaDc& dc = SambaDc::shared();
         if (!dc.running()) dc.start();
         dir_.write("data/ldap.password", SambaDc::kServicePassword);
-        auto file = dir_.write(
-            "keyholder.ini",
-            "[service]\ndata_dir = data\nadmin_groups = Keyholder Admins\n[http]\nlisten = 127.0.0.1:0\n"
-            "[ldap]\nuris = " +
-                dc.ldaps_uri() + "\nbase_dn = " + SambaDc::kBaseDn + "\nca_file = " + dc.ca_file().string() +
-                "\nbind_dn = " + SambaDc::kServiceUpn +
-                "\nbind_password_file = ldap.password\nnetbios_domain = KEYHOLDER\ncache_ttl = 10m\n"
-                "network_timeout = 2s\noperation_timeout = 3s\n"
-                "[policy.tier0]\nrequester_groups = Tier0 Operators\nstage1_approvers = Team Leads\n"
-                "max_duration = 4h\nexclusive = false\n"
-                "[entry.server-admins]\npolicy = tier0\nrelease = group\ngroup = Server Admins\n");
+        auto file =
+            dir_.write("keyholder.ini",
+                       "[service]\ndata_dir = data\nadmin_groups = Keyholder Admins\n[http]\nlisten = 127.0.0.1:0\n"
+                       "[ldap]\nuris = " +
+                           dc.ldaps_uri() + "\nbase_dn = " + SambaDc::kBaseDn + "\nca_file = " + dc.ca_file().string() +
+                           "\nbind_dn = " + SambaDc::kServiceUpn +
+                           "\nbind_password_file = ldap.password\nnetbios_domain = KEYHOLDER\ncache_ttl = 10m\n"
+                           "network_timeout = 2s\noperation_timeout = 3s\n"
+                           "[policy.tier0]\nrequester_groups = Tier0 Operators\nstage1_approvers = Team Leads\n"
+                           "max_duration = 4h\nexclusive = false\n"
+                           "[entry.server-admins]\npolicy = tier0\nrelease = group\ngroup = Server Admins\n");
         auto loaded = config::load_config(file);
         ASSERT_TRUE(loaded) << loaded.error().front().to_string();
         config_ = std::make_unique<config::Config>(std::move(*loaded));

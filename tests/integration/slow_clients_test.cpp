@@ -61,7 +61,8 @@ struct SlowClient {
 class SlowClients : public ::testing::Test {
 protected:
     void SetUp() override {
-        slapd_ = std::make_unique<SlapdSandbox>(std::vector<std::filesystem::path>{kSource / "config/demo-directory.ldif"});
+        slapd_ =
+            std::make_unique<SlapdSandbox>(std::vector<std::filesystem::path>{kSource / "config/demo-directory.ldif"});
         dir_.write("data/ldap.password", "demo-service-password");
         auto file = dir_.write("keyholder.ini",
                                "[service]\ndata_dir = data\nadmin_groups = keyholder-admins\n"

@@ -193,7 +193,9 @@ account = da-vaulted
     core::NewCheckoutRequest jit(const std::string& who = "bob") {
         return {who, "jit", "patching web01", std::string("INC1234"), 1h, std::nullopt};
     }
-    std::string state(int64_t request) { return std::string(store::to_text(store::find_request(db(), request)->state)); }
+    std::string state(int64_t request) {
+        return std::string(store::to_text(store::find_request(db(), request)->state));
+    }
     int64_t approvals_for(int64_t request) {
         auto s = db().prepare("SELECT count(*) FROM approvals WHERE request_id = ?");
         s.bind(1, request);
@@ -290,9 +292,10 @@ TEST_F(CoreCheckout, AWarmCacheNeverGrantsWhileTheDirectoryIsDown) {
     authority_.warm();
     authority_.cache = true;
     authority_.down = true;
-    const std::string rows = "SELECT (SELECT count(*) FROM requests) || '/' || (SELECT count(*) FROM approvals) || "
-                             "'/' || (SELECT count(*) FROM checkouts) || '/' || (SELECT count(*) FROM audit_events) "
-                             "|| '/' || (SELECT count(*) FROM outbox) || '/' || (SELECT sum(retrievals) FROM checkouts)";
+    const std::string rows =
+        "SELECT (SELECT count(*) FROM requests) || '/' || (SELECT count(*) FROM approvals) || "
+        "'/' || (SELECT count(*) FROM checkouts) || '/' || (SELECT count(*) FROM audit_events) "
+        "|| '/' || (SELECT count(*) FROM outbox) || '/' || (SELECT sum(retrievals) FROM checkouts)";
     auto snapshot = [&] {
         auto q = db().prepare(rows);
         q.step();

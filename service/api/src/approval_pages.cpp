@@ -101,7 +101,8 @@ public:
              << "<tr><th>Window</th><td>"
              << (r->start_at ? when(*r->start_at) + " to " + when(*r->start_at + r->duration_s)
                              : std::to_string(r->duration_s / 60) + " minutes from approval")
-             << "</td></tr><tr><th>State</th><td id=\"state\">" << html_escape(std::string(store::to_text(r->state))) << "</td></tr>"
+             << "</td></tr><tr><th>State</th><td id=\"state\">" << html_escape(std::string(store::to_text(r->state)))
+             << "</td></tr>"
              << "<tr><th>Decisions so far</th><td>";
         auto approvals = store::approvals_of(core.store(), r->id);
         if (approvals.empty()) html << "none yet";
@@ -111,7 +112,8 @@ public:
         html << "</td></tr></table>\n";
         if (r->state != store::RequestState::pending) {
             page(response, 409, "This request is no longer waiting",
-                 html.str() + "<p>It is " + html_escape(std::string(store::to_text(r->state))) + "; nothing is left to decide.</p>");
+                 html.str() + "<p>It is " + html_escape(std::string(store::to_text(r->state))) +
+                     "; nothing is left to decide.</p>");
             return;
         }
         const std::string token = request.params.at("token");

@@ -351,8 +351,7 @@ void read_http(SectionReader& r, Config& c) {
     c.http.threads = static_cast<int>(r.integer("threads", 16, 1, 1024));
     c.http.max_queued = static_cast<int>(r.integer("max_queued", 1024, 1, 100000));
     c.http.max_connections = static_cast<int>(r.integer("max_connections", 4096, 16, 1000000));
-    c.http.max_connections_per_address =
-        static_cast<int>(r.integer("max_connections_per_address", 64, 1, 1000000));
+    c.http.max_connections_per_address = static_cast<int>(r.integer("max_connections_per_address", 64, 1, 1000000));
     c.http.read_timeout = r.duration("read_timeout", Seconds{15});
     c.http.keepalive_timeout = r.duration("keepalive_timeout", Seconds{10});
     c.http.allowed_origins = r.list("allowed_origins", " ;,");

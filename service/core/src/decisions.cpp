@@ -88,16 +88,13 @@ Outcome<std::string> CheckoutService::decide(int64_t request_id, std::string_vie
         auto next = stage_approvers(authority_, policy, stage + 1, *requester);
         if (!next) return std::unexpected(next.error());
         for (const auto& p : *next)
-            next_notices.push_back(
-                prepare_notice("approval_needed", p, {{"stage", stage + 1}, {"approver", p.name}}));
+            next_notices.push_back(prepare_notice("approval_needed", p, {{"stage", stage + 1}, {"approver", p.name}}));
     }
     const auto denied_notice = decision == Decision::deny
                                    ? prepare_notice("request_denied", *requester, {{"by", approver->display_name}})
                                    : std::nullopt;
-    const std::string decision_details = json({{"approver", approver->name},
-                                               {"stage", stage},
-                                               {"comment", comment.value_or("")},
-                                               {"via", std::string(via)}});
+    const std::string decision_details = json(
+        {{"approver", approver->name}, {"stage", stage}, {"comment", comment.value_or("")}, {"via", std::string(via)}});
     const std::string subject_text = subject("request", request_id);
 
     store::Transaction tx(store_);

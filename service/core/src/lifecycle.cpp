@@ -111,8 +111,8 @@ Outcome<void> CheckoutService::cancel(int64_t request_id, std::string_view reque
     store::Transaction tx(store_);
     bool done =
         store::change_request_state(tx, request_id, RequestState::pending, RequestState::cancelled, std::nullopt, now);
-    if (!done &&
-        store::change_request_state(tx, request_id, RequestState::approved, RequestState::cancelled, std::nullopt, now)) {
+    if (!done && store::change_request_state(tx, request_id, RequestState::approved, RequestState::cancelled,
+                                             std::nullopt, now)) {
         done = true;
         if (auto checkout = store::checkout_of_request(store_, request_id))
             store::end_checkout(tx, checkout->id, EndReason::revoked, now); // scheduled, never started
@@ -134,8 +134,8 @@ Outcome<void> CheckoutService::check_in(int64_t checkout_id, std::string_view ho
     const auto notice = prepare_notice("window_ended", holder, {{"reason", "checked_in"}});
     store::Transaction tx(store_);
     if (!store::end_checkout(tx, checkout_id, EndReason::checked_in, now))
-        return std::unexpected(error(Kind::conflict, "not_active",
-                                     "the check-out is " + std::string(store::to_text(checkout.state))));
+        return std::unexpected(
+            error(Kind::conflict, "not_active", "the check-out is " + std::string(store::to_text(checkout.state))));
     store::change_request_state(tx, checkout.request_id, RequestState::active, RequestState::ended);
     audit(tx, now, holder.id, "checkout.ended", subject("checkout", checkout_id), json({{"reason", "checked_in"}}));
     enqueue(tx, now, notice, checkout.request_id);
@@ -154,8 +154,8 @@ Outcome<void> CheckoutService::revoke(int64_t checkout_id, std::string_view admi
     if (reason.find_first_not_of(" \t\r\n") == std::string::npos)
         return std::unexpected(error(Kind::invalid, "reason_required", "a revocation needs a reason"));
     if (reason.size() > kMaxReasonBytes)
-        return std::unexpected(error(Kind::invalid, "reason_too_long",
-                                     "reason is over " + std::to_string(kMaxReasonBytes) + " bytes"));
+        return std::unexpected(
+            error(Kind::invalid, "reason_too_long", "reason is over " + std::to_string(kMaxReasonBytes) + " bytes"));
     auto admin = authority_.resolve_live(admin_name);
     if (!admin) return std::unexpected(from_directory(admin.error(), std::string(admin_name)));
     if (!admin->enabled)
@@ -172,8 +172,8 @@ Outcome<void> CheckoutService::revoke(int64_t checkout_id, std::string_view admi
     const std::string details = json({{"reason", reason}, {"admin", admin->name}});
     store::Transaction tx(store_);
     if (!store::end_checkout(tx, checkout_id, EndReason::revoked, now))
-        return std::unexpected(error(Kind::conflict, "not_active",
-                                     "the check-out is " + std::string(store::to_text(checkout->state))));
+        return std::unexpected(
+            error(Kind::conflict, "not_active", "the check-out is " + std::string(store::to_text(checkout->state))));
     if (!store::change_request_state(tx, checkout->request_id, RequestState::active, RequestState::ended))
         store::change_request_state(tx, checkout->request_id, RequestState::approved, RequestState::cancelled);
     audit(tx, now, admin->id, "checkout.revoked", subject("checkout", checkout_id), details);

@@ -118,7 +118,8 @@ bool LinkSigner::same(const std::string& a, const std::string& b) {
 std::expected<LinkClaims, LinkError> LinkSigner::verify(const std::string& token, int64_t now) const {
     if (token.size() > 1024) return std::unexpected(LinkError::malformed);
     const size_t dot = token.find('.');
-    if (dot == std::string::npos || token.find('.', dot + 1) != std::string::npos) return std::unexpected(LinkError::malformed);
+    if (dot == std::string::npos || token.find('.', dot + 1) != std::string::npos)
+        return std::unexpected(LinkError::malformed);
     auto payload = unbase64url(token.substr(0, dot));
     auto signature = unbase64url(token.substr(dot + 1));
     if (!payload || !signature) return std::unexpected(LinkError::malformed);

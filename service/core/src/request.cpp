@@ -63,8 +63,8 @@ Outcome<store::RequestRow> CheckoutService::request_row(const NewCheckoutRequest
     if (policy.reason_required && in.reason.find_first_not_of(" \t\r\n") == std::string::npos)
         return std::unexpected(error(Kind::invalid, "reason_required", "a reason is required"));
     if (in.reason.size() > kMaxReasonBytes)
-        return std::unexpected(error(Kind::invalid, "reason_too_long",
-                                     "reason is over " + std::to_string(kMaxReasonBytes) + " bytes"));
+        return std::unexpected(
+            error(Kind::invalid, "reason_too_long", "reason is over " + std::to_string(kMaxReasonBytes) + " bytes"));
     if (policy.ticket_pattern) {
         if (!in.ticket || in.ticket->empty())
             return std::unexpected(error(Kind::invalid, "ticket_required", "a ticket is required"));
@@ -159,8 +159,8 @@ Outcome<int64_t> CheckoutService::extend(int64_t checkout_id, std::string_view h
     if (policy.reason_required && reason.find_first_not_of(" \t\r\n") == std::string::npos)
         return std::unexpected(error(Kind::invalid, "reason_required", "a reason is required"));
     if (reason.size() > kMaxReasonBytes)
-        return std::unexpected(error(Kind::invalid, "reason_too_long",
-                                     "reason is over " + std::to_string(kMaxReasonBytes) + " bytes"));
+        return std::unexpected(
+            error(Kind::invalid, "reason_too_long", "reason is over " + std::to_string(kMaxReasonBytes) + " bytes"));
     auto approvers = stage_approvers(authority_, policy, 1, *holder);
     if (!approvers) return std::unexpected(approvers.error());
     std::vector<std::optional<Notice>> notices;

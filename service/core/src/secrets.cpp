@@ -1,6 +1,6 @@
 // Setting the secret of a `password` entry (see store_secret in checkout_service.h).
-#include "keyholder/store/records.h"
 #include "keyholder/store/secrets.h"
+#include "keyholder/store/records.h"
 #include "service_internal.h"
 
 namespace keyholder::core {
@@ -34,7 +34,8 @@ Outcome<int> store_secret(store::Connection& db, const SecretVault& vault, const
     store::Transaction tx(db);
     store::put_secret(tx, *entry_id, to_stored(*sealed, now, actor));
     const int version = store::find_secret(db, *entry_id)->version;
-    audit(tx, now, actor, "secret.set", "entry:" + entry_name, json({{"version", version}, {"key_id", vault.key_id()}}));
+    audit(tx, now, actor, "secret.set", "entry:" + entry_name,
+          json({{"version", version}, {"key_id", vault.key_id()}}));
     tx.commit();
     return version;
 }

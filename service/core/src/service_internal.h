@@ -23,17 +23,17 @@ using Kind = CoreError::Kind;
 using namespace std::chrono_literals;
 
 /// Limits and periods of the rules, named once.
-inline constexpr size_t kMaxReasonBytes = 2000;          ///< reason and comment text
-inline constexpr int64_t kStartSlackSeconds = 60;        ///< a start this far in the past still counts as now
-inline constexpr auto kReleaseRetryFirst = 15s;          ///< a failed release is retried after this, doubling ...
-inline constexpr auto kReleaseRetryMax = 10min;          ///< ... up to this, while the window lasts
-inline constexpr auto kTakebackRetryFirst = 30s;         ///< a failed take-back is retried after this, doubling ...
-inline constexpr auto kTakebackRetryMax = 1h;            ///< ... up to this, until it succeeds
-inline constexpr auto kTakebackLease = 5min;             ///< a claimed take-back may run this long before others retake it
-inline constexpr int kEndsPerTransaction = 500;          ///< check-outs ended per transaction (one fsync)
-inline constexpr int kTakebacksPerPass = 200;            ///< take-backs per scheduler pass (the next ends wait for them)
-inline constexpr int kClaimsPerTransaction = 16;         ///< take-backs claimed at once (their leases must outlast them)
-inline constexpr int kEndBatchesPerPass = 1000;          ///< bound of the end loop of one pass
+inline constexpr size_t kMaxReasonBytes = 2000;   ///< reason and comment text
+inline constexpr int64_t kStartSlackSeconds = 60; ///< a start this far in the past still counts as now
+inline constexpr auto kReleaseRetryFirst = 15s;   ///< a failed release is retried after this, doubling ...
+inline constexpr auto kReleaseRetryMax = 10min;   ///< ... up to this, while the window lasts
+inline constexpr auto kTakebackRetryFirst = 30s;  ///< a failed take-back is retried after this, doubling ...
+inline constexpr auto kTakebackRetryMax = 1h;     ///< ... up to this, until it succeeds
+inline constexpr auto kTakebackLease = 5min;      ///< a claimed take-back may run this long before others retake it
+inline constexpr int kEndsPerTransaction = 500;   ///< check-outs ended per transaction (one fsync)
+inline constexpr int kTakebacksPerPass = 200;     ///< take-backs per scheduler pass (the next ends wait for them)
+inline constexpr int kClaimsPerTransaction = 16;  ///< take-backs claimed at once (their leases must outlast them)
+inline constexpr int kEndBatchesPerPass = 1000;   ///< bound of the end loop of one pass
 
 CoreError error(Kind kind, std::string code, std::string message);
 /// from_directory: not_found -> forbidden (unknown user); anything else -> unavailable.

@@ -119,7 +119,11 @@ void Front::accept_loop() {
             continue;
         }
         try {
-            hand_to_reactor(std::make_unique<Connection>(std::move(socket), tls_), Parked::Phase::request);
+            auto connection = std::make_unique<Connection>(socket, tls_);
+            // The connection holds the only reference from now on, so that the socket
+            // is closed by whichever thread ends the connection, never by this one.
+            socket = Poco::Net::StreamSocket();
+            hand_to_reactor(std::move(connection), Parked::Phase::request);
         } catch (const std::exception& e) {
             log().error("cannot take a connection from %s: %s", host, std::string(e.what()));
             release_address(host);
@@ -153,8 +157,8 @@ void Front::reactor_loop() {
             Parked parked;
             parked.phase = phase;
             parked.deadline = now + (phase == Parked::Phase::request ? settings_.request_timeout
-                                     : phase == Parked::Phase::idle   ? settings_.keepalive_timeout
-                                                                      : settings_.linger);
+                                     : phase == Parked::Phase::idle  ? settings_.keepalive_timeout
+                                                                     : settings_.linger);
             parked.connection = std::move(connection);
             const bool pipelined = phase != Parked::Phase::linger && !parked.connection->input.empty();
             try {
@@ -258,8 +262,8 @@ void Front::dispatch(Parked& parked, Framing framing) {
     }
     log().warning("request from %s refused: %s requests wait for a worker", connection->peer_host(),
                   std::to_string(settings_.max_queued));
-    connection->try_write(plain_answer(503, "Service Unavailable", "overloaded",
-                                       "too many requests are waiting; try again in a moment"));
+    connection->try_write(
+        plain_answer(503, "Service Unavailable", "overloaded", "too many requests are waiting; try again in a moment"));
     const std::string host = connection->peer_host();
     connection.reset();
     release_address(host);

@@ -34,8 +34,8 @@ struct FrontSettings {
     std::chrono::milliseconds keepalive_timeout{10000};
     std::chrono::milliseconds linger{5000}; ///< reading (and dropping) after a refused body
     int workers = 16;
-    size_t max_queued = 1024;  ///< complete requests waiting for a worker
-    int max_per_address = 64;  ///< open connections per client address
+    size_t max_queued = 1024; ///< complete requests waiting for a worker
+    int max_per_address = 64; ///< open connections per client address
     int max_connections = 4096;
 };
 
@@ -64,9 +64,9 @@ public:
     void stop();
 
     struct Counts {
-        int open = 0;      ///< connections open now
-        int busy = 0;      ///< workers running a request now
-        size_t queued = 0; ///< complete requests waiting for a worker
+        int open = 0;           ///< connections open now
+        int busy = 0;           ///< workers running a request now
+        size_t queued = 0;      ///< complete requests waiting for a worker
         uint64_t refused = 0;   ///< connections refused at accept (caps)
         uint64_t timed_out = 0; ///< requests that missed their deadline
     };
@@ -100,7 +100,7 @@ private:
     std::thread reactor_;
     std::vector<std::thread> workers_;
 
-    mutable std::mutex mutex_; // guards everything below
+    mutable std::mutex mutex_;                                                   // guards everything below
     std::deque<std::pair<std::unique_ptr<Connection>, Parked::Phase>> incoming_; ///< for the reactor
     std::deque<Job> jobs_;
     std::condition_variable job_ready_;

@@ -394,9 +394,9 @@ Server::Server(const config::HttpSection& settings, Readiness readiness, const R
     front.max_queued = static_cast<size_t>(settings.max_queued);
     front.max_per_address = settings.max_connections_per_address;
     front.max_connections = settings.max_connections;
-    impl_->front = std::make_unique<detail::Front>(
-        std::move(socket), impl_->tls ? impl_->tls->sslContext() : nullptr, front,
-        [this](detail::Job& job) { return impl_->dispatcher.serve(job); });
+    impl_->front =
+        std::make_unique<detail::Front>(std::move(socket), impl_->tls ? impl_->tls->sslContext() : nullptr, front,
+                                        [this](detail::Job& job) { return impl_->dispatcher.serve(job); });
 }
 
 Server::~Server() { stop(); }

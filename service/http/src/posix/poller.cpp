@@ -79,8 +79,7 @@ std::vector<Poller::Event> Poller::wait(std::chrono::milliseconds timeout) {
             continue;
         }
         const uint32_t e = events[i].events;
-        ready.push_back({events[i].data.fd, (e & EPOLLIN) != 0, (e & EPOLLOUT) != 0,
-                         (e & (EPOLLHUP | EPOLLERR)) != 0});
+        ready.push_back({events[i].data.fd, (e & EPOLLIN) != 0, (e & EPOLLOUT) != 0, (e & (EPOLLHUP | EPOLLERR)) != 0});
     }
     return ready;
 }

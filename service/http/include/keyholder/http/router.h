@@ -3,8 +3,8 @@
 // non-empty segment. A path that matches with another method gets 405 and Allow.
 #pragma once
 
-#include <functional>
 #include <exception>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
