@@ -6,11 +6,16 @@
 //      and client load; target >= 0.5x;
 //   2. request creation (POST /api/v1/requests: durable commit with audit and outbox
 //      rows) vs bare SQLite single-row commits at the same durability; target >= 0.8x;
-//   3. 1,000 concurrent keep-alive connections: every one must get answers; p50/p99.
+//   3. 1,000 concurrent keep-alive connections: every one must get answers; p50/p99;
+//   4. a decision with live directory reads (POST /api/v1/requests/{id}/approve, the
+//      first of two approvals: nothing released) vs the bare LDAP reads it needs on
+//      an open connection (a simple bind + the approver's tokenGroups); target <= 1.5x;
+//   5. slowloris: p99 of GET /healthz with 10 x threads connections dripping a request
+//      head from 127.0.0.10-13, vs p99 with none; target <= 2x.
 // Rounds alternate between subject and baseline so that a noisy neighbour hurts both.
 // Each figure also shows the process's CPU time per request (server and client
 // threads together): on this shared 2-core machine the rates are CPU-bound.
-// KEYHOLDER_BENCH_ONLY=get|post|keepalive runs one part (e.g. under perf).
+// KEYHOLDER_BENCH_ONLY=get|post|keepalive|decide|slowloris runs one part (e.g. under perf).
 #include <Poco/Net/HTTPBasicCredentials.h>
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
@@ -25,8 +30,13 @@
 #include <Poco/StreamCopier.h>
 #include <Poco/ThreadPool.h>
 #include <Poco/URI.h>
+#include <arpa/inet.h>
+#include <ldap.h>
+#include <netinet/in.h>
 #include <sqlite3.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -184,6 +194,128 @@ double median(std::vector<double> v) {
     return v[v.size() / 2];
 }
 
+double ms_since(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
+
+// call: one request on a keep-alive session as `user`; the status.
+int call(Poco::Net::HTTPClientSession& session, const std::string& method, const std::string& path,
+         const std::string& user, const std::string& password, const std::string& body, std::string* answer) {
+    Poco::Net::HTTPRequest request(method, path, Poco::Net::HTTPMessage::HTTP_1_1);
+    Poco::Net::HTTPBasicCredentials(user, password).authenticate(request);
+    if (!body.empty()) {
+        request.setContentType("application/json");
+        request.setContentLength(static_cast<std::streamsize>(body.size()));
+    }
+    session.sendRequest(request) << body;
+    Poco::Net::HTTPResponse response;
+    std::string text;
+    Poco::StreamCopier::copyToString(session.receiveResponse(response), text);
+    if (answer != nullptr) *answer = std::move(text);
+    return static_cast<int>(response.getStatus());
+}
+
+// bare_decision_reads: p50 (ms) of what a decision needs from AD, done by hand on one
+// open LDAPS connection: a simple bind as the approver and a base read of their
+// tokenGroups.
+struct BareReads {
+    double bind_and_read_ms = 0; ///< the baseline of the target
+    double read_ms = 0;          ///< the tokenGroups read alone (for the breakdown)
+};
+BareReads bare_decision_reads(const std::string& dc_dir, int rounds) {
+    LDAP* ld = nullptr;
+    ldap_initialize(&ld, "ldaps://127.0.0.2");
+    int version = LDAP_VERSION3;
+    ldap_set_option(ld, LDAP_OPT_PROTOCOL_VERSION, &version);
+    ldap_set_option(ld, LDAP_OPT_REFERRALS, LDAP_OPT_OFF);
+    const std::string ca = dc_dir + "/tls/ca.crt";
+    ldap_set_option(ld, LDAP_OPT_X_TLS_CACERTFILE, ca.c_str());
+    int is_server = 0;
+    ldap_set_option(ld, LDAP_OPT_X_TLS_NEWCTX, &is_server);
+    const std::string dn = "CN=Carol Security,OU=People,OU=Keyholder,DC=keyholder,DC=test";
+    std::string password = "Carol-Pa55word!";
+    berval credentials{static_cast<ber_len_t>(password.size()), password.data()};
+    std::vector<double> times, reads;
+    for (int i = 0; i < rounds + 1; ++i) {
+        const auto t0 = Clock::now();
+        if (ldap_sasl_bind_s(ld, dn.c_str(), LDAP_SASL_SIMPLE, &credentials, nullptr, nullptr, nullptr) !=
+            LDAP_SUCCESS) {
+            std::fprintf(stderr, "bare bind failed\n");
+            break;
+        }
+        char tokens[] = "tokenGroups";
+        char* attrs[] = {tokens, nullptr};
+        LDAPMessage* result = nullptr;
+        timeval timeout{5, 0};
+        const auto read_started = Clock::now();
+        const int rc = ldap_search_ext_s(ld, dn.c_str(), LDAP_SCOPE_BASE, "(objectClass=*)", attrs, 0, nullptr,
+                                         nullptr, &timeout, 0, &result);
+        if (result != nullptr) ldap_msgfree(result);
+        if (rc != LDAP_SUCCESS) {
+            std::fprintf(stderr, "bare tokenGroups read failed: %s\n", ldap_err2string(rc));
+            break;
+        }
+        if (i > 0) { // the first one opens the connection
+            times.push_back(ms_since(t0));
+            reads.push_back(ms_since(read_started));
+        }
+    }
+    ldap_unbind_ext_s(ld, nullptr, nullptr);
+    if (times.empty()) return {};
+    return {median(times), median(reads)};
+}
+
+// Dripper: connections from loopback addresses of their own that send a request head
+// a byte at a time and never finish it.
+class Dripper {
+public:
+    Dripper(uint16_t port, int count) {
+        for (int i = 0; i < count; ++i) {
+            const std::string source = "127.0.0.1" + std::to_string(i % 4);
+            int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            sockaddr_in from{};
+            from.sin_family = AF_INET;
+            ::inet_pton(AF_INET, source.c_str(), &from.sin_addr);
+            ::bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof from);
+            sockaddr_in to{};
+            to.sin_family = AF_INET;
+            to.sin_port = htons(port);
+            ::inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+            if (::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) {
+                ::close(fd);
+                continue;
+            }
+            const char head[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n";
+            [[maybe_unused]] auto sent = ::send(fd, head, sizeof head - 1, MSG_NOSIGNAL);
+            fds_.push_back(fd);
+        }
+        thread_ = std::thread([this] {
+            while (!stop_) {
+                for (int fd : fds_)
+                    [[maybe_unused]] auto sent = ::send(fd, "X", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+                for (int i = 0; i < 10 && !stop_; ++i)
+                    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+            }
+        });
+    }
+    ~Dripper() {
+        stop_ = true;
+        thread_.join();
+        for (int fd : fds_)
+            ::close(fd);
+    }
+    [[nodiscard]] size_t open() const { return fds_.size(); }
+
+private:
+    std::vector<int> fds_;
+    std::atomic<bool> stop_{false};
+    std::thread thread_;
+};
+
+// healthz_p99: p99 (ms) of sequential GET /healthz from two clients for `seconds`.
+double healthz_p99(const std::string& url, double seconds) {
+    Load load = drive(url, "GET", "/healthz", {}, 200, seconds, 2);
+    return load.failures > 0 ? -1 : load.p99_ms;
+}
+
 } // namespace
 
 int main() {
@@ -208,7 +340,10 @@ int main() {
             << "/tls/ca.crt\nbind_dn = svc-keyholder@keyholder.test\nbind_password_file = ldap.password\n"
                "[policy.shared]\nrequester_groups = Tier0 Operators\nstage1_approvers = Team Leads\n"
                "exclusive = false\nmax_duration = 4h\n"
-               "[entry.server-admins]\npolicy = shared\nrelease = group\ngroup = Server Admins\n";
+               "[entry.server-admins]\npolicy = shared\nrelease = group\ngroup = Server Admins\n"
+               "[policy.two-approvals]\nrequester_groups = Tier0 Operators\nstage1_approvers = Team Leads\n"
+               "stage1_approvals = 2\nexclusive = false\nmax_duration = 4h\n"
+               "[entry.two-approvals]\npolicy = two-approvals\nrelease = group\ngroup = Server Admins\n";
     }
     auto loaded = config::load_config(dir / "keyholder.ini");
     if (!loaded) {
@@ -301,6 +436,60 @@ int main() {
         std::printf("  (CPU per request: %.0f us created request, %.0f us bare commit)\n", median(create_cpu),
                     median(sqlite_cpu));
     }
+    // 4. A decision with live reads vs the bare LDAP reads it needs.
+    if (wanted("decide")) {
+        constexpr int kDecisions = 200;
+        Poco::URI uri(server.url());
+        Poco::Net::HTTPClientSession bob(uri.getHost(), uri.getPort());
+        Poco::Net::HTTPClientSession carol(uri.getHost(), uri.getPort());
+        std::vector<int64_t> ids;
+        for (int i = 0; i < kDecisions + 1; ++i) {
+            std::string answer;
+            if (call(bob, "POST", "/api/v1/requests", "bob", "Bob-Pa55word!",
+                     R"({"entry":"two-approvals","reason":"decision benchmark","duration":"1h"})", &answer) != 201) {
+                std::fprintf(stderr, "request refused: %s\n", answer.c_str());
+                return 1;
+            }
+            ids.push_back(std::stoll(answer.substr(answer.find("\"id\":") + 5)));
+        }
+        std::vector<double> decisions;
+        for (size_t i = 0; i < ids.size(); ++i) {
+            const auto t0 = Clock::now();
+            std::string answer;
+            const int status = call(carol, "POST", "/api/v1/requests/" + std::to_string(ids[i]) + "/approve", "carol",
+                                    "Carol-Pa55word!", R"({"comment":"ok"})", &answer);
+            if (status != 200) {
+                std::fprintf(stderr, "approve answered %d: %s\n", status, answer.c_str());
+                return 1;
+            }
+            if (i > 0) decisions.push_back(ms_since(t0)); // the first signs carol on (an LDAP bind)
+        }
+        const double decision = median(decisions);
+        const BareReads bare = bare_decision_reads(dc_dir, kDecisions);
+        std::printf("POST /api/v1/requests/{id}/approve (live: resolve + tokenGroups, durable commit): p50 %.2f ms\n"
+                    "bare LDAP reads on an open connection (simple bind + tokenGroups):       p50 %.2f ms\n"
+                    "ratio %.2fx (%d decisions, one at a time; target <= 1.5x)\n"
+                    "  (the bare tokenGroups read alone: p50 %.2f ms; Basic sign-on is cached, so the approve\n"
+                    "   path binds no more: its live reads are a user search by SID and the tokenGroups read)\n",
+                    decision, bare.bind_and_read_ms, decision / bare.bind_and_read_ms, kDecisions, bare.read_ms);
+    }
+
+    // 5. Slowloris: /healthz p99 with 10 x threads dripping connections open vs none.
+    if (wanted("slowloris")) {
+        const double quiet = healthz_p99(server.url(), 3.0);
+        double loaded = 0;
+        size_t open = 0;
+        {
+            Dripper dripper(server.port(), 10 * config.http.threads);
+            open = dripper.open();
+            loaded = healthz_p99(server.url(), 3.0);
+        }
+        std::printf("GET /healthz p99 with %zu slow connections open: %.2f ms\n"
+                    "GET /healthz p99 with none:                     %.2f ms\n"
+                    "ratio %.2fx (2 clients, 3 s each; target <= 2x)\n",
+                    open, loaded, quiet, loaded / quiet);
+    }
+
     if (!wanted("keepalive")) {
         server.stop();
         hello.stop();
