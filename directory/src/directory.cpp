@@ -507,6 +507,59 @@ Result<bool> Directory::is_member(const User& user, std::string_view group_spec,
     return false;
 }
 
+Result<Standing> Directory::standing(std::string_view who_view, const std::vector<std::string>& group_specs) {
+    const std::string who(who_view);
+    auto f = impl_->get_flavour();
+    if (!f) return std::unexpected(f.error());
+    const bool by_sid = who.starts_with("S-1-") && sid_from_string(who).has_value();
+    const bool by_dn = !by_sid && who.find('=') != std::string::npos;
+    if (*f == Flavour::active_directory && (by_sid || by_dn)) {
+        // One round trip: tokenGroups is computed for base-scope reads only, and AD takes
+        // "<SID=...>" as the DN of the object with that SID.
+        auto attrs = user_attributes(*f);
+        attrs.push_back("tokenGroups");
+        const std::string base = by_sid ? "<SID=" + who + ">" : who;
+        auto entry = impl_->run<std::optional<Entry>>([&](Session& s) {
+            return s.read(base, attrs, "(&" + user_class_filter(*f) + ")");
+        });
+        if (!entry) return std::unexpected(entry.error());
+        if (!*entry) return std::unexpected(not_found("no such user: " + who));
+        Standing standing{impl_->to_user(**entry, *f), false};
+        std::vector<std::string> sids;
+        for (const auto& raw : (*entry)->values("tokengroups"))
+            if (auto sid = sid_to_string(bytes(raw))) sids.push_back(*sid);
+        impl_->tokens.put("tokens:" + standing.user.id(), sids);
+        impl_->users.put("id:" + lower(standing.user.id()), standing.user);
+        impl_->users.put("dn:" + lower(standing.user.dn), standing.user);
+        for (const auto& spec : group_specs) {
+            auto group = find_group(spec); // which group a configured name means may be cached
+            if (!group) {
+                if (group.error().kind == DirectoryError::Kind::not_found) continue;
+                return std::unexpected(group.error());
+            }
+            if (!group->sid.empty() && std::find(sids.begin(), sids.end(), group->sid) != sids.end()) {
+                standing.member = true;
+                break;
+            }
+        }
+        return standing;
+    }
+    auto user = by_sid || who.starts_with("uuid:") ? find_user_by_id(who, Freshness::live)
+                : by_dn                             ? find_user_by_dn(who, Freshness::live)
+                                                    : find_user(who, Freshness::live);
+    if (!user) return std::unexpected(user.error());
+    Standing standing{*user, false};
+    for (const auto& spec : group_specs) {
+        auto member = is_member(standing.user, spec, Freshness::live);
+        if (!member) return std::unexpected(member.error());
+        if (*member) {
+            standing.member = true;
+            break;
+        }
+    }
+    return standing;
+}
+
 Result<std::vector<std::string>> Directory::member_dns(const Group& group) {
     // Ranged retrieval: ask for member;range=LOW-HIGH (or LOW-*), follow the range the
     // server answers with until it ends in '*'. A server that ignores ranges answers

@@ -181,6 +181,33 @@ TEST_F(DirectoryAd, TransitiveMembershipIncludesNestingThePrimaryGroupAndCycles)
     EXPECT_TRUE(*directory_.is_member(*bob, tier0->dn));
 }
 
+// A grant's question in one read: who (by SID or DN, read now) and whether they are
+// in any of the groups, nesting and the primary group included.
+TEST_F(DirectoryAd, StandingIsOneLiveReadBySidOrDn) {
+    auto bob = directory_.find_user("bob");
+    ASSERT_TRUE(bob);
+    for (const std::string& who : {bob->sid, bob->dn, std::string("bob")}) {
+        auto nested = directory_.standing(who, {"No Such Group", "Privileged Requesters"});
+        ASSERT_TRUE(nested) << who << ": " << nested.error().to_string();
+        EXPECT_EQ(nested->user.sid, bob->sid) << who;
+        EXPECT_TRUE(nested->user.enabled);
+        EXPECT_TRUE(nested->member) << who;
+        auto primary = directory_.standing(who, {"Domain Users"});
+        ASSERT_TRUE(primary);
+        EXPECT_TRUE(primary->member) << who << ": the primary group counts";
+        auto outside = directory_.standing(who, {"Team Leads", "Domain Admins"});
+        ASSERT_TRUE(outside);
+        EXPECT_FALSE(outside->member) << who;
+    }
+    auto frank = directory_.find_user("frank");
+    auto disabled = directory_.standing(frank->sid, {"Operators"});
+    ASSERT_TRUE(disabled);
+    EXPECT_FALSE(disabled->user.enabled);
+    auto nobody = directory_.standing(bob->sid.substr(0, bob->sid.rfind('-')) + "-999999", {"Operators"});
+    ASSERT_FALSE(nobody);
+    EXPECT_EQ(nobody.error().kind, Kind::not_found);
+}
+
 TEST_F(DirectoryAd, GroupsOfAUserSayHowEachWasFound) {
     auto bob = directory_.find_user("bob");
     auto groups = directory_.groups_of(*bob);

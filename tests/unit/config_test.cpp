@@ -70,7 +70,7 @@ TEST(Config, AuthProblemsAreNamed) {
     TempDir dir;
     auto file = dir.write("k.ini", "[service]\ndata_dir = data\nadmin_groups = admins\n"
                                    "[ldap]\nuris = ldap://127.0.0.1:3890\nbase_dn = dc=x\nbind_dn = cn=x\n"
-                                   "bind_password_env = PATH\n"
+                                   "bind_password_env = PATH\ncache_ttl = 2h\n"
                                    "[auth]\nnegotiate = true\nbasic = false\nbasic_cache_ttl = 2h\n"
                                    "failed_signon_limit = 0\n"
                                    "[policy.p]\nrequester_groups = g\nstage1_approvers = a\n"
@@ -79,6 +79,7 @@ TEST(Config, AuthProblemsAreNamed) {
     ASSERT_FALSE(config);
     EXPECT_TRUE(has_problem(config.error(), "auth", "keytab", "needs the HTTP service keytab")) << dump(config.error());
     EXPECT_TRUE(has_problem(config.error(), "auth", "basic_cache_ttl", "at most 1h")) << dump(config.error());
+    EXPECT_TRUE(has_problem(config.error(), "ldap", "cache_ttl", "at most 1h")) << dump(config.error());
     EXPECT_TRUE(has_problem(config.error(), "auth", "failed_signon_limit", "outside")) << dump(config.error());
 }
 

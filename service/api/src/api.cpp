@@ -76,13 +76,17 @@ public:
     // roles: what the caller may see (cached lookups may answer) or, live, what an
     // administrator may change now (setting a secret is a grant: read from AD now).
     Roles roles(const http::Identity& who, core::Freshness freshness = core::Freshness::cached) {
-        const bool live = freshness == core::Freshness::live;
-        auto principal = live ? ctx_.authority.resolve_live(who.id) : ctx_.authority.resolve(who.id);
-        if (!principal) directory_down(principal.error());
         Roles roles;
+        if (freshness == core::Freshness::live) {
+            auto standing = ctx_.authority.standing_live(who.id, ctx_.config.service.admin_groups);
+            if (!standing) directory_down(standing.error());
+            roles.admin = standing->principal.enabled && standing->member;
+            return roles; // only the admin role is ever asked live
+        }
+        auto principal = ctx_.authority.resolve(who.id);
+        if (!principal) directory_down(principal.error());
         if (!principal->enabled) return roles;
-        auto admin = live ? ctx_.authority.in_any_live(*principal, ctx_.config.service.admin_groups)
-                          : ctx_.authority.in_any(*principal, ctx_.config.service.admin_groups);
+        auto admin = ctx_.authority.in_any(*principal, ctx_.config.service.admin_groups);
         if (!admin) directory_down(admin.error());
         roles.admin = *admin;
         if (!roles.admin && !ctx_.config.service.auditor_groups.empty()) {

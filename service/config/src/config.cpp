@@ -351,7 +351,7 @@ void read_http(SectionReader& r, Config& c) {
     c.http.threads = static_cast<int>(r.integer("threads", 16, 1, 1024));
     c.http.max_queued = static_cast<int>(r.integer("max_queued", 1024, 1, 100000));
     c.http.max_connections = static_cast<int>(r.integer("max_connections", 4096, 16, 1000000));
-    c.http.max_connections_per_address = static_cast<int>(r.integer("max_connections_per_address", 64, 1, 1000000));
+    c.http.max_connections_per_address = static_cast<int>(r.integer("max_connections_per_address", 1024, 1, 1000000));
     c.http.read_timeout = r.duration("read_timeout", Seconds{15});
     c.http.keepalive_timeout = r.duration("keepalive_timeout", Seconds{10});
     c.http.allowed_origins = r.list("allowed_origins", " ;,");
@@ -425,6 +425,10 @@ void read_ldap(SectionReader& r, Config& c) {
     if (c.ldap.network_timeout.count() == 0) r.problem("network_timeout", "must be at least 1s");
     if (c.ldap.operation_timeout.count() == 0) r.problem("operation_timeout", "must be at least 1s");
     c.ldap.cache_ttl = r.duration("cache_ttl", Seconds{60});
+    // Grants never read the cache; what it serves (lists, names, visibility) must
+    // still follow AD soon.
+    if (c.ldap.cache_ttl > Seconds{3600})
+        r.problem("cache_ttl", "at most 1h: approver lists and display names must follow the directory soon");
     c.ldap.cache_size = static_cast<int>(r.integer("cache_size", 10000, 0, 10000000));
     c.ldap.pool_size = static_cast<int>(r.integer("pool_size", 4, 1, 64));
     c.ldap.page_size = static_cast<int>(r.integer("page_size", 500, 1, 100000));

@@ -49,6 +49,13 @@ DirResult<Principal> DirectoryAuthority::find(std::string_view who, Freshness fr
     return to_principal(*user);
 }
 
+DirResult<Authority::Standing> DirectoryAuthority::standing(std::string_view who,
+                                                          const std::vector<std::string>& groups) {
+    auto found = directory_.standing(who, groups);
+    if (!found) return std::unexpected(found.error());
+    return Standing{to_principal(found->user), found->member};
+}
+
 DirResult<bool> DirectoryAuthority::member_of_any(const Principal& who, const std::vector<std::string>& groups,
                                                   Freshness freshness) {
     const directory::User user = as_user(who);

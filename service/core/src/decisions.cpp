@@ -17,18 +17,27 @@ using store::RequestState;
 Outcome<Principal> CheckoutService::check_decider(const store::RequestRow& request, std::string_view approver_name,
                                                   const config::Policy& policy, Freshness freshness) {
     const bool live = freshness == Freshness::live;
-    auto approver = live ? authority_.resolve_live(approver_name) : authority_.resolve(approver_name);
-    if (!approver) return std::unexpected(from_directory(approver.error(), std::string(approver_name)));
+    const int stage = request.stage;
+    const auto& stage_rule = policy.stages.at(static_cast<size_t>(stage - 1));
+    // Who the approver is and whether they are in the stage's groups: one live read.
+    Authority::Standing standing;
+    if (live) {
+        auto found = authority_.standing_live(approver_name, stage_rule.approver_groups);
+        if (!found) return std::unexpected(from_directory(found.error(), std::string(approver_name)));
+        standing = std::move(*found);
+    } else {
+        auto found = authority_.resolve(approver_name);
+        if (!found) return std::unexpected(from_directory(found.error(), std::string(approver_name)));
+        auto member = authority_.in_any(*found, stage_rule.approver_groups);
+        if (!member) return std::unexpected(from_directory(member.error(), found->name));
+        standing = {std::move(*found), *member};
+    }
+    Principal* approver = &standing.principal;
     if (approver->id == request.requester_sid)
         return std::unexpected(error(Kind::forbidden, "self_approval", "nobody decides on their own request"));
     if (!approver->enabled)
         return std::unexpected(error(Kind::forbidden, "account_disabled", approver->name + " is disabled"));
-    const int stage = request.stage;
-    const auto& stage_rule = policy.stages.at(static_cast<size_t>(stage - 1));
-    auto eligible = live ? authority_.in_any_live(*approver, stage_rule.approver_groups)
-                         : authority_.in_any(*approver, stage_rule.approver_groups);
-    if (!eligible) return std::unexpected(from_directory(eligible.error(), approver->name));
-    bool may = *eligible;
+    bool may = standing.member;
     if (!may && stage_rule.requester_manager) {
         auto requester =
             live ? authority_.resolve_live(request.requester_sid) : authority_.resolve(request.requester_sid);

@@ -156,13 +156,12 @@ Outcome<void> CheckoutService::revoke(int64_t checkout_id, std::string_view admi
     if (reason.size() > kMaxReasonBytes)
         return std::unexpected(
             error(Kind::invalid, "reason_too_long", "reason is over " + std::to_string(kMaxReasonBytes) + " bytes"));
-    auto admin = authority_.resolve_live(admin_name);
-    if (!admin) return std::unexpected(from_directory(admin.error(), std::string(admin_name)));
+    auto standing = authority_.standing_live(admin_name, config_.service.admin_groups);
+    if (!standing) return std::unexpected(from_directory(standing.error(), std::string(admin_name)));
+    const Principal* admin = &standing->principal;
     if (!admin->enabled)
         return std::unexpected(error(Kind::forbidden, "account_disabled", admin->name + " is disabled"));
-    auto is_admin = authority_.in_any_live(*admin, config_.service.admin_groups);
-    if (!is_admin) return std::unexpected(from_directory(is_admin.error(), admin->name));
-    if (!*is_admin)
+    if (!standing->member)
         return std::unexpected(error(Kind::forbidden, "not_an_admin", admin->name + " is not an administrator"));
     // The holder is told; looked up before the write lock (without an answer the
     // mail is skipped, not the revocation).

@@ -31,16 +31,15 @@ Outcome<std::vector<Principal>> detail::stage_approvers(Authority& authority, co
 
 Outcome<Principal> CheckoutService::eligible_requester(std::string_view who, const config::Policy& policy,
                                                        const std::string& entry_name) {
-    auto requester = authority_.resolve_live(who);
-    if (!requester) return std::unexpected(from_directory(requester.error(), std::string(who)));
-    if (!requester->enabled)
-        return std::unexpected(error(Kind::forbidden, "account_disabled", requester->name + " is disabled"));
-    auto allowed = authority_.in_any_live(*requester, policy.requester_groups);
-    if (!allowed) return std::unexpected(from_directory(allowed.error(), requester->name));
-    if (!*allowed)
+    auto standing = authority_.standing_live(who, policy.requester_groups);
+    if (!standing) return std::unexpected(from_directory(standing.error(), std::string(who)));
+    Principal& requester = standing->principal;
+    if (!requester.enabled)
+        return std::unexpected(error(Kind::forbidden, "account_disabled", requester.name + " is disabled"));
+    if (!standing->member)
         return std::unexpected(error(Kind::forbidden, "not_a_requester",
-                                     requester->name + " is not in a group that may request " + entry_name));
-    return std::move(*requester);
+                                     requester.name + " is not in a group that may request " + entry_name));
+    return std::move(requester);
 }
 
 Outcome<int64_t> CheckoutService::request(const NewCheckoutRequest& request) {

@@ -38,6 +38,13 @@ template <typename T> using Result = std::expected<T, DirectoryError>;
 /// display names and visibility may be `cached`. A live answer refreshes the cache.
 enum class Freshness { cached, live };
 
+/// Standing: a user as the directory has them now, and whether they are in any of
+/// the groups asked about (the question every grant asks).
+struct Standing {
+    User user;
+    bool member = false;
+};
+
 struct CacheStats {
     uint64_t hits = 0;
     uint64_t misses = 0;
@@ -74,6 +81,11 @@ public:
     /// memberships are read now; the group's DN/SID may come from the cache (which
     /// group a configured name means is not a yes: membership is).
     Result<bool> is_member(const User& user, std::string_view group_spec, Freshness freshness = Freshness::cached);
+    /// standing: `who` (a SID, uuid:..., a DN or a login) read live, and whether they
+    /// are transitively in any of `group_specs`. On AD, for a SID or a DN, this is one
+    /// base read (the user's attributes and tokenGroups together, the SID as a
+    /// <SID=...> DN); otherwise a lookup and the membership reads. Refreshes the cache.
+    Result<Standing> standing(std::string_view who, const std::vector<std::string>& group_specs);
     /// groups_of: every group the user is transitively in, with how it was found.
     Result<std::vector<Membership>> groups_of(const User& user, Freshness freshness = Freshness::cached);
     /// member_dns: the direct members of a group (ranged retrieval for large groups).

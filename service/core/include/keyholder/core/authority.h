@@ -56,6 +56,17 @@ public:
         call("in_any");
         return member_of_any(who, groups, Freshness::live);
     }
+    /// Standing: who, read now, and whether they are in any of the groups asked about.
+    struct Standing {
+        Principal principal;
+        bool member = false;
+    };
+    /// standing_live: resolve_live + in_any_live, in one directory round trip where
+    /// the directory allows it (AD, given a SID or a DN).
+    DirResult<Standing> standing_live(std::string_view who, const std::vector<std::string>& groups) {
+        call("standing");
+        return standing(who, groups);
+    }
     /// manager_of: nullopt when the directory names no manager.
     DirResult<std::optional<Principal>> manager_of(const Principal& who) {
         call("manager_of");
@@ -89,6 +100,14 @@ public:
 
 protected:
     virtual DirResult<Principal> find(std::string_view who, Freshness freshness) = 0;
+    /// standing: by default a live find and a live membership check.
+    virtual DirResult<Standing> standing(std::string_view who, const std::vector<std::string>& groups) {
+        auto principal = find(who, Freshness::live);
+        if (!principal) return std::unexpected(principal.error());
+        auto member = member_of_any(*principal, groups, Freshness::live);
+        if (!member) return std::unexpected(member.error());
+        return Standing{std::move(*principal), *member};
+    }
     virtual DirResult<bool> member_of_any(const Principal& who, const std::vector<std::string>& groups,
                                           Freshness freshness) = 0;
     virtual DirResult<std::optional<Principal>> manager(const Principal& who, Freshness freshness) = 0;
@@ -109,6 +128,7 @@ public:
 
 protected:
     DirResult<Principal> find(std::string_view who, Freshness freshness) override;
+    DirResult<Standing> standing(std::string_view who, const std::vector<std::string>& groups) override;
     DirResult<bool> member_of_any(const Principal& who, const std::vector<std::string>& groups,
                                   Freshness freshness) override;
     DirResult<std::optional<Principal>> manager(const Principal& who, Freshness freshness) override;
