@@ -519,9 +519,8 @@ Result<Standing> Directory::standing(std::string_view who_view, const std::vecto
         auto attrs = user_attributes(*f);
         attrs.push_back("tokenGroups");
         const std::string base = by_sid ? "<SID=" + who + ">" : who;
-        auto entry = impl_->run<std::optional<Entry>>([&](Session& s) {
-            return s.read(base, attrs, "(&" + user_class_filter(*f) + ")");
-        });
+        auto entry = impl_->run<std::optional<Entry>>(
+            [&](Session& s) { return s.read(base, attrs, "(&" + user_class_filter(*f) + ")"); });
         if (!entry) return std::unexpected(entry.error());
         if (!*entry) return std::unexpected(not_found("no such user: " + who));
         Standing standing{impl_->to_user(**entry, *f), false};
@@ -545,8 +544,8 @@ Result<Standing> Directory::standing(std::string_view who_view, const std::vecto
         return standing;
     }
     auto user = by_sid || who.starts_with("uuid:") ? find_user_by_id(who, Freshness::live)
-                : by_dn                             ? find_user_by_dn(who, Freshness::live)
-                                                    : find_user(who, Freshness::live);
+                : by_dn                            ? find_user_by_dn(who, Freshness::live)
+                                                   : find_user(who, Freshness::live);
     if (!user) return std::unexpected(user.error());
     Standing standing{*user, false};
     for (const auto& spec : group_specs) {

@@ -247,8 +247,8 @@ BareReads bare_decision_reads(const std::string& dc_dir, int rounds) {
         LDAPMessage* result = nullptr;
         timeval timeout{5, 0};
         const auto read_started = Clock::now();
-        const int rc = ldap_search_ext_s(ld, dn.c_str(), LDAP_SCOPE_BASE, "(objectClass=*)", attrs, 0, nullptr,
-                                         nullptr, &timeout, 0, &result);
+        const int rc = ldap_search_ext_s(ld, dn.c_str(), LDAP_SCOPE_BASE, "(objectClass=*)", attrs, 0, nullptr, nullptr,
+                                         &timeout, 0, &result);
         if (result != nullptr) ldap_msgfree(result);
         if (rc != LDAP_SUCCESS) {
             std::fprintf(stderr, "bare tokenGroups read failed: %s\n", ldap_err2string(rc));
@@ -269,7 +269,8 @@ BareReads bare_decision_reads(const std::string& dc_dir, int rounds) {
 // threads on connections of their own, bound as the service account.
 double bare_standing_reads(const std::string& dc_dir, const std::string& sid, int clients, double seconds) {
     std::atomic<int> done{0};
-    const auto until = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+    const auto until =
+        Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
     std::vector<std::thread> threads;
     const auto start = Clock::now();
     for (int c = 0; c < clients; ++c)

@@ -50,7 +50,7 @@ DirResult<Principal> DirectoryAuthority::find(std::string_view who, Freshness fr
 }
 
 DirResult<Authority::Standing> DirectoryAuthority::standing(std::string_view who,
-                                                          const std::vector<std::string>& groups) {
+                                                            const std::vector<std::string>& groups) {
     auto found = directory_.standing(who, groups);
     if (!found) return std::unexpected(found.error());
     return Standing{to_principal(found->user), found->member};

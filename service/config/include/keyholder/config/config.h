@@ -49,10 +49,10 @@ struct HttpSection {
     int max_header_fields = 64;
     int max_header_bytes = 16 * 1024;
     int threads = 16;
-    int max_queued = 1024;                ///< complete requests waiting for a worker
-    int max_connections = 4096;           ///< open connections in all
+    int max_queued = 1024;                  ///< complete requests waiting for a worker
+    int max_connections = 4096;             ///< open connections in all
     int max_connections_per_address = 1024; ///< open connections from one client address (a proxy counts as one)
-    Seconds read_timeout{15};             ///< the whole request (head and body) must arrive within this
+    Seconds read_timeout{15};               ///< the whole request (head and body) must arrive within this
     Seconds keepalive_timeout{10};
     std::vector<std::string> allowed_origins; ///< extra origins allowed to POST (the public URL always is)
     [[nodiscard]] bool tls() const { return tls_cert_file.has_value(); }
