@@ -217,11 +217,9 @@ int call(Poco::Net::HTTPClientSession& session, const std::string& method, const
 // bare_decision_reads: p50 (ms) of what a decision needs from AD, done by hand on one
 // open LDAPS connection: a simple bind as the approver and a base read of their
 // tokenGroups.
-struct BareReads {
-    double bind_and_read_ms = 0; ///< the baseline of the target
-    double read_ms = 0;          ///< the tokenGroups read alone (for the breakdown)
-};
-BareReads bare_decision_reads(const std::string& dc_dir, int rounds) {
+// open_bench_ldap: an LDAPS handle to the benchmark DC (127.0.0.2), its CA checked;
+// connected at the first operation.
+LDAP* open_bench_ldap(const std::string& dc_dir) {
     LDAP* ld = nullptr;
     ldap_initialize(&ld, "ldaps://127.0.0.2");
     int version = LDAP_VERSION3;
@@ -231,6 +229,15 @@ BareReads bare_decision_reads(const std::string& dc_dir, int rounds) {
     ldap_set_option(ld, LDAP_OPT_X_TLS_CACERTFILE, ca.c_str());
     int is_server = 0;
     ldap_set_option(ld, LDAP_OPT_X_TLS_NEWCTX, &is_server);
+    return ld;
+}
+
+struct BareReads {
+    double bind_and_read_ms = 0; ///< the baseline of the target
+    double read_ms = 0;          ///< the tokenGroups read alone (for the breakdown)
+};
+BareReads bare_decision_reads(const std::string& dc_dir, int rounds) {
+    LDAP* ld = open_bench_ldap(dc_dir);
     const std::string dn = "CN=Carol Security,OU=People,OU=Keyholder,DC=keyholder,DC=test";
     std::string password = "Carol-Pa55word!";
     berval credentials{static_cast<ber_len_t>(password.size()), password.data()};
@@ -275,15 +282,7 @@ double bare_standing_reads(const std::string& dc_dir, const std::string& sid, in
     const auto start = Clock::now();
     for (int c = 0; c < clients; ++c)
         threads.emplace_back([&] {
-            LDAP* ld = nullptr;
-            ldap_initialize(&ld, "ldaps://127.0.0.2");
-            int version = LDAP_VERSION3;
-            ldap_set_option(ld, LDAP_OPT_PROTOCOL_VERSION, &version);
-            ldap_set_option(ld, LDAP_OPT_REFERRALS, LDAP_OPT_OFF);
-            const std::string ca = dc_dir + "/tls/ca.crt";
-            ldap_set_option(ld, LDAP_OPT_X_TLS_CACERTFILE, ca.c_str());
-            int is_server = 0;
-            ldap_set_option(ld, LDAP_OPT_X_TLS_NEWCTX, &is_server);
+            LDAP* ld = open_bench_ldap(dc_dir);
             std::string password = "Svc-Keyh0lder-Pa55!";
             berval credentials{static_cast<ber_len_t>(password.size()), password.data()};
             if (ldap_sasl_bind_s(ld, "svc-keyholder@keyholder.test", LDAP_SASL_SIMPLE, &credentials, nullptr, nullptr,

@@ -8,8 +8,6 @@
 namespace keyholder::core {
 
 using namespace detail;
-using store::CheckoutState;
-using store::RequestState;
 
 // check_decider: may this person decide the current stage of the request now? Live
 // for a decision: a disabled approver, or one removed from the approver group a

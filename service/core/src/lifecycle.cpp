@@ -8,10 +8,6 @@
 namespace keyholder::core {
 
 using namespace detail;
-using store::CheckoutState;
-using store::EndReason;
-using store::Progress;
-using store::RequestState;
 
 // holder_of: the check-out and its holder, when `holder_name` is that holder (as the
 // directory has it, possibly cached: who someone is decides nothing here).

@@ -10,7 +10,6 @@
 namespace keyholder::core {
 
 using namespace detail;
-using store::RequestState;
 
 Outcome<std::vector<Principal>> detail::stage_approvers(Authority& authority, const config::Policy& policy, int stage,
                                                         const Principal& requester) {

@@ -10,10 +10,6 @@
 namespace keyholder::core {
 
 using namespace detail;
-using store::CheckoutState;
-using store::EndReason;
-using store::Progress;
-using store::RequestState;
 
 namespace {
 

@@ -16,10 +16,15 @@
 #include "keyholder/core/checkout_service.h"
 #include "keyholder/store/secrets.h"
 #include "keyholder/store/sqlite.h"
+#include "keyholder/store/states.h"
 
 namespace keyholder::core::detail {
 
 using Kind = CoreError::Kind;
+using store::CheckoutState;
+using store::EndReason;
+using store::Progress;
+using store::RequestState;
 using namespace std::chrono_literals;
 
 /// Limits and periods of the rules, named once.

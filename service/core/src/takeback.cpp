@@ -9,7 +9,6 @@
 namespace keyholder::core {
 
 using namespace detail;
-using store::Progress;
 
 void CheckoutService::take_back(int64_t checkout_id, SchedulerPass& pass) {
     std::optional<store::TakebackClaim> claim;
