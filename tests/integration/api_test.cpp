@@ -632,4 +632,32 @@ TEST_F(Api, TlsEndpointRefusesOldProtocolsAndServesBasic) {
     EXPECT_EQ(old.out.find("BEGIN CERTIFICATE"), std::string::npos) << old.out;
 }
 
+// The directory stops answering while every cache is warm (bob's and carol's Basic
+// credentials, approver lists): a new request and a decision are answered 503 with
+// the JSON error body, and nothing is recorded. Last in this file: it stops the
+// suite's directory.
+TEST_F(Api, ADirectoryOutageAnswers503ForEveryGrantAndRecordsNothing) {
+    ensure_secret("spare");
+    const int64_t pending = new_request("spare");
+    ASSERT_GT(pending, 0);
+    ASSERT_EQ(call("carol", "GET", "/api/v1/requests/{id}", "/api/v1/requests/" + std::to_string(pending)).status,
+              200); // carol signed on and her view cached
+    auto counts = [&] {
+        return std::to_string(count_rows("requests")) + "/" + std::to_string(count_rows("approvals")) + "/" +
+               std::to_string(count_rows("checkouts")) + "/" + std::to_string(count_rows("audit_events")) + "/" +
+               std::to_string(count_rows("outbox"));
+    };
+    slapd_->stop();
+    const std::string before = counts();
+    auto request = call("bob", "POST", "/api/v1/requests", "/api/v1/requests",
+                        R"({"entry":"spare","reason":"outage","ticket":"CHG-7","duration":"30m"})");
+    EXPECT_EQ(request.status, 503) << request.body;
+    EXPECT_EQ(code(request), "directory_unavailable") << request.body;
+    auto approve = call("carol", "POST", "/api/v1/requests/{id}/approve",
+                        "/api/v1/requests/" + std::to_string(pending) + "/approve", R"({"comment":"ok"})");
+    EXPECT_EQ(approve.status, 503) << approve.body;
+    EXPECT_EQ(code(approve), "directory_unavailable") << approve.body;
+    EXPECT_EQ(counts(), before) << "nothing recorded";
+}
+
 } // namespace

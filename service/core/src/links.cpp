@@ -6,6 +6,7 @@
 
 #include <charconv>
 #include <optional>
+#include <stdexcept>
 
 #include "keyholder/core/vault.h"
 
@@ -96,8 +97,11 @@ std::expected<LinkSigner, std::string> LinkSigner::open(const std::filesystem::p
 std::string LinkSigner::mac(const std::string& data) const {
     unsigned char digest[EVP_MAX_MD_SIZE];
     unsigned int length = 0;
-    HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()), reinterpret_cast<const unsigned char*>(data.data()),
-         data.size(), digest, &length);
+    // A failed HMAC must never yield a MAC (an empty one would match an empty signature).
+    if (HMAC(EVP_sha256(), key_.data(), static_cast<int>(key_.size()),
+             reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest, &length) == nullptr ||
+        length != 32)
+        throw std::runtime_error("HMAC-SHA256 of an approval link failed");
     return std::string(reinterpret_cast<const char*>(digest), length);
 }
 
@@ -112,7 +116,7 @@ std::string LinkSigner::nonce_for(const std::string& name) const { return hex(ma
 std::string LinkSigner::form_key(const std::string& token) const { return base64url(mac("form|" + token)); }
 
 bool LinkSigner::same(const std::string& a, const std::string& b) {
-    return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+    return !a.empty() && a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
 std::expected<LinkClaims, LinkError> LinkSigner::verify(const std::string& token, int64_t now) const {
