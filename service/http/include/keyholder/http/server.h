@@ -11,8 +11,10 @@
 //   GET /healthz  200 while the process runs (liveness)
 //   GET /readyz   200 when the store and the directory answer, else 503 with the reason
 //   GET /metrics  Prometheus text
-// Keep-alive is kept only while the worker pool has room: when it is (nearly) full,
-// answers carry "Connection: close", so idle keep-alive clients cannot starve others.
+// Connections are read by one reactor thread without blocking until a whole request
+// is in (src/front.h); workers run complete requests only, so a slow or idle client
+// holds a socket, never a worker. A request must arrive within read_timeout (else
+// 408); connections are capped per client address and in all (503 at accept).
 #pragma once
 
 #include <functional>
@@ -58,7 +60,8 @@ public:
     Server& operator=(const Server&) = delete;
 
     void start();
-    /// stop: stops accepting, aborts open connections and joins the workers.
+    /// stop: stops accepting, aborts open connections (an answer in progress is cut
+    /// short) and joins the threads.
     void stop();
     /// port: the bound port (useful with port 0 in tests).
     [[nodiscard]] uint16_t port() const;
