@@ -90,7 +90,7 @@ protected:
             api::ApiContext{*config_, *pool_, *authority_, clock_, nullptr, nullptr, {}});
         api::add_api_routes(router_, *context_);
         sign_on_ = std::make_unique<auth::SignOn>(config_->auth, *directory_);
-        server_ = std::make_unique<http::Server>(config_->http, http::Readiness{}, &router_, sign_on_.get());
+        server_ = std::make_unique<http::Server>(config_->http, http::Readiness{}, &router_, sign_on_.get(), &metrics_);
         server_->start();
     }
     void TearDown() override {
@@ -159,6 +159,7 @@ protected:
     std::unique_ptr<api::CorePool> pool_;
     std::unique_ptr<api::ApiContext> context_;
     http::Router router_;
+    http::Metrics metrics_;
     std::unique_ptr<auth::SignOn> sign_on_;
     std::unique_ptr<http::Server> server_;
 };
@@ -202,6 +203,7 @@ TEST_F(SlowClients, CannotStarveOthersAndAreClosedAtTheirDeadline) {
         }
     }
     EXPECT_EQ(closed_on_time, static_cast<int>(slow.size())) << "closed at read_timeout (3 s)";
+    EXPECT_EQ(metrics_.value("keyholder_http_request_timeouts_total"), static_cast<double>(slow.size()));
 }
 
 TEST_F(SlowClients, APerAddressCapRefusesTheRestAtOnce) {
@@ -218,6 +220,7 @@ TEST_F(SlowClients, APerAddressCapRefusesTheRestAtOnce) {
     ASSERT_TRUE(refused.closed) << "the 33rd connection from one address was not refused";
     EXPECT_NE(refused.answer.find("503"), std::string::npos) << refused.answer;
     EXPECT_NE(refused.answer.find("too_many_connections"), std::string::npos) << refused.answer;
+    EXPECT_EQ(metrics_.value("keyholder_http_connections_refused_total"), 1.0);
     EXPECT_EQ(probe("/healthz", false).first, 200) << "other addresses are served";
     held.clear(); // closed by the client: the cap frees up
     std::this_thread::sleep_for(300ms);

@@ -105,6 +105,7 @@ void Front::accept_loop() {
                 ++per_address_[host];
             }
         }
+        if (refuse && settings_.counted) settings_.counted("refused");
         if (refuse) {
             if (tls_ == nullptr) {
                 const std::string answer =
@@ -194,6 +195,7 @@ void Front::reactor_loop() {
                     std::lock_guard lock(mutex_);
                     ++timed_out_;
                 }
+                if (settings_.counted) settings_.counted("timed_out");
                 log().notice("request from %s not complete within %s ms: closed", parked.connection->peer_host(),
                              std::to_string(settings_.request_timeout.count()));
                 parked.connection->try_write(plain_answer(

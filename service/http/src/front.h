@@ -37,6 +37,9 @@ struct FrontSettings {
     size_t max_queued = 1024; ///< complete requests waiting for a worker
     int max_per_address = 64; ///< open connections per client address
     int max_connections = 4096;
+    /// counted: called for each refused connection ("refused") and each request that
+    /// missed its deadline ("timed_out"), e.g. to count them in /metrics.
+    std::function<void(const char* event)> counted;
 };
 
 /// Job: a complete request (or one refused by its framing) for a worker.

@@ -394,9 +394,27 @@ Server::Server(const config::HttpSection& settings, Readiness readiness, const R
     front.max_queued = static_cast<size_t>(settings.max_queued);
     front.max_per_address = settings.max_connections_per_address;
     front.max_connections = settings.max_connections;
+    if (metrics != nullptr)
+        front.counted = [metrics](const char* event) {
+            if (std::string_view(event) == "refused")
+                metrics->add("keyholder_http_connections_refused_total",
+                             "Connections refused at accept (per-address or total cap)");
+            else
+                metrics->add("keyholder_http_request_timeouts_total",
+                             "Requests that did not arrive whole within read_timeout (408)");
+        };
     impl_->front =
         std::make_unique<detail::Front>(std::move(socket), impl_->tls ? impl_->tls->sslContext() : nullptr, front,
                                         [this](detail::Job& job) { return impl_->dispatcher.serve(job); });
+    if (metrics != nullptr) {
+        detail::Front* f = impl_->front.get();
+        metrics->gauge("keyholder_http_connections_open", "Client connections open now",
+                       [f] { return f->counts().open; });
+        metrics->gauge("keyholder_http_workers_busy", "Workers running a request now",
+                       [f] { return f->counts().busy; });
+        metrics->gauge("keyholder_http_requests_queued", "Complete requests waiting for a worker",
+                       [f] { return static_cast<double>(f->counts().queued); });
+    }
 }
 
 Server::~Server() { stop(); }
