@@ -1,6 +1,6 @@
-// A DC that accepts connections and then never answers for 40 s (here a loopback listener
-// that accepts and stays silent, first in the URI list, in front of a real slapd
-// over LDAPS). It costs one timeout, once: the first connection set-up that meets it
+// A DC that accepts connections and then never answers (here a loopback listener that
+// accepts and stays silent, first in the URI list, in front of a real slapd over
+// LDAPS), for 40 s of lookups from 4 threads. It costs one timeout, once: the first connection set-up that meets it
 // waits for the set-up bound, marks it down for the whole pool, and every later
 // connection goes to the next URI at once; only the background prober asks the
 // silent server again (with a doubling back-off), never a caller.
