@@ -546,6 +546,42 @@ TEST_F(CoreCheckout, WindowEndsAndAccessIsTakenBack) {
     EXPECT_EQ(authority_.writes.back(), "remove bob from Server Admins");
 }
 
+// A claim whose runner died (the process was killed mid take-back) holds the
+// take-back only until its lease ends; then a scheduler pass takes it over. A
+// restarted service drops such claims at once (recover()).
+TEST_F(CoreCheckout, AnAbandonedTakebackClaimExpiresWithItsLease) {
+    auto id = service_->request(jit());
+    service_->decide(*id, "alice", Decision::approve);
+    auto checkout = store::checkout_of_request(db(), *id);
+    clock_.set(checkout->ends_at);
+    {
+        store::Transaction tx(db());
+        ASSERT_TRUE(store::end_checkout(tx, checkout->id, store::EndReason::expired, clock_.now()));
+        ASSERT_TRUE(store::claim_takeback(tx, checkout->id, clock_.now(), clock_.now() + 300)); // and then it died
+        EXPECT_FALSE(store::claim_takeback(tx, checkout->id, clock_.now(), clock_.now() + 300)) << "claimed once";
+        tx.commit();
+    }
+    authority_.writes.clear();
+    EXPECT_EQ(service_->run_due().taken_back, 0) << "the lease still runs";
+    EXPECT_TRUE(authority_.writes.empty());
+    clock_.advance(301s);
+    EXPECT_EQ(service_->run_due().taken_back, 1) << "the lease ran out: taken over";
+    EXPECT_EQ(store::to_text(store::find_checkout(db(), checkout->id)->takeback_state), "done");
+
+    auto second = service_->request(jit());
+    service_->decide(*second, "carol", Decision::approve);
+    auto other = store::checkout_of_request(db(), *second);
+    clock_.set(other->ends_at);
+    {
+        store::Transaction tx(db());
+        store::end_checkout(tx, other->id, store::EndReason::expired, clock_.now());
+        store::claim_takeback(tx, other->id, clock_.now(), clock_.now() + 300);
+        tx.commit();
+    }
+    EXPECT_EQ(service_->recover(), 1);
+    EXPECT_EQ(service_->run_due().taken_back, 1) << "after a restart at once";
+}
+
 TEST_F(CoreCheckout, FailedTakeBackIsRetriedWithBackoffAndBlocksTheEntry) {
     auto id = service_->request(jit());
     service_->decide(*id, "alice", Decision::approve);
