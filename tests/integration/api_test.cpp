@@ -5,11 +5,19 @@
 // status is checked against the OpenAPI document the server publishes.
 #include <gtest/gtest.h>
 
+#include <Poco/AutoPtr.h>
+#include <Poco/Base64Encoder.h>
+#include <Poco/Channel.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
+#include <Poco/Logger.h>
+#include <Poco/Message.h>
 
 #include <fstream>
+#include <mutex>
+#include <regex>
 #include <set>
+#include <sstream>
 
 #include "keyholder/api/api.h"
 #include "keyholder/auth/sign_on.h"
@@ -510,6 +518,93 @@ TEST_F(Api, AStoreFailureAnswers503AndRecordsNothing) {
     EXPECT_EQ(failed.body.find("injected"), std::string::npos) << "the cause goes to the log, not to the caller";
     EXPECT_EQ(counts(), before);
     EXPECT_EQ(call("bob", "GET", "/api/v1/me", "/api/v1/me").status, 200);
+}
+
+// LogCapture: every keyholder log line while it lives.
+class LogCapture : public Poco::Channel {
+public:
+    void log(const Poco::Message& message) override {
+        std::lock_guard lock(mutex_);
+        lines_.push_back(message.getText());
+    }
+    std::vector<std::string> lines() {
+        std::lock_guard lock(mutex_);
+        return lines_;
+    }
+
+private:
+    std::mutex mutex_;
+    std::vector<std::string> lines_;
+};
+
+// One set of text rules for every field (keyholder/text/text.h): single-line fields
+// take no line breaks of any kind, lengths count characters, a key given twice or a
+// null is refused, Basic credentials with control characters or padded names sign
+// nobody on; what is echoed is escaped, and every log line is one line.
+TEST_F(Api, OneSetOfTextRulesAndOneLinePerLogEvent) {
+    Poco::AutoPtr<LogCapture> capture(new LogCapture);
+    Poco::Channel::Ptr before = Poco::Logger::get("keyholder.http").getChannel();
+    Poco::Logger::setChannel("keyholder", Poco::Channel::Ptr(capture)); // shared, not handed over
+    const std::string p = "/api/v1/requests";
+    std::string accents, too_many;
+    for (int i = 0; i < 2000; ++i)
+        accents += "\xc3\xa9"; // é
+    too_many = accents + "\xc3\xa9";
+    struct Case {
+        std::string body;
+        std::string code;
+    };
+    for (const Case& c : std::vector<Case>{
+             {R"({"entry":"nonexistent","entry":"demo-admin","reason":"x","ticket":"CHG-1"})", "duplicate_field"},
+             {R"({"entry":"demo-admin","reason":"x","ticket":"T1\r\nBcc: x@example.com"})", "line_break"},
+             {R"({"entry":"demo-admin","reason":"x","ticket":"CHG-1\u2028"})", "line_break"},
+             {R"({"entry":"demo-admin","reason":"x","ticket":"CHG-1\u0085"})", "line_break"},
+             {R"({"entry":"demo-admin\nFAKE Error line","reason":"x","ticket":"CHG-1"})", "line_break"},
+             {R"({"entry":"demo-admin","reason":"a\rb","ticket":"CHG-1"})", "control_characters"},
+             {R"({"entry":"demo-admin","reason":"a\u0001b","ticket":"CHG-1"})", "control_characters"},
+             {"{\"entry\":\"demo-admin\",\"reason\":\"" + too_many + "\",\"ticket\":\"CHG-1\"}", "too_long"},
+             {R"({"entry":"demo-admin","reason":"x","ticket":"CHG-1","duration":null})", "wrong_type"},
+             {R"({"entry":"demo-admin","reason":"x","ticket":"CHG-1","duration":"1h1h"})", "bad_duration"},
+             {"{\"x\\r\\nFAKE\":1}", "unknown_field"},
+         }) {
+        auto answer = call("bob", "POST", p, p, c.body);
+        EXPECT_EQ(answer.status, 400) << c.body << " -> " << answer.body;
+        EXPECT_EQ(code(answer), c.code) << c.body << " -> " << answer.body;
+    }
+    // 2,000 characters of two bytes each are 2,000, not 4,000: not too long.
+    auto long_ok =
+        call("bob", "POST", p, p, "{\"entry\":\"demo-admin\",\"reason\":\"" + accents + "\",\"ticket\":\"CHG-1\"}");
+    EXPECT_NE(code(long_ok), "too_long") << long_ok.body;
+    // A multi-line reason keeps its line breaks (CRLF becomes LF).
+    auto multi = call("bob", "POST", p, p, R"({"entry":"spare","reason":"line one\r\nline two","ticket":"CHG-2"})");
+    if (multi.status == 201) {
+        EXPECT_EQ(parse(multi.body)->getValue<std::string>("reason"), "line one\nline two");
+    }
+    // Echoed input is escaped, whole (not cut at the NUL).
+    auto nul = call("bob", "GET", "/api/v1/requests/{id}", "/api/v1/requests/%00abc");
+    EXPECT_EQ(nul.status, 400);
+    EXPECT_NE(nul.body.find("\\\\0abc"), std::string::npos) << nul.body;
+    // Basic credentials: a NUL and junk after the password, or a padded name, sign nobody on.
+    for (const std::string& credentials :
+         {std::string("bob:bob-demo-password\0junk", 26), std::string(" bob:bob-demo-password"),
+          std::string("bob :bob-demo-password")}) {
+        HttpCall c;
+        c.url = server_->url() + "/api/v1/me";
+        std::ostringstream encoded;
+        {
+            Poco::Base64Encoder encoder(encoded);
+            encoder << credentials;
+        }
+        c.headers.emplace_back("Authorization", "Basic " + encoded.str());
+        EXPECT_EQ(http_call(c).status, 401) << credentials;
+    }
+    Poco::Logger::setChannel("keyholder", before);
+    bool created_line = false;
+    for (const auto& line : capture->lines()) {
+        EXPECT_EQ(line.find_first_of("\r\n"), std::string::npos) << "a log line was split: " << line;
+        if (std::regex_search(line, std::regex("^request [0-9]+: bob asks for "))) created_line = true;
+    }
+    EXPECT_TRUE(created_line || (long_ok.status != 201 && multi.status != 201)) << "log lines carry the request id";
 }
 
 TEST_F(Api, RoutingAndHeaderLimits) {

@@ -386,6 +386,34 @@ TEST_F(CoreCheckout, AFailingSealStoresNothing) {
     EXPECT_TRUE(authority_.last_password.empty()) << "AD was not asked to set a password nobody could read";
 }
 
+// One validation for every way text arrives (the API, the approval page's form, the
+// CLI): a comment or reason with a NUL or a bare CR is refused and nothing is
+// recorded; CRLF is kept as LF; a ticket is one line.
+TEST_F(CoreCheckout, TextFromEveryEntryPointFollowsOneRule) {
+    auto id = service_->request(jit());
+    ASSERT_TRUE(id);
+    auto nul = service_->decide(*id, "alice", Decision::approve, std::string("a\0b", 3), "link");
+    ASSERT_FALSE(nul);
+    EXPECT_EQ(nul.error().code, "control_characters");
+    auto cr = service_->decide(*id, "alice", Decision::approve, std::string("a\rb"), "link");
+    ASSERT_FALSE(cr);
+    EXPECT_EQ(approvals_for(*id), 0);
+    auto bad_ticket = jit();
+    bad_ticket.ticket = "INC1234\nBcc: x@example.com";
+    auto refused = service_->request(bad_ticket);
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().code, "line_break");
+    auto long_reason = jit();
+    long_reason.reason.clear();
+    for (int i = 0; i < 2001; ++i)
+        long_reason.reason += "\xc3\xa9";
+    EXPECT_EQ(service_->request(long_reason).error().code, "reason_too_long");
+    long_reason.reason.resize(long_reason.reason.size() - 2); // 2,000 characters, 4,000 bytes
+    EXPECT_TRUE(service_->request(long_reason));
+    ASSERT_TRUE(service_->decide(*id, "alice", Decision::approve, std::string("line one\r\nline two"), "link"));
+    EXPECT_EQ(store::approvals_of(db(), *id).front().comment, "line one\nline two");
+}
+
 TEST_F(CoreCheckout, ApprovalStartsTheWindowAndReleasesAfterTheCommit) {
     auto id = service_->request(jit());
     clock_.advance(10min);

@@ -15,11 +15,13 @@ TEST(Duration, AcceptsEveryUnit) {
     EXPECT_EQ(*parse_duration("4h"), seconds(14400));
     EXPECT_EQ(*parse_duration("7d"), seconds(604800));
     EXPECT_EQ(*parse_duration("1h30m"), seconds(5400));
+    EXPECT_EQ(*parse_duration("1d2h3m4s"), seconds(93784));
     EXPECT_EQ(*parse_duration("0s"), seconds(0));
 }
 
 TEST(Duration, RefusesBadText) {
-    for (const char* bad : {"2x", "", "h", "10", "1.5h", "-1h", " 1h", "1h ", "1 h", "4H", "1h30", "99999999999d"}) {
+    for (const char* bad : {"2x", "", "h", "10", "1.5h", "-1h", " 1h", "1h ", "1 h", "4H", "1h30", "99999999999d",
+                            "1h1h", "30m1h", "1s1s", "1d2d"}) {
         auto parsed = parse_duration(bad);
         EXPECT_FALSE(parsed) << "'" << bad << "' was accepted";
         if (!parsed) {

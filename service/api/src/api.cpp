@@ -12,6 +12,7 @@
 #include "keyholder/reports/report_writer.h"
 #include "keyholder/store/checkouts.h"
 #include "keyholder/store/error.h"
+#include "keyholder/text/text.h"
 
 namespace keyholder::api {
 namespace {
@@ -24,6 +25,11 @@ using Poco::JSON::Array;
 using Poco::JSON::Object;
 
 Poco::Logger& log() { return Poco::Logger::get("keyholder.api"); }
+
+using text::kMaxNameCharacters;
+using text::kMaxSecretCharacters;
+using text::kMaxTextCharacters;
+using text::kMaxTicketCharacters;
 
 } // namespace
 
@@ -99,11 +105,11 @@ public:
     }
 
     static int64_t id_param(const Request& request, const std::string& name = "id") {
-        const std::string& text = request.params.at(name);
+        const std::string& given = request.params.at(name);
         int64_t id = 0;
-        auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
-        if (ec != std::errc() || end != text.data() + text.size() || id <= 0)
-            throw HttpError(400, "bad_id", "'" + text + "' is not an id");
+        auto [end, ec] = std::from_chars(given.data(), given.data() + given.size(), id);
+        if (ec != std::errc() || end != given.data() + given.size() || id <= 0)
+            throw HttpError(400, "bad_id", "'" + text::printable(given, 64) + "' is not an id");
         return id;
     }
 
@@ -112,7 +118,7 @@ public:
         if (it == request.query.end()) return std::nullopt;
         if (it->second == "true" || it->second == "1" || it->second.empty()) return true;
         if (it->second == "false" || it->second == "0") return false;
-        throw HttpError(400, "bad_parameter", "'" + name + "' must be true or false");
+        throw HttpError(400, "bad_parameter", "'" + text::printable(name, 64) + "' must be true or false");
     }
 
     static Object::Ptr person(const std::string& id, const std::string& name, const std::string& display) {
@@ -308,14 +314,14 @@ public:
         JsonBody body(request.body, {"entry", "reason", "ticket", "duration", "start"});
         core::NewCheckoutRequest in;
         in.requester = who.id;
-        in.entry = *body.text("entry", true, 64);
-        in.reason = body.text("reason", false, 2000).value_or("");
-        in.ticket = body.text("ticket", false, 200);
+        in.entry = *body.text("entry", true, kMaxNameCharacters);
+        in.reason = body.text("reason", false, kMaxTextCharacters, text::Lines::multi).value_or("");
+        in.ticket = body.text("ticket", false, kMaxTicketCharacters);
         if (auto duration = body.duration("duration")) in.duration = std::chrono::seconds(*duration);
         in.start = body.timestamp("start");
         auto core = ctx_.pool.borrow();
         const store::RequestRow row = check(core->request_row(in));
-        log().information("request %?d: %s asks for %s", static_cast<long long>(row.id), who.name, in.entry);
+        log().information("request %s: %s asks for %s", std::to_string(row.id), who.name, text::printable(in.entry));
         changed();
         response.headers.emplace_back("Location", "/api/v1/requests/" + std::to_string(row.id));
         // Described from the row as committed: a new request has no decisions and no check-out.
@@ -327,7 +333,8 @@ public:
         store::RequestFilter filter;
         if (auto it = request.query.find("state"); it != request.query.end()) {
             filter.state = store::parse_request_state(it->second);
-            if (!filter.state) throw HttpError(400, "bad_parameter", "unknown state '" + it->second + "'");
+            if (!filter.state)
+                throw HttpError(400, "bad_parameter", "unknown state '" + text::printable(it->second, 64) + "'");
         }
         if (auto it = request.query.find("entry"); it != request.query.end()) filter.entry = it->second;
         if (auto it = request.query.find("limit"); it != request.query.end()) {
@@ -344,7 +351,8 @@ public:
         }
         for (const auto& [key, value] : request.query) {
             static const std::set<std::string> known{"state", "entry", "limit", "before", "mine", "approvable"};
-            if (known.count(key) == 0) throw HttpError(400, "bad_parameter", "unknown parameter '" + key + "'");
+            if (known.count(key) == 0)
+                throw HttpError(400, "bad_parameter", "unknown parameter '" + text::printable(key, 64) + "'");
         }
         const bool approvable = flag(request, "approvable").value_or(false);
         const bool mine = flag(request, "mine").value_or(!approvable);
@@ -384,12 +392,12 @@ public:
         const auto& who = request.caller();
         const int64_t id = id_param(request);
         JsonBody body(request.body, {"comment"});
-        auto comment = body.text("comment", false, 2000);
+        auto comment = body.text("comment", false, kMaxTextCharacters, text::Lines::multi);
         auto core = ctx_.pool.borrow();
         if (!store::find_request(core.store(), id))
             throw HttpError(404, "no_such_request", "no request " + std::to_string(id));
         auto state = check(core->decide(id, who.id, decision, comment, "api"));
-        log().information("request %?d: %s %s it (now %s)", static_cast<long long>(id), who.name,
+        log().information("request %s: %s %s it (now %s)", std::to_string(id), who.name,
                           std::string(decision == core::Decision::approve ? "approved" : "denied"), state);
         changed();
         answer_request(response, core, id);
@@ -435,7 +443,7 @@ public:
         const auto& who = request.caller();
         JsonBody body(request.body, {"by", "reason"});
         const int64_t by = *body.duration("by", true);
-        const std::string reason = body.text("reason", false, 2000).value_or("");
+        const std::string reason = body.text("reason", false, kMaxTextCharacters, text::Lines::multi).value_or("");
         auto core = ctx_.pool.borrow();
         auto row = visible_checkout(core, who, id_param(request), true);
         const int64_t id = check(core->extend(row.id, who.id, std::chrono::seconds(by), reason));
@@ -447,7 +455,7 @@ public:
     void revoke(Request& request, Response& response) {
         const auto& who = request.caller();
         JsonBody body(request.body, {"reason"});
-        const std::string reason = *body.text("reason", true, 2000);
+        const std::string reason = *body.text("reason", true, kMaxTextCharacters, text::Lines::multi);
         if (!roles(who).admin) throw HttpError(403, "not_an_admin", "only keyholder admins revoke check-outs");
         auto core = ctx_.pool.borrow();
         const int64_t id = id_param(request);
@@ -476,7 +484,7 @@ public:
     void set_secret(Request& request, Response& response) {
         const auto& who = request.caller();
         JsonBody body(request.body, {"secret"});
-        const std::string secret = *body.text("secret", true, 1024);
+        const std::string secret = *body.text("secret", true, kMaxSecretCharacters);
         if (!roles(who, core::Freshness::live).admin)
             throw HttpError(403, "not_an_admin", "only keyholder admins set secrets");
         if (!ctx_.vault) throw HttpError(503, "no_vault", "the secret vault is not open");
@@ -506,7 +514,8 @@ public:
             if (key == "from" || key == "to") {
                 auto t = value.size() == 10 ? http::parse_iso8601(value + "T00:00:00Z") : http::parse_iso8601(value);
                 if (!t)
-                    throw HttpError(400, "bad_parameter", "'" + key + "' must be a date (2026-11-01) or ISO 8601 time");
+                    throw HttpError(400, "bad_parameter",
+                                    "'" + text::printable(key, 64) + "' must be a date (2026-11-01) or ISO 8601 time");
                 (key == "from" ? filter.from : filter.to) = *t;
             } else if (key == "entry") {
                 filter.entry = value;
@@ -515,7 +524,7 @@ public:
             } else if (key == "state") {
                 filter.state = value;
             } else if (key != "bom") {
-                throw HttpError(400, "bad_parameter", "unknown parameter '" + key + "'");
+                throw HttpError(400, "bad_parameter", "unknown parameter '" + text::printable(key, 64) + "'");
             }
         }
         reports::CsvOptions options;

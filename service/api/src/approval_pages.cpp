@@ -12,6 +12,7 @@
 #include "keyholder/notify/templates.h"
 #include "keyholder/store/checkouts.h"
 #include "keyholder/store/outbox.h"
+#include "keyholder/text/text.h"
 
 namespace keyholder::api {
 namespace {
@@ -148,8 +149,8 @@ public:
         }
         const std::string& token = request.params.at("token");
         if (!core::LinkSigner::same(form.get("form_key", ""), links_.form_key(token))) {
-            log().warning("approval form for request %?d from %s without a valid form key",
-                          static_cast<long long>(claims->request_id), request.client);
+            log().warning("approval form for request %s from %s without a valid form key",
+                          std::to_string(claims->request_id), request.client);
             page(response, 403, "This form was not issued by keyholder",
                  "<p>Open the link from your mail and use the buttons on that page.</p>");
             return;
@@ -159,28 +160,23 @@ public:
             page(response, 400, "No decision", "<p>Press Approve or Deny.</p>");
             return;
         }
+        // The comment is checked by the core, under the same rules as the API's.
         std::optional<std::string> comment;
-        if (auto text = form.get("comment", ""); !text.empty()) {
-            if (text.size() > 2000 || !http::valid_utf8(text)) {
-                page(response, 400, "The comment is not valid", "<p>At most 2000 characters of text.</p>");
-                return;
-            }
-            comment = text;
-        }
+        if (auto text = form.get("comment", ""); !text.empty()) comment = text;
         auto core = ctx_.pool.borrow();
         auto decided = core->decide(claims->request_id, claims->approver_id,
                                     choice == "approve" ? core::Decision::approve : core::Decision::deny, comment,
                                     "link", claims->nonce);
         if (!decided) {
             const auto& e = decided.error();
-            log().information("link decision on request %?d refused: %s (%s)",
-                              static_cast<long long>(claims->request_id), e.code, e.message);
+            log().information("link decision on request %s refused: %s (%s)", std::to_string(claims->request_id),
+                              e.code, text::printable(e.message));
             page(response, http_status(e.kind), "Nothing was decided",
                  "<p>" + html_escape(e.message) + "</p><p><small>(" + html_escape(e.code) + ")</small></p>");
             return;
         }
         if (ctx_.changed) ctx_.changed();
-        log().information("request %?d %s by link (now %s)", static_cast<long long>(claims->request_id),
+        log().information("request %s %s by link (now %s)", std::to_string(claims->request_id),
                           choice == "approve" ? std::string("approved") : std::string("denied"), *decided);
         page(response, 200, choice == "approve" ? "Approved" : "Denied",
              "<p>Your decision on request " + std::to_string(claims->request_id) +

@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <sstream>
 
+#include "keyholder/text/text.h"
 #include "negotiate.h"
 
 namespace keyholder::auth {
@@ -226,8 +227,17 @@ http::Identity SignOn::basic(const http::Request& request, const std::string& cr
         challenge(request, "bad_credentials", "Basic credentials must be base64 of user:password", "basic");
     const std::string login = decoded->substr(0, colon);
     const std::string password = decoded->substr(colon + 1);
-    if (login.size() > 256 || password.empty() || password.size() > 1024)
+    // One rule: a user name is one line of text with no space at either end (" bob" is
+    // not bob), a password has no control characters (a NUL would cut it short in the
+    // bind while the whole string was cached). Either refused like a wrong password.
+    const bool name_ok = !text::check(login, text::Lines::single, 256).problem && login.find_first_of(" \t") != 0 &&
+                         login.back() != ' ' && login.back() != '\t';
+    const bool password_ok = !password.empty() && !text::check(password, text::Lines::single, 1024).problem;
+    if (!name_ok || !password_ok) {
+        log().notice("Basic sign-on from %s refused: %s is not acceptable", request.client,
+                     std::string(name_ok ? "the password" : "the user name '" + text::printable(login, 64) + "'"));
         challenge(request, "bad_credentials", "wrong user name or password", "basic");
+    }
     const std::string key = Poco::toLower(login);
     std::optional<CachedCredential> hit;
     {
@@ -248,12 +258,14 @@ http::Identity SignOn::basic(const http::Request& request, const std::string& cr
     auto user = directory_.find_user(login);
     if (!user) {
         if (user.error().kind != directory::DirectoryError::Kind::not_found) unavailable(user.error());
+        log().notice("Basic sign-on from %s as '%s' refused: no such user", request.client, text::printable(login, 64));
         challenge(request, "bad_credentials", "wrong user name or password", "basic");
     }
     if (!user->enabled) return admit(request, *user, "basic"); // 403, without trying the password
     auto verified = directory_.verify_password(*user, password);
     if (!verified) {
         if (verified.error().kind == directory::DirectoryError::Kind::unavailable) unavailable(verified.error());
+        log().notice("Basic sign-on from %s as %s refused: wrong password", request.client, user->sam_account_name);
         challenge(request, "bad_credentials", "wrong user name or password", "basic");
     }
     CachedCredential cached;

@@ -12,6 +12,7 @@ std::expected<std::chrono::seconds, std::string> parse_duration(std::string_view
     if (text.empty()) return std::unexpected("empty duration" + hint);
     int64_t total = 0;
     size_t i = 0;
+    int64_t last_unit = 0; // units come largest first, each once: "1h1h" or "30m1h" is a typo, not 2h
     while (i < text.size()) {
         if (text[i] < '0' || text[i] > '9') return std::unexpected("bad duration " + quoted + hint);
         int64_t number = 0;
@@ -30,6 +31,9 @@ std::expected<std::chrono::seconds, std::string> parse_duration(std::string_view
         case 'd': unit = 86400; break;
         default: return std::unexpected("bad duration " + quoted + " (unknown unit '" + text[i] + "')" + hint);
         }
+        if (last_unit != 0 && unit >= last_unit)
+            return std::unexpected("bad duration " + quoted + " (each unit once, largest first: 1d2h30m)" + hint);
+        last_unit = unit;
         ++i;
         total += number * unit;
         if (total > int64_t{3650} * 86400) return std::unexpected("duration " + quoted + " is longer than 10 years");

@@ -70,6 +70,12 @@ Outcome<std::string> CheckoutService::decide(int64_t request_id, std::string_vie
                                              std::optional<std::string> comment, std::string_view via,
                                              std::optional<std::string> link_nonce) {
     const int64_t now = clock_.now();
+    if (comment) {
+        // The same rules for every way a decision arrives (API, approval page, CLI).
+        auto checked = field_text("comment", *comment, text::Lines::multi, text::kMaxTextCharacters);
+        if (!checked) return std::unexpected(checked.error());
+        comment = std::move(*checked);
+    }
     auto request = store::find_request(store_, request_id);
     if (!request) return std::unexpected(error(Kind::not_found, "no_such_request", "no such request"));
     if (request->state != RequestState::pending)

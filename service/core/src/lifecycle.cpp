@@ -143,15 +143,16 @@ Outcome<void> CheckoutService::check_in(int64_t checkout_id, std::string_view ho
     return {};
 }
 
-Outcome<void> CheckoutService::revoke(int64_t checkout_id, std::string_view admin_name, const std::string& reason) {
+Outcome<void> CheckoutService::revoke(int64_t checkout_id, std::string_view admin_name,
+                                      const std::string& reason_text) {
     const int64_t now = clock_.now();
     auto checkout = store::find_checkout(store_, checkout_id);
     if (!checkout) return std::unexpected(error(Kind::not_found, "no_such_checkout", "no such check-out"));
-    if (reason.find_first_not_of(" \t\r\n") == std::string::npos)
+    auto checked_reason = field_text("reason", reason_text, text::Lines::multi, text::kMaxTextCharacters);
+    if (!checked_reason) return std::unexpected(checked_reason.error());
+    const std::string& reason = *checked_reason;
+    if (reason.find_first_not_of(" \t\n") == std::string::npos)
         return std::unexpected(error(Kind::invalid, "reason_required", "a revocation needs a reason"));
-    if (reason.size() > kMaxReasonBytes)
-        return std::unexpected(
-            error(Kind::invalid, "reason_too_long", "reason is over " + std::to_string(kMaxReasonBytes) + " bytes"));
     auto standing = authority_.standing_live(admin_name, config_.service.admin_groups);
     if (!standing) return std::unexpected(from_directory(standing.error(), std::string(admin_name)));
     const Principal* admin = &standing->principal;

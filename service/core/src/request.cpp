@@ -58,17 +58,22 @@ Outcome<store::RequestRow> CheckoutService::request_row(const NewCheckoutRequest
     auto requester = eligible_requester(in.requester, policy, entry.name);
     if (!requester) return std::unexpected(requester.error());
 
-    if (policy.reason_required && in.reason.find_first_not_of(" \t\r\n") == std::string::npos)
+    auto reason = field_text("reason", in.reason, text::Lines::multi, text::kMaxTextCharacters);
+    if (!reason) return std::unexpected(reason.error());
+    if (policy.reason_required && reason->find_first_not_of(" \t\n") == std::string::npos)
         return std::unexpected(error(Kind::invalid, "reason_required", "a reason is required"));
-    if (in.reason.size() > kMaxReasonBytes)
-        return std::unexpected(
-            error(Kind::invalid, "reason_too_long", "reason is over " + std::to_string(kMaxReasonBytes) + " bytes"));
+    std::optional<std::string> ticket;
+    if (in.ticket) {
+        auto checked = field_text("ticket", *in.ticket, text::Lines::single, text::kMaxTicketCharacters);
+        if (!checked) return std::unexpected(checked.error());
+        ticket = std::move(*checked);
+    }
     if (policy.ticket_pattern) {
-        if (!in.ticket || in.ticket->empty())
+        if (!ticket || ticket->empty())
             return std::unexpected(error(Kind::invalid, "ticket_required", "a ticket is required"));
-        if (!std::regex_match(*in.ticket, std::regex(*policy.ticket_pattern)))
+        if (!std::regex_match(*ticket, std::regex(*policy.ticket_pattern)))
             return std::unexpected(error(Kind::invalid, "ticket_mismatch",
-                                         "ticket '" + *in.ticket + "' does not match " + *policy.ticket_pattern));
+                                         "ticket '" + *ticket + "' does not match " + *policy.ticket_pattern));
     }
     const auto duration = in.duration.value_or(policy.default_duration);
     if (duration.count() <= 0 || duration > policy.max_duration)
@@ -90,8 +95,8 @@ Outcome<store::RequestRow> CheckoutService::request_row(const NewCheckoutRequest
         notices.push_back(prepare_notice("approval_needed", approver, {{"stage", 1}, {"approver", approver.name}}));
     const std::string details = json({{"entry", entry.name},
                                       {"requester", requester->name},
-                                      {"reason", in.reason},
-                                      {"ticket", in.ticket.value_or("")},
+                                      {"reason", *reason},
+                                      {"ticket", ticket.value_or("")},
                                       {"duration_s", duration.count()},
                                       {"start", in.start ? Poco::Dynamic::Var(*in.start) : Poco::Dynamic::Var()}});
 
@@ -121,8 +126,8 @@ Outcome<store::RequestRow> CheckoutService::request_row(const NewCheckoutRequest
     row.requester_sid = requester->id;
     row.requester_name = requester->name;
     row.requester_display = requester->display_name;
-    row.reason = in.reason;
-    row.ticket = in.ticket;
+    row.reason = *reason;
+    row.ticket = ticket;
     row.requested_at = now;
     row.start_at = in.start;
     row.duration_s = duration.count();
@@ -138,7 +143,7 @@ Outcome<store::RequestRow> CheckoutService::request_row(const NewCheckoutRequest
 }
 
 Outcome<int64_t> CheckoutService::extend(int64_t checkout_id, std::string_view holder_name, std::chrono::seconds by,
-                                         const std::string& reason) {
+                                         const std::string& reason_text) {
     const int64_t now = clock_.now();
     auto checkout = store::find_checkout(store_, checkout_id);
     if (!checkout) return std::unexpected(error(Kind::not_found, "no_such_checkout", "no such check-out"));
@@ -154,11 +159,11 @@ Outcome<int64_t> CheckoutService::extend(int64_t checkout_id, std::string_view h
         return std::unexpected(
             error(Kind::invalid, "extension_too_long",
                   "the policy allows " + std::to_string(policy.max_extension.count()) + "s of extensions in total"));
-    if (policy.reason_required && reason.find_first_not_of(" \t\r\n") == std::string::npos)
+    auto checked_reason = field_text("reason", reason_text, text::Lines::multi, text::kMaxTextCharacters);
+    if (!checked_reason) return std::unexpected(checked_reason.error());
+    const std::string& reason = *checked_reason;
+    if (policy.reason_required && reason.find_first_not_of(" \t\n") == std::string::npos)
         return std::unexpected(error(Kind::invalid, "reason_required", "a reason is required"));
-    if (reason.size() > kMaxReasonBytes)
-        return std::unexpected(
-            error(Kind::invalid, "reason_too_long", "reason is over " + std::to_string(kMaxReasonBytes) + " bytes"));
     auto approvers = stage_approvers(authority_, policy, 1, *holder);
     if (!approvers) return std::unexpected(approvers.error());
     std::vector<std::optional<Notice>> notices;

@@ -17,6 +17,7 @@
 #include "keyholder/store/secrets.h"
 #include "keyholder/store/sqlite.h"
 #include "keyholder/store/states.h"
+#include "keyholder/text/text.h"
 
 namespace keyholder::core::detail {
 
@@ -41,6 +42,11 @@ inline constexpr int kClaimsPerTransaction = 16;  ///< take-backs claimed at onc
 inline constexpr int kEndBatchesPerPass = 1000;   ///< bound of the end loop of one pass
 
 CoreError error(Kind kind, std::string code, std::string message);
+/// field_text: `value` under the text rules (keyholder/text/text.h), as it is kept
+/// (multi-line: CRLF made LF), or the refusal (invalid: `<field>_too_long`,
+/// control_characters, line_break, invalid_utf8).
+Outcome<std::string> field_text(const std::string& field, std::string_view value, text::Lines lines,
+                                size_t max_characters);
 /// from_directory: not_found -> forbidden (unknown user); anything else -> unavailable.
 CoreError from_directory(const directory::DirectoryError& e, const std::string& who);
 

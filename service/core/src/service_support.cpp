@@ -11,6 +11,19 @@ CoreError error(Kind kind, std::string code, std::string message) {
     return CoreError{kind, std::move(code), std::move(message)};
 }
 
+Outcome<std::string> field_text(const std::string& field, std::string_view value, text::Lines lines,
+                                size_t max_characters) {
+    auto checked = text::check(value, lines, max_characters);
+    if (!checked.problem) return std::move(*checked.text);
+    if (*checked.problem == text::Problem::too_long)
+        return std::unexpected(error(Kind::invalid, field + "_too_long",
+                                     field + " is over " + std::to_string(max_characters) + " characters"));
+    if (*checked.problem == text::Problem::line_break)
+        return std::unexpected(error(Kind::invalid, "line_break", field + " is one line: no line breaks"));
+    return std::unexpected(
+        error(Kind::invalid, text::code(*checked.problem), field + " contains control characters or is not UTF-8"));
+}
+
 CoreError from_directory(const directory::DirectoryError& e, const std::string& who) {
     if (e.kind == directory::DirectoryError::Kind::not_found)
         return error(Kind::forbidden, "unknown_user", "no such user in the directory: " + who);

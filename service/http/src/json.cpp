@@ -5,51 +5,60 @@
 #include <Poco/DateTimeFormatter.h>
 #include <Poco/DateTimeParser.h>
 #include <Poco/JSON/JSONException.h>
+#include <Poco/JSON/ParseHandler.h>
 #include <Poco/JSON/Parser.h>
 #include <Poco/Timestamp.h>
 
 #include <set>
+#include <vector>
 
 #include "keyholder/config/duration.h"
 #include "keyholder/http/exchange.h"
 #include "keyholder/json/writer.h"
+#include "keyholder/text/text.h"
 
 namespace keyholder::http {
 
-bool valid_utf8(std::string_view text) {
-    size_t i = 0;
-    const auto byte = [&](size_t k) { return static_cast<unsigned char>(text[k]); };
-    while (i < text.size()) {
-        const unsigned char c = byte(i);
-        if (c < 0x80) {
-            ++i;
-            continue;
-        }
-        size_t extra = 0;
-        uint32_t cp = 0;
-        if ((c & 0xE0) == 0xC0) {
-            extra = 1;
-            cp = c & 0x1F;
-        } else if ((c & 0xF0) == 0xE0) {
-            extra = 2;
-            cp = c & 0x0F;
-        } else if ((c & 0xF8) == 0xF0) {
-            extra = 3;
-            cp = c & 0x07;
-        } else {
-            return false;
-        }
-        if (i + extra >= text.size()) return false;
-        for (size_t k = 1; k <= extra; ++k) {
-            if ((byte(i + k) & 0xC0) != 0x80) return false;
-            cp = (cp << 6) | (byte(i + k) & 0x3F);
-        }
-        static constexpr uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
-        if (cp < kMin[extra] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
-        i += extra + 1;
+namespace {
+
+// StrictHandler: Poco's parse handler, refusing a key given twice in one object
+// (the last would win silently: {"entry":"a","entry":"b"}).
+class StrictHandler : public Poco::JSON::ParseHandler {
+public:
+    void startObject() override {
+        keys_.emplace_back();
+        ParseHandler::startObject();
     }
+    void endObject() override {
+        keys_.pop_back();
+        ParseHandler::endObject();
+    }
+    void key(const std::string& k) override {
+        // Noted, not thrown: the parser calls this from C code that C++ exceptions
+        // must not unwind through.
+        if (!keys_.empty() && !keys_.back().insert(k).second && !duplicate_) duplicate_ = k;
+        ParseHandler::key(k);
+    }
+    [[nodiscard]] const std::optional<std::string>& duplicate() const { return duplicate_; }
+
+private:
+    std::vector<std::set<std::string>> keys_;
+    std::optional<std::string> duplicate_;
+};
+
+// present: the field is there; null is refused (a field is given with a value, or not at all).
+bool present(const Poco::JSON::Object::Ptr& object, const std::string& field, bool required) {
+    if (!object->has(field)) {
+        if (required) throw HttpError(400, "missing_field", "'" + field + "' is required");
+        return false;
+    }
+    if (object->isNull(field)) throw HttpError(400, "wrong_type", "'" + field + "' may not be null: leave it out");
     return true;
 }
+
+} // namespace
+
+bool valid_utf8(std::string_view text) { return text::valid_utf8(text); }
 
 JsonBody::JsonBody(const std::string& body, std::initializer_list<std::string_view> allowed_fields) {
     if (!valid_utf8(body)) throw HttpError(400, "invalid_utf8", "the body is not valid UTF-8");
@@ -58,12 +67,17 @@ JsonBody::JsonBody(const std::string& body, std::initializer_list<std::string_vi
         return;
     }
     Poco::Dynamic::Var parsed;
+    auto* handler = new StrictHandler;
+    const Poco::JSON::Handler::Ptr owner(handler); // keeps it alive here
     try {
-        Poco::JSON::Parser parser;
+        Poco::JSON::Parser parser(owner);
         parsed = parser.parse(body);
     } catch (const Poco::Exception& e) {
-        throw HttpError(400, "bad_json", "the body is not valid JSON: " + e.message());
+        throw HttpError(400, "bad_json", "the body is not valid JSON: " + text::printable(e.message(), 200));
     }
+    if (handler->duplicate())
+        throw HttpError(400, "duplicate_field",
+                        "field '" + text::printable(*handler->duplicate(), 64) + "' is given twice");
     if (parsed.type() != typeid(Poco::JSON::Object::Ptr))
         throw HttpError(400, "not_an_object", "the body must be a JSON object");
     object_ = parsed.extract<Poco::JSON::Object::Ptr>();
@@ -73,33 +87,33 @@ JsonBody::JsonBody(const std::string& body, std::initializer_list<std::string_vi
             std::string known;
             for (auto field : allowed_fields)
                 known += (known.empty() ? "" : ", ") + std::string(field);
-            throw HttpError(400, "unknown_field", "unknown field '" + name + "' (known: " + known + ")");
+            throw HttpError(400, "unknown_field",
+                            "unknown field '" + text::printable(name, 64) + "' (known: " + known + ")");
         }
     }
 }
 
-std::optional<std::string> JsonBody::text(const std::string& field, bool required, size_t max_bytes) const {
-    if (!object_->has(field) || object_->isNull(field)) {
-        if (required) throw HttpError(400, "missing_field", "'" + field + "' is required");
-        return std::nullopt;
-    }
+std::optional<std::string> JsonBody::text(const std::string& field, bool required, size_t max_characters,
+                                          text::Lines lines) const {
+    if (!present(object_, field, required)) return std::nullopt;
     const auto value = object_->get(field);
     if (!value.isString()) throw HttpError(400, "wrong_type", "'" + field + "' must be a string");
-    std::string out = value.extract<std::string>();
-    if (out.size() > max_bytes)
-        throw HttpError(400, "too_long", "'" + field + "' is over " + std::to_string(max_bytes) + " bytes");
-    for (unsigned char c : out) {
-        if ((c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7F)
-            throw HttpError(400, "control_characters", "'" + field + "' contains control characters");
+    auto checked = text::check(value.extract<std::string>(), lines, max_characters);
+    if (!checked.problem) return std::move(checked.text);
+    switch (*checked.problem) {
+    case text::Problem::too_long:
+        throw HttpError(400, "too_long", "'" + field + "' is over " + std::to_string(max_characters) + " characters");
+    case text::Problem::line_break:
+        throw HttpError(400, "line_break", "'" + field + "' is one line: it may not contain line breaks");
+    default:
+        throw HttpError(400, text::code(*checked.problem),
+                        "'" + field + "' contains control characters" +
+                            std::string(lines == text::Lines::multi ? " (only line breaks are allowed)" : ""));
     }
-    return out;
 }
 
 std::optional<int64_t> JsonBody::integer(const std::string& field, bool required) const {
-    if (!object_->has(field) || object_->isNull(field)) {
-        if (required) throw HttpError(400, "missing_field", "'" + field + "' is required");
-        return std::nullopt;
-    }
+    if (!present(object_, field, required)) return std::nullopt;
     const auto value = object_->get(field);
     if (!value.isInteger() || value.isBoolean())
         throw HttpError(400, "wrong_type", "'" + field + "' must be an integer");
@@ -107,10 +121,7 @@ std::optional<int64_t> JsonBody::integer(const std::string& field, bool required
 }
 
 std::optional<int64_t> JsonBody::duration(const std::string& field, bool required) const {
-    if (!object_->has(field) || object_->isNull(field)) {
-        if (required) throw HttpError(400, "missing_field", "'" + field + "' is required");
-        return std::nullopt;
-    }
+    if (!present(object_, field, required)) return std::nullopt;
     const auto value = object_->get(field);
     if (value.isInteger() && !value.isBoolean()) return value.convert<int64_t>();
     if (value.isString()) {

@@ -18,6 +18,7 @@
 #include "buffered_exchange.h"
 #include "front.h"
 #include "keyholder/http/json.h"
+#include "keyholder/text/text.h"
 
 namespace keyholder::http {
 
@@ -122,7 +123,7 @@ private:
     // answer_unparsed: the answer to a request whose head could not be read.
     void answer_unparsed(const detail::Connection& connection, detail::BufferedResponse& answer, int status,
                          const std::string& code, const std::string& message) const {
-        log().information("request from %s: %d %s: %s", connection.peer_host(), status, code, message);
+        log().information("request from %s: %d %s: %s", connection.peer_host(), status, code, text::printable(message));
         answer.setStatusAndReason(static_cast<HTTPResponse::HTTPStatus>(status));
         answer.setContentType("application/json");
         answer.set("Cache-Control", "no-store");
@@ -151,7 +152,8 @@ private:
             request.path = uri.getPath();
             for (const auto& [key, value] : uri.getQueryParameters()) {
                 if (!request.query.emplace(key, value).second)
-                    throw HttpError(400, "repeated_parameter", "query parameter '" + key + "' is given twice");
+                    throw HttpError(400, "repeated_parameter",
+                                    "query parameter '" + text::printable(key, 64) + "' is given twice");
             }
             Match match = gate_.builtin.match(request.method, request.path);
             if (!match.route && gate_.router) match = gate_.router->match(request.method, request.path);
@@ -161,7 +163,9 @@ private:
                     e.headers.emplace_back("Allow", match.allow);
                     throw e;
                 }
-                throw HttpError(404, "not_found", "no route for " + request.method + " " + request.path);
+                throw HttpError(404, "not_found",
+                                "no route for " + text::printable(request.method, 32) + " " +
+                                    text::printable(request.path));
             }
             const Route& route = *match.route;
             route_name = route.pattern;
@@ -188,13 +192,14 @@ private:
         } catch (const HttpError& e) {
             refuse(request, response, e);
         } catch (const Poco::Net::MessageException& e) {
-            refuse(request, response, HttpError(400, "bad_request", e.message()));
+            refuse(request, response, HttpError(400, "bad_request", text::printable(e.message())));
         } catch (const Poco::SyntaxException& e) {
-            refuse(request, response, HttpError(400, "bad_request", "bad URI: " + e.message()));
+            refuse(request, response, HttpError(400, "bad_request", "bad URI: " + text::printable(e.message())));
         } catch (const std::exception& e) {
             auto mapped = gate_.router ? gate_.router->translate(e) : std::nullopt;
-            log().error("%s %s from %s: %s: %s", request.method, request.path, request.client,
-                        std::string(mapped ? mapped->code() : "internal error"), std::string(e.what()));
+            log().error("%s %s from %s: %s: %s", text::printable(request.method, 32), text::printable(request.path),
+                        request.client, std::string(mapped ? mapped->code() : "internal error"),
+                        text::printable(e.what()));
             response = Response{};
             if (mapped)
                 refuse(request, response, *mapped);
@@ -224,7 +229,8 @@ private:
         if (raw.has("Origin")) {
             const std::string origin = Poco::toLower(raw.get("Origin"));
             if (gate_.origins.count(origin) == 0)
-                throw HttpError(403, "cross_site", "requests from origin '" + raw.get("Origin") + "' are refused");
+                throw HttpError(403, "cross_site",
+                                "requests from origin '" + text::printable(raw.get("Origin"), 128) + "' are refused");
             return;
         }
         const std::string site = Poco::toLower(raw.get("Sec-Fetch-Site", ""));
@@ -254,8 +260,16 @@ private:
 
     void refuse(const Request& request, Response& response, const HttpError& e) const {
         const std::string who = request.identity ? " (" + request.identity->name + ")" : "";
-        log().information("%s %s from %s%s: %d %s: %s", request.method, request.path, request.client, who, e.status(),
-                          e.code(), std::string(e.what()));
+        // Everything from the request is shown escaped: one event, one log line.
+        const std::string line = text::printable(request.method, 32) + " " + text::printable(request.path) + " from " +
+                                 request.client + who + ": " + std::to_string(e.status()) + " " + e.code() + ": " +
+                                 text::printable(e.what());
+        if (e.status() >= 500)
+            log().error(line);
+        else if (e.status() == 401 || e.status() == 403 || e.status() == 429)
+            log().notice(line);
+        else
+            log().information(line);
         Headers keep;
         for (auto& header : response.headers) // a mutual-auth token stays with a refusal after sign-on
             if (header.first == "WWW-Authenticate" && request.identity) keep.push_back(header);

@@ -126,8 +126,8 @@ OutboxPass OutboxWorker::run_due() {
             store::Transaction tx(store_);
             store::mark_notification_failed(tx, row.id, row.attempts + 1, "no template for " + row.kind);
             tx.commit();
-            log().error("notification %?d (%s): no template %s.txt; marked failed", static_cast<long long>(row.id),
-                        row.kind, row.kind);
+            log().error("notification %s (%s): no template %s.txt; marked failed", std::to_string(row.id), row.kind,
+                        row.kind);
             ++pass.failed;
             if (on_result_) on_result_("failed");
             continue;
@@ -165,8 +165,8 @@ OutboxPass OutboxWorker::run_due() {
         }
         tx.commit();
         if (delivery.result == Delivery::Result::retry)
-            log().warning("mail %s to %s not delivered (attempt %d, next in %?ds): %s", row.kind, row.recipient,
-                          attempts, retry_in, delivery.detail);
+            log().warning("mail %s to %s not delivered (attempt %d, next in %ss): %s", row.kind, row.recipient,
+                          attempts, std::to_string(retry_in), delivery.detail);
         else if (delivery.result == Delivery::Result::permanent)
             log().error("mail %s to %s refused for good: %s", row.kind, row.recipient, delivery.detail);
         else

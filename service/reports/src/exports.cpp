@@ -194,7 +194,8 @@ ExportRun ExportScheduler::run(const config::ReportSchedule& schedule, State& st
         tx.commit();
         result.ok = true;
         result.file = file.string();
-        log().information("report %s: %?d rows to %s (sha256 %s)", schedule.name, result.rows, file.string(), sha);
+        log().information("report %s: %s rows to %s (sha256 %s)", schedule.name, std::to_string(result.rows),
+                          file.string(), sha);
     } catch (const std::exception& e) {
         result.error = e.what();
         std::error_code ignored;

@@ -11,19 +11,25 @@
 #include <string>
 #include <string_view>
 
+#include "keyholder/text/text.h"
+
 namespace keyholder::http {
 
-/// valid_utf8: strict UTF-8 (no overlong forms, no surrogates, nothing above U+10FFFF).
+/// valid_utf8: strict UTF-8 (text::valid_utf8).
 bool valid_utf8(std::string_view text);
 
 class JsonBody {
 public:
     /// parse: an empty body is an empty object. Throws HttpError 400 (invalid_utf8,
-    /// bad_json, not_an_object, unknown_field).
+    /// bad_json, duplicate_field, not_an_object, unknown_field).
     JsonBody(const std::string& body, std::initializer_list<std::string_view> allowed_fields);
 
-    /// text: a string field; 400 wrong_type / missing_field / too_long / control characters.
-    std::optional<std::string> text(const std::string& field, bool required = false, size_t max_bytes = 2000) const;
+    /// text: a string field under the text rules (keyholder/text/text.h): single-line
+    /// unless `lines` says multi; at most `max_characters`; 400 wrong_type /
+    /// missing_field / too_long / line_break / control_characters / invalid_utf8. Null
+    /// is refused for every field (leave a field out instead).
+    std::optional<std::string> text(const std::string& field, bool required = false, size_t max_characters = 200,
+                                    text::Lines lines = text::Lines::single) const;
     std::optional<int64_t> integer(const std::string& field, bool required = false) const;
     /// duration: seconds as a number, or a text like "2h", "90m", "1h30m".
     std::optional<int64_t> duration(const std::string& field, bool required = false) const;
