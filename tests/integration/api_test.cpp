@@ -12,6 +12,8 @@
 #include <Poco/JSON/Parser.h>
 #include <Poco/Logger.h>
 #include <Poco/Message.h>
+#include <Poco/Net/SocketAddress.h>
+#include <Poco/Net/StreamSocket.h>
 
 #include <fstream>
 #include <mutex>
@@ -620,6 +622,56 @@ TEST_F(Api, RoutingAndHeaderLimits) {
     EXPECT_EQ(call("bob", "GET", "/api/v1/requests", "/api/v1/requests?state=pending&state=active").status, 400);
     EXPECT_EQ(call("bob", "GET", "/api/v1/requests", "/api/v1/requests?limit=100000").status, 400);
     EXPECT_EQ(call("bob", "GET", "/api/v1/requests", "/api/v1/requests?sort=evil").status, 400);
+}
+
+// raw_exchange: sends `bytes` on a fresh connection and returns all it answers
+// (the connection is closed after these answers).
+std::string raw_exchange(uint16_t port, const std::string& bytes) {
+    Poco::Net::StreamSocket socket(Poco::Net::SocketAddress("127.0.0.1", port));
+    socket.setReceiveTimeout(Poco::Timespan(10, 0));
+    socket.sendBytes(bytes.data(), static_cast<int>(bytes.size()));
+    std::string answer;
+    char buffer[4096];
+    try {
+        for (int n; (n = socket.receiveBytes(buffer, sizeof buffer)) > 0;)
+            answer.append(buffer, static_cast<size_t>(n));
+    } catch (const Poco::Exception&) {}
+    return answer;
+}
+
+// What Poco's own parser used to answer with a bare 400 (or nothing) gets the status
+// that fits and the JSON error body.
+TEST_F(Api, ProtocolErrorsGetTheRightStatusAndTheJsonBody) {
+    std::string many = "GET /healthz HTTP/1.1\r\nHost: x\r\n";
+    for (int i = 0; i < 101; ++i)
+        many += "X-F" + std::to_string(i) + ": v\r\n";
+    struct Case {
+        std::string bytes;
+        std::string status_line;
+        std::string code;
+    };
+    for (const Case& c : std::vector<Case>{
+             {many + "\r\n", "HTTP/1.1 431", "header_fields_too_large"},
+             {"GET /healthz HTTP/1.1\r\nX-Big: " + std::string(9000, 'v') + "\r\n\r\n", "HTTP/1.1 431",
+              "header_fields_too_large"},
+             {"GET /healthz HTTP/1.1\r\n" + std::string(300, 'N') + ": v\r\n\r\n", "HTTP/1.1 431",
+              "header_fields_too_large"},
+             {"GET /" + std::string(20000, 'a') + " HTTP/1.1\r\n\r\n", "HTTP/1.1 414", "uri_too_long"},
+             {"POST /api/v1/requests HTTP/1.1\r\nContent-Type: application/json\r\n"
+              "Content-Length: 18446744073709551617\r\n\r\n",
+              "HTTP/1.1 413", "body_too_large"},
+             {"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "HTTP/1.1 505", "http_version_not_supported"},
+             {"POST /api/v1/requests HTTP/1.1\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+              "HTTP/1.1 400", "bad_request"},
+         }) {
+        const std::string answer = raw_exchange(server_->port(), c.bytes);
+        EXPECT_EQ(answer.rfind(c.status_line, 0), 0U) << c.bytes.substr(0, 60) << " -> " << answer.substr(0, 200);
+        const auto body = answer.find("\r\n\r\n");
+        ASSERT_NE(body, std::string::npos) << answer;
+        auto error = parse(answer.substr(body + 4));
+        ASSERT_TRUE(error && error->has("error")) << answer;
+        EXPECT_EQ(error->getObject("error")->getValue<std::string>("code"), c.code) << answer;
+    }
 }
 
 TEST_F(Api, OpenApiDocumentIsServedAndEveryPathIsRouted) {

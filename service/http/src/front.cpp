@@ -295,6 +295,10 @@ void Front::worker_loop() {
             in_flight_.erase(connection.get());
         }
         if (stopping_) after = After::close;
+        // Only a request whose bytes were all taken apart can be followed by another on
+        // the same connection (else the same bytes would be served again and again).
+        if (after == After::keep_alive && (job.framing.state != Framing::State::complete || job.framing.consumed == 0))
+            after = After::linger;
         switch (after) {
         case After::keep_alive:
             connection->input.erase(0, job.framing.consumed);

@@ -1,0 +1,63 @@
+// The front end's framing: when a whole request is in the buffer, and what is refused
+// before a worker sees it.
+#include <gtest/gtest.h>
+
+#include "framing.h"
+
+namespace {
+
+using keyholder::http::detail::frame;
+using keyholder::http::detail::Framing;
+using State = Framing::State;
+
+const keyholder::http::detail::FramingLimits kLimits{1024, 100};
+
+TEST(HttpFraming, AHeadWithoutABodyIsCompleteAtItsBlankLine) {
+    EXPECT_EQ(frame("GET / HTTP/1.1\r\nHost: x\r\n", kLimits).state, State::incomplete);
+    const std::string two = "GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\n\r\n";
+    auto f = frame(two, kLimits);
+    EXPECT_EQ(f.state, State::complete);
+    EXPECT_EQ(f.consumed, two.find("GET /b")) << "a pipelined request is left for later";
+    EXPECT_EQ(frame("\r\nGET / HTTP/1.1\n\n", kLimits).state, State::complete) << "leading CRLF, bare LFs";
+}
+
+TEST(HttpFraming, ContentLengthBodiesAreWaitedForWithinTheLimit) {
+    const std::string head = "POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\n";
+    EXPECT_EQ(frame(head + "abc", kLimits).state, State::incomplete);
+    auto f = frame(head + "abcdeXYZ", kLimits);
+    EXPECT_EQ(f.state, State::complete);
+    EXPECT_EQ(f.body, "abcde");
+    EXPECT_EQ(f.consumed, head.size() + 5);
+    EXPECT_EQ(frame("POST / HTTP/1.1\r\nContent-Length: 101\r\n\r\n", kLimits).state, State::body_too_large);
+    EXPECT_EQ(frame("POST / HTTP/1.1\r\nContent-Length: 18446744073709551617\r\n\r\n", kLimits).state,
+              State::body_too_large);
+    EXPECT_EQ(frame("POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n", kLimits).state, State::bad);
+    EXPECT_EQ(frame("POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n", kLimits).state, State::bad);
+}
+
+TEST(HttpFraming, ChunkedBodiesAreDecodedAndSmugglingIsRefused) {
+    const std::string head = "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
+    EXPECT_EQ(frame(head + "3\r\nabc\r\n", kLimits).state, State::incomplete);
+    auto f = frame(head + "3\r\nabc\r\n2;ext=1\r\nde\r\n0\r\nTrailer: x\r\n\r\n", kLimits);
+    EXPECT_EQ(f.state, State::complete);
+    EXPECT_EQ(f.body, "abcde");
+    EXPECT_EQ(frame(head + "65\r\n", kLimits).state, State::body_too_large);
+    EXPECT_EQ(frame(head + "zz\r\n", kLimits).state, State::bad);
+    EXPECT_EQ(frame("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n", kLimits).state,
+              State::bad);
+    EXPECT_EQ(frame("POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", kLimits).state, State::bad);
+}
+
+TEST(HttpFraming, AHeadOverTheLimitIsRefusedWithoutWaitingForItsEnd) {
+    EXPECT_EQ(frame("GET /" + std::string(2000, 'a'), kLimits).state, State::head_too_large);
+    EXPECT_EQ(frame("GET /" + std::string(2000, 'a') + " HTTP/1.1\r\n\r\n", kLimits).state, State::head_too_large);
+}
+
+TEST(HttpFraming, ExpectContinueIsSeen) {
+    auto f = frame("POST / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n", kLimits);
+    EXPECT_EQ(f.state, State::incomplete);
+    EXPECT_TRUE(f.expect_continue);
+    EXPECT_GT(f.head_bytes, 0U);
+}
+
+} // namespace
