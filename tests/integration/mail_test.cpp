@@ -195,6 +195,15 @@ TEST_F(Mail, SmtpDownThenUpEveryMailArrivesOnceAndTheLinkApproves) {
     std::this_thread::sleep_for(3s); // retries would have fired by now
     mails = read_mailbox(dir_.path() / "inbox");
     ASSERT_EQ(mails.size(), 2U);
+    // The DATA the server received: every line ends CRLF (RFC 5321; strict servers
+    // refuse bare LF, and their 5xx would be final).
+    for (const auto& m : mails) {
+        for (size_t i = 0; i < m.raw.size(); ++i) {
+            if (m.raw[i] == '\n') {
+                ASSERT_TRUE(i > 0 && m.raw[i - 1] == '\r') << "bare LF at byte " << i << " of\n" << m.raw;
+            }
+        }
+    }
     std::set<std::string> to, ids;
     for (const auto& m : mails) {
         to.insert(m.to);

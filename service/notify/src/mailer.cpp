@@ -26,6 +26,23 @@ bool ascii(const std::string& text) {
     return true;
 }
 
+// crlf: text with every line ending CRLF. RFC 5321 forbids bare LF in mail, strict
+// servers (Postfix, Exchange) refuse it, and Poco's quoted-printable encoder passes
+// line ends through as they are.
+std::string crlf(const std::string& text) {
+    std::string out;
+    out.reserve(text.size() + text.size() / 32);
+    for (size_t i = 0; i < text.size(); ++i) {
+        if (text[i] == '\n' && (i == 0 || text[i - 1] != '\r')) out += '\r';
+        if (text[i] == '\r' && (i + 1 == text.size() || text[i + 1] != '\n')) {
+            out += "\r\n"; // a lone CR ends a line too
+            continue;
+        }
+        out += text[i];
+    }
+    return out;
+}
+
 void compose(const Mail& mail, Poco::Net::MailMessage& message) {
     message.setSender(mail.from);
     message.addRecipient(Poco::Net::MailRecipient(Poco::Net::MailRecipient::PRIMARY_RECIPIENT, mail.to));
@@ -35,7 +52,7 @@ void compose(const Mail& mail, Poco::Net::MailMessage& message) {
     message.set("Auto-Submitted", "auto-generated"); // RFC 3834: no auto-replies to us
     if (!mail.attachment.empty()) {
         // Text, then the file (a CSV export), as multipart/mixed.
-        message.addPart("text", new Poco::Net::StringPartSource(mail.text, "text/plain; charset=UTF-8"),
+        message.addPart("text", new Poco::Net::StringPartSource(crlf(mail.text), "text/plain; charset=UTF-8"),
                         Poco::Net::MailMessage::CONTENT_INLINE, Poco::Net::MailMessage::ENCODING_QUOTED_PRINTABLE);
         message.addAttachment(std::filesystem::path(mail.attachment).filename().string(),
                               new Poco::Net::FilePartSource(mail.attachment, "text/csv; charset=UTF-8"));
@@ -43,13 +60,13 @@ void compose(const Mail& mail, Poco::Net::MailMessage& message) {
     }
     if (mail.html.empty()) {
         message.setContentType("text/plain; charset=UTF-8");
-        message.setContent(mail.text, Poco::Net::MailMessage::ENCODING_QUOTED_PRINTABLE);
+        message.setContent(crlf(mail.text), Poco::Net::MailMessage::ENCODING_QUOTED_PRINTABLE);
         return;
     }
     message.setContentType("multipart/alternative");
-    message.addPart("text", new Poco::Net::StringPartSource(mail.text, "text/plain; charset=UTF-8"),
+    message.addPart("text", new Poco::Net::StringPartSource(crlf(mail.text), "text/plain; charset=UTF-8"),
                     Poco::Net::MailMessage::CONTENT_INLINE, Poco::Net::MailMessage::ENCODING_QUOTED_PRINTABLE);
-    message.addPart("html", new Poco::Net::StringPartSource(mail.html, "text/html; charset=UTF-8"),
+    message.addPart("html", new Poco::Net::StringPartSource(crlf(mail.html), "text/html; charset=UTF-8"),
                     Poco::Net::MailMessage::CONTENT_INLINE, Poco::Net::MailMessage::ENCODING_QUOTED_PRINTABLE);
 }
 
