@@ -320,6 +320,9 @@ private:
             config, export_store, clock_, [&](const keyholder::reports::ExportRun& run) {
                 metrics.add("keyholder_report_runs_total", "Scheduled report exports, by result",
                             run.ok ? "result=\"succeeded\"" : "result=\"failed\"");
+                // A run with mail_to queued its report_ready mail: send it now, not
+                // whenever something else wakes the mail worker.
+                if (auto* m = mail_ptr.load()) m->wake();
             });
         keyholder::core::Scheduler export_runner(
             [&] {

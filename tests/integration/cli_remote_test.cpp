@@ -44,7 +44,7 @@ protected:
                                  "[entry.jit]\ndisplay_name = JIT group\npolicy = standard\nrelease = group\n"
                                  "group = cn=auditors,ou=groups,dc=demo,dc=test\n"
                                  "[report.minutely]\nreport = checkout-requests\nschedule = * * * * *\n"
-                                 "window = last 1h\noutput_dir = " +
+                                 "window = last 1h\nmail_to = auditors-box@demo.test\noutput_dir = " +
                                  (dir_->path() / "exports").string() + "\n");
         std::filesystem::create_directories(dir_->path() / "exports");
         daemon_ = new ChildProcess(KEYHOLDERD_PATH, {"--config", file.string()}, dir_->path());
@@ -221,6 +221,20 @@ TEST_F(CliRemote, ScheduledExportMatchesTheApi) {
     }
     EXPECT_GE(compared, 1);
     EXPECT_NE(csv.find("\"export me, \"\"quoted\"\"\""), std::string::npos) << csv;
+    // The export's mail (mail_to) goes out at once: the export wakes the mail worker.
+    bool mailed = false;
+    for (int i = 0; i < 50 && !mailed; ++i) {
+        if (std::filesystem::exists(dir_->path() / "data/mail-pickup"))
+            for (const auto& f : std::filesystem::directory_iterator(dir_->path() / "data/mail-pickup")) {
+                std::ifstream mail(f.path(), std::ios::binary);
+                const std::string text((std::istreambuf_iterator<char>(mail)), std::istreambuf_iterator<char>());
+                if (text.find("auditors-box@demo.test") != std::string::npos &&
+                    text.find(file.filename().string()) != std::string::npos)
+                    mailed = true;
+            }
+        if (!mailed) std::this_thread::sleep_for(100ms);
+    }
+    EXPECT_TRUE(mailed) << "the export's mail was not sent within 5 s";
 }
 
 } // namespace

@@ -526,6 +526,20 @@ TEST_F(CoreCheckout, TwoStagesDistinctPeopleManagerFirst) {
     EXPECT_EQ(authority_.writes, (std::vector<std::string>{"enable da-breakglass"}));
 }
 
+// The next stage's "your decision" mail goes only to people who may still decide:
+// a stage-1 approver who is also in the stage-2 group is not asked again.
+TEST_F(CoreCheckout, TheNextStageIsMailedOnlyToThoseWhoMayStillDecide) {
+    authority_.users["alice"].groups.insert("Security"); // bob's manager, and a Security member
+    auto id = service_->request({"bob", "breakglass", "outage", std::nullopt, 2h, std::nullopt});
+    ASSERT_TRUE(id) << id.error().message;
+    ASSERT_EQ(service_->decide(*id, "alice", Decision::approve), "pending");
+    EXPECT_EQ(count("SELECT count(*) FROM outbox WHERE kind = 'approval_needed' AND payload LIKE '%\"stage\":2%'"), 3)
+        << "carol, dave, erin";
+    EXPECT_EQ(count("SELECT count(*) FROM outbox WHERE kind = 'approval_needed' AND payload LIKE '%\"stage\":2%' "
+                    "AND recipient = 'alice@example.test'"),
+              0);
+}
+
 TEST_F(CoreCheckout, ScheduledWindowStartsAtItsStart) {
     auto r = jit();
     r.start = kStart + 2 * 3600;

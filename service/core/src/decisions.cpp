@@ -1,5 +1,7 @@
 // Decisions: approvals and denials in stages, each checked against the directory as
 // it is now (see checkout_service.h).
+#include <set>
+
 #include "keyholder/store/checkouts.h"
 #include "keyholder/store/outbox.h"
 #include "keyholder/store/records.h"
@@ -100,8 +102,16 @@ Outcome<std::string> CheckoutService::decide(int64_t request_id, std::string_vie
     if (decision == Decision::approve && !last_stage) {
         auto next = stage_approvers(authority_, policy, stage + 1, *requester);
         if (!next) return std::unexpected(next.error());
+        // Mailed are only those who may still decide: one person counts once across
+        // stages, so whoever decided an earlier stage (this approver included) is not
+        // asked again (their link could only answer 409).
+        std::set<std::string> decided{approver->id};
+        for (const auto& earlier : store::approvals_of(store_, request_id))
+            decided.insert(earlier.approver_sid);
         for (const auto& p : *next)
-            next_notices.push_back(prepare_notice("approval_needed", p, {{"stage", stage + 1}, {"approver", p.name}}));
+            if (decided.count(p.id) == 0)
+                next_notices.push_back(
+                    prepare_notice("approval_needed", p, {{"stage", stage + 1}, {"approver", p.name}}));
     }
     const auto denied_notice = decision == Decision::deny
                                    ? prepare_notice("request_denied", *requester, {{"by", approver->display_name}})
