@@ -25,6 +25,7 @@
 #include <chrono>
 #include <iostream>
 #include <mutex>
+#include <tuple>
 
 #include "keyholder/api/api.h"
 #include "keyholder/api/approval_pages.h"
@@ -245,6 +246,32 @@ private:
 
         keyholder::http::Metrics metrics;
         metrics.gauge("keyholder_up", "1 while the service runs", [] { return 1.0; });
+        // Every documented counter exists from the start, at 0 for each label value it
+        // can take, so that an increase() alert sees the first failure.
+        for (const auto& [name, help, labels] :
+             std::vector<std::tuple<std::string, std::string, std::vector<std::string>>>{
+                 {"keyholder_takeback_failures_total", "Take-back attempts that failed (retried)", {""}},
+                 {"keyholder_directory_errors_total",
+                  "Directory calls that failed, by where",
+                  {"where=\"api\"", "where=\"sign_on\""}},
+                 {"keyholder_report_runs_total",
+                  "Scheduled report exports, by result",
+                  {"result=\"succeeded\"", "result=\"failed\""}},
+                 {"keyholder_mail_deliveries_total",
+                  "Mail delivery attempts, by result (sent, retry, failed)",
+                  {"result=\"sent\"", "result=\"retry\"", "result=\"failed\""}},
+                 {"keyholder_signon_failures_total",
+                  "Failed sign-ons, by method",
+                  {"method=\"basic\"", "method=\"negotiate\""}},
+                 {"keyholder_http_connections_refused_total",
+                  "Connections refused at accept (per-address or total cap)",
+                  {""}},
+                 {"keyholder_http_request_timeouts_total",
+                  "Requests that did not arrive whole within read_timeout (408)",
+                  {""}},
+             })
+            for (const auto& label : labels)
+                metrics.add(name, help, label, 0);
         auto counts = [&] {
             std::lock_guard lock(store_mutex);
             return keyholder::store::state_counts(store->connection);

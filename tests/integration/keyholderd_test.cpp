@@ -83,6 +83,20 @@ TEST(Keyholderd, StartsAnswersHealthzAndStopsOnSigtermWithinTwoSeconds) {
     EXPECT_NE(ready.body.find("directory"), std::string::npos) << ready.body;
     EXPECT_NE(ready.body.find("ldap://127.0.0.1:1"), std::string::npos) << ready.body;
 
+    // Every documented counter is there from the start, at 0 (an increase() alert sees
+    // the first failure), beside the gauges.
+    const std::string metrics = http_get(url + "/metrics").body;
+    for (const char* series :
+         {"keyholder_takeback_failures_total 0", "keyholder_directory_errors_total{where=\"api\"} 0",
+          "keyholder_directory_errors_total{where=\"sign_on\"} 0", "keyholder_report_runs_total{result=\"failed\"} 0",
+          "keyholder_report_runs_total{result=\"succeeded\"} 0", "keyholder_mail_deliveries_total{result=\"sent\"} 0",
+          "keyholder_mail_deliveries_total{result=\"retry\"} 0", "keyholder_mail_deliveries_total{result=\"failed\"} 0",
+          "keyholder_signon_failures_total{method=\"basic\"} 0",
+          "keyholder_signon_failures_total{method=\"negotiate\"} 0", "keyholder_http_connections_refused_total 0",
+          "keyholder_http_request_timeouts_total 0", "keyholder_http_connections_open ", "keyholder_http_workers_busy ",
+          "keyholder_http_requests_queued ", "keyholder_up 1"})
+        EXPECT_NE(metrics.find(series), std::string::npos) << series << " missing from\n" << metrics;
+
     auto missing = http_get(url + "/nope");
     EXPECT_EQ(missing.status, 404);
     EXPECT_NE(missing.body.find(R"("error":{"code":"not_found")"), std::string::npos) << missing.body;

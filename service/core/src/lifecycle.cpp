@@ -49,6 +49,8 @@ Outcome<std::string> CheckoutService::credential(int64_t checkout_id, std::strin
     store::count_retrieval(tx, checkout_id);
     audit(tx, now, holder->id, "secret.retrieved", subject("checkout", checkout_id), details);
     tx.commit(); // the retrieval is on record before the value leaves
+    log().information("check-out %s: %s read the credential of %s (never logged)", std::to_string(checkout_id),
+                      holder->name, entry.name);
     return std::move(*plain);
 }
 
@@ -79,6 +81,8 @@ Outcome<void> CheckoutService::activate(int64_t checkout_id) {
     store::Transaction tx(store_);
     if (failures.empty()) {
         store::record_release(tx, checkout_id, Progress::done, attempts, std::nullopt, std::nullopt);
+        log().information("check-out %s: %s released to %s", std::to_string(checkout_id), entry.name,
+                          checkout->holder_name);
         audit(tx, now, "system", "checkout.released", subject_text,
               json({{"entry", entry.name}, {"holder", checkout->holder_name}, {"attempt", attempts}}));
     } else {
@@ -138,6 +142,8 @@ Outcome<void> CheckoutService::check_in(int64_t checkout_id, std::string_view ho
     // Claimed with the end: no scheduler pass can take this take-back meanwhile.
     auto claim = store::claim_takeback(tx, checkout_id, now, now + std::chrono::seconds(kTakebackLease).count());
     tx.commit();
+    log().information("check-out %s of %s checked in by %s", std::to_string(checkout_id), checkout.entry_name,
+                      holder.name);
     SchedulerPass pass;
     if (claim) run_takeback(*claim, pass);
     return {};
@@ -176,6 +182,8 @@ Outcome<void> CheckoutService::revoke(int64_t checkout_id, std::string_view admi
     enqueue(tx, now, notice, checkout->request_id);
     auto claim = store::claim_takeback(tx, checkout_id, now, now + std::chrono::seconds(kTakebackLease).count());
     tx.commit();
+    log().notice("check-out %s of %s (held by %s) revoked by %s: %s", std::to_string(checkout_id), checkout->entry_name,
+                 checkout->holder_name, admin->name, text::printable(reason, 200));
     SchedulerPass pass;
     if (claim) run_takeback(*claim, pass);
     return {};

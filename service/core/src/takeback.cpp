@@ -74,6 +74,8 @@ void CheckoutService::run_takeback(const store::TakebackClaim& claim, SchedulerP
     if (failures.empty()) {
         audit(tx, now, "system", "checkout.taken_back", subject_text,
               json({{"entry", entry.name}, {"attempt", claim.attempt}}));
+        log().information("check-out %s: %s taken back from %s", std::to_string(claim.checkout_id), entry.name,
+                          checkout->holder_name);
         ++pass.taken_back;
     } else {
         audit(tx, now, "system", "checkout.takeback_failed", subject_text,
