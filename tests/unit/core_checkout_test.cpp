@@ -11,6 +11,10 @@
 #include "keyholder/config/config.h"
 #include "keyholder/core/catalog.h"
 #include "keyholder/core/checkout_service.h"
+#include "keyholder/core/links.h"
+#include "keyholder/notify/mailer.h"
+#include "keyholder/notify/outbox_worker.h"
+#include "keyholder/notify/templates.h"
 #include "keyholder/store/audit.h"
 #include "keyholder/store/checkouts.h"
 #include "keyholder/store/secrets.h"
@@ -412,6 +416,61 @@ TEST_F(CoreCheckout, TextFromEveryEntryPointFollowsOneRule) {
     EXPECT_TRUE(service_->request(long_reason));
     ASSERT_TRUE(service_->decide(*id, "alice", Decision::approve, std::string("line one\r\nline two"), "link"));
     EXPECT_EQ(store::approvals_of(db(), *id).front().comment, "line one\nline two");
+}
+
+// Every notice kind the rules queue, rendered by the outbox worker with the shipped
+// templates: no placeholder is left without a value (the extension mail once said
+// "from " and "The window is\n to ;").
+TEST_F(CoreCheckout, EveryNoticeKindRendersEveryField) {
+    auto id = service_->request(jit());
+    ASSERT_EQ(service_->decide(*id, "alice", Decision::approve), "active"); // window_started
+    auto checkout = store::checkout_of_request(db(), *id);
+    auto extension = service_->extend(checkout->id, "bob", 30min, "more work"); // approval_needed (extension)
+    ASSERT_TRUE(extension);
+    ASSERT_EQ(service_->decide(*extension, "carol", Decision::approve), "approved"); // extension_approved
+    clock_.set(checkout->ends_at + 1800 - 300);
+    service_->run_due(); // window_ending_soon
+    clock_.set(checkout->ends_at + 1800);
+    service_->run_due(); // window_ended
+    authority_.add("olga", {"Ops"});
+    auto denied = service_->request(jit("olga"));
+    ASSERT_EQ(service_->decide(*denied, "alice", Decision::deny), "denied"); // request_denied
+    auto later = jit("olga");
+    later.start = clock_.now() + 3600;
+    auto scheduled = service_->request(later);
+    ASSERT_EQ(service_->decide(*scheduled, "alice", Decision::approve), "approved"); // request_approved
+    authority_.add("pia", {"Ops"});
+    auto lapsing = service_->request(jit("pia"));
+    ASSERT_TRUE(lapsing);
+    clock_.advance(9h);
+    service_->run_due(); // request_lapsed (and the scheduled window starts)
+
+    struct Recording : notify::Mailer {
+        std::vector<notify::Mail> mails;
+        notify::Delivery deliver(const notify::Mail& mail) override {
+            mails.push_back(mail);
+            return {notify::Delivery::Result::sent, "recorded"};
+        }
+        [[nodiscard]] std::string describe() const override { return "recording"; }
+    } mailer;
+    auto links = core::LinkSigner(std::vector<unsigned char>(32, 7));
+    const auto templates = notify::Templates::builtin();
+    notify::OutboxWorker worker(*config_, db(), mailer, templates, links, clock_);
+    const auto pass = worker.run_due();
+    EXPECT_EQ(pass.incomplete, 0) << "a mail was sent with an empty placeholder (the log names it)";
+    EXPECT_EQ(pass.failed, 0);
+    std::set<std::string> kinds;
+    auto rows = db().prepare("SELECT DISTINCT kind FROM outbox");
+    while (rows.step())
+        kinds.insert(rows.column_text(0));
+    for (const char* kind : {"approval_needed", "window_started", "extension_approved", "window_ending_soon",
+                             "window_ended", "request_denied", "request_approved", "request_lapsed"})
+        EXPECT_EQ(kinds.count(kind), 1U) << kind << " was not queued";
+    for (const auto& mail : mailer.mails) {
+        EXPECT_EQ(mail.subject.find("  "), std::string::npos) << mail.subject;
+        EXPECT_EQ(mail.subject.back() == ' ', false) << mail.subject;
+        EXPECT_EQ(mail.text.find(" to ;"), std::string::npos) << mail.text;
+    }
 }
 
 TEST_F(CoreCheckout, ApprovalStartsTheWindowAndReleasesAfterTheCommit) {

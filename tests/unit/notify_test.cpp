@@ -110,8 +110,8 @@ TEST(Templates, HtmlIsEscapedAndSubjectsStayOneLine) {
 
 TEST(Templates, BuiltInSetCoversEveryNotice) {
     const auto builtin = notify::Templates::builtin();
-    for (const char* kind : {"approval_needed", "request_denied", "request_approved", "window_started",
-                             "request_lapsed", "window_ending_soon", "window_ended"})
+    for (const char* kind : {"approval_needed", "request_denied", "request_approved", "extension_approved",
+                             "window_started", "request_lapsed", "window_ending_soon", "window_ended", "report_ready"})
         EXPECT_TRUE(builtin.has(kind)) << kind;
     const std::string mail =
         builtin.render("approval_needed", {{"approve_url", "https://k/approve/T?decision=approve"}}).text;

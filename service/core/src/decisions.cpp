@@ -174,7 +174,7 @@ Outcome<std::string> CheckoutService::decide(int64_t request_id, std::string_vie
         store::change_request_state(tx, request_id, RequestState::pending, RequestState::approved, std::nullopt, now);
         audit(tx, now, "system", "checkout.extended", subject("checkout", checkout->id),
               json({{"request", request_id}, {"by_s", current->duration_s}, {"ends_at", new_end}}));
-        enqueue(tx, now, prepare_notice("request_approved", *requester, {{"extension", true}}), request_id);
+        enqueue(tx, now, prepare_notice("extension_approved", *requester, {{"ends_at", new_end}}), request_id);
         tx.commit();
         return std::string("approved");
     }

@@ -89,13 +89,19 @@ std::map<std::string, std::string> OutboxWorker::values_for(const store::OutboxR
     v["duration"] = config::format_duration(std::chrono::seconds(request->duration_s));
     v["window"] = request->start_at ? when(*request->start_at) + " to " + when(*request->start_at + request->duration_s)
                                     : v["duration"] + " from approval";
+    if (request->extends_checkout_id)
+        if (auto extended = store::find_checkout(store_, *request->extends_checkout_id))
+            v["window"] = v["duration"] + " more, after the window ending " + when(extended->ends_at);
     v["deadline"] = when(request->deadline_at);
     std::string decided;
     for (const auto& a : store::approvals_of(store_, request->id))
         decided += (decided.empty() ? "" : "; ") + a.approver_name + " " +
                    (a.decision == "approve" ? "approved" : "denied") + " (stage " + std::to_string(a.stage) + ")";
     v["approvals_so_far"] = decided.empty() ? "none yet" : decided;
-    if (auto checkout = store::checkout_of_request(store_, request->id)) {
+    // An extension's window is the check-out it extends (now ending later).
+    auto checkout = request->extends_checkout_id ? store::find_checkout(store_, *request->extends_checkout_id)
+                                                 : store::checkout_of_request(store_, request->id);
+    if (checkout) {
         v["starts_at"] = when(checkout->starts_at);
         v["ends_at"] = when(checkout->ends_at);
     } else if (payload->has("starts_at")) {
@@ -133,6 +139,14 @@ OutboxPass OutboxWorker::run_due() {
             continue;
         }
         const RenderedMail rendered = templates_.render(row.kind, values_for(row));
+        if (!rendered.missing.empty()) {
+            std::string names;
+            for (const auto& name : rendered.missing)
+                names += (names.empty() ? "" : ", ") + name;
+            log().warning("notification %s (%s): no value for %s; sent with them empty", std::to_string(row.id),
+                          row.kind, names);
+            ++pass.incomplete;
+        }
         Mail mail{config_.smtp.from, row.recipient, rendered.subject,  row.message_id, rendered.text,
                   rendered.html,     now,           attachment_of(row)};
         if (!mail.attachment.empty() && !std::filesystem::exists(mail.attachment)) {

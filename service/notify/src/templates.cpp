@@ -1,5 +1,7 @@
 #include "keyholder/notify/templates.h"
 
+#include <set>
+
 #include <fstream>
 #include <sstream>
 
@@ -22,7 +24,7 @@ std::string html_escape(const std::string& text) {
 }
 
 std::string fill(const std::string& text, const std::map<std::string, std::string>& values,
-                 std::string (*escape)(const std::string&)) {
+                 std::string (*escape)(const std::string&), std::set<std::string>* missing) {
     std::string out;
     size_t i = 0;
     while (i < text.size()) {
@@ -33,7 +35,10 @@ std::string fill(const std::string& text, const std::map<std::string, std::strin
         out.append(text, i, open - i);
         const std::string name = text.substr(open + 2, close - open - 2);
         auto value = values.find(name);
-        if (value != values.end()) out += escape ? escape(value->second) : value->second;
+        if (value != values.end())
+            out += escape ? escape(value->second) : value->second;
+        else if (missing != nullptr)
+            missing->insert(name);
         i = close + 2;
     }
     out.append(text, i, std::string::npos);
@@ -95,13 +100,16 @@ RenderedMail Templates::render(const std::string& kind, const std::map<std::stri
     for (const auto& [k, v] : values)
         subject_values[k] = one_line(v);
     auto subject = subject_.find(kind);
-    mail.subject = subject == subject_.end() ? kind : one_line(fill(subject->second, subject_values));
+    std::set<std::string> missing;
+    mail.subject =
+        subject == subject_.end() ? kind : one_line(fill(subject->second, subject_values, nullptr, &missing));
     while (!mail.subject.empty() && mail.subject.front() == ' ')
         mail.subject.erase(0, 1);
     auto text = text_.find(kind);
-    if (text != text_.end()) mail.text = fill(text->second, values);
+    if (text != text_.end()) mail.text = fill(text->second, values, nullptr, &missing);
     auto html = html_.find(kind);
-    if (html != html_.end()) mail.html = fill(html->second, values, &html_escape);
+    if (html != html_.end()) mail.html = fill(html->second, values, &html_escape, &missing);
+    mail.missing.assign(missing.begin(), missing.end());
     return mail;
 }
 

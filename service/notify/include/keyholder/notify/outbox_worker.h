@@ -25,6 +25,7 @@ struct OutboxPass {
     int sent = 0;
     int retried = 0;
     int failed = 0;
+    int incomplete = 0;              ///< mails rendered with a placeholder that had no value (logged)
     std::optional<int64_t> next_due; ///< UTC seconds
 };
 

@@ -7,14 +7,17 @@
 #include <expected>
 #include <filesystem>
 #include <map>
+#include <set>
 #include <string>
+#include <vector>
 
 namespace keyholder::notify {
 
 struct RenderedMail {
     std::string subject;
     std::string text;
-    std::string html; ///< empty when the kind has no .html template
+    std::string html;                 ///< empty when the kind has no .html template
+    std::vector<std::string> missing; ///< placeholders that had no value (rendered empty)
 };
 
 class Templates {
@@ -36,8 +39,9 @@ private:
 
 /// html_escape: & < > " ' as entities.
 std::string html_escape(const std::string& text);
-/// fill: replaces {{name}} with values (escaped by `escape` when given).
+/// fill: replaces {{name}} with values (escaped by `escape` when given); names with
+/// no value render empty and are added to `missing` when given.
 std::string fill(const std::string& text, const std::map<std::string, std::string>& values,
-                 std::string (*escape)(const std::string&) = nullptr);
+                 std::string (*escape)(const std::string&) = nullptr, std::set<std::string>* missing = nullptr);
 
 } // namespace keyholder::notify
