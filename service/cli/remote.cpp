@@ -15,6 +15,7 @@
 #include "api_client.h"
 #include "cli_support.h"
 #include "keyholder/config/duration.h"
+#include "keyholder/util/files.h"
 
 namespace keyholder::cli {
 
@@ -369,25 +370,23 @@ int remote_command(const std::string& command, std::span<const std::string> raw_
             auto answer = ctx.client->get_to(path, std::cout);
             return answer.status == 200 ? kOk : finish(ctx, answer, [](const Object::Ptr&) {});
         }
-        // Streamed to FILE.part, renamed to FILE once complete.
-        const std::string temp = *file + ".part";
-        std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-        if (!out) {
-            std::cerr << "keyholder: cannot write " << temp << '\n';
-            return kFailed;
-        }
-        auto answer = ctx.client->get_to(path, out);
-        out.close();
-        if (answer.status != 200 || !out) {
-            std::remove(temp.c_str());
-            if (answer.status == 200) {
-                std::cerr << "keyholder: cannot write " << temp << '\n';
-                return kFailed;
-            }
+        // Streamed to a temporary file next to FILE, renamed to FILE once complete and
+        // on disk; an error answer leaves nothing behind.
+        struct Refused {};
+        ApiAnswer answer;
+        try {
+            util::write_file_atomically(
+                *file,
+                [&](std::ostream& out) {
+                    answer = ctx.client->get_to(path, out);
+                    if (answer.status != 200) throw Refused{};
+                },
+                std::filesystem::perms::owner_read | std::filesystem::perms::owner_write |
+                    std::filesystem::perms::group_read);
+        } catch (const Refused&) {
             return finish(ctx, answer, [](const Object::Ptr&) {});
-        }
-        if (std::rename(temp.c_str(), file->c_str()) != 0) {
-            std::cerr << "keyholder: cannot rename " << temp << " to " << *file << '\n';
+        } catch (const std::exception& e) {
+            std::cerr << "keyholder: " << e.what() << '\n';
             return kFailed;
         }
         std::cerr << "report " << positional[0] << " written to " << *file << '\n';

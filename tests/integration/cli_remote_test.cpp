@@ -176,7 +176,7 @@ TEST_F(CliRemote, ScheduledExportMatchesTheApi) {
     const std::string now_csv((std::istreambuf_iterator<char>(now)), std::istreambuf_iterator<char>());
     EXPECT_EQ(now_csv.rfind("request_id,entry,", 0), 0U) << now_csv;
     EXPECT_NE(now_csv.find("export me, \"\"quoted\"\""), std::string::npos) << now_csv;
-    EXPECT_FALSE(std::filesystem::exists(dir_->path() / "now.csv.part"));
+    EXPECT_FALSE(std::filesystem::exists(dir_->path() / ".now.csv.tmp"));
     EXPECT_EQ(cli("bob", {"report", "audit"}).status, 1); // auditors only
     // Wait for the next minute's export (written atomically: a .csv appears complete).
     // Exports already there ran before the requests (a slow start-up may catch up on a

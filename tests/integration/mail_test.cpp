@@ -184,11 +184,13 @@ TEST_F(Mail, SmtpDownThenUpEveryMailArrivesOnceAndTheLinkApproves) {
     const int64_t id = request_demo_admin();
     // The mail server is down: deliveries fail and are retried; nothing is lost.
     std::string metrics;
-    for (int i = 0; i < 50 && metrics.find("result=\"retry\"") == std::string::npos; ++i) {
+    // Every counter exists from the start at 0: wait for a count above it.
+    const std::regex retried("keyholder_mail_deliveries_total\\{result=\"retry\"\\} [1-9]");
+    for (int i = 0; i < 50 && !std::regex_search(metrics, retried); ++i) {
         std::this_thread::sleep_for(100ms);
         metrics = http_get(url_ + "/metrics").body;
     }
-    EXPECT_NE(metrics.find("keyholder_mail_deliveries_total{result=\"retry\"}"), std::string::npos) << metrics;
+    EXPECT_TRUE(std::regex_search(metrics, retried)) << metrics;
     EXPECT_NE(metrics.find("keyholder_outbox_backlog 2"), std::string::npos) << metrics;
     start_smtp();
     auto mails = wait_for_mails(2);
@@ -282,7 +284,8 @@ TEST_F(Mail, PermanentRefusalSignedOnLinksAndExpiry) {
     EXPECT_EQ(mails[0].to, "carol@demo.test");
     // alice's mail was refused with 550: failed for good, in the log and /metrics, not retried.
     std::string metrics;
-    for (int i = 0; i < 50 && metrics.find("result=\"failed\"") == std::string::npos; ++i) {
+    for (int i = 0; i < 50 && metrics.find("keyholder_mail_deliveries_total{result=\"failed\"} 1") == std::string::npos;
+         ++i) {
         std::this_thread::sleep_for(100ms);
         metrics = http_get(url_ + "/metrics").body;
     }
@@ -336,12 +339,15 @@ TEST_F(Mail, WrongSmtpPasswordIsRetriedNotLost) {
                 "keyholder:mail-Pa55!"});
     request_demo_admin();
     std::string metrics;
-    for (int i = 0; i < 50 && metrics.find("result=\"retry\"") == std::string::npos; ++i) {
+    // Every counter exists from the start at 0: wait for a count above it.
+    const std::regex retried("keyholder_mail_deliveries_total\\{result=\"retry\"\\} [1-9]");
+    for (int i = 0; i < 50 && !std::regex_search(metrics, retried); ++i) {
         std::this_thread::sleep_for(100ms);
         metrics = http_get(url_ + "/metrics").body;
     }
-    EXPECT_NE(metrics.find("keyholder_mail_deliveries_total{result=\"retry\"}"), std::string::npos) << daemon_->err();
-    EXPECT_EQ(metrics.find("result=\"failed\""), std::string::npos) << metrics; // a login failure is not final
+    EXPECT_TRUE(std::regex_search(metrics, retried)) << daemon_->err();
+    EXPECT_NE(metrics.find("keyholder_mail_deliveries_total{result=\"failed\"} 0"), std::string::npos)
+        << metrics; // a login failure is not final
     EXPECT_TRUE(read_mailbox(dir_.path() / "inbox").empty());
     EXPECT_EQ(daemon_->err().find("not-the-password"), std::string::npos); // never logged
 }

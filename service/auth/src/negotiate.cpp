@@ -1,6 +1,6 @@
 #include "negotiate.h"
 
-#include <Poco/Base64Encoder.h>
+#include "keyholder/util/encoding.h"
 
 #include <sstream>
 
@@ -120,12 +120,7 @@ std::optional<std::string> negotiate_token(const std::string& host, std::string&
         error = status_text(major, minor);
         return std::nullopt;
     }
-    std::ostringstream encoded;
-    Poco::Base64Encoder encoder(encoded);
-    encoder.rdbuf()->setLineLength(0);
-    encoder.write(static_cast<const char*>(output.value), static_cast<std::streamsize>(output.length));
-    encoder.close();
-    return encoded.str();
+    return util::base64(std::string_view(static_cast<const char*>(output.value), output.length));
 }
 
 std::string NegotiateAcceptor::default_realm() {

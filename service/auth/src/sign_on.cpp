@@ -1,7 +1,5 @@
 #include "keyholder/auth/sign_on.h"
 
-#include <Poco/Base64Decoder.h>
-#include <Poco/Base64Encoder.h>
 #include <Poco/Logger.h>
 #include <Poco/Net/HTTPServerRequest.h>
 #include <Poco/SHA2Engine.h>
@@ -15,6 +13,7 @@
 #include <sstream>
 
 #include "keyholder/text/text.h"
+#include "keyholder/util/encoding.h"
 #include "negotiate.h"
 
 namespace keyholder::auth {
@@ -23,31 +22,6 @@ namespace {
 using http::HttpError;
 
 Poco::Logger& log() { return Poco::Logger::get("keyholder.auth"); }
-
-std::optional<std::string> base64_decode(const std::string& text) {
-    if (text.empty() || text.size() > 64 * 1024 || text.size() % 4 != 0) return std::nullopt;
-    for (char c : text)
-        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '/' || c == '=')) return std::nullopt;
-    // OpenSSL's block decoder: no stream machinery on every signed-on request.
-    std::string out(text.size() / 4 * 3, '\0');
-    const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                  reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
-    if (n < 0) return std::nullopt;
-    size_t size = static_cast<size_t>(n);
-    for (size_t i = text.size(); i > 0 && text[i - 1] == '=' && size > 0; --i)
-        --size; // EVP_DecodeBlock counts padding as zero bytes
-    out.resize(size);
-    return out;
-}
-
-std::string base64_encode(const std::string& bytes) {
-    std::ostringstream out;
-    Poco::Base64Encoder encoder(out);
-    encoder.rdbuf()->setLineLength(0);
-    encoder << bytes;
-    encoder.close();
-    return out.str();
-}
 
 // salted_hash: SHA-256(salt || password) — what the Basic cache keeps instead of
 // the password (Poco's SHA-2: no per-call algorithm fetch as with OpenSSL 3's HMAC()).
@@ -199,7 +173,7 @@ http::Identity SignOn::admit(const http::Request& request, const directory::User
 
 http::Identity SignOn::negotiate(const http::Request& request, const std::string& token,
                                  std::vector<std::pair<std::string, std::string>>& answer_headers) {
-    auto bytes = base64_decode(token);
+    auto bytes = util::unbase64(token);
     if (!bytes) challenge(request, "bad_token", "the Negotiate token is not base64", "negotiate");
     auto accepted = acceptor_->accept(*bytes);
     if (!accepted) {
@@ -214,14 +188,14 @@ http::Identity SignOn::negotiate(const http::Request& request, const std::string
         challenge(request, "unknown_principal", "the Kerberos principal is not a directory user", "negotiate");
     }
     if (!accepted->reply_token.empty())
-        answer_headers.emplace_back("WWW-Authenticate", "Negotiate " + base64_encode(accepted->reply_token));
+        answer_headers.emplace_back("WWW-Authenticate", "Negotiate " + util::base64(accepted->reply_token));
     return admit(request, *user, "negotiate");
 }
 
 http::Identity SignOn::basic(const http::Request& request, const std::string& credentials) {
     const bool private_channel = request.secure || (request.raw && request.raw->serverAddress().host().isLoopback());
     if (!private_channel) throw HttpError(403, "basic_needs_tls", "Basic sign-on is accepted over TLS only");
-    auto decoded = base64_decode(credentials);
+    auto decoded = util::unbase64(credentials);
     const size_t colon = decoded ? decoded->find(':') : std::string::npos;
     if (colon == std::string::npos || colon == 0)
         challenge(request, "bad_credentials", "Basic credentials must be base64 of user:password", "basic");

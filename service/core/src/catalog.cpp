@@ -1,11 +1,11 @@
 // Mirroring the configured catalog into the store (see catalog.h).
 #include "keyholder/core/catalog.h"
 
-#include <Poco/DigestEngine.h>
+#include "keyholder/util/files.h"
+
 #include <Poco/DigestStream.h>
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
-#include <Poco/SHA2Engine.h>
 
 #include <fstream>
 #include <map>
@@ -29,15 +29,6 @@ Poco::JSON::Array::Ptr array_of(const std::vector<std::string>& items) {
     for (const auto& item : items)
         array->add(item);
     return array;
-}
-
-std::string file_sha256(const std::filesystem::path& file) {
-    Poco::SHA2Engine engine(Poco::SHA2Engine::SHA_256);
-    std::ifstream in(file, std::ios::binary);
-    char buffer[8192];
-    while (in.read(buffer, sizeof buffer) || in.gcount() > 0)
-        engine.update(buffer, static_cast<unsigned>(in.gcount()));
-    return Poco::DigestEngine::digestToHex(engine.digest());
 }
 
 std::string release_kinds(const config::Entry& entry) {
@@ -80,7 +71,7 @@ CatalogSync record_service_start(store::Connection& connection, const config::Co
                                  const std::string& version) {
     const int64_t now = clock.now();
     CatalogSync sync;
-    sync.config_sha256 = file_sha256(config.file);
+    sync.config_sha256 = util::file_sha256(config.file);
     store::Transaction tx(connection);
     std::map<std::string, int64_t> policy_ids;
     for (const auto& [name, policy] : config.policies) {

@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "keyholder/core/vault.h"
+#include "keyholder/util/encoding.h"
 
 namespace keyholder::core {
 
@@ -22,64 +23,9 @@ const char* to_string(LinkError error) {
 }
 namespace {
 
-constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-std::string base64url(const std::string& bytes) {
-    std::string out;
-    size_t i = 0;
-    while (i + 2 < bytes.size()) {
-        const uint32_t v = (static_cast<unsigned char>(bytes[i]) << 16) |
-                           (static_cast<unsigned char>(bytes[i + 1]) << 8) | static_cast<unsigned char>(bytes[i + 2]);
-        out += kAlphabet[(v >> 18) & 63];
-        out += kAlphabet[(v >> 12) & 63];
-        out += kAlphabet[(v >> 6) & 63];
-        out += kAlphabet[v & 63];
-        i += 3;
-    }
-    if (i + 1 == bytes.size()) {
-        const uint32_t v = static_cast<unsigned char>(bytes[i]) << 16;
-        out += kAlphabet[(v >> 18) & 63];
-        out += kAlphabet[(v >> 12) & 63];
-    } else if (i + 2 == bytes.size()) {
-        const uint32_t v =
-            (static_cast<unsigned char>(bytes[i]) << 16) | (static_cast<unsigned char>(bytes[i + 1]) << 8);
-        out += kAlphabet[(v >> 18) & 63];
-        out += kAlphabet[(v >> 12) & 63];
-        out += kAlphabet[(v >> 6) & 63];
-    }
-    return out;
-}
-
-std::optional<std::string> unbase64url(const std::string& text) {
-    if (text.size() % 4 == 1) return std::nullopt;
-    std::string out;
-    uint32_t buffer = 0;
-    int bits = 0;
-    for (char c : text) {
-        const char* at = std::char_traits<char>::find(kAlphabet, 64, c);
-        if (at == nullptr) return std::nullopt;
-        buffer = (buffer << 6) | static_cast<uint32_t>(at - kAlphabet);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out += static_cast<char>((buffer >> bits) & 0xFF);
-        }
-    }
-    // Unused low bits must be zero: one token text per payload (no malleable encodings;
-    // the reason this is not Poco::Base64Decoder, which accepts them).
-    if ((buffer & ((1u << bits) - 1)) != 0) return std::nullopt;
-    return out;
-}
-
-std::string hex(const std::string& bytes) {
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string out;
-    for (unsigned char c : bytes) {
-        out += kHex[c >> 4];
-        out += kHex[c & 15];
-    }
-    return out;
-}
+using util::base64url;
+using util::hex;
+using util::unbase64url;
 
 bool parse_int(const std::string& text, int64_t& out) {
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);

@@ -9,6 +9,7 @@
 #include "keyholder/json/writer.h"
 #include "keyholder/store/outbox.h"
 #include "keyholder/store/records.h"
+#include "keyholder/util/encoding.h"
 #include "service_internal.h"
 
 namespace keyholder::core::detail {
@@ -21,13 +22,7 @@ std::string message_tag() {
     static const std::string process = [] {
         unsigned char random[8];
         if (RAND_bytes(random, sizeof random) != 1) throw std::runtime_error("RAND_bytes failed");
-        std::string hex;
-        for (unsigned char c : random) {
-            static constexpr char kHex[] = "0123456789abcdef";
-            hex += kHex[c >> 4];
-            hex += kHex[c & 15];
-        }
-        return hex;
+        return util::hex(std::string_view(reinterpret_cast<const char*>(random), sizeof random));
     }();
     static std::atomic<uint64_t> counter{0};
     return process + "." + std::to_string(++counter);

@@ -1,6 +1,9 @@
 // AES-256-GCM secrets at rest through OpenSSL EVP (see vault.h).
 #include "keyholder/core/vault.h"
 
+#include "keyholder/util/encoding.h"
+#include "keyholder/util/files.h"
+
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -50,14 +53,12 @@ std::expected<std::vector<unsigned char>, std::string> read_or_create_key(const 
         std::filesystem::create_directories(key_file.parent_path());
         if (RAND_bytes(key.data(), static_cast<int>(bytes)) != 1)
             return std::unexpected("cannot get random bytes for a new key");
-        const auto temp = key_file.string() + ".new";
-        int out = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-        if (out < 0) return std::unexpected("cannot create " + temp + ": " + std::strerror(errno));
-        bool ok = ::write(out, key.data(), bytes) == static_cast<ssize_t>(bytes) && ::fsync(out) == 0;
-        ::close(out);
-        if (!ok || ::rename(temp.c_str(), key_file.c_str()) != 0) {
-            ::unlink(temp.c_str());
-            return std::unexpected("cannot write " + key_file.string() + ": " + std::strerror(errno));
+        try {
+            util::write_file_atomically(key_file,
+                                        std::string_view(reinterpret_cast<const char*>(key.data()), key.size()));
+        } catch (const std::exception& e) {
+            OPENSSL_cleanse(key.data(), key.size());
+            return std::unexpected(std::string(e.what()));
         }
         return key;
     }
@@ -90,11 +91,7 @@ std::expected<SecretVault, std::string> SecretVault::open(const std::filesystem:
     unsigned char digest[SHA256_DIGEST_LENGTH];
     if (SHA256(vault.key_.data(), vault.key_.size(), digest) == nullptr)
         return std::unexpected("cannot compute the key id of " + key_file.string() + ": " + openssl_error());
-    static constexpr char kHex[] = "0123456789abcdef";
-    for (int i = 0; i < 8; ++i) {
-        vault.key_id_ += kHex[digest[i] >> 4];
-        vault.key_id_ += kHex[digest[i] & 0x0f];
-    }
+    vault.key_id_ = util::hex(std::string_view(reinterpret_cast<const char*>(digest), 8));
     return vault;
 }
 

@@ -1,5 +1,7 @@
 #include "keyholder/notify/mailer.h"
 
+#include "keyholder/util/files.h"
+
 #include <Poco/Net/Context.h>
 #include <Poco/Net/FilePartSource.h>
 #include <Poco/Net/MailMessage.h>
@@ -9,9 +11,6 @@
 #include <Poco/Net/SecureSMTPClientSession.h>
 #include <Poco/Net/StringPartSource.h>
 #include <Poco/Timestamp.h>
-
-#include <fcntl.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -82,17 +81,11 @@ public:
         for (char c : mail.message_id)
             if (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_' || c == '@') name += c;
         const auto final_path = dir_ / (name + ".eml");
-        const auto temp = dir_ / ("." + name + ".tmp");
-        const std::string text = mime_text(mail);
-        const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        if (fd < 0) return {Delivery::Result::retry, "cannot create " + temp.string() + ": " + std::strerror(errno)};
-        bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) && ::fsync(fd) == 0;
-        const int saved = errno;
-        ::close(fd);
-        if (!ok || ::rename(temp.c_str(), final_path.c_str()) != 0) {
-            ::unlink(temp.c_str());
-            return {Delivery::Result::retry,
-                    "cannot write " + final_path.string() + ": " + std::strerror(ok ? errno : saved)};
+        try {
+            // On disk (the folder's rename too) before the row is marked sent.
+            util::write_file_atomically(final_path, mime_text(mail));
+        } catch (const std::exception& e) {
+            return {Delivery::Result::retry, e.what()};
         }
         return {Delivery::Result::sent, final_path.string()};
     }

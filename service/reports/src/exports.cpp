@@ -2,11 +2,7 @@
 
 #include <Poco/JSON/Object.h>
 #include <Poco/Logger.h>
-#include <Poco/SHA2Engine.h>
 #include <Poco/UUIDGenerator.h>
-
-#include <fcntl.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -17,9 +13,14 @@
 #include "keyholder/schedule/backoff.h"
 #include "keyholder/store/records.h"
 #include "keyholder/store/reports.h"
+#include "keyholder/util/files.h"
 
 namespace keyholder::reports {
 namespace {
+
+/// kExportMode: exports (and their sidecars) are for the service and its group (auditors).
+constexpr auto kExportMode =
+    std::filesystem::perms::owner_read | std::filesystem::perms::owner_write | std::filesystem::perms::group_read;
 
 Poco::Logger& log() { return Poco::Logger::get("keyholder.reports"); }
 
@@ -33,46 +34,6 @@ std::string stamp(int64_t t, schedule::Zone zone) {
     char text[32];
     std::strftime(text, sizeof text, "%Y%m%d-%H%M", &parts);
     return text;
-}
-
-bool fsync_path(const std::filesystem::path& path, int flags = O_RDONLY) {
-    const int fd = ::open(path.c_str(), flags | O_CLOEXEC);
-    if (fd < 0) return false;
-    const bool ok = ::fsync(fd) == 0;
-    ::close(fd);
-    return ok;
-}
-
-std::string sha256_of(const std::filesystem::path& file) {
-    Poco::SHA2Engine engine(Poco::SHA2Engine::SHA_256);
-    std::ifstream in(file, std::ios::binary);
-    char buffer[65536];
-    while (in) {
-        in.read(buffer, sizeof buffer);
-        engine.update(buffer, static_cast<unsigned>(in.gcount()));
-    }
-    return Poco::DigestEngine::digestToHex(engine.digest());
-}
-
-// write_atomically: fill `temp` with `write`, fsync, rename onto `final_path`; on any
-// failure nothing is left behind. Throws std::runtime_error naming the cause.
-void write_atomically(const std::filesystem::path& final_path, const std::function<void(std::ostream&)>& write) {
-    const auto temp = final_path.parent_path() / ("." + final_path.filename().string() + ".tmp");
-    try {
-        {
-            std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-            if (!out) throw std::runtime_error("cannot create " + temp.string() + ": " + std::strerror(errno));
-            write(out);
-            out.flush();
-            if (!out) throw std::runtime_error("cannot write " + temp.string() + " (disk full?)");
-        }
-        if (!fsync_path(temp)) throw std::runtime_error("cannot fsync " + temp.string() + ": " + std::strerror(errno));
-        if (::rename(temp.c_str(), final_path.c_str()) != 0)
-            throw std::runtime_error("cannot rename to " + final_path.string() + ": " + std::strerror(errno));
-    } catch (...) {
-        ::unlink(temp.c_str());
-        throw;
-    }
 }
 
 } // namespace
@@ -163,14 +124,13 @@ ExportRun ExportScheduler::run(const config::ReportSchedule& schedule, State& st
         CsvOptions options;
         options.local_time = state.zone == schedule::Zone::local;
         options.bom = config_.reports.bom;
-        write_atomically(file, [&](std::ostream& out) {
-            result.rows = write_report(store_, schedule.report, filter, out, options);
-        });
+        util::write_file_atomically(
+            file, [&](std::ostream& out) { result.rows = write_report(store_, schedule.report, filter, out, options); },
+            kExportMode);
         csv_in_place = true;
-        const std::string sha = sha256_of(file);
-        write_atomically(std::filesystem::path(file.string() + ".sha256"),
-                         [&](std::ostream& out) { out << sha << "  " << file.filename().string() << "\n"; });
-        fsync_path(schedule.output_dir, O_RDONLY | O_DIRECTORY); // the renames, durably
+        const std::string sha = util::file_sha256(file);
+        util::write_file_atomically(std::filesystem::path(file.string() + ".sha256"),
+                                    sha + "  " + file.filename().string() + "\n", kExportMode);
         store::Transaction tx(store_);
         store::finish_report_run(tx, run_id, clock_.now(), result.rows, file.string(), sha);
         // mail_to: a notice with the file attached, sent by the outbox worker like every mail.
