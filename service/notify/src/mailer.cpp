@@ -14,6 +14,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <memory>
+#include <optional>
 #include <sstream>
 
 namespace keyholder::notify {
@@ -98,53 +100,97 @@ private:
 class SmtpMailer final : public Mailer {
 public:
     explicit SmtpMailer(const config::SmtpSection& settings) : settings_(settings) {}
+    ~SmtpMailer() override { finish_batch(); }
 
+    // One session carries up to kMessagesPerSession messages of a pass (one connection,
+    // TLS handshake and login for many mails, not one each); it is dropped after any
+    // refusal, since its state is then unknown.
     Delivery deliver(const Mail& mail) override {
         Poco::Net::MailMessage message;
         compose(mail, message);
-        // Which step failed decides whether a 5xx is final: the server refusing the
-        // envelope or the data is; refusing the login (a password being rotated) or
-        // the connection is worth another try.
-        enum class Step { connect, tls, login, envelope } step = Step::connect;
-        try {
-            Poco::Net::SecureSMTPClientSession session(settings_.host, settings_.port);
-            session.setTimeout(Poco::Timespan(30, 0));
-            session.login(); // EHLO
-            if (settings_.starttls) {
-                step = Step::tls;
-                Poco::Net::Context::Ptr context = new Poco::Net::Context(
-                    Poco::Net::Context::TLS_CLIENT_USE, "", "", settings_.ca_file ? settings_.ca_file->string() : "",
-                    Poco::Net::Context::VERIFY_RELAXED, 9, !settings_.ca_file, "HIGH:!aNULL");
-                context->requireMinimumProtocol(Poco::Net::Context::PROTO_TLSV1_2);
-                if (!session.startTLS(context))
-                    return {Delivery::Result::retry,
-                            settings_.host + " does not offer STARTTLS (required by [smtp] starttls)"};
+        for (int attempt = 0;; ++attempt) {
+            const bool reused = session_ != nullptr;
+            // Which step failed decides whether a 5xx is final: the server refusing the
+            // envelope or the data is; refusing the login (a password being rotated) or
+            // the connection is worth another try.
+            Step step = reused ? Step::envelope : Step::connect;
+            try {
+                if (!session_) {
+                    if (auto refused = open(step)) return *refused;
+                }
+                step = Step::envelope;
+                session_->sendMessage(message);
+                if (++sent_in_session_ >= kMessagesPerSession) finish_batch();
+                return {Delivery::Result::sent, "accepted by " + settings_.host};
+            } catch (const Poco::Net::SMTPException& e) {
+                drop();
+                const int code = e.code();
+                const bool final = step == Step::envelope && code >= 500 && code < 600;
+                // A reused session the server gave up on (421, a timeout) gets one more try on a fresh one.
+                if (!final && reused && attempt == 0) continue;
+                return {final ? Delivery::Result::permanent : Delivery::Result::retry, e.displayText()};
+            } catch (const Poco::Exception& e) {
+                drop();
+                if (reused && attempt == 0) continue;
+                return {Delivery::Result::retry, e.displayText()};
             }
-            if (!settings_.user.empty()) {
-                step = Step::login;
-                session.login(settings_.auth == "plain" ? Poco::Net::SMTPClientSession::AUTH_PLAIN
-                                                        : Poco::Net::SMTPClientSession::AUTH_LOGIN,
-                              settings_.user, settings_.password.reveal());
-            }
-            step = Step::envelope;
-            session.sendMessage(message);
-            session.close();
-            return {Delivery::Result::sent, "accepted by " + settings_.host};
-        } catch (const Poco::Net::SMTPException& e) {
-            const int code = e.code();
-            const bool final = step == Step::envelope && code >= 500 && code < 600;
-            return {final ? Delivery::Result::permanent : Delivery::Result::retry, e.displayText()};
-        } catch (const Poco::Exception& e) {
-            return {Delivery::Result::retry, e.displayText()};
         }
     }
+
+    void finish_batch() override {
+        if (!session_) return;
+        try {
+            session_->close(); // QUIT
+        } catch (const Poco::Exception&) {}
+        session_.reset();
+        sent_in_session_ = 0;
+    }
+
     [[nodiscard]] std::string describe() const override {
         return "SMTP " + settings_.host + ":" + std::to_string(settings_.port) +
                (settings_.starttls ? " (STARTTLS)" : "");
     }
 
 private:
+    enum class Step { connect, tls, login, envelope };
+    static constexpr int kMessagesPerSession = 100; ///< then a fresh session (servers cap messages per session)
+
+    // open: a connected, greeted (and, as configured, encrypted and logged-in) session,
+    // or the refusal to report. Throws Poco exceptions like the session does; `step`
+    // says how far it got.
+    std::optional<Delivery> open(Step& step) {
+        auto session = std::make_unique<Poco::Net::SecureSMTPClientSession>(settings_.host, settings_.port);
+        session->setTimeout(Poco::Timespan(30, 0));
+        session->login(); // EHLO
+        if (settings_.starttls) {
+            step = Step::tls;
+            Poco::Net::Context::Ptr context = new Poco::Net::Context(
+                Poco::Net::Context::TLS_CLIENT_USE, "", "", settings_.ca_file ? settings_.ca_file->string() : "",
+                Poco::Net::Context::VERIFY_RELAXED, 9, !settings_.ca_file, "HIGH:!aNULL");
+            context->requireMinimumProtocol(Poco::Net::Context::PROTO_TLSV1_2);
+            if (!session->startTLS(context))
+                return Delivery{Delivery::Result::retry,
+                                settings_.host + " does not offer STARTTLS (required by [smtp] starttls)"};
+        }
+        if (!settings_.user.empty()) {
+            step = Step::login;
+            session->login(settings_.auth == "plain" ? Poco::Net::SMTPClientSession::AUTH_PLAIN
+                                                     : Poco::Net::SMTPClientSession::AUTH_LOGIN,
+                           settings_.user, settings_.password.reveal());
+        }
+        session_ = std::move(session);
+        sent_in_session_ = 0;
+        return std::nullopt;
+    }
+
+    void drop() noexcept {
+        session_.reset(); // the socket closes without QUIT: the server discards any open transaction
+        sent_in_session_ = 0;
+    }
+
     config::SmtpSection settings_;
+    std::unique_ptr<Poco::Net::SecureSMTPClientSession> session_;
+    int sent_in_session_ = 0;
 };
 
 } // namespace

@@ -127,6 +127,11 @@ std::map<std::string, std::string> OutboxWorker::values_for(const store::OutboxR
 OutboxPass OutboxWorker::run_due() {
     OutboxPass pass;
     const int64_t now = clock_.now();
+    // The mailer may keep one SMTP session for the whole pass; it is closed at its end.
+    struct FinishBatch {
+        Mailer& mailer;
+        ~FinishBatch() { mailer.finish_batch(); }
+    } finish{mailer_};
     for (const auto& row : store::due_notifications(store_, now, 50)) {
         if (!templates_.has(row.kind)) {
             store::Transaction tx(store_);

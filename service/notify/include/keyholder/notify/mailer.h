@@ -32,6 +32,9 @@ class Mailer {
 public:
     virtual ~Mailer() = default;
     virtual Delivery deliver(const Mail& mail) = 0;
+    /// finish_batch: the worker's pass is over: a mailer that keeps a connection open
+    /// across messages closes it now (SMTP: QUIT).
+    virtual void finish_batch() {}
     [[nodiscard]] virtual std::string describe() const = 0;
 };
 
