@@ -114,18 +114,31 @@ TEST(DirectoryFaults, AHangingDcCostsOneTimeoutOnce) {
         });
     for (auto& c : callers)
         c.join();
+    // What the silent server cost: the lookups that waited on it (over 1 s: a third of
+    // the set-up bound, far above anything a loaded machine adds to a lookup). The
+    // sum of every lookup's excess over the baseline is printed too; on a busy shared
+    // machine it also holds ordinary jitter.
     double extra = 0;
-    for (double took : latencies)
+    double waited = 0;
+    int waits = 0;
+    for (double took : latencies) {
         extra += std::max(0.0, took - typical);
+        if (took > 1.0) {
+            waited += took;
+            ++waits;
+        }
+    }
     std::sort(latencies.begin(), latencies.end());
-    std::printf("lookups: %zu, baseline p50 %.2f ms, p50 %.2f ms, p99 %.2f ms, max %.0f ms; extra latency in all "
-                "%.2f s (bound %.0f s); connections to the silent server: %d\n",
+    std::printf("lookups: %zu, baseline p50 %.2f ms, p50 %.2f ms, p99 %.2f ms, max %.0f ms; %d waited on the "
+                "silent server, %.2f s in all (bound: one set-up, %.0f s); excess over the baseline, jitter "
+                "included: %.2f s; connections to the silent server: %d\n",
                 latencies.size(), typical * 1e3, latencies[latencies.size() / 2] * 1e3,
-                latencies[latencies.size() * 99 / 100] * 1e3, latencies.back() * 1e3, extra, setup_bound.count(),
-                silent.accepted());
+                latencies[latencies.size() * 99 / 100] * 1e3, latencies.back() * 1e3, waits, waited,
+                setup_bound.count(), extra, silent.accepted());
     EXPECT_EQ(failures, 0);
     EXPECT_GT(latencies.size(), 200U);
-    EXPECT_LE(extra, setup_bound.count() + 1.0) << "more than one timeout in all";
+    EXPECT_EQ(waits, 1) << "more than one lookup waited on the silent server";
+    EXPECT_LE(waited, setup_bound.count() + 0.5) << "more than one timeout in all";
     // One caller connection, then the prober's retries (4 s, 8 s, 16 s back-off after
     // each 3 s probe): never one per pooled connection.
     EXPECT_GE(silent.accepted(), 2) << "the prober asks the silent server again";
