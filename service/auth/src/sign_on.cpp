@@ -177,14 +177,14 @@ http::Identity SignOn::negotiate(const http::Request& request, const std::string
     if (!bytes) challenge(request, "bad_token", "the Negotiate token is not base64", "negotiate");
     auto accepted = acceptor_->accept(*bytes);
     if (!accepted) {
-        log().information("Negotiate from %s refused: %s", request.client, accepted.error());
+        log().notice("Negotiate from %s refused: %s", request.client, text::printable(accepted.error()));
         challenge(request, "bad_ticket", "the Kerberos ticket was not accepted", "negotiate");
     }
     auto user = map_principal(accepted->principal);
     if (!user) {
         if (user.error().kind != directory::DirectoryError::Kind::not_found) unavailable(user.error());
-        log().information("Negotiate from %s: %s does not map to a directory user (%s)", request.client,
-                          accepted->principal, user.error().to_string());
+        log().notice("Negotiate from %s: %s does not map to a directory user (%s)", request.client, accepted->principal,
+                     user.error().to_string());
         challenge(request, "unknown_principal", "the Kerberos principal is not a directory user", "negotiate");
     }
     if (!accepted->reply_token.empty())
