@@ -23,8 +23,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <iostream>
 #include <mutex>
+#include <thread>
 #include <tuple>
 
 #include "keyholder/api/api.h"
@@ -407,9 +409,35 @@ private:
         mail_sender.start();
         export_runner.start(); // a run missed while the service was down runs now
         started = true;
-        log.information("ready");
+        log.information("started");
+        // "ready" is logged when /readyz would say so (store and directory answer), not
+        // before: with the directory down the log says why, and "ready" follows once it answers.
+        std::mutex ready_mutex;
+        std::condition_variable stop_waiting;
+        bool stopping = false;
+        std::thread ready_logger([&] {
+            std::unique_lock lock(ready_mutex);
+            std::string last;
+            while (!stopping) {
+                std::string why;
+                const bool ready = readiness.store(why) && readiness.directory(why);
+                if (ready) {
+                    log.information("ready");
+                    return;
+                }
+                if (why != last) log.warning("not ready yet: %s (/readyz answers 503)", why);
+                last = why;
+                stop_waiting.wait_for(lock, std::chrono::seconds(2));
+            }
+        });
 
         waitForTerminationRequest(); // SIGINT / SIGTERM, or the Windows service stop
+        {
+            std::lock_guard lock(ready_mutex);
+            stopping = true;
+        }
+        stop_waiting.notify_all();
+        ready_logger.join();
         log.information("stopping");
         server->stop();
         server.reset();

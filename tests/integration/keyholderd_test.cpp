@@ -41,9 +41,9 @@ std::filesystem::path write_config(const TempDir& dir, const std::string& listen
 }
 
 // The URL keyholderd logged ("listening on http://127.0.0.1:PORT"), once its
-// start-up work is done ("ready").
+// start-up work is done ("started"; "ready" follows once /readyz would say so).
 std::string wait_for_url(ChildProcess& daemon) {
-    std::string log = daemon.wait_for_output("keyholderd: ready", 20s);
+    std::string log = daemon.wait_for_output("keyholderd: started", 20s);
     std::smatch match;
     if (!std::regex_search(log, match, std::regex("listening on (http://[0-9.]+:[0-9]+)"))) return "";
     return match[1].str();
@@ -77,9 +77,12 @@ TEST(Keyholderd, StartsAnswersHealthzAndStopsOnSigtermWithinTwoSeconds) {
     EXPECT_EQ(health.content_type, "application/json");
     EXPECT_EQ(health.body, R"({"status":"alive"})");
 
-    // The directory is down, so the service is alive but not ready, and says why.
+    // The directory is down, so the service is alive but not ready, and says why; the
+    // log does not claim "ready" (it says what is missing).
     auto ready = http_get(url + "/readyz");
     EXPECT_EQ(ready.status, 503);
+    EXPECT_FALSE(daemon.wait_for_output("not ready yet: ", 5s).empty()) << daemon.err();
+    EXPECT_EQ((daemon.out() + daemon.err()).find("keyholderd: ready"), std::string::npos);
     EXPECT_NE(ready.body.find("directory"), std::string::npos) << ready.body;
     EXPECT_NE(ready.body.find("ldap://127.0.0.1:1"), std::string::npos) << ready.body;
 
