@@ -61,3 +61,41 @@ TEST(HttpFraming, ExpectContinueIsSeen) {
 }
 
 } // namespace
+
+#include <Poco/Net/ServerSocket.h>
+#include <Poco/Net/StreamSocket.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "buffered_exchange.h"
+
+namespace {
+
+// The response object handlers get writes whole answers over the connection, a file too.
+TEST(HttpResponse, SendFileWritesTheHeadAndTheFile) {
+    Poco::Net::ServerSocket listener(Poco::Net::SocketAddress("127.0.0.1", 0));
+    Poco::Net::StreamSocket client(listener.address());
+    keyholder::http::detail::Connection server(listener.acceptConnection(), nullptr);
+    const auto file = std::filesystem::temp_directory_path() / "keyholder-sendfile-test.csv";
+    std::ofstream(file) << "a,b\r\n1,2\r\n";
+    {
+        keyholder::http::detail::BufferedResponse answer(server, std::chrono::seconds(5));
+        answer.sendFile(file.string(), "text/csv");
+        EXPECT_TRUE(answer.sent());
+        EXPECT_FALSE(answer.failed());
+    }
+    server.shutdown_send();
+    std::string received;
+    char buffer[1024];
+    client.setReceiveTimeout(Poco::Timespan(5, 0));
+    for (int n; (n = client.receiveBytes(buffer, sizeof buffer)) > 0;)
+        received.append(buffer, static_cast<size_t>(n));
+    std::filesystem::remove(file);
+    EXPECT_EQ(received.rfind("HTTP/1.0 200 OK\r\n", 0), 0U) << received;
+    EXPECT_NE(received.find("Content-Type: text/csv\r\n"), std::string::npos) << received;
+    EXPECT_NE(received.find("Content-Length: 10\r\n"), std::string::npos) << received;
+    EXPECT_EQ(received.substr(received.size() - 10), "a,b\r\n1,2\r\n");
+}
+
+} // namespace

@@ -6,6 +6,9 @@
 #include <Poco/DateTimeFormatter.h>
 #include <Poco/Exception.h>
 
+#include <filesystem>
+#include <fstream>
+
 namespace keyholder::http::detail {
 
 BufferedRequest::BufferedRequest(Connection& connection, std::string body, bool body_too_large,
@@ -93,8 +96,16 @@ std::ostream& BufferedResponse::send() {
     return *stream_;
 }
 
-void BufferedResponse::sendFile(const std::string&, const std::string&) {
-    throw Poco::NotImplementedException("sendFile");
+void BufferedResponse::sendFile(const std::string& path, const std::string& media_type) {
+    // No handler sends a file today; this is what Poco's own response does with one.
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw Poco::OpenFileException(path);
+    setContentType(media_type);
+    setContentLength64(static_cast<Poco::UInt64>(std::filesystem::file_size(path)));
+    setChunkedTransferEncoding(false);
+    std::ostream& out = send();
+    out << in.rdbuf();
+    finish();
 }
 
 void BufferedResponse::sendBuffer(const void* data, std::size_t length) {

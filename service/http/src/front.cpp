@@ -67,7 +67,7 @@ void Front::stop() {
 
 Front::Counts Front::counts() const {
     std::lock_guard lock(mutex_);
-    return {open_, busy_, jobs_.size(), refused_, timed_out_};
+    return {open_, busy_, jobs_.size()};
 }
 
 void Front::accept_loop() {
@@ -92,7 +92,6 @@ void Front::accept_loop() {
             from_host = per_address_[host];
             refuse = open_ >= settings_.max_connections || from_host >= settings_.max_per_address;
             if (refuse) {
-                ++refused_;
                 if (from_host == 0) per_address_.erase(host);
                 auto& logged = refusal_logged_[host];
                 if (Clock::now() - logged > 10s) {
@@ -172,7 +171,7 @@ void Front::reactor_loop() {
                 continue;
             }
             auto& slot = parked_[fd] = std::move(parked);
-            if (pipelined) on_readable(slot, false); // the next request may be here already
+            if (pipelined) on_readable(slot); // the next request may be here already
         }
         for (const auto& event : events) {
             auto it = parked_.find(event.fd);
@@ -182,7 +181,7 @@ void Front::reactor_loop() {
                 if (!parked.connection->discard() || event.hangup) close(event.fd);
                 continue;
             }
-            on_readable(parked, event.writable);
+            on_readable(parked);
         }
         now = Clock::now();
         std::vector<int> expired;
@@ -191,10 +190,6 @@ void Front::reactor_loop() {
         for (int fd : expired) {
             Parked& parked = parked_.at(fd);
             if (parked.phase == Parked::Phase::request) {
-                {
-                    std::lock_guard lock(mutex_);
-                    ++timed_out_;
-                }
                 if (settings_.counted) settings_.counted("timed_out");
                 log().notice("request from %s not complete within %s ms: closed", parked.connection->peer_host(),
                              std::to_string(settings_.request_timeout.count()));
@@ -212,7 +207,7 @@ void Front::reactor_loop() {
         close(fd);
 }
 
-void Front::on_readable(Parked& parked, bool /*writable_too*/) {
+void Front::on_readable(Parked& parked) {
     Connection& connection = *parked.connection;
     const size_t limit = settings_.limits.max_head_bytes + settings_.limits.max_body_bytes + 64 * 1024;
     const Connection::Fill filled = connection.fill(limit);

@@ -67,11 +67,9 @@ public:
     void stop();
 
     struct Counts {
-        int open = 0;           ///< connections open now
-        int busy = 0;           ///< workers running a request now
-        size_t queued = 0;      ///< complete requests waiting for a worker
-        uint64_t refused = 0;   ///< connections refused at accept (caps)
-        uint64_t timed_out = 0; ///< requests that missed their deadline
+        int open = 0;      ///< connections open now
+        int busy = 0;      ///< workers running a request now
+        size_t queued = 0; ///< complete requests waiting for a worker
     };
     [[nodiscard]] Counts counts() const;
 
@@ -88,7 +86,7 @@ private:
     void reactor_loop();
     void worker_loop();
     void hand_to_reactor(std::unique_ptr<Connection> connection, Parked::Phase phase);
-    void on_readable(Parked& parked, bool writable_too);
+    void on_readable(Parked& parked);
     void dispatch(Parked& parked, Framing framing);
     void close(int fd);
     void release_address(const std::string& host);
@@ -111,8 +109,6 @@ private:
     std::set<Connection*> in_flight_; ///< owned by workers now
     int open_ = 0;
     int busy_ = 0;
-    uint64_t refused_ = 0;
-    uint64_t timed_out_ = 0;
     std::map<std::string, Clock::time_point> refusal_logged_;
 
     // Reactor thread only.

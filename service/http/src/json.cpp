@@ -58,10 +58,8 @@ bool present(const Poco::JSON::Object::Ptr& object, const std::string& field, bo
 
 } // namespace
 
-bool valid_utf8(std::string_view text) { return text::valid_utf8(text); }
-
 JsonBody::JsonBody(const std::string& body, std::initializer_list<std::string_view> allowed_fields) {
-    if (!valid_utf8(body)) throw HttpError(400, "invalid_utf8", "the body is not valid UTF-8");
+    if (!text::valid_utf8(body)) throw HttpError(400, "invalid_utf8", "the body is not valid UTF-8");
     if (body.find_first_not_of(" \t\r\n") == std::string::npos) {
         object_ = new Poco::JSON::Object;
         return;

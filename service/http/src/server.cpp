@@ -272,10 +272,9 @@ private:
         return drain_failed;
     }
 
+    // check_headers: the total size (the field count and field sizes were checked
+    // before the head was parsed, in head_problem).
     void check_headers(const Poco::Net::HTTPServerRequest& raw) const {
-        if (static_cast<int>(raw.size()) > gate_.settings.max_header_fields)
-            throw HttpError(431, "header_fields_too_large",
-                            "more than " + std::to_string(gate_.settings.max_header_fields) + " header fields");
         size_t bytes = raw.getURI().size();
         for (const auto& [name, value] : raw)
             bytes += name.size() + value.size() + 4;

@@ -15,9 +15,6 @@
 
 namespace keyholder::http {
 
-/// valid_utf8: strict UTF-8 (text::valid_utf8).
-bool valid_utf8(std::string_view text);
-
 class JsonBody {
 public:
     /// parse: an empty body is an empty object. Throws HttpError 400 (invalid_utf8,
