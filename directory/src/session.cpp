@@ -306,7 +306,7 @@ Result<Session> open_session(const DirectorySettings& settings, UriHealth* healt
         }
         if (health != nullptr) health->succeeded(uri);
         setup_complete(ld->get());
-        return Session(std::move(*ld), uri, settings.connection.operation_timeout);
+        return Session(std::move(*ld), uri);
     }
     last.kind = DirectoryError::Kind::unavailable;
     if (settings.connection.uris.size() > 1) last.message = "no directory server answered; last: " + last.message;

@@ -34,8 +34,8 @@ struct Modification {
 
 class Session {
 public:
-    Session(LdapHandle ld, std::string uri, std::chrono::seconds operation_timeout)
-        : ld_(std::move(ld)), uri_(std::move(uri)), timeout_(operation_timeout) {}
+    // The operation timeout is an option of the handle (set in connect), not of the session.
+    Session(LdapHandle ld, std::string uri) : ld_(std::move(ld)), uri_(std::move(uri)) {}
 
     [[nodiscard]] LDAP* ld() const { return ld_.get(); }
     [[nodiscard]] const std::string& uri() const { return uri_; }
@@ -55,7 +55,6 @@ public:
 private:
     LdapHandle ld_;
     std::string uri_;
-    std::chrono::seconds timeout_;
 };
 
 /// is_connection_error: the connection is gone (or never was): reconnect or fail over.

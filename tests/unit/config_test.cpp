@@ -270,6 +270,19 @@ TEST(Config, BadNamesAndUnknownReleaseKinds) {
         << dump(config.error());
 }
 
+// Found by fuzz_config: a key with an empty part (".~") recursed until the stack ran out.
+TEST(Config, AKeyOrSectionWithAnEmptyPartIsAProblemNotACrash) {
+    TempDir dir;
+    dir.write("data/ldap.password", "pw");
+    for (const std::string extra : {".~\n", "[.]\nx = 1\n", "[policy..p]\nx = 1\n", "[ldap]\nuri. = a\n"}) {
+        auto config = load_config(dir.write("k.ini", kMinimal + extra));
+        ASSERT_FALSE(config) << extra;
+        EXPECT_TRUE(std::any_of(config.error().begin(), config.error().end(),
+                                [](const Problem& p) { return p.message.find("empty part") != std::string::npos; }))
+            << extra << dump(config.error());
+    }
+}
+
 TEST(Config, UnreadableFileIsOneProblem) {
     auto config = load_config("/nonexistent/keyholder.ini");
     ASSERT_FALSE(config);

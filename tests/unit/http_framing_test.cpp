@@ -2,7 +2,11 @@
 // before a worker sees it.
 #include <gtest/gtest.h>
 
+#include <cstdint>
+
 #include "framing.h"
+#include "keyholder/http/exchange.h"
+#include "keyholder/http/json.h"
 
 namespace {
 
@@ -48,6 +52,21 @@ TEST(HttpFraming, ChunkedBodiesAreDecodedAndSmugglingIsRefused) {
     EXPECT_EQ(frame("POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", kLimits).state, State::bad);
 }
 
+// Found by fuzz_http_head: framing and Poco's parser must read the same body length.
+// A folded line joined "Content-Length: 4" to its continuation for Poco (which then
+// threw on the length) while framing took 4 bytes; "Content-Length : 4" is no
+// Content-Length to Poco. Both are refused (RFC 9112 5.1, 5.2).
+TEST(HttpFraming, FoldedLinesAndSpaceBeforeTheColonAreRefused) {
+    auto folded = frame("POST / HTTP/1.1\r\nContent-Length: 4\r\n ncGET e\r\n\r\nabcd", kLimits);
+    EXPECT_EQ(folded.state, State::bad);
+    EXPECT_EQ(folded.problem, "obsolete line folding");
+    EXPECT_EQ(frame("POST / HTTP/1.1\r\nHost: a\r\n\tb\r\n\r\n", kLimits).state, State::bad);
+    auto spaced = frame("POST / HTTP/1.1\r\nContent-Length : 4\r\n\r\nabcd", kLimits);
+    EXPECT_EQ(spaced.state, State::bad);
+    EXPECT_EQ(spaced.problem, "whitespace in a header field name");
+    EXPECT_EQ(frame("GET / HTTP/1.1\nHost: a\n\n", kLimits).state, State::complete) << "bare LFs still frame";
+}
+
 TEST(HttpFraming, AHeadOverTheLimitIsRefusedWithoutWaitingForItsEnd) {
     EXPECT_EQ(frame("GET /" + std::string(2000, 'a'), kLimits).state, State::head_too_large);
     EXPECT_EQ(frame("GET /" + std::string(2000, 'a') + " HTTP/1.1\r\n\r\n", kLimits).state, State::head_too_large);
@@ -58,6 +77,37 @@ TEST(HttpFraming, ExpectContinueIsSeen) {
     EXPECT_EQ(f.state, State::incomplete);
     EXPECT_TRUE(f.expect_continue);
     EXPECT_GT(f.head_bytes, 0U);
+}
+
+// Found by fuzz_json_body: an integer over 63 bits threw Poco's RangeException (a 500)
+// instead of a 400 that names the field; and Poco reads 18446744073709551617 (2^64 + 1)
+// as 1, so a number of 20 digits or more is refused before any field is read.
+TEST(JsonBody, AnIntegerOutside64BitsIsA400ThatNamesTheField) {
+    using keyholder::http::HttpError;
+    using keyholder::http::JsonBody;
+    for (const std::string wrapped : {R"({"duration":18446744073709551617})", R"({"duration":18446744073709551616})",
+                                      R"({"count":[1,2,11446744073709551617]})"}) {
+        try {
+            JsonBody(wrapped, {"duration", "count"});
+            ADD_FAILURE() << wrapped << " was accepted";
+        } catch (const HttpError& e) {
+            EXPECT_EQ(e.code(), "out_of_range") << wrapped;
+        }
+    }
+    EXPECT_NO_THROW(JsonBody(R"({"ticket":"123456789012345678901234567890"})", {"ticket"})) << "digits in a string";
+    const JsonBody body(R"({"duration":9223372036854775808,"count":9999999999999999999,"ok":-9223372036854775808})",
+                        {"duration", "count", "ok"});
+    for (const std::string field : {"duration", "count"}) {
+        try {
+            field == "duration" ? body.duration(field) : body.integer(field);
+            ADD_FAILURE() << field << " was accepted";
+        } catch (const HttpError& e) {
+            EXPECT_EQ(e.status(), 400);
+            EXPECT_EQ(e.code(), "out_of_range");
+            EXPECT_NE(std::string(e.what()).find(field), std::string::npos);
+        }
+    }
+    EXPECT_EQ(body.integer("ok"), INT64_MIN);
 }
 
 } // namespace

@@ -43,14 +43,21 @@ struct Context {
     }
 };
 
-// Every leaf key of the file, as written ("policy.breakglass.max_duration").
-void collect_leaves(Poco::Util::AbstractConfiguration& conf, const std::string& prefix, std::vector<std::string>& out) {
+// Every leaf key of the file, as written ("policy.breakglass.max_duration"). A key
+// with an empty part (".x", "a..b", a section "[.]") is a problem, not a path to walk:
+// Poco lists its empty part again and again under the same prefix.
+void collect_leaves(Poco::Util::AbstractConfiguration& conf, const std::string& prefix, std::vector<std::string>& out,
+                    Context& context) {
     Poco::Util::AbstractConfiguration::Keys keys;
     conf.keys(prefix, keys);
     for (const auto& key : keys) {
+        if (key.empty()) {
+            context.problem(prefix, "", "a section or key name has an empty part (a leading, trailing or double '.')");
+            continue;
+        }
         std::string full = prefix.empty() ? key : prefix + "." + key;
         if (conf.hasProperty(full)) out.push_back(full);
-        collect_leaves(conf, full, out);
+        collect_leaves(conf, full, out, context);
     }
 }
 
@@ -635,7 +642,7 @@ std::expected<Config, std::vector<Problem>> load_config(const Path& file, const 
 
     // Group every key by section, keeping the spelling of the file for messages.
     std::vector<std::string> leaves;
-    collect_leaves(*context.ini, "", leaves);
+    collect_leaves(*context.ini, "", leaves, context);
     std::map<std::string, std::set<std::string>> sections; // "ldap" / "policy.x" -> keys
     for (const auto& leaf : leaves) {
         std::string head = lower(leaf.substr(0, leaf.find('.')));

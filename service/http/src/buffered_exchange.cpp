@@ -36,18 +36,18 @@ public:
         if (size == 0) return !owner_.failed_;
         if (owner_.head_only_) return true;
         std::string_view data(storage_, size);
-        if (!chunked_) return owner_.write(data);
+        if (!chunked_) return owner_.write_out(data);
         char size_line[32];
         const int n = std::snprintf(size_line, sizeof size_line, "%zx\r\n", size);
         std::string piece(size_line, static_cast<size_t>(n));
         piece.append(data);
         piece += "\r\n";
-        return owner_.write(piece);
+        return owner_.write_out(piece);
     }
     bool end() {
         const bool flushed = flush_out();
         if (!chunked_ || owner_.head_only_) return flushed;
-        return flushed && owner_.write("0\r\n\r\n");
+        return flushed && owner_.write_out("0\r\n\r\n");
     }
 
 protected:
@@ -75,7 +75,7 @@ BufferedResponse::BufferedResponse(Connection& connection, std::chrono::millisec
 
 BufferedResponse::~BufferedResponse() = default;
 
-bool BufferedResponse::write(std::string_view data) {
+bool BufferedResponse::write_out(std::string_view data) {
     if (failed_) return false;
     if (!connection_.write_all(data, Clock::now() + write_timeout_)) failed_ = true;
     return !failed_;
@@ -90,7 +90,7 @@ std::string BufferedResponse::head_text() const {
 std::ostream& BufferedResponse::send() {
     if (sent_) throw Poco::IllegalStateException("the answer was sent already");
     sent_ = true;
-    write(head_text());
+    write_out(head_text());
     buffer_ = std::make_unique<Buffer>(*this, getChunkedTransferEncoding());
     stream_ = std::make_unique<std::ostream>(buffer_.get());
     return *stream_;
@@ -115,7 +115,7 @@ void BufferedResponse::sendBuffer(const void* data, std::size_t length) {
     setChunkedTransferEncoding(false);
     std::string out = head_text(); // head and body in one write: the client wakes once
     if (!head_only_ && length > 0) out.append(static_cast<const char*>(data), length);
-    write(out);
+    write_out(out);
 }
 
 void BufferedResponse::redirect(const std::string& uri, HTTPStatus status) {

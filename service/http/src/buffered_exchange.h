@@ -62,7 +62,8 @@ public:
 
 private:
     class Buffer;
-    bool write(std::string_view data);
+    /// write_out: bytes to the client (not HTTPResponse::write, which renders the head).
+    bool write_out(std::string_view data);
     std::string head_text() const;
     Connection& connection_;
     std::chrono::milliseconds write_timeout_;

@@ -5,8 +5,11 @@
 #pragma once
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
+
+#include "keyholder/http/exchange.h"
 
 namespace keyholder::http::detail {
 
@@ -33,5 +36,16 @@ struct Framing {
 
 /// frame: the framing of the request at the start of `input`.
 Framing frame(std::string_view input, const FramingLimits& limits);
+
+/// kMaxTarget / kMaxFieldName / kMaxFieldValue: refused (414, 431) before Poco's
+/// parser sees them (its own limits are 16 KB, 256 and 8 KB and answer nothing).
+constexpr size_t kMaxTarget = 8000;
+constexpr size_t kMaxFieldName = 256;
+constexpr size_t kMaxFieldValue = 8192;
+
+/// head_problem: what Poco's parser would refuse with a bare exception, as the
+/// answer that fits (400, 414, 431, 505), before it parses the head (a complete
+/// head from frame()).
+std::optional<HttpError> head_problem(std::string_view head, int max_header_fields);
 
 } // namespace keyholder::http::detail

@@ -4,6 +4,7 @@
 #include <Poco/DateTimeFormat.h>
 #include <Poco/DateTimeFormatter.h>
 #include <Poco/DateTimeParser.h>
+#include <Poco/Exception.h>
 #include <Poco/JSON/JSONException.h>
 #include <Poco/JSON/ParseHandler.h>
 #include <Poco/JSON/Parser.h>
@@ -46,6 +47,28 @@ private:
     std::optional<std::string> duplicate_;
 };
 
+// has_long_number: a number of 20 digits or more outside any string. Poco's parser
+// wraps integers between 2^64 and about 10^20 silently (18446744073709551617 reads
+// as 1), and no field of the API takes a number that long.
+bool has_long_number(std::string_view json) {
+    bool in_string = false;
+    size_t digits = 0;
+    for (size_t i = 0; i < json.size(); ++i) {
+        const char c = json[i];
+        if (in_string) {
+            if (c == '\\')
+                ++i;
+            else if (c == '"')
+                in_string = false;
+            continue;
+        }
+        in_string = c == '"';
+        digits = (c >= '0' && c <= '9') ? digits + 1 : 0;
+        if (digits >= 20) return true;
+    }
+    return false;
+}
+
 // present: the field is there; null is refused (a field is given with a value, or not at all).
 bool present(const Poco::JSON::Object::Ptr& object, const std::string& field, bool required) {
     if (!object->has(field)) {
@@ -73,6 +96,7 @@ JsonBody::JsonBody(const std::string& body, std::initializer_list<std::string_vi
     } catch (const Poco::Exception& e) {
         throw HttpError(400, "bad_json", "the body is not valid JSON: " + text::printable(e.message(), 200));
     }
+    if (has_long_number(body)) throw HttpError(400, "out_of_range", "a number in the body has more than 19 digits");
     if (handler->duplicate())
         throw HttpError(400, "duplicate_field",
                         "field '" + text::printable(*handler->duplicate(), 64) + "' is given twice");
@@ -110,18 +134,32 @@ std::optional<std::string> JsonBody::text(const std::string& field, bool require
     }
 }
 
+namespace {
+
+// as_int64: a JSON integer that fits in 64 signed bits. Poco keeps larger ones as
+// UInt64 and throws RangeException on conversion (found by fuzz_json_body).
+int64_t as_int64(const Poco::Dynamic::Var& value, const std::string& field) {
+    try {
+        return value.convert<int64_t>();
+    } catch (const Poco::RangeException&) {
+        throw HttpError(400, "out_of_range", "'" + field + "' is out of range");
+    }
+}
+
+} // namespace
+
 std::optional<int64_t> JsonBody::integer(const std::string& field, bool required) const {
     if (!present(object_, field, required)) return std::nullopt;
     const auto value = object_->get(field);
     if (!value.isInteger() || value.isBoolean())
         throw HttpError(400, "wrong_type", "'" + field + "' must be an integer");
-    return value.convert<int64_t>();
+    return as_int64(value, field);
 }
 
 std::optional<int64_t> JsonBody::duration(const std::string& field, bool required) const {
     if (!present(object_, field, required)) return std::nullopt;
     const auto value = object_->get(field);
-    if (value.isInteger() && !value.isBoolean()) return value.convert<int64_t>();
+    if (value.isInteger() && !value.isBoolean()) return as_int64(value, field);
     if (value.isString()) {
         auto parsed = config::parse_duration(value.extract<std::string>());
         if (!parsed) throw HttpError(400, "bad_duration", "'" + field + "': " + parsed.error());

@@ -56,11 +56,6 @@ namespace {
 using Poco::Net::HTTPResponse;
 /// kMaxRequestLine: what the head may hold beyond max_header_bytes (the request line).
 constexpr size_t kMaxRequestLine = 8192;
-/// kMaxTarget / kMaxFieldName / kMaxFieldValue: refused (414, 431) before Poco's
-/// parser sees them (its own limits are 16 KB, 256 and 8 KB and answer nothing).
-constexpr size_t kMaxTarget = 8000;
-constexpr size_t kMaxFieldName = 256;
-constexpr size_t kMaxFieldValue = 8192;
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
 Poco::Logger& log() { return Poco::Logger::get("keyholder.http"); }
@@ -117,7 +112,7 @@ public:
             return detail::After::linger;
         }
         const std::string_view head = std::string_view(connection.input).substr(0, job.framing.head_bytes);
-        if (auto problem = head_problem(head)) {
+        if (auto problem = detail::head_problem(head, gate_.settings.max_header_fields)) {
             answer_unparsed(connection, answer, problem->status(), problem->code(), problem->what());
             return detail::After::linger;
         }
@@ -137,48 +132,6 @@ public:
     }
 
 private:
-    // head_problem: what Poco's parser would refuse with a bare exception, as the
-    // answer that fits (414, 431, 505), before it parses the head.
-    std::optional<HttpError> head_problem(std::string_view head) const {
-        size_t start = head.find_first_not_of("\r\n");
-        if (start == std::string_view::npos) return HttpError(400, "bad_request", "empty request");
-        const size_t line_end = head.find('\n', start);
-        std::string_view line = head.substr(start, line_end - start);
-        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-        const size_t first = line.find(' ');
-        const size_t last = line.rfind(' ');
-        if (first == std::string_view::npos || first == last)
-            return HttpError(400, "bad_request", "the request line is not METHOD TARGET VERSION");
-        const std::string_view target = line.substr(first + 1, last - first - 1);
-        const std::string_view version = line.substr(last + 1);
-        if (version != "HTTP/1.1" && version != "HTTP/1.0")
-            return HttpError(505, "http_version_not_supported",
-                             "keyholder speaks HTTP/1.1 (got " + text::printable(version, 16) + ")");
-        if (target.size() > kMaxTarget)
-            return HttpError(414, "uri_too_long",
-                             "the request target is over " + std::to_string(kMaxTarget) + " bytes");
-        int fields = 0;
-        for (size_t at = line_end + 1; at < head.size();) {
-            size_t end = head.find('\n', at);
-            if (end == std::string_view::npos) end = head.size();
-            std::string_view field = head.substr(at, end - at);
-            at = end + 1;
-            if (!field.empty() && field.back() == '\r') field.remove_suffix(1);
-            if (field.empty()) break;
-            const size_t colon = field.find(':');
-            if (++fields > gate_.settings.max_header_fields)
-                return HttpError(431, "header_fields_too_large",
-                                 "more than " + std::to_string(gate_.settings.max_header_fields) + " header fields");
-            if ((colon == std::string_view::npos ? field.size() : colon) > kMaxFieldName)
-                return HttpError(431, "header_fields_too_large",
-                                 "a header field name is over " + std::to_string(kMaxFieldName) + " bytes");
-            if (colon != std::string_view::npos && field.size() - colon - 1 > kMaxFieldValue)
-                return HttpError(431, "header_fields_too_large",
-                                 "a header field value is over " + std::to_string(kMaxFieldValue) + " bytes");
-        }
-        return std::nullopt;
-    }
-
     // answer_unparsed: the answer to a request whose head could not be read.
     void answer_unparsed(const detail::Connection& connection, detail::BufferedResponse& answer, int status,
                          const std::string& code, const std::string& message) const {
