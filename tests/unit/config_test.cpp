@@ -136,6 +136,7 @@ TEST(Config, MinimalFileGetsDocumentedDefaults) {
     EXPECT_EQ(config->http.port, 8443);
     EXPECT_EQ(config->ldap.network_timeout, std::chrono::seconds(3));
     EXPECT_EQ(config->store.durability, Durability::full);
+    EXPECT_EQ(config->smtp.sessions, 4);
     const Policy& p = config->policies.at("p");
     EXPECT_EQ(p.stages.size(), 1U);
     EXPECT_EQ(p.stages[0].approvals, 1);
@@ -162,6 +163,7 @@ bind_password = hunter2
 [smtp]
 user = mailer
 password_file = /nonexistent/smtp.password
+sessions = 17
 [policy.noapprovers]
 requester_groups = Ops
 max_duration = 4h
@@ -190,6 +192,7 @@ red = 1
     EXPECT_TRUE(has_problem(problems, "ldap", "bind_password", "never written inline")) << text;
     EXPECT_TRUE(has_problem(problems, "ldap", "bind_password_file", "missing required value")) << text;
     EXPECT_TRUE(has_problem(problems, "smtp", "password_file", "cannot read /nonexistent/smtp.password")) << text;
+    EXPECT_TRUE(has_problem(problems, "smtp", "sessions", "")) << text;
     EXPECT_TRUE(has_problem(problems, "policy.noapprovers", "stage1_approvers", "needs approvers")) << text;
     EXPECT_TRUE(has_problem(problems, "policy.noapprovers", "default_duration", "longer than max_duration")) << text;
     EXPECT_TRUE(has_problem(problems, "policy.badticket", "ticket_pattern", "bad regular expression")) << text;

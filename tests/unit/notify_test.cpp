@@ -11,7 +11,14 @@
 #include "keyholder/store/outbox.h"
 #include "keyholder/store/records.h"
 #include "keyholder/store/store.h"
+#include "parallel_mailer.h"
 #include "support/temp_dir.h"
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <set>
+#include <thread>
 
 namespace {
 
@@ -220,6 +227,96 @@ TEST_F(Outbox, PickupFolderWritesOneFilePerMessageAtomically) {
     EXPECT_NE(text.find("Message-ID: <m.1@keyholder>"), std::string::npos);
     EXPECT_NE(text.find("=?UTF-8?"), std::string::npos); // the non-ASCII subject is encoded
     EXPECT_NE(text.find("multipart/alternative"), std::string::npos);
+}
+
+// LaneMailer: one session of a ParallelMailer; notes the threads it ran on and how
+// many of its kind were sending at once.
+struct Lanes {
+    std::mutex mutex;
+    std::set<std::thread::id> threads;
+    std::multiset<std::string> sent; // Message-IDs
+    std::atomic<int> busy{0};
+    std::atomic<int> most_busy{0};
+};
+
+class LaneMailer : public notify::Mailer {
+public:
+    explicit LaneMailer(Lanes& lanes) : lanes_(lanes) {}
+    notify::Delivery deliver(const notify::Mail& mail) override {
+        const int now_busy = ++lanes_.busy;
+        for (int seen = lanes_.most_busy; now_busy > seen && !lanes_.most_busy.compare_exchange_weak(seen, now_busy);) {
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(5)); // a server's round trips
+        {
+            const std::lock_guard lock(lanes_.mutex);
+            lanes_.threads.insert(std::this_thread::get_id());
+            lanes_.sent.insert(mail.message_id);
+        }
+        --lanes_.busy;
+        return {notify::Delivery::Result::sent, "accepted"};
+    }
+    [[nodiscard]] std::string describe() const override { return "lane"; }
+
+private:
+    Lanes& lanes_;
+};
+
+std::unique_ptr<notify::Mailer> parallel(Lanes& lanes, int count) {
+    std::vector<std::unique_ptr<notify::Mailer>> sessions;
+    for (int i = 0; i < count; ++i)
+        sessions.push_back(std::make_unique<LaneMailer>(lanes));
+    return std::make_unique<notify::detail::ParallelMailer>(std::move(sessions));
+}
+
+// A backlog goes out over several sessions at once; each row is marked on the worker's
+// thread right after its mail was answered, and each mail is sent once.
+TEST_F(Outbox, ABacklogIsSentOverSeveralSessionsAtOnceEachMailOnce) {
+    {
+        store::Transaction tx(opened_->connection);
+        for (int i = 2; i <= 40; ++i)
+            store::enqueue_notification(tx, {kNow, "request_lapsed", "bob@example.com", std::nullopt,
+                                             R"({"recipient_display":"Bob"})",
+                                             "<lapsed." + std::to_string(i) + ".a@keyholder>"});
+        tx.commit();
+    }
+    Lanes lanes;
+    auto mailer = parallel(lanes, 4);
+    std::vector<std::thread::id> marked_on;
+    notify::OutboxWorker worker(*config_, opened_->connection, *mailer, templates_, links_, clock_,
+                                [&](const std::string& result) {
+                                    EXPECT_EQ(result, "sent");
+                                    marked_on.push_back(std::this_thread::get_id());
+                                });
+    EXPECT_EQ(worker.run_due().sent, 40);
+    EXPECT_EQ(lanes.sent.size(), 40U);
+    EXPECT_EQ(std::set<std::string>(lanes.sent.begin(), lanes.sent.end()).size(), 40U) << "a mail sent twice";
+    EXPECT_EQ(lanes.threads.size(), 4U);
+    EXPECT_GT(lanes.most_busy.load(), 1);
+    EXPECT_EQ(std::set<std::thread::id>(marked_on.begin(), marked_on.end()),
+              std::set<std::thread::id>{std::this_thread::get_id()});
+    for (int id = 1; id <= 40; ++id)
+        EXPECT_EQ(store::find_notification(opened_->connection, id)->state, "sent") << id;
+    EXPECT_EQ(worker.run_due().sent, 0);
+}
+
+// When marking a row fails (the store is gone), no further mail begins; the error
+// reaches the worker's caller and the mails not begun stay queued.
+TEST(ParallelMailer, AFailureToMarkARowStopsTheMailsNotYetBegun) {
+    Lanes lanes;
+    auto mailer = parallel(lanes, 2);
+    std::vector<notify::Mail> mails(30);
+    for (size_t i = 0; i < mails.size(); ++i)
+        mails[i].message_id = "<m." + std::to_string(i) + "@x>";
+    int answered = 0;
+    EXPECT_THROW(mailer->deliver_all(mails,
+                                     [&](size_t, const notify::Delivery&) {
+                                         if (++answered == 3) throw std::runtime_error("disk I/O error");
+                                     }),
+                 std::runtime_error);
+    // The three answered, those waiting in the queue and one in flight per session
+    // (each takes 5 ms: all 30 would take 75 ms).
+    EXPECT_LT(lanes.sent.size(), mails.size());
+    EXPECT_EQ(lanes.busy.load(), 0) << "every sender has stopped";
 }
 
 } // namespace

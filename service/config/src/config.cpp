@@ -458,6 +458,7 @@ void read_smtp(SectionReader& r, Config& c) {
     c.smtp.ca_file = r.optional_path("ca_file");
     c.smtp.retry_initial = r.duration("retry_initial", Seconds{30});
     c.smtp.retry_max = r.duration("retry_max", Seconds{3600});
+    c.smtp.sessions = static_cast<int>(r.integer("sessions", 4, 1, 16));
     if (c.smtp.retry_initial.count() < 1 || c.smtp.retry_max < c.smtp.retry_initial)
         r.problem("retry_initial", "needs 1s <= retry_initial <= retry_max");
     if (c.smtp.ca_file) r.check_readable_file("ca_file", *c.smtp.ca_file);

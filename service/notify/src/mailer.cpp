@@ -1,6 +1,7 @@
 #include "keyholder/notify/mailer.h"
 
 #include "keyholder/util/files.h"
+#include "parallel_mailer.h"
 
 #include <Poco/Net/Context.h>
 #include <Poco/Net/FilePartSource.h>
@@ -203,9 +204,18 @@ std::string mime_text(const Mail& mail) {
     return out.str();
 }
 
+void Mailer::deliver_all(const std::vector<Mail>& mails, const std::function<void(size_t, const Delivery&)>& done) {
+    for (size_t i = 0; i < mails.size(); ++i)
+        done(i, deliver(mails[i]));
+}
+
 std::unique_ptr<Mailer> make_mailer(const config::SmtpSection& settings) {
-    if (settings.uses_server()) return std::make_unique<SmtpMailer>(settings);
-    return std::make_unique<PickupMailer>(settings.pickup_dir);
+    if (!settings.uses_server()) return std::make_unique<PickupMailer>(settings.pickup_dir);
+    if (settings.sessions <= 1) return std::make_unique<SmtpMailer>(settings);
+    std::vector<std::unique_ptr<Mailer>> lanes;
+    for (int i = 0; i < settings.sessions; ++i)
+        lanes.push_back(std::make_unique<SmtpMailer>(settings));
+    return std::make_unique<detail::ParallelMailer>(std::move(lanes));
 }
 
 } // namespace keyholder::notify

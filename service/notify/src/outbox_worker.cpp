@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <vector>
 
 #include "keyholder/store/checkouts.h"
 #include "keyholder/store/outbox.h"
@@ -19,6 +20,10 @@ namespace keyholder::notify {
 namespace {
 
 Poco::Logger& log() { return Poco::Logger::get("keyholder.notify"); }
+
+/// kRowsPerPass: due rows rendered and sent per pass (the worker runs passes back to
+/// back while rows are due).
+constexpr int kRowsPerPass = 50;
 
 std::string when(int64_t t) {
     return Poco::DateTimeFormatter::format(Poco::Timestamp::fromEpochTime(static_cast<std::time_t>(t)),
@@ -127,20 +132,31 @@ std::map<std::string, std::string> OutboxWorker::values_for(const store::OutboxR
 OutboxPass OutboxWorker::run_due() {
     OutboxPass pass;
     const int64_t now = clock_.now();
-    // The mailer may keep one SMTP session for the whole pass; it is closed at its end.
+    // The mailer may keep its SMTP sessions for the whole pass; they close at its end.
     struct FinishBatch {
         Mailer& mailer;
         ~FinishBatch() { mailer.finish_batch(); }
     } finish{mailer_};
-    for (const auto& row : store::due_notifications(store_, now, 50)) {
+    auto count = [&](const char* result) {
+        if (on_result_) on_result_(result);
+    };
+    auto fail = [&](const store::OutboxRow& row, const std::string& why) {
+        store::Transaction tx(store_);
+        store::mark_notification_failed(tx, row.id, row.attempts + 1, why);
+        tx.commit();
+        ++pass.failed;
+        count("failed");
+    };
+
+    // Render every due row first (reads on this thread's connection), then send them
+    // all, marking each row as soon as its mail is answered.
+    std::vector<store::OutboxRow> rows;
+    std::vector<Mail> mails;
+    for (auto& row : store::due_notifications(store_, now, kRowsPerPass)) {
         if (!templates_.has(row.kind)) {
-            store::Transaction tx(store_);
-            store::mark_notification_failed(tx, row.id, row.attempts + 1, "no template for " + row.kind);
-            tx.commit();
+            fail(row, "no template for " + row.kind);
             log().error("notification %s (%s): no template %s.txt; marked failed", std::to_string(row.id), row.kind,
                         row.kind);
-            ++pass.failed;
-            if (on_result_) on_result_("failed");
             continue;
         }
         const RenderedMail rendered = templates_.render(row.kind, values_for(row));
@@ -155,16 +171,17 @@ OutboxPass OutboxWorker::run_due() {
         Mail mail{config_.smtp.from, row.recipient, rendered.subject,  row.message_id, rendered.text,
                   rendered.html,     now,           attachment_of(row)};
         if (!mail.attachment.empty() && !std::filesystem::exists(mail.attachment)) {
-            store::Transaction tx(store_);
-            store::mark_notification_failed(tx, row.id, row.attempts + 1, "attachment gone: " + mail.attachment);
-            tx.commit();
+            fail(row, "attachment gone: " + mail.attachment);
             log().error("mail %s to %s: its attachment %s is gone; marked failed", row.kind, row.recipient,
                         mail.attachment);
-            ++pass.failed;
-            if (on_result_) on_result_("failed");
             continue;
         }
-        const Delivery delivery = mailer_.deliver(mail);
+        rows.push_back(std::move(row));
+        mails.push_back(std::move(mail));
+    }
+
+    mailer_.deliver_all(mails, [&](size_t i, const Delivery& delivery) {
+        const store::OutboxRow& row = rows[i];
         const int attempts = row.attempts + 1;
         const int64_t retry_in = schedule::backoff(attempts, config_.smtp.retry_initial, config_.smtp.retry_max);
         store::Transaction tx(store_);
@@ -190,11 +207,10 @@ OutboxPass OutboxWorker::run_due() {
             log().error("mail %s to %s refused for good: %s", row.kind, row.recipient, delivery.detail);
         else
             log().debug("mail %s to %s: %s", row.kind, row.recipient, delivery.detail);
-        if (on_result_)
-            on_result_(delivery.result == Delivery::Result::sent    ? "sent"
-                       : delivery.result == Delivery::Result::retry ? "retry"
-                                                                    : "failed");
-    }
+        count(delivery.result == Delivery::Result::sent    ? "sent"
+              : delivery.result == Delivery::Result::retry ? "retry"
+                                                           : "failed");
+    });
     pass.next_due = store::next_notification_due(store_);
     return pass;
 }

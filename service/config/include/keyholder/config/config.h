@@ -113,6 +113,7 @@ struct SmtpSection {
     std::optional<Path> ca_file; ///< CA for the server's STARTTLS certificate (default: the system's)
     Seconds retry_initial{30};   ///< first retry after a failed delivery, doubling ...
     Seconds retry_max{3600};     ///< ... up to this
+    int sessions = 4;            ///< SMTP connections used side by side for a backlog (1-16)
     /// templates_dir: mail templates; default "templates" next to the configuration
     /// file when it exists, else the built-in copies of config/templates.
     std::optional<Path> templates_dir;
