@@ -303,7 +303,7 @@ int remote_command(const std::string& command, std::span<const std::string> raw_
             auto roles = o->getArray("roles");
             for (size_t i = 0; i < roles->size(); ++i)
                 std::cout << ' ' << roles->getElement<std::string>(static_cast<unsigned>(i));
-            std::cout << '\n';
+            std::cout << (roles->size() == 0 ? " none\n" : "\n");
         });
     if (command == "entries")
         return finish(ctx, ctx.client->get("/api/v1/entries"), [](const Object::Ptr& o) {

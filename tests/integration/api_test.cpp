@@ -247,8 +247,17 @@ TEST_F(Api, SignOnChallengesAndRefuses) {
     EXPECT_EQ(me->getValue<std::string>("name"), "bob");
     EXPECT_EQ(me->getValue<std::string>("signed_on_with"), "basic");
     EXPECT_EQ(me->getValue<std::string>("id").rfind("uuid:", 0), 0U);
-    auto dave = parse(call("dave", "GET", "/api/v1/me", "/api/v1/me").body);
-    EXPECT_EQ(dave->getArray("roles")->size(), 3U); // requester, auditor, admin
+    // Roles tell the truth: dave may request nothing (not in operators), carol approves.
+    auto roles_of = [&](const std::string& user) {
+        std::vector<std::string> roles;
+        auto list = parse(call(user, "GET", "/api/v1/me", "/api/v1/me").body)->getArray("roles");
+        for (size_t i = 0; i < list->size(); ++i)
+            roles.push_back(list->getElement<std::string>(static_cast<unsigned>(i)));
+        return roles;
+    };
+    EXPECT_EQ(roles_of("bob"), (std::vector<std::string>{"requester"}));
+    EXPECT_EQ(roles_of("carol"), (std::vector<std::string>{"approver"}));
+    EXPECT_EQ(roles_of("dave"), (std::vector<std::string>{"auditor", "admin"}));
     // A garbage Authorization header is a 401, not a crash.
     EXPECT_EQ(call("", "GET", "/api/v1/me", "/api/v1/me", "", {{"Authorization", "Basic !!!notbase64"}}).status, 401);
     EXPECT_EQ(call("", "GET", "/api/v1/me", "/api/v1/me", "", {{"Authorization", "Bearer abc"}}).status, 401);
@@ -357,6 +366,12 @@ TEST_F(Api, TheWholeCheckoutFlow) {
     EXPECT_EQ(request->getValue<std::string>("state"), "active");
     auto decision = request->getArray("decisions")->getObject(0);
     EXPECT_EQ(decision->getValue<std::string>("comment"), "go ahead");
+    // Every person carries the directory's display name, as the requester does.
+    EXPECT_EQ(decision->getObject("approver")->getValue<std::string>("display_name"), "Carol Lead");
+    EXPECT_EQ(decision->getObject("approver")->getValue<std::string>("name"), "carol");
+    EXPECT_EQ(request->getObject("requester")->getValue<std::string>("display_name"), "Bob Operator");
+    EXPECT_EQ(request->getObject("checkout")->getObject("holder")->getValue<std::string>("display_name"),
+              "Bob Operator");
     const int64_t checkout = request->getObject("checkout")->getValue<int64_t>("id");
     const std::string cpath = "/api/v1/checkouts/" + std::to_string(checkout);
     // A second decision on a decided request is a conflict.

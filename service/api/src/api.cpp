@@ -129,6 +129,14 @@ public:
         return p;
     }
 
+    // known_person: a person the store names by id and account only (approvers,
+    // holders), with the display name the directory has for them now (cached; the
+    // account name when the directory does not answer), as requesters are shown.
+    Object::Ptr known_person(const std::string& id, const std::string& name) {
+        auto found = ctx_.authority.resolve(id);
+        return person(id, name, found ? found->display_name : std::string());
+    }
+
     static Poco::Dynamic::Var when(std::optional<int64_t> t) {
         return t ? Poco::Dynamic::Var(http::iso8601(*t)) : Poco::Dynamic::Var();
     }
@@ -138,7 +146,7 @@ public:
         o->set("id", c.id);
         o->set("request_id", c.request_id);
         o->set("entry", c.entry_name);
-        o->set("holder", person(c.holder_sid, c.holder_name, ""));
+        o->set("holder", known_person(c.holder_sid, c.holder_name));
         o->set("state", std::string(store::to_text(c.state)));
         o->set("starts_at", http::iso8601(c.starts_at));
         o->set("ends_at", http::iso8601(c.ends_at));
@@ -191,7 +199,7 @@ public:
         for (const auto& a : approvals) {
             Object::Ptr d = new Object;
             d->set("stage", a.stage);
-            d->set("approver", person(a.approver_sid, a.approver_name, ""));
+            d->set("approver", known_person(a.approver_sid, a.approver_name));
             d->set("decision", a.decision);
             d->set("comment", a.comment ? Poco::Dynamic::Var(*a.comment) : Poco::Dynamic::Var());
             d->set("via", a.via);
@@ -237,13 +245,34 @@ public:
     void me(Request& request, Response& response) {
         const auto& who = request.caller();
         const auto r = roles(who);
+        // requester: may request at least one configured entry; approver: in an approver
+        // group of a stage of one (a manager who approves only as the requester's
+        // manager is not listed: that depends on who asks).
+        std::vector<std::string> requester_groups, approver_groups;
+        for (const auto& [name, entry] : ctx_.config.entries) {
+            const auto& policy = ctx_.config.policies.at(entry.policy);
+            requester_groups.insert(requester_groups.end(), policy.requester_groups.begin(),
+                                    policy.requester_groups.end());
+            for (const auto& stage : policy.stages)
+                approver_groups.insert(approver_groups.end(), stage.approver_groups.begin(),
+                                       stage.approver_groups.end());
+        }
+        auto principal = ctx_.authority.resolve(who.id);
+        if (!principal) directory_down(principal.error());
+        auto in = [&](const std::vector<std::string>& groups) {
+            if (!principal->enabled || groups.empty()) return false;
+            auto member = ctx_.authority.in_any(*principal, groups);
+            if (!member) directory_down(member.error());
+            return *member;
+        };
         Object o;
         o.set("id", who.id);
         o.set("name", who.name);
         o.set("display_name", who.display_name);
         o.set("signed_on_with", who.method);
         Array::Ptr list = new Array;
-        list->add("requester");
+        if (in(requester_groups)) list->add("requester");
+        if (in(approver_groups)) list->add("approver");
         if (r.auditor) list->add("auditor");
         if (r.admin) list->add("admin");
         o.set("roles", list);
