@@ -68,8 +68,10 @@ const std::map<std::string, std::string> kCommandHelp{
              "admins). STATE: pending, approved, active, ended, denied, cancelled, lapsed.\n"},
     {"show", "usage: keyholder show ID\n\nOne request: requester, reason, ticket, decisions, and its check-out with\n"
              "the release and take-back state.\n"},
-    {"approve", "usage: keyholder approve ID [--comment TEXT]\n\nApproves the current stage of request ID. "
-                "Your eligibility is checked\nagainst the directory now; nobody approves their own request.\n"},
+    {"approve", "usage: keyholder approve ID [--comment TEXT] [--for DURATION]\n\nApproves the current stage of "
+                "request ID. Your eligibility is checked\nagainst the directory now; nobody approves their own "
+                "request. --for grants a\nshorter window than asked (e.g. 30m); the shortest grant of all approvals "
+                "counts.\n"},
     {"deny", "usage: keyholder deny ID [--comment TEXT]\n\nDenies request ID (this ends it).\n"},
     {"cancel", "usage: keyholder cancel ID\n\nWithdraws your pending or scheduled request ID.\n"},
     {"credential", "usage: keyholder credential ID\n\nPrints the password of your active check-out (request ID). "
@@ -160,7 +162,12 @@ void print_request(const Object::Ptr& r, bool detail) {
         for (size_t i = 0; decisions && i < decisions->size(); ++i) {
             auto d = decisions->getObject(static_cast<unsigned>(i));
             std::cout << "  stage " << text(d, "stage") << ": " << text(d->getObject("approver"), "name") << ' '
-                      << (text(d, "decision") == "approve" ? "approved" : "denied") << " at " << text(d, "at")
+                      << (text(d, "decision") == "approve" ? "approved" : "denied")
+                      << (text(d, "granted_duration_seconds").empty()
+                              ? ""
+                              : " for at most " + config::format_duration(std::chrono::seconds(
+                                                      d->getValue<int64_t>("granted_duration_seconds"))))
+                      << " at " << text(d, "at")
                       << (text(d, "comment").empty() ? "" : " (\"" + text(d, "comment") + "\")") << '\n';
         }
     }
@@ -243,6 +250,7 @@ int remote_command(const std::string& command, std::span<const std::string> raw_
     std::vector<std::string> flags{"json"};
     if (command == "request") allowed.insert(allowed.end(), {"for", "reason", "ticket", "start"});
     if (command == "approve" || command == "deny") allowed.push_back("comment");
+    if (command == "approve") allowed.push_back("for");
     if (command == "extend") allowed.insert(allowed.end(), {"by", "reason"});
     if (command == "revoke") allowed.push_back("reason");
     if (command == "report") allowed.insert(allowed.end(), {"from", "to", "entry", "requester", "state", "o"});
@@ -396,7 +404,8 @@ int remote_command(const std::string& command, std::span<const std::string> raw_
         return finish(ctx, ctx.client->get(request_path), [](const Object::Ptr& o) { print_request(o, true); });
     if (command == "approve" || command == "deny")
         return finish(ctx,
-                      ctx.client->post(request_path + "/" + command, json_of({{"comment", option(ctx, "comment")}})),
+                      ctx.client->post(request_path + "/" + command, json_of({{"comment", option(ctx, "comment")},
+                                                                              {"duration", option(ctx, "for")}})),
                       [](const Object::Ptr& o) { print_request(o, false); });
     if (command == "cancel")
         return finish(ctx, ctx.client->post(request_path + "/cancel", "{}"),

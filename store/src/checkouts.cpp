@@ -96,13 +96,13 @@ std::optional<RequestRow> find_request(Connection& db, int64_t id) {
 std::vector<ApprovalRow> approvals_of(Connection& db, int64_t request_id) {
     std::vector<ApprovalRow> out;
     auto statement = db.cached("SELECT id, request_id, stage, approver_sid, approver_name, decision, comment, via, "
-                               "decided_at FROM approvals WHERE request_id = ? ORDER BY decided_at, id");
+                               "decided_at, granted_s FROM approvals WHERE request_id = ? ORDER BY decided_at, id");
     Statement& s = *statement;
     s.bind(1, request_id);
     while (s.step()) {
         out.push_back(ApprovalRow{s.column_int64(0), s.column_int64(1), static_cast<int>(s.column_int64(2)),
                                   s.column_text(3), s.column_text(4), s.column_text(5), s.column_optional_text(6),
-                                  s.column_text(7), s.column_int64(8)});
+                                  s.column_text(7), s.column_int64(8), s.column_optional_int64(9)});
     }
     return out;
 }
@@ -142,8 +142,8 @@ bool change_request_state(Transaction& tx, int64_t id, RequestState from, Reques
 
 bool insert_approval(Transaction& tx, const ApprovalRow& a) {
     auto statement = tx.connection().cached(
-        "INSERT INTO approvals(request_id, stage, approver_sid, approver_name, decision, comment, via, decided_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(request_id, approver_sid) DO NOTHING");
+        "INSERT INTO approvals(request_id, stage, approver_sid, approver_name, decision, comment, via, decided_at, "
+        "granted_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(request_id, approver_sid) DO NOTHING");
     Statement& s = *statement;
     s.bind(1, a.request_id)
         .bind(2, a.stage)
@@ -153,6 +153,7 @@ bool insert_approval(Transaction& tx, const ApprovalRow& a) {
         .bind(6, a.comment)
         .bind(7, a.via)
         .bind(8, a.decided_at)
+        .bind(9, a.granted_s)
         .run();
     return tx.connection().changes() == 1;
 }

@@ -260,6 +260,12 @@ constexpr std::string_view kSchemaV8 = R"sql(
 ALTER TABLE checkouts ADD COLUMN takeback_lease_until INTEGER;
 )sql";
 
+// v9: an approver may grant a shorter window than asked; the window granted is the
+// shortest of the request's duration and every approval's grant.
+constexpr std::string_view kSchemaV9 = R"sql(
+ALTER TABLE approvals ADD COLUMN granted_s INTEGER CHECK (granted_s IS NULL OR granted_s > 0);
+)sql";
+
 constexpr std::array kBuiltin{
     Migration{1,
               "initial schema: policies, entries, requests, approvals, checkouts, secrets, audit, outbox, "
@@ -272,6 +278,7 @@ constexpr std::array kBuiltin{
     Migration{6, "audit hash without an index", kSchemaV6},
     Migration{7, "outbox message id without an index", kSchemaV7},
     Migration{8, "take-back claims with a lease", kSchemaV8},
+    Migration{9, "approvals that grant a shorter window", kSchemaV9},
 };
 
 bool table_exists(Connection& connection, std::string_view name) {

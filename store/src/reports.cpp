@@ -72,11 +72,12 @@ const std::map<std::string, ReportSql>& reports() {
            {"approver"},
            {"approver_sid"},
            {"decision"},
+           {"granted_seconds", K::number},
            {"comment"},
            {"via"},
            {"decided_at", K::time}},
           "SELECT a.request_id, e.name, r.requester_name, a.stage, a.approver_name, a.approver_sid, a.decision,"
-          " a.comment, a.via, a.decided_at"
+          " a.granted_s, a.comment, a.via, a.decided_at"
           " FROM approvals a JOIN requests r ON r.id = a.request_id JOIN entries e ON e.id = r.entry_id"
           " WHERE (?1 IS NULL OR a.decided_at >= ?1) AND (?2 IS NULL OR a.decided_at < ?2)"
           " AND (?3 IS NULL OR e.name = ?3) AND (?4 IS NULL OR r.requester_name = ?4 OR r.requester_sid = ?4)"

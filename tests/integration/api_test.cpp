@@ -29,6 +29,7 @@
 #include "keyholder/core/directory_settings.h"
 #include "keyholder/core/vault.h"
 #include "keyholder/directory/directory.h"
+#include "keyholder/http/json.h"
 #include "keyholder/http/server.h"
 #include "keyholder/store/audit.h"
 #include "keyholder/store/checkouts.h"
@@ -420,6 +421,34 @@ TEST_F(Api, TheWholeCheckoutFlow) {
     EXPECT_EQ(call("erin", "GET", "/api/v1/requests", "/api/v1/requests?mine=false").status, 200);
     auto db = store::Connection::open(config_->store.file);
     EXPECT_TRUE(store::verify_audit_chain(db).ok());
+}
+
+// An approver grants a shorter window than asked; the answer, the decision and the
+// check-out show it. A grant longer than asked, or on a denial, is a 400.
+TEST_F(Api, AnApprovalMayGrantAShorterWindow) {
+    ensure_secret("spare");
+    const int64_t id = new_request("spare"); // 30 m asked
+    const std::string path = "/api/v1/requests/" + std::to_string(id);
+    auto longer = call("carol", "POST", "/api/v1/requests/{id}/approve", path + "/approve", R"({"duration":"1h"})");
+    EXPECT_EQ(longer.status, 400);
+    EXPECT_EQ(code(longer), "bad_grant");
+    auto on_deny = call("carol", "POST", "/api/v1/requests/{id}/deny", path + "/deny", R"({"duration":"10m"})");
+    EXPECT_EQ(on_deny.status, 400);
+    EXPECT_EQ(code(on_deny), "unknown_field");
+    EXPECT_EQ(parse(call("bob", "GET", "/api/v1/requests/{id}", path).body)->getValue<std::string>("state"), "pending");
+    auto approved = call("carol", "POST", "/api/v1/requests/{id}/approve", path + "/approve",
+                         R"({"duration":"10m","comment":"ten minutes will do"})");
+    ASSERT_EQ(approved.status, 200) << approved.body;
+    auto request = parse(approved.body);
+    EXPECT_EQ(request->getArray("decisions")->getObject(0)->getValue<int64_t>("granted_duration_seconds"), 600);
+    EXPECT_EQ(request->getValue<int64_t>("duration_seconds"), 1800) << "what was asked stays as asked";
+    auto checkout = request->getObject("checkout");
+    const auto starts = http::parse_iso8601(checkout->getValue<std::string>("starts_at"));
+    const auto ends = http::parse_iso8601(checkout->getValue<std::string>("ends_at"));
+    ASSERT_TRUE(starts && ends);
+    EXPECT_EQ(*ends - *starts, 600);
+    const std::string cpath = "/api/v1/checkouts/" + std::to_string(checkout->getValue<int64_t>("id"));
+    EXPECT_EQ(call("bob", "POST", "/api/v1/checkouts/{id}/checkin", cpath + "/checkin").status, 200); // free again
 }
 
 TEST_F(Api, DenyCancelAndRevoke) {

@@ -127,10 +127,10 @@ TEST_F(CliRemote, RequestDenyCancelApproveExtendRevoke) {
     EXPECT_EQ(status.out.find("request " + one + " "), std::string::npos); // denied: not in status
     auto approvable = cli("alice", {"list", "--approvable"});
     EXPECT_NE(approvable.out.find("request " + three), std::string::npos) << approvable.out;
-    EXPECT_EQ(cli("alice", {"approve", three, "--comment", "ok"}).status, 0);
+    EXPECT_EQ(cli("alice", {"approve", three, "--comment", "ok", "--for", "20m"}).status, 0);
     auto shown = cli("bob", {"show", three});
     EXPECT_NE(shown.out.find("ticket:    CHG-1"), std::string::npos) << shown.out;
-    EXPECT_NE(shown.out.find("alice approved"), std::string::npos) << shown.out;
+    EXPECT_NE(shown.out.find("alice approved for at most 20m"), std::string::npos) << shown.out;
     EXPECT_NE(shown.out.find("check-out"), std::string::npos) << shown.out;
     auto json = cli("bob", {"show", three, "--json"});
     EXPECT_EQ(json.out.rfind("{", 0), 0U) << json.out;

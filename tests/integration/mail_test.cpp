@@ -133,7 +133,7 @@ protected:
         return std::regex_search(html, m, std::regex(R"(name="form_key" value="([^"]+)\")")) ? m[1].str() : "";
     }
     HttpAnswer decide(const std::string& token, const std::string& form_key, const std::string& decision,
-                      const std::string& user = "") {
+                      const std::string& user = "", const std::string& duration = "") {
         HttpCall c;
         c.method = "POST";
         c.url = url_ + "/approve/" + token;
@@ -141,6 +141,7 @@ protected:
         Poco::URI::encode(form_key, "+/=&", key);
         Poco::URI::encode("fine by me & <you>", "+/=&<>", comment);
         c.body = "form_key=" + key + "&decision=" + decision + "&comment=" + comment;
+        if (!duration.empty()) c.body += "&duration=" + duration;
         c.content_type = "application/x-www-form-urlencoded";
         c.headers = {{"Origin", url_}};
         if (!user.empty()) {
@@ -233,13 +234,20 @@ TEST_F(Mail, SmtpDownThenUpEveryMailArrivesOnceAndTheLinkApproves) {
     // A forged form (no key from the page) decides nothing.
     EXPECT_EQ(decide(token, "forged", "approve").status, 403);
     EXPECT_EQ(state_of(id), "pending");
-    // The real form approves.
-    auto decided = decide(token, form_key_of(shown.body), "approve");
+    // The page offers shorter windows than the 1 h asked; a duration that is none
+    // decides nothing.
+    EXPECT_NE(shown.body.find("<option value=\"\">1h (as asked)</option><option value=\"15m\">"), std::string::npos)
+        << shown.body;
+    EXPECT_EQ(decide(token, form_key_of(shown.body), "approve", "", "soon").status, 400);
+    EXPECT_EQ(state_of(id), "pending");
+    // The real form approves, for 30 minutes.
+    auto decided = decide(token, form_key_of(shown.body), "approve", "", "30m");
     ASSERT_EQ(decided.status, 200) << decided.body;
     EXPECT_NE(decided.body.find(">active<"), std::string::npos) << decided.body;
     EXPECT_EQ(state_of(id), "active");
     auto request = api("bob", "GET", "/api/v1/requests/" + std::to_string(id)).body;
     EXPECT_NE(request.find("\"via\":\"link\""), std::string::npos) << request;
+    EXPECT_NE(request.find("\"granted_duration_seconds\":1800"), std::string::npos) << request;
     EXPECT_NE(request.find("fine by me & <you>"), std::string::npos) << request;
     // Replay: used.
     EXPECT_EQ(decide(token, form_key_of(shown.body), "approve").status, 410);

@@ -421,6 +421,83 @@ TEST_F(CoreCheckout, TextFromEveryEntryPointFollowsOneRule) {
 // Every notice kind the rules queue, rendered by the outbox worker with the shipped
 // templates: no placeholder is left without a value (the extension mail once said
 // "from " and "The window is\n to ;").
+// An approver may grant a shorter window than asked: recorded with the decision,
+// audited, applied to the window, and told to the requester.
+TEST_F(CoreCheckout, AnApproverMayGrantAShorterWindowThanAsked) {
+    auto id = service_->request(jit()); // 1 h asked
+    ASSERT_TRUE(id);
+    const int64_t before = approvals_for(*id);
+    auto longer = service_->decide(*id, "alice", Decision::approve, std::nullopt, "api", std::nullopt, 2h);
+    ASSERT_FALSE(longer);
+    EXPECT_EQ(longer.error().kind, CoreError::Kind::invalid);
+    EXPECT_EQ(longer.error().code, "bad_grant");
+    auto zero = service_->decide(*id, "alice", Decision::approve, std::nullopt, "api", std::nullopt, 0s);
+    ASSERT_FALSE(zero);
+    EXPECT_EQ(zero.error().code, "bad_grant");
+    auto deny = service_->decide(*id, "alice", Decision::deny, std::nullopt, "api", std::nullopt, 10min);
+    ASSERT_FALSE(deny);
+    EXPECT_EQ(deny.error().code, "bad_grant");
+    EXPECT_EQ(approvals_for(*id), before) << "a refused decision records nothing";
+    EXPECT_EQ(state(*id), "pending");
+
+    ASSERT_EQ(service_->decide(*id, "alice", Decision::approve, std::string("20 minutes is enough"), "api",
+                               std::nullopt, 20min),
+              "active");
+    auto checkout = store::checkout_of_request(db(), *id);
+    ASSERT_TRUE(checkout);
+    EXPECT_EQ(checkout->ends_at - checkout->starts_at, 1200);
+    EXPECT_EQ(store::approvals_of(db(), *id).at(0).granted_s, 1200);
+    EXPECT_EQ(count("SELECT count(*) FROM audit_events WHERE action = 'request.approval' AND "
+                    "json_extract(details, '$.granted_s') = 1200 AND json_extract(details, '$.asked_s') = 3600"),
+              1);
+    EXPECT_EQ(count("SELECT count(*) FROM audit_events WHERE action = 'request.approved' AND "
+                    "json_extract(details, '$.window_s') = 1200"),
+              1);
+
+    // The requester's mail says so.
+    struct Recording : notify::Mailer {
+        std::vector<notify::Mail> mails;
+        notify::Delivery deliver(const notify::Mail& mail) override {
+            mails.push_back(mail);
+            return {notify::Delivery::Result::sent, "recorded"};
+        }
+        [[nodiscard]] std::string describe() const override { return "recording"; }
+    } mailer;
+    auto links = core::LinkSigner(std::vector<unsigned char>(32, 7));
+    const auto templates = notify::Templates::builtin();
+    notify::OutboxWorker worker(*config_, db(), mailer, templates, links, clock_);
+    EXPECT_EQ(worker.run_due().incomplete, 0);
+    bool told = false;
+    for (const auto& mail : mailer.mails)
+        if (mail.subject.find("is yours until") != std::string::npos)
+            told = mail.text.find("It was approved for 20m of the 1h asked.") != std::string::npos;
+    EXPECT_TRUE(told) << "the window_started mail names the shorter window";
+}
+
+// With several approvals the window is the shortest any of them granted; an extension
+// may be shortened too.
+TEST_F(CoreCheckout, TheShortestGrantOfAllApprovalsSetsTheWindow) {
+    core::NewCheckoutRequest r{"bob", "breakglass", "outage", std::string("INC1234"), 1h, std::nullopt};
+    auto id = service_->request(r);
+    ASSERT_TRUE(id) << id.error().message;
+    ASSERT_EQ(service_->decide(*id, "alice", Decision::approve, std::nullopt, "api", std::nullopt, 45min),
+              "pending"); // stage 1 (bob's manager)
+    ASSERT_EQ(service_->decide(*id, "carol", Decision::approve), "pending");
+    ASSERT_EQ(service_->decide(*id, "dave", Decision::approve, std::nullopt, "api", std::nullopt, 50min), "active");
+    auto checkout = store::checkout_of_request(db(), *id);
+    ASSERT_TRUE(checkout);
+    EXPECT_EQ(checkout->ends_at - checkout->starts_at, 45 * 60);
+
+    auto plain = service_->request(jit());
+    ASSERT_EQ(service_->decide(*plain, "alice", Decision::approve), "active");
+    auto held = store::checkout_of_request(db(), *plain);
+    auto extension = service_->extend(held->id, "bob", 30min, "more work");
+    ASSERT_TRUE(extension);
+    ASSERT_EQ(service_->decide(*extension, "carol", Decision::approve, std::nullopt, "api", std::nullopt, 10min),
+              "approved");
+    EXPECT_EQ(store::find_checkout(db(), held->id)->ends_at, held->ends_at + 600);
+}
+
 TEST_F(CoreCheckout, EveryNoticeKindRendersEveryField) {
     auto id = service_->request(jit());
     ASSERT_EQ(service_->decide(*id, "alice", Decision::approve), "active"); // window_started

@@ -65,6 +65,13 @@ TEST(HttpFraming, FoldedLinesAndSpaceBeforeTheColonAreRefused) {
     EXPECT_EQ(spaced.state, State::bad);
     EXPECT_EQ(spaced.problem, "whitespace in a header field name");
     EXPECT_EQ(frame("GET / HTTP/1.1\nHost: a\n\n", kLimits).state, State::complete) << "bare LFs still frame";
+    // Poco ends the head at a line that starts with a bare CR; framing read on and took
+    // a chunked body Poco never heard of.
+    auto bare_cr = frame(
+        "POST /a HTTP/1.1\r\nHost: g\r\n\r h\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", kLimits);
+    EXPECT_EQ(bare_cr.state, State::bad);
+    EXPECT_EQ(bare_cr.problem, "a bare CR in the request head");
+    EXPECT_EQ(frame("GET /a\rb HTTP/1.1\r\n\r\n", kLimits).state, State::bad);
 }
 
 TEST(HttpFraming, AHeadOverTheLimitIsRefusedWithoutWaitingForItsEnd) {

@@ -64,8 +64,9 @@ protected:
                                   kT + 3600,
                                   std::nullopt};
         const int64_t first = store::insert_request(tx, hostile);
-        store::insert_approval(tx,
-                               {0, first, 1, "S-1-5-21-1-2-3-1105", "carol", "approve", "-ok, go", "link", kT + 60});
+        // carol grants 1 h of the 2 h asked.
+        store::insert_approval(
+            tx, {0, first, 1, "S-1-5-21-1-2-3-1105", "carol", "approve", "-ok, go", "link", kT + 60, 3600});
         store::change_request_state(tx, first, store::RequestState::pending, store::RequestState::active, std::nullopt,
                                     kT + 60);
         store::CheckoutRow checkout;
@@ -74,7 +75,7 @@ protected:
         checkout.holder_sid = hostile.requester_sid;
         checkout.holder_name = "bob";
         checkout.starts_at = kT + 60;
-        checkout.ends_at = kT + 60 + 7200;
+        checkout.ends_at = kT + 60 + 3600;
         checkout.state = store::CheckoutState::active;
         const int64_t c = store::insert_checkout(tx, checkout);
         store::count_retrieval(tx, c);
@@ -86,7 +87,8 @@ protected:
         const int64_t second =
             store::insert_request(tx, {entry, "S-1-5-21-1-2-3-1106", "dave", "Dave Admin", "audit", std::nullopt,
                                        kT + 86400, kT + 90000, 3600, kT + 90000, std::nullopt});
-        store::insert_approval(tx, {0, second, 1, "S-1-5-21-1-2-3-1107", "alice", "deny", "@later", "api", kT + 86460});
+        store::insert_approval(
+            tx, {0, second, 1, "S-1-5-21-1-2-3-1107", "alice", "deny", "@later", "api", kT + 86460, std::nullopt});
         store::change_request_state(tx, second, store::RequestState::pending, store::RequestState::denied, std::nullopt,
                                     kT + 86460);
         const int64_t third =

@@ -7,6 +7,7 @@
 
 #include <charconv>
 
+#include "keyholder/config/duration.h"
 #include "keyholder/http/exchange.h"
 #include "keyholder/http/json.h"
 #include "keyholder/reports/report_writer.h"
@@ -201,6 +202,7 @@ public:
             d->set("stage", a.stage);
             d->set("approver", known_person(a.approver_sid, a.approver_name));
             d->set("decision", a.decision);
+            d->set("granted_duration_seconds", a.granted_s ? Poco::Dynamic::Var(*a.granted_s) : Poco::Dynamic::Var());
             d->set("comment", a.comment ? Poco::Dynamic::Var(*a.comment) : Poco::Dynamic::Var());
             d->set("via", a.via);
             d->set("at", http::iso8601(a.decided_at));
@@ -420,14 +422,19 @@ public:
     void decide(Request& request, Response& response, core::Decision decision) {
         const auto& who = request.caller();
         const int64_t id = id_param(request);
-        JsonBody body(request.body, {"comment"});
+        const JsonBody body = decision == core::Decision::approve ? JsonBody(request.body, {"comment", "duration"})
+                                                                  : JsonBody(request.body, {"comment"});
         auto comment = body.text("comment", false, kMaxTextCharacters, text::Lines::multi);
+        // An approval may grant a shorter window than asked ("duration": "30m").
+        std::optional<std::chrono::seconds> grant;
+        if (auto seconds = body.duration("duration")) grant = std::chrono::seconds(*seconds);
         auto core = ctx_.pool.borrow();
         if (!store::find_request(core.store(), id))
             throw HttpError(404, "no_such_request", "no request " + std::to_string(id));
-        auto state = check(core->decide(id, who.id, decision, comment, "api"));
-        log().information("request %s: %s %s it (now %s)", std::to_string(id), who.name,
-                          std::string(decision == core::Decision::approve ? "approved" : "denied"), state);
+        auto state = check(core->decide(id, who.id, decision, comment, "api", std::nullopt, grant));
+        log().information("request %s: %s %s it%s (now %s)", std::to_string(id), who.name,
+                          std::string(decision == core::Decision::approve ? "approved" : "denied"),
+                          grant ? " for at most " + config::format_duration(*grant) : std::string(), state);
         changed();
         answer_request(response, core, id);
     }

@@ -7,6 +7,7 @@
 
 #include <sstream>
 
+#include "keyholder/config/duration.h"
 #include "keyholder/http/exchange.h"
 #include "keyholder/http/json.h"
 #include "keyholder/notify/templates.h"
@@ -123,6 +124,7 @@ public:
              << "<input type=\"hidden\" name=\"form_key\" value=\"" << html_escape(links_.form_key(token)) << "\">"
              << "<p><label>Comment (optional)<br><textarea name=\"comment\" rows=\"3\" cols=\"50\" "
                 "maxlength=\"2000\"></textarea></label></p>"
+             << grant_choice(r->duration_s)
              << "<button type=\"submit\" name=\"decision\" value=\"approve\" id=\"approve\""
              << (preferred == "approve" ? " class=\"preferred\" autofocus" : "") << ">Approve</button>"
              << "<button type=\"submit\" name=\"decision\" value=\"deny\" id=\"deny\""
@@ -163,10 +165,22 @@ public:
         // The comment is checked by the core, under the same rules as the API's.
         std::optional<std::string> comment;
         if (auto text = form.get("comment", ""); !text.empty()) comment = text;
+        // "Approve for at most": a shorter window than asked (ignored by Deny, which
+        // shares the form).
+        std::optional<std::chrono::seconds> grant;
+        if (auto text = form.get("duration", ""); !text.empty() && choice == "approve") {
+            auto parsed = config::parse_duration(text);
+            if (!parsed) {
+                page(response, 400, "Nothing was decided",
+                     "<p>The window is not a duration: " + html_escape(parsed.error()) + "</p>");
+                return;
+            }
+            grant = *parsed;
+        }
         auto core = ctx_.pool.borrow();
         auto decided = core->decide(claims->request_id, claims->approver_id,
                                     choice == "approve" ? core::Decision::approve : core::Decision::deny, comment,
-                                    "link", claims->nonce);
+                                    "link", claims->nonce, grant);
         if (!decided) {
             const auto& e = decided.error();
             log().information("link decision on request %s refused: %s (%s)", std::to_string(claims->request_id),
@@ -176,14 +190,29 @@ public:
             return;
         }
         if (ctx_.changed) ctx_.changed();
-        log().information("request %s %s by link (now %s)", std::to_string(claims->request_id),
-                          choice == "approve" ? std::string("approved") : std::string("denied"), *decided);
+        log().information("request %s %s by link%s (now %s)", std::to_string(claims->request_id),
+                          choice == "approve" ? std::string("approved") : std::string("denied"),
+                          grant ? " for at most " + config::format_duration(*grant) : std::string(), *decided);
         page(response, 200, choice == "approve" ? "Approved" : "Denied",
              "<p>Your decision on request " + std::to_string(claims->request_id) +
                  " is recorded. The request is now <strong id=\"state\">" + html_escape(*decided) + "</strong>.</p>");
     }
 
 private:
+    // grant_choice: "Approve for" with the asked window first, then shorter ones.
+    static std::string grant_choice(int64_t asked_s) {
+        std::ostringstream out;
+        out << "<p><label>Approve for <select name=\"duration\" id=\"duration\"><option value=\"\">"
+            << html_escape(config::format_duration(std::chrono::seconds(asked_s))) << " (as asked)</option>";
+        for (const int64_t minutes : {15, 30, 60, 120, 240, 480, 1440})
+            if (minutes * 60 < asked_s) {
+                const std::string text = config::format_duration(std::chrono::minutes(minutes));
+                out << "<option value=\"" << text << "\">" << text << "</option>";
+            }
+        out << "</select></label></p>";
+        return out.str();
+    }
+
     ApiContext& ctx_;
     const core::LinkSigner& links_;
 };

@@ -1,7 +1,9 @@
 // Decisions: approvals and denials in stages, each checked against the directory as
 // it is now (see checkout_service.h).
+#include <algorithm>
 #include <set>
 
+#include "keyholder/config/duration.h"
 #include "keyholder/store/checkouts.h"
 #include "keyholder/store/outbox.h"
 #include "keyholder/store/records.h"
@@ -70,8 +72,11 @@ Outcome<bool> CheckoutService::may_decide(int64_t request_id, std::string_view a
 
 Outcome<std::string> CheckoutService::decide(int64_t request_id, std::string_view approver_name, Decision decision,
                                              std::optional<std::string> comment, std::string_view via,
-                                             std::optional<std::string> link_nonce) {
+                                             std::optional<std::string> link_nonce,
+                                             std::optional<std::chrono::seconds> grant) {
     const int64_t now = clock_.now();
+    if (grant && decision != Decision::approve)
+        return std::unexpected(error(Kind::invalid, "bad_grant", "only an approval grants a window"));
     if (comment) {
         // The same rules for every way a decision arrives (API, approval page, CLI).
         auto checked = field_text("comment", *comment, text::Lines::multi, text::kMaxTextCharacters);
@@ -83,6 +88,11 @@ Outcome<std::string> CheckoutService::decide(int64_t request_id, std::string_vie
     if (request->state != RequestState::pending)
         return std::unexpected(
             error(Kind::conflict, "not_pending", "the request is " + std::string(store::to_text(request->state))));
+    if (grant && (grant->count() < 1 || grant->count() > request->duration_s))
+        return std::unexpected(error(Kind::invalid, "bad_grant",
+                                     "a shorter window is between 1s and the " +
+                                         config::format_duration(std::chrono::seconds(request->duration_s)) +
+                                         " asked"));
     auto entry_it = config_.entries.find(request->entry_name);
     if (entry_it == config_.entries.end())
         return std::unexpected(error(Kind::conflict, "entry_retired", "the entry is no longer configured"));
@@ -116,8 +126,15 @@ Outcome<std::string> CheckoutService::decide(int64_t request_id, std::string_vie
     const auto denied_notice = decision == Decision::deny
                                    ? prepare_notice("request_denied", *requester, {{"by", approver->display_name}})
                                    : std::nullopt;
-    const std::string decision_details = json(
+    std::string decision_details = json(
         {{"approver", approver->name}, {"stage", stage}, {"comment", comment.value_or("")}, {"via", std::string(via)}});
+    if (grant)
+        decision_details = json({{"approver", approver->name},
+                                 {"stage", stage},
+                                 {"comment", comment.value_or("")},
+                                 {"via", std::string(via)},
+                                 {"granted_s", static_cast<int64_t>(grant->count())},
+                                 {"asked_s", request->duration_s}});
     const std::string subject_text = subject("request", request_id);
 
     store::Transaction tx(store_);
@@ -132,7 +149,8 @@ Outcome<std::string> CheckoutService::decide(int64_t request_id, std::string_vie
                            decision == Decision::approve ? "approve" : "deny",
                            comment,
                            std::string(via),
-                           now};
+                           now,
+                           grant ? std::optional<int64_t>(grant->count()) : std::nullopt};
     // A link is single-use: its nonce is recorded with the decision, in one transaction.
     if (link_nonce && !store::use_link_nonce(tx, *link_nonce, request_id, approver->id, now))
         return std::unexpected(error(Kind::conflict, "link_used", "this link was already used"));
@@ -160,12 +178,16 @@ Outcome<std::string> CheckoutService::decide(int64_t request_id, std::string_vie
         return std::string("pending");
     }
 
-    // The last approval landed.
+    // The last approval landed: the window is the shortest any approval granted.
+    int64_t granted = current->duration_s;
+    for (const auto& a : store::approvals_of(store_, request_id))
+        if (a.decision == "approve" && a.granted_s) granted = std::min(granted, *a.granted_s);
+    const bool shortened = granted < current->duration_s;
     if (current->extends_checkout_id) {
         auto checkout = store::find_checkout(store_, *current->extends_checkout_id);
         if (!checkout || checkout->state != CheckoutState::active)
             return std::unexpected(error(Kind::conflict, "checkout_not_active", "the check-out to extend has ended"));
-        const int64_t new_end = checkout->ends_at + current->duration_s;
+        const int64_t new_end = checkout->ends_at + granted;
         if (policy.exclusive &&
             store::count_overlapping_checkouts(store_, checkout->entry_id, checkout->ends_at, new_end) > 0)
             return std::unexpected(
@@ -173,13 +195,19 @@ Outcome<std::string> CheckoutService::decide(int64_t request_id, std::string_vie
         store::set_checkout_end(tx, checkout->id, new_end);
         store::change_request_state(tx, request_id, RequestState::pending, RequestState::approved, std::nullopt, now);
         audit(tx, now, "system", "checkout.extended", subject("checkout", checkout->id),
-              json({{"request", request_id}, {"by_s", current->duration_s}, {"ends_at", new_end}}));
-        enqueue(tx, now, prepare_notice("extension_approved", *requester, {{"ends_at", new_end}}), request_id);
+              shortened ? json({{"request", request_id},
+                                {"by_s", granted},
+                                {"asked_s", current->duration_s},
+                                {"ends_at", new_end}})
+                        : json({{"request", request_id}, {"by_s", granted}, {"ends_at", new_end}}));
+        enqueue(tx, now,
+                prepare_notice("extension_approved", *requester, {{"ends_at", new_end}, {"granted_s", granted}}),
+                request_id);
         tx.commit();
         return std::string("approved");
     }
     const int64_t starts_at = current->start_at.value_or(now);
-    const int64_t ends_at = starts_at + current->duration_s;
+    const int64_t ends_at = starts_at + granted;
     if (policy.exclusive && store::count_overlapping_checkouts(store_, current->entry_id, starts_at, ends_at) > 0)
         return std::unexpected(error(Kind::conflict, "entry_busy", "the entry was checked out meanwhile"));
     const bool immediate = starts_at <= now;
@@ -189,13 +217,15 @@ Outcome<std::string> CheckoutService::decide(int64_t request_id, std::string_vie
     checkout.holder_sid = current->requester_sid;
     checkout.holder_name = current->requester_name;
     checkout.starts_at = immediate ? now : starts_at;
-    checkout.ends_at = immediate ? now + current->duration_s : ends_at;
+    checkout.ends_at = immediate ? now + granted : ends_at;
     checkout.state = immediate ? CheckoutState::active : CheckoutState::scheduled;
     const int64_t checkout_id = store::insert_checkout(tx, checkout);
     if (immediate) store::record_release(tx, checkout_id, store::Progress::pending, 0, now, std::nullopt);
     store::change_request_state(tx, request_id, RequestState::pending,
                                 immediate ? RequestState::active : RequestState::approved, std::nullopt, now);
-    audit(tx, now, "system", "request.approved", subject_text, json({{"checkout", checkout_id}}));
+    audit(tx, now, "system", "request.approved", subject_text,
+          shortened ? json({{"checkout", checkout_id}, {"window_s", granted}, {"asked_s", current->duration_s}})
+                    : json({{"checkout", checkout_id}}));
     if (immediate)
         audit(tx, now, "system", "checkout.started", subject("checkout", checkout_id),
               json({{"entry", current->entry_name},
@@ -205,7 +235,7 @@ Outcome<std::string> CheckoutService::decide(int64_t request_id, std::string_vie
     // (Built under the lock: the window is known only now. The payload is small.)
     enqueue(tx, now,
             prepare_notice(immediate ? "window_started" : "request_approved", *requester,
-                           {{"starts_at", checkout.starts_at}, {"ends_at", checkout.ends_at}}),
+                           {{"starts_at", checkout.starts_at}, {"ends_at", checkout.ends_at}, {"granted_s", granted}}),
             request_id);
     tx.commit();
     if (immediate) (void)activate(checkout_id); // release only after the approvals are on disk

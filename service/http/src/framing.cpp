@@ -55,6 +55,15 @@ Framing frame(std::string_view input, const FramingLimits& limits) {
         return f;
     }
     f.head_bytes = start + end;
+    // A CR that does not end a line: Poco takes one at the start of a line for the end
+    // of the head and would not see the fields after it, which framing reads (found by
+    // fuzz_http_head). RFC 9112 2.2: a bare CR is invalid.
+    for (size_t i = 0; i < end; ++i)
+        if (rest[i] == '\r' && (i + 1 >= end || rest[i + 1] != '\n')) {
+            f.state = Framing::State::bad;
+            f.problem = "a bare CR in the request head";
+            return f;
+        }
     std::optional<size_t> content_length;
     bool chunked = false;
     size_t line_start = rest.find('\n') + 1; // past the request line

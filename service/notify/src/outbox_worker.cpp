@@ -98,6 +98,14 @@ std::map<std::string, std::string> OutboxWorker::values_for(const store::OutboxR
         if (auto extended = store::find_checkout(store_, *request->extends_checkout_id))
             v["window"] = v["duration"] + " more, after the window ending " + when(extended->ends_at);
     v["deadline"] = when(request->deadline_at);
+    // An approver may have granted a shorter window than asked: say so.
+    v["grant_note"] = "";
+    if (payload->has("granted_s")) {
+        const auto granted = payload->getValue<int64_t>("granted_s");
+        if (granted < request->duration_s)
+            v["grant_note"] = " It was approved for " + config::format_duration(std::chrono::seconds(granted)) +
+                              " of the " + v["duration"] + " asked.";
+    }
     std::string decided;
     for (const auto& a : store::approvals_of(store_, request->id))
         decided += (decided.empty() ? "" : "; ") + a.approver_name + " " +

@@ -42,6 +42,7 @@ struct ApprovalRow {
     std::optional<std::string> comment;
     std::string via;
     int64_t decided_at = 0;
+    std::optional<int64_t> granted_s; ///< an approval's shorter window; nullopt: as asked
 };
 
 struct CheckoutRow {

@@ -86,9 +86,14 @@ public:
     /// decide: an approval or a denial by `approver`; returns the request's new state.
     /// `link_nonce`: the decision comes from an approval link; the nonce is recorded in
     /// the decision's transaction and a used one is refused (conflict "link_used").
+    /// `grant`: an approval for a shorter window than asked (at most the asked
+    /// duration; invalid "bad_grant" otherwise, or with a denial). The window granted
+    /// is the shortest of the asked duration and every approval's grant; it is
+    /// recorded with the decision, audited and told to the requester.
     Outcome<std::string> decide(int64_t request_id, std::string_view approver, Decision decision,
                                 std::optional<std::string> comment = std::nullopt, std::string_view via = "api",
-                                std::optional<std::string> link_nonce = std::nullopt);
+                                std::optional<std::string> link_nonce = std::nullopt,
+                                std::optional<std::chrono::seconds> grant = std::nullopt);
     /// may_decide: could `approver` decide the request's current stage now (pending,
     /// eligible, not the requester, not already decided)? Records nothing. For what a
     /// person is shown (lists, visibility), so the directory may answer from its cache
