@@ -152,13 +152,13 @@ Outcome<void> CheckoutService::check_in(int64_t checkout_id, std::string_view ho
 Outcome<void> CheckoutService::revoke(int64_t checkout_id, std::string_view admin_name,
                                       const std::string& reason_text) {
     const int64_t now = clock_.now();
-    auto checkout = store::find_checkout(store_, checkout_id);
-    if (!checkout) return std::unexpected(error(Kind::not_found, "no_such_checkout", "no such check-out"));
     auto checked_reason = field_text("reason", reason_text, text::Lines::multi, text::kMaxTextCharacters);
     if (!checked_reason) return std::unexpected(checked_reason.error());
     const std::string& reason = *checked_reason;
     if (reason.find_first_not_of(" \t\n") == std::string::npos)
         return std::unexpected(error(Kind::invalid, "reason_required", "a revocation needs a reason"));
+    // The administrator first (live): whoever is not one learns nothing, not even
+    // whether the check-out exists.
     auto standing = authority_.standing_live(admin_name, config_.service.admin_groups);
     if (!standing) return std::unexpected(from_directory(standing.error(), std::string(admin_name)));
     const Principal* admin = &standing->principal;
@@ -166,6 +166,8 @@ Outcome<void> CheckoutService::revoke(int64_t checkout_id, std::string_view admi
         return std::unexpected(error(Kind::forbidden, "account_disabled", admin->name + " is disabled"));
     if (!standing->member)
         return std::unexpected(error(Kind::forbidden, "not_an_admin", admin->name + " is not an administrator"));
+    auto checkout = store::find_checkout(store_, checkout_id);
+    if (!checkout) return std::unexpected(error(Kind::not_found, "no_such_checkout", "no such check-out"));
     // The holder is told; looked up before the write lock (without an answer the
     // mail is skipped, not the revocation).
     std::optional<Notice> notice;
