@@ -31,6 +31,7 @@
 
 #include "keyholder/api/api.h"
 #include "keyholder/api/approval_pages.h"
+#include "keyholder/api/sessions.h"
 #include "keyholder/auth/sign_on.h"
 #include "keyholder/config/config.h"
 #include "keyholder/core/authority.h"
@@ -264,7 +265,7 @@ private:
                   {"result=\"sent\"", "result=\"retry\"", "result=\"failed\""}},
                  {"keyholder_signon_failures_total",
                   "Failed sign-ons, by method",
-                  {"method=\"basic\"", "method=\"negotiate\""}},
+                  {"method=\"basic\"", "method=\"negotiate\"", "method=\"password\""}},
                  {"keyholder_http_connections_refused_total",
                   "Connections refused at accept (per-address or total cap)",
                   {""}},
@@ -318,6 +319,10 @@ private:
         keyholder::http::Router router;
         keyholder::api::add_api_routes(router, api_context);
         keyholder::api::add_approval_pages(router, api_context, *links);
+        // Portal sessions live in the store: a session started on one node is valid on every node.
+        keyholder::api::StoreSessions portal_sessions(*pool);
+        sign_on->use_sessions(portal_sessions);
+        keyholder::api::add_session_routes(router, api_context, *sign_on);
 
         // Mail: the outbox worker on its own connection, woken by new rows and by retries.
         auto templates = config.smtp.templates_dir ? keyholder::notify::Templates::load(*config.smtp.templates_dir)

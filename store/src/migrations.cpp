@@ -266,6 +266,23 @@ constexpr std::string_view kSchemaV9 = R"sql(
 ALTER TABLE approvals ADD COLUMN granted_s INTEGER CHECK (granted_s IS NULL OR granted_s > 0);
 )sql";
 
+// v10: portal sessions, kept in the store so that every node knows them. Only a hash
+// of the session id is kept (the id is the cookie); the CSRF token goes to the page.
+constexpr std::string_view kSchemaV10 = R"sql(
+CREATE TABLE portal_sessions (
+    id_hash      TEXT    PRIMARY KEY,     -- hex SHA-256 of the cookie's 256-bit id
+    user_id      TEXT    NOT NULL,        -- objectSid (or uuid:...)
+    user_name    TEXT    NOT NULL,
+    display_name TEXT    NOT NULL,
+    method       TEXT    NOT NULL CHECK (method IN ('password', 'negotiate')),
+    csrf_token   TEXT    NOT NULL,
+    created_at   INTEGER NOT NULL,
+    last_seen_at INTEGER NOT NULL,
+    expires_at   INTEGER NOT NULL         -- the absolute end
+) WITHOUT ROWID;
+CREATE INDEX portal_sessions_expiry ON portal_sessions(expires_at);
+)sql";
+
 constexpr std::array kBuiltin{
     Migration{1,
               "initial schema: policies, entries, requests, approvals, checkouts, secrets, audit, outbox, "
@@ -279,6 +296,7 @@ constexpr std::array kBuiltin{
     Migration{7, "outbox message id without an index", kSchemaV7},
     Migration{8, "take-back claims with a lease", kSchemaV8},
     Migration{9, "approvals that grant a shorter window", kSchemaV9},
+    Migration{10, "portal sessions", kSchemaV10},
 };
 
 bool table_exists(Connection& connection, std::string_view name) {

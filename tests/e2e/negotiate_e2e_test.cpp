@@ -22,6 +22,7 @@ namespace {
 
 using namespace keyholder;
 using keyholder::testing::ChildProcess;
+using keyholder::testing::HttpCall;
 using keyholder::testing::SambaDc;
 using keyholder::testing::TempDir;
 using namespace std::chrono_literals;
@@ -109,6 +110,32 @@ TEST_F(NegotiateEndToEnd, RequestApproveRetrieveCheckInWithKerberosTickets) {
         keyholder::testing::run("/usr/bin/curl", {"-sS", "-v", "--negotiate", "-u", ":", url_ + "/api/v1/me"}, bob);
     EXPECT_NE(curl.out.find("\"name\":\"bob\""), std::string::npos) << curl.out << curl.err << daemon_->err();
     EXPECT_NE(curl.out.find("\"signed_on_with\":\"negotiate\""), std::string::npos) << curl.out;
+
+    // The portal's silent sign-on: without a ticket only Negotiate is offered (no Basic
+    // dialog); with one, a session cookie that signs bob on by itself.
+    HttpCall unticketed;
+    unticketed.method = "POST";
+    unticketed.url = url_ + "/api/v1/session/negotiate";
+    auto challenged = keyholder::testing::http_call(unticketed);
+    EXPECT_EQ(challenged.status, 401);
+    std::set<std::string> silent;
+    for (const auto& [name, value] : challenged.headers)
+        if (name == "WWW-Authenticate") silent.insert(value);
+    EXPECT_EQ(silent, (std::set<std::string>{"Negotiate"}));
+    auto session = keyholder::testing::run(
+        "/usr/bin/curl", {"-sS", "-D", "-", "-X", "POST", "--negotiate", "-u", ":", url_ + "/api/v1/session/negotiate"},
+        bob);
+    std::smatch cookie;
+    ASSERT_TRUE(std::regex_search(session.out, cookie, std::regex("Set-Cookie: keyholder_session=([A-Za-z0-9_-]+);")))
+        << session.out << session.err;
+    EXPECT_NE(session.out.find("\"signed_on_with\":\"negotiate\""), std::string::npos) << session.out;
+    HttpCall with_cookie;
+    with_cookie.url = url_ + "/api/v1/me";
+    with_cookie.headers = {{"Cookie", "keyholder_session=" + cookie[1].str()}};
+    auto me = keyholder::testing::http_call(with_cookie);
+    EXPECT_EQ(me.status, 200) << me.body;
+    EXPECT_NE(me.body.find("\"name\":\"bob\""), std::string::npos) << me.body;
+    EXPECT_NE(me.body.find("\"signed_on_with\":\"session\""), std::string::npos) << me.body;
 
     auto whoami = cli(bob, {"whoami"});
     ASSERT_EQ(whoami.status, 0) << whoami.out << whoami.err;

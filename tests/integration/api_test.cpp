@@ -15,6 +15,7 @@
 #include <Poco/Net/SocketAddress.h>
 #include <Poco/Net/StreamSocket.h>
 
+#include <atomic>
 #include <fstream>
 #include <mutex>
 #include <regex>
@@ -22,6 +23,7 @@
 #include <sstream>
 
 #include "keyholder/api/api.h"
+#include "keyholder/api/sessions.h"
 #include "keyholder/auth/sign_on.h"
 #include "keyholder/config/config.h"
 #include "keyholder/core/authority.h"
@@ -126,7 +128,11 @@ protected:
         context_ = new api::ApiContext{*config_, *pool_, *authority_, clock_, vault_, metrics_, {}};
         router_ = new http::Router;
         api::add_api_routes(*router_, *context_);
-        sign_on_ = new auth::SignOn(config_->auth, *directory_, metrics_);
+        // The sign-on clock can be moved ahead (session expiry) without touching the core's.
+        sign_on_ = new auth::SignOn(config_->auth, *directory_, metrics_, [] { return clock_.now() + time_shift_; });
+        sessions_ = new api::StoreSessions(*pool_);
+        sign_on_->use_sessions(*sessions_);
+        api::add_session_routes(*router_, *context_, *sign_on_);
         server_ = new http::Server(config_->http, {}, router_, sign_on_, metrics_);
         server_->start();
         Poco::JSON::Parser parser;
@@ -135,6 +141,7 @@ protected:
     static void TearDownTestSuite() {
         delete server_;
         delete sign_on_;
+        delete sessions_;
         delete router_;
         delete context_;
         delete metrics_;
@@ -225,6 +232,8 @@ protected:
     static inline api::ApiContext* context_ = nullptr;
     static inline http::Router* router_ = nullptr;
     static inline auth::SignOn* sign_on_ = nullptr;
+    static inline api::StoreSessions* sessions_ = nullptr;
+    static inline std::atomic<int64_t> time_shift_{0};
     static inline http::Server* server_ = nullptr;
     static inline Object::Ptr openapi_;
 };
@@ -449,6 +458,108 @@ TEST_F(Api, AnApprovalMayGrantAShorterWindow) {
     EXPECT_EQ(*ends - *starts, 600);
     const std::string cpath = "/api/v1/checkouts/" + std::to_string(checkout->getValue<int64_t>("id"));
     EXPECT_EQ(call("bob", "POST", "/api/v1/checkouts/{id}/checkin", cpath + "/checkin").status, 200); // free again
+}
+
+// Portal sessions: the login form sets an HttpOnly, SameSite=Strict cookie (a new id
+// every time, only its hash stored); a change needs the session's CSRF token and a
+// same-origin request; sign-out, idleness and the absolute lifetime end it.
+TEST_F(Api, PortalSessionsCookieCsrfSignOutAndExpiry) {
+    struct ResetShift {
+        ~ResetShift() { time_shift_ = 0; }
+    } reset_shift;
+    auto login = [&](const std::string& user, const std::string& password) {
+        return call("", "POST", "/api/v1/session", "/api/v1/session",
+                    R"({"username":")" + user + R"(","password":")" + password + R"("})");
+    };
+    auto cookie_of = [](const HttpAnswer& answer) {
+        const std::string set = answer.header("Set-Cookie");
+        const size_t eq = set.find('='), semi = set.find(';');
+        return set.substr(eq + 1, semi - eq - 1);
+    };
+    auto as = [&](const std::string& cookie, const std::string& method, const std::string& pattern,
+                  const std::string& path, const std::string& body = {},
+                  std::vector<std::pair<std::string, std::string>> headers = {}) {
+        headers.emplace_back("Cookie", "other=1; keyholder_session=" + cookie);
+        headers.emplace_back("X-Keyholder-Client", "portal");
+        return call("", method, pattern, path, body, std::move(headers));
+    };
+
+    auto wrong = login("bob", "not-his-password");
+    EXPECT_EQ(wrong.status, 401);
+    EXPECT_EQ(wrong.header("WWW-Authenticate"), "") << "the login form never triggers a browser dialog";
+    EXPECT_EQ(wrong.header("Set-Cookie"), "");
+
+    auto started = login("bob", kPasswords.at("bob"));
+    ASSERT_EQ(started.status, 201) << started.body;
+    const std::string set_cookie = started.header("Set-Cookie");
+    EXPECT_EQ(set_cookie.rfind("keyholder_session=", 0), 0U) << set_cookie;
+    for (const char* attribute : {"; Path=/", "; HttpOnly", "; SameSite=Strict", "; Max-Age=36000"})
+        EXPECT_NE(set_cookie.find(attribute), std::string::npos) << attribute << " in " << set_cookie;
+    EXPECT_EQ(set_cookie.find("Secure"), std::string::npos) << "plain HTTP on loopback: no Secure";
+    const std::string cookie = cookie_of(started);
+    EXPECT_EQ(cookie.size(), 43U) << "256 bits, base64url";
+    const std::string csrf = parse(started.body)->getValue<std::string>("csrf_token");
+    EXPECT_NE(cookie_of(login("bob", kPasswords.at("bob"))), cookie) << "a new id at every sign-on";
+    {
+        // Only the hash of the id is stored.
+        auto db = store::Connection::open(config_->store.file);
+        auto rows = db.prepare("SELECT count(*) FROM portal_sessions WHERE id_hash = ? OR id_hash LIKE ?");
+        rows.bind(1, cookie).bind(2, "%" + cookie + "%");
+        rows.step();
+        EXPECT_EQ(rows.column_int64(0), 0);
+        EXPECT_GE(count_rows("portal_sessions"), 2);
+    }
+
+    auto me = as(cookie, "GET", "/api/v1/me", "/api/v1/me");
+    ASSERT_EQ(me.status, 200) << me.body;
+    EXPECT_EQ(parse(me.body)->getValue<std::string>("name"), "bob");
+    EXPECT_EQ(parse(me.body)->getValue<std::string>("signed_on_with"), "session");
+    EXPECT_EQ(parse(as(cookie, "GET", "/api/v1/session", "/api/v1/session").body)->getValue<std::string>("csrf_token"),
+              csrf);
+
+    // A change without the token, with a wrong one, or from another site changes nothing.
+    const int64_t before = count_rows("requests");
+    const std::string body = R"({"entry":"demo-admin","reason":"from the portal","ticket":"CHG-9"})";
+    auto no_token = as(cookie, "POST", "/api/v1/requests", "/api/v1/requests", body);
+    EXPECT_EQ(no_token.status, 403);
+    EXPECT_EQ(code(no_token), "csrf_token");
+    EXPECT_EQ(as(cookie, "POST", "/api/v1/requests", "/api/v1/requests", body, {{"X-CSRF-Token", csrf + "x"}}).status,
+              403);
+    auto cross = as(cookie, "POST", "/api/v1/requests", "/api/v1/requests", body,
+                    {{"X-CSRF-Token", csrf}, {"Origin", "https://evil.example"}});
+    EXPECT_EQ(cross.status, 403);
+    EXPECT_EQ(code(cross), "cross_site");
+    EXPECT_EQ(count_rows("requests"), before);
+    auto created = as(cookie, "POST", "/api/v1/requests", "/api/v1/requests", body, {{"X-CSRF-Token", csrf}});
+    ASSERT_EQ(created.status, 201) << created.body;
+    const std::string id = std::to_string(parse(created.body)->getValue<int64_t>("id"));
+    EXPECT_EQ(as(cookie, "POST", "/api/v1/requests/{id}/cancel", "/api/v1/requests/" + id + "/cancel", "{}",
+                 {{"X-CSRF-Token", csrf}})
+                  .status,
+              200);
+
+    // Sign-out ends it in the store: the same cookie signs nobody on.
+    auto out = as(cookie, "DELETE", "/api/v1/session", "/api/v1/session", "", {{"X-CSRF-Token", csrf}});
+    ASSERT_EQ(out.status, 200) << out.body;
+    EXPECT_NE(out.header("Set-Cookie").find("keyholder_session=;"), std::string::npos) << out.header("Set-Cookie");
+    auto after = as(cookie, "GET", "/api/v1/me", "/api/v1/me");
+    EXPECT_EQ(after.status, 401);
+    EXPECT_EQ(code(after), "session_ended");
+    EXPECT_EQ(after.header("WWW-Authenticate"), "") << "the portal gets no challenge";
+
+    // Idle for longer than session_idle_timeout (30 m): ended.
+    const std::string idle = cookie_of(login("bob", kPasswords.at("bob")));
+    time_shift_ += 1801;
+    EXPECT_EQ(as(idle, "GET", "/api/v1/me", "/api/v1/me").status, 401);
+    // Used every 25 minutes, it still ends at session_lifetime (10 h).
+    const std::string busy = cookie_of(login("bob", kPasswords.at("bob")));
+    int served = 0;
+    for (int minutes = 25; minutes <= 11 * 60; minutes += 25) {
+        time_shift_ += 25 * 60;
+        if (as(busy, "GET", "/api/v1/me", "/api/v1/me").status != 200) break;
+        ++served;
+    }
+    EXPECT_EQ(served, 23) << "600 minutes / 25: served until the lifetime ran out";
 }
 
 TEST_F(Api, DenyCancelAndRevoke) {

@@ -286,6 +286,27 @@ TEST(Config, AKeyOrSectionWithAnEmptyPartIsAProblemNotACrash) {
     }
 }
 
+// Found by fuzz_config: a back-reference with 20 digits overflowed inside libstdc++'s
+// regex compiler (undefined behaviour). A ticket pattern has no back-references.
+TEST(Config, ATicketPatternWithABackReferenceOrTooLongIsRefused) {
+    TempDir dir;
+    dir.write("data/ldap.password", "pw");
+    auto with = [&](const std::string& pattern) {
+        std::string text = kMinimal;
+        text += "[policy.q]\nrequester_groups = Ops\nstage1_approvers = Leads\nticket_pattern = " + pattern + "\n";
+        return load_config(dir.write("k.ini", text));
+    };
+    auto back = with("(INC)\\11111111111111111111");
+    ASSERT_FALSE(back);
+    EXPECT_TRUE(has_problem(back.error(), "policy.q", "ticket_pattern", "back-references")) << dump(back.error());
+    auto long_one = with(std::string(300, 'a'));
+    ASSERT_FALSE(long_one);
+    EXPECT_TRUE(has_problem(long_one.error(), "policy.q", "ticket_pattern", "longer than 256"))
+        << dump(long_one.error());
+    EXPECT_TRUE(with("INC\\\\[0-9]+")) << "an escaped backslash before a digit is no back-reference";
+    EXPECT_TRUE(with("(CHG|INC)-[0-9]{4,8}"));
+}
+
 TEST(Config, UnreadableFileIsOneProblem) {
     auto config = load_config("/nonexistent/keyholder.ini");
     ASSERT_FALSE(config);

@@ -224,7 +224,9 @@ void add_approval_pages(http::Router& router, ApiContext& context, const core::L
     auto pages = std::make_shared<Pages>(context, links);
     const bool sign_on = context.config.auth.link_sign_on;
     router.get("/approve/{token}", [pages](Request& q, Response& r) { pages->show(q, r); }, {.sign_on = sign_on});
-    router.add("POST", "/approve/{token}", {.sign_on = sign_on, .body = http::RouteOptions::Body::form},
+    // The page's own form key (an HMAC of the token) is its anti-forgery check.
+    router.add("POST", "/approve/{token}",
+               {.sign_on = sign_on, .body = http::RouteOptions::Body::form, .session_csrf = false},
                [pages](Request& q, Response& r) { pages->decide(q, r); });
 }
 

@@ -1,5 +1,6 @@
 #include "keyholder/auth/sign_on.h"
 
+#include <Poco/DigestEngine.h>
 #include <Poco/Logger.h>
 #include <Poco/Net/HTTPServerRequest.h>
 #include <Poco/SHA2Engine.h>
@@ -99,6 +100,8 @@ http::Identity SignOn::sign_on(const http::Request& request,
         throw e;
     }
     const std::string authorization = request.header("Authorization");
+    if (authorization.empty() && sessions_)
+        if (auto cookie = request.cookie(kSessionCookie)) return from_session(request, *cookie);
     const size_t space = authorization.find(' ');
     const std::string scheme = Poco::toLower(authorization.substr(0, space));
     const std::string value = space == std::string::npos ? "" : Poco::trim(authorization.substr(space + 1));
@@ -117,6 +120,9 @@ void SignOn::challenge(const http::Request& request, const std::string& code, co
             metrics_->add("keyholder_signon_failures_total", "Failed sign-ons, by method", "method=\"" + method + "\"");
     }
     HttpError e(401, code, message);
+    // The login form and the portal's own calls get no challenge: a browser would
+    // show its Basic dialog.
+    if (method == "password" || request.header("X-Keyholder-Client") == "portal") throw e;
     if (acceptor_) e.headers.emplace_back("WWW-Authenticate", "Negotiate");
     if (settings_.basic) e.headers.emplace_back("WWW-Authenticate", "Basic realm=\"keyholder\", charset=\"UTF-8\"");
     throw e;
@@ -199,8 +205,26 @@ http::Identity SignOn::basic(const http::Request& request, const std::string& cr
     const size_t colon = decoded ? decoded->find(':') : std::string::npos;
     if (colon == std::string::npos || colon == 0)
         challenge(request, "bad_credentials", "Basic credentials must be base64 of user:password", "basic");
-    const std::string login = decoded->substr(0, colon);
-    const std::string password = decoded->substr(colon + 1);
+    return check_password(request, decoded->substr(0, colon), decoded->substr(colon + 1), "basic");
+}
+
+http::Identity SignOn::password_sign_on(const http::Request& request, const std::string& login,
+                                        const std::string& password) {
+    if (int64_t wait = limiter_.blocked(request.client); wait > 0) {
+        HttpError e(429, "too_many_failures",
+                    "too many failed sign-ons from " + request.client + "; try again in " + std::to_string(wait) +
+                        " s");
+        e.headers.emplace_back("Retry-After", std::to_string(wait));
+        throw e;
+    }
+    if (!settings_.basic) throw HttpError(403, "password_sign_on_off", "sign-on with a password is turned off");
+    const bool private_channel = request.secure || (request.raw && request.raw->serverAddress().host().isLoopback());
+    if (!private_channel) throw HttpError(403, "password_needs_tls", "passwords are accepted over TLS only");
+    return check_password(request, login, password, "password");
+}
+
+http::Identity SignOn::check_password(const http::Request& request, const std::string& login,
+                                      const std::string& password, const std::string& method) {
     // One rule: a user name is one line of text with no space at either end (" bob" is
     // not bob), a password has no control characters (a NUL would cut it short in the
     // bind while the whole string was cached). Either refused like a wrong password.
@@ -208,9 +232,9 @@ http::Identity SignOn::basic(const http::Request& request, const std::string& cr
                          login.back() != ' ' && login.back() != '\t';
     const bool password_ok = !password.empty() && !text::check(password, text::Lines::single, 1024).problem;
     if (!name_ok || !password_ok) {
-        log().notice("Basic sign-on from %s refused: %s is not acceptable", request.client,
+        log().notice("%s sign-on from %s refused: %s is not acceptable", method, request.client,
                      std::string(name_ok ? "the password" : "the user name '" + text::printable(login, 64) + "'"));
-        challenge(request, "bad_credentials", "wrong user name or password", "basic");
+        challenge(request, "bad_credentials", "wrong user name or password", method);
     }
     const std::string key = Poco::toLower(login);
     std::optional<CachedCredential> hit;
@@ -225,22 +249,24 @@ http::Identity SignOn::basic(const http::Request& request, const std::string& cr
         // A verified credential stands for basic_cache_ttl (the directory's own
         // user cache would not answer fresher within that time anyway).
         if (digest.size() == hit->digest.size() && CRYPTO_memcmp(digest.data(), hit->digest.data(), digest.size()) == 0)
-            return admit(request, *hit->user, "basic");
+            return admit(request, *hit->user, method);
         std::lock_guard lock(cache_mutex_);
         if (auto it = cache_.find(key); it != cache_.end() && it->second.digest == hit->digest) cache_.erase(it);
     }
     auto user = directory_.find_user(login);
     if (!user) {
         if (user.error().kind != directory::DirectoryError::Kind::not_found) unavailable(user.error());
-        log().notice("Basic sign-on from %s as '%s' refused: no such user", request.client, text::printable(login, 64));
-        challenge(request, "bad_credentials", "wrong user name or password", "basic");
+        log().notice("%s sign-on from %s as '%s' refused: no such user", method, request.client,
+                     text::printable(login, 64));
+        challenge(request, "bad_credentials", "wrong user name or password", method);
     }
-    if (!user->enabled) return admit(request, *user, "basic"); // 403, without trying the password
+    if (!user->enabled) return admit(request, *user, method); // 403, without trying the password
     auto verified = directory_.verify_password(*user, password);
     if (!verified) {
         if (verified.error().kind == directory::DirectoryError::Kind::unavailable) unavailable(verified.error());
-        log().notice("Basic sign-on from %s as %s refused: wrong password", request.client, user->sam_account_name);
-        challenge(request, "bad_credentials", "wrong user name or password", "basic");
+        log().notice("%s sign-on from %s as %s refused: wrong password", method, request.client,
+                     user->sam_account_name);
+        challenge(request, "bad_credentials", "wrong user name or password", method);
     }
     CachedCredential cached;
     cached.salt = random_bytes(16);
@@ -252,7 +278,93 @@ http::Identity SignOn::basic(const http::Request& request, const std::string& cr
         if (cache_.size() >= 10000) cache_.clear(); // bounded: a full cache just costs binds
         if (settings_.basic_cache_ttl.count() > 0) cache_[key] = std::move(cached);
     }
-    return admit(request, *user, "basic");
+    return admit(request, *user, method);
+}
+
+// --- portal sessions ---
+
+namespace {
+
+std::string sha256_hex(const std::string& text) {
+    Poco::SHA2Engine engine(Poco::SHA2Engine::SHA_256);
+    engine.update(text);
+    return Poco::DigestEngine::digestToHex(engine.digest());
+}
+
+// cookie_text: the Set-Cookie value; Secure wherever the request came over TLS.
+std::string cookie_text(const http::Request& request, const std::string& value, int64_t max_age) {
+    return std::string(kSessionCookie) + "=" + value +
+           "; Path=/; HttpOnly; SameSite=Strict; Max-Age=" + std::to_string(max_age) +
+           (request.secure ? "; Secure" : "");
+}
+
+} // namespace
+
+http::Identity SignOn::from_session(const http::Request& request, const std::string& cookie) {
+    auto expired = [&](const std::string& why) -> http::Identity {
+        log().information("session from %s refused: %s", request.client, why);
+        HttpError e(401, "session_ended", "the session has ended (" + why + "); sign on again");
+        throw e; // no challenge: the portal shows its sign-on page
+    };
+    if (cookie.empty() || cookie.size() > 64) return expired("malformed cookie");
+    const std::string id_hash = sha256_hex(cookie);
+    auto session = sessions_->find(id_hash);
+    if (!session) return expired("unknown or signed out");
+    const int64_t now = now_();
+    if (now >= session->expires_at || now - session->last_seen_at >= settings_.session_idle_timeout.count()) {
+        sessions_->remove(id_hash);
+        return expired(now >= session->expires_at ? "past its lifetime" : "idle too long");
+    }
+    // The idle clock restarts at most once a minute: no write on every request.
+    if (now - session->last_seen_at >= 60) sessions_->touch(id_hash, now);
+    http::Identity identity;
+    identity.id = session->user_id;
+    identity.name = session->user_name;
+    identity.display_name = session->display_name;
+    identity.enabled = true; // at sign-on; every grant reads the directory live again
+    identity.method = "session";
+    identity.csrf_token = session->csrf_token;
+    return identity;
+}
+
+http::Identity SignOn::negotiate_sign_on(const http::Request& request,
+                                         std::vector<std::pair<std::string, std::string>>& answer_headers) {
+    if (!acceptor_) throw HttpError(403, "negotiate_off", "Negotiate sign-on is not configured: use the form");
+    const std::string authorization = request.header("Authorization");
+    const size_t space = authorization.find(' ');
+    if (Poco::toLower(authorization.substr(0, space)) != "negotiate" || space == std::string::npos) {
+        HttpError e(401, "sign_on_required", "sign on with Negotiate (or the form)");
+        e.headers.emplace_back("WWW-Authenticate", "Negotiate"); // never Basic: no browser dialog
+        throw e;
+    }
+    return negotiate(request, Poco::trim(authorization.substr(space + 1)), answer_headers);
+}
+
+StartedSession SignOn::start_session(const http::Request& request, const http::Identity& who,
+                                     const std::string& method) {
+    if (!sessions_) throw HttpError(503, "no_sessions", "portal sessions are not configured");
+    const std::string id = util::base64url(random_bytes(32)); // 256 bits, new at every sign-on
+    const int64_t now = now_();
+    PortalSession session;
+    session.id_hash = sha256_hex(id);
+    session.user_id = who.id;
+    session.user_name = who.name;
+    session.display_name = who.display_name;
+    session.method = method;
+    session.csrf_token = util::base64url(random_bytes(32));
+    session.created_at = now;
+    session.last_seen_at = now;
+    session.expires_at = now + settings_.session_lifetime.count();
+    sessions_->insert(session, now);
+    log().information("session started for %s from %s (%s)", who.name, request.client, method);
+    return {cookie_text(request, id, settings_.session_lifetime.count()), session.csrf_token, session.expires_at};
+}
+
+std::string SignOn::end_session(const http::Request& request) {
+    if (sessions_)
+        if (auto cookie = request.cookie(kSessionCookie); cookie && !cookie->empty() && cookie->size() <= 64)
+            sessions_->remove(sha256_hex(*cookie));
+    return cookie_text(request, "", 0);
 }
 
 } // namespace keyholder::auth

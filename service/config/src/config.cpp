@@ -306,6 +306,11 @@ void read_auth(SectionReader& r, Config& c) {
     c.auth.failed_signon_limit = static_cast<int>(r.integer("failed_signon_limit", 10, 1, 100000));
     c.auth.failed_signon_window = r.duration("failed_signon_window", Seconds{300});
     c.auth.link_sign_on = r.boolean("link_sign_on", c.auth.negotiate);
+    c.auth.session_idle_timeout = r.duration("session_idle_timeout", Seconds{1800});
+    c.auth.session_lifetime = r.duration("session_lifetime", Seconds{36000});
+    if (c.auth.session_idle_timeout.count() < 60 || c.auth.session_lifetime < c.auth.session_idle_timeout ||
+        c.auth.session_lifetime > Seconds{7 * 86400})
+        r.problem("session_lifetime", "needs 1m <= session_idle_timeout <= session_lifetime <= 7d");
     if (!c.auth.negotiate && !c.auth.basic) r.problem("", "neither negotiate nor basic is on: nobody could sign on");
 }
 
@@ -541,11 +546,26 @@ void read_policy(SectionReader& r, const std::string& name, Config& c, const std
     if (p.request_ttl.count() == 0) r.problem("request_ttl", "must be longer than 0s");
     p.reason_required = r.boolean("reason_required", true);
     if (auto pattern = r.raw("ticket_pattern"); pattern && !pattern->empty()) {
-        try {
-            std::regex compiled(*pattern, std::regex::ECMAScript);
-            p.ticket_pattern = *pattern;
-        } catch (const std::regex_error& e) {
-            r.problem("ticket_pattern", "bad regular expression '" + *pattern + "': " + e.what());
+        // A ticket reference needs neither back-references nor a long pattern; both
+        // are refused before std::regex sees them (a back-reference of 20 digits is
+        // undefined behaviour in libstdc++'s regex compiler: found by fuzz_config).
+        bool back_reference = false;
+        for (size_t i = 0; i + 1 < pattern->size(); ++i)
+            if ((*pattern)[i] == '\\') {
+                back_reference = back_reference || ((*pattern)[i + 1] >= '1' && (*pattern)[i + 1] <= '9');
+                ++i; // the escaped character
+            }
+        if (pattern->size() > 256) {
+            r.problem("ticket_pattern", "longer than 256 characters");
+        } else if (back_reference) {
+            r.problem("ticket_pattern", "back-references (\\1 ...) are not allowed in '" + *pattern + "'");
+        } else {
+            try {
+                std::regex compiled(*pattern, std::regex::ECMAScript);
+                p.ticket_pattern = *pattern;
+            } catch (const std::regex_error& e) {
+                r.problem("ticket_pattern", "bad regular expression '" + *pattern + "': " + e.what());
+            }
         }
     }
     p.exclusive = r.boolean("exclusive", true);

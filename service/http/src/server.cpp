@@ -5,10 +5,13 @@
 #include <Poco/Logger.h>
 #include <Poco/Net/Context.h>
 #include <Poco/Net/HTTPServerParams.h>
+#include <Poco/Net/HTTPServerRequest.h>
+#include <Poco/Net/NameValueCollection.h>
 #include <Poco/Net/NetException.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/String.h>
 #include <Poco/URI.h>
+#include <openssl/crypto.h>
 
 #include <atomic>
 #include <chrono>
@@ -23,6 +26,14 @@
 namespace keyholder::http {
 
 std::string Request::header(const std::string& name) const { return raw ? raw->get(name, "") : std::string(); }
+
+std::optional<std::string> Request::cookie(const std::string& name) const {
+    if (!raw) return std::nullopt;
+    Poco::Net::NameValueCollection cookies;
+    raw->getCookies(cookies);
+    if (!cookies.has(name)) return std::nullopt;
+    return cookies.get(name);
+}
 
 const Identity& Request::caller() const {
     if (!identity) throw HttpError(401, "not_signed_on", "sign on first");
@@ -192,6 +203,16 @@ private:
             }
             const bool changes_state = request.method != "GET" && request.method != "HEAD";
             if (changes_state) check_origin(raw);
+            // A browser sends the session cookie by itself; the token only a page of
+            // ours can read is what shows that the request comes from it.
+            if (changes_state && route.options.session_csrf && request.identity &&
+                request.identity->method == "session") {
+                const std::string sent = raw.get("X-CSRF-Token", "");
+                const std::string& want = request.identity->csrf_token;
+                if (sent.size() != want.size() || want.empty() ||
+                    CRYPTO_memcmp(sent.data(), want.data(), want.size()) != 0)
+                    throw HttpError(403, "csrf_token", "a change from a portal session needs its X-CSRF-Token");
+            }
             if (route.options.body != RouteOptions::Body::none && has_body) {
                 const std::string want = route.options.body == RouteOptions::Body::json
                                              ? "application/json"

@@ -73,6 +73,10 @@ struct AuthSection {
     /// link_sign_on: the approval page also requires sign-on, as the link's approver
     /// (default on where Negotiate is configured: no typing for domain users).
     bool link_sign_on = false;
+    /// Portal sessions (a cookie after the login form or Negotiate): ended after this
+    /// long without a request, and at the latest this long after sign-on.
+    Seconds session_idle_timeout{1800};
+    Seconds session_lifetime{36000};
 };
 
 enum class LdapFlavour { automatic, active_directory, openldap };

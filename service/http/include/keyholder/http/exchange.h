@@ -24,7 +24,8 @@ struct Identity {
     std::string name; ///< sAMAccountName
     std::string display_name;
     bool enabled = false;
-    std::string method; ///< negotiate | basic
+    std::string method;     ///< negotiate | basic | session (a portal session cookie)
+    std::string csrf_token; ///< session only: what its state changes must carry (X-CSRF-Token)
 };
 
 struct Request {
@@ -38,6 +39,8 @@ struct Request {
     bool secure = false;                               ///< arrived over TLS
     const Poco::Net::HTTPServerRequest* raw = nullptr; ///< headers
     [[nodiscard]] std::string header(const std::string& name) const;
+    /// cookie: the value of a cookie the request carries, or nullopt.
+    [[nodiscard]] std::optional<std::string> cookie(const std::string& name) const;
     /// caller: the identity; throws 401 when the route forgot to require one.
     [[nodiscard]] const Identity& caller() const;
 };

@@ -26,6 +26,10 @@ struct RouteOptions {
     /// form: application/x-www-form-urlencoded (the approval page). State-changing
     /// routes (any method but GET/HEAD) are also checked against cross-site use.
     enum class Body { none, json, form } body = Body::none;
+    /// session_csrf: a state change signed on by a portal session cookie must carry
+    /// the session's token in X-CSRF-Token (403 csrf_token otherwise). Off only for a
+    /// route that checks its own anti-forgery field (the approval page's form key).
+    bool session_csrf = true;
 };
 
 struct Route {
