@@ -47,6 +47,7 @@
 #include "keyholder/notify/mailer.h"
 #include "keyholder/notify/outbox_worker.h"
 #include "keyholder/notify/templates.h"
+#include "keyholder/portal/portal.h"
 #include "keyholder/reports/exports.h"
 #include "keyholder/store/checkouts.h"
 #include "keyholder/store/error.h"
@@ -323,6 +324,7 @@ private:
         keyholder::api::StoreSessions portal_sessions(*pool);
         sign_on->use_sessions(portal_sessions);
         keyholder::api::add_session_routes(router, api_context, *sign_on);
+        keyholder::portal::add_portal_routes(router);
 
         // Mail: the outbox worker on its own connection, woken by new rows and by retries.
         auto templates = config.smtp.templates_dir ? keyholder::notify::Templates::load(*config.smtp.templates_dir)

@@ -58,9 +58,23 @@ public:
         start(request, response, sign_on_.negotiate_sign_on(request, response.headers), "negotiate");
     }
 
+    // show: the caller, or (200, not 401: a page asking is not a failure) that nobody
+    // is signed on and how one may sign on.
     void show(Request& request, Response& response) {
-        const auto& who = request.caller();
         Object o;
+        try {
+            request.identity = sign_on_.sign_on(request, response.headers);
+        } catch (const HttpError& e) {
+            if (e.status() != 401) throw;
+            response.headers.clear();
+            o.set("signed_on", false);
+            o.set("negotiate", ctx_.config.auth.negotiate);
+            o.set("password", ctx_.config.auth.basic);
+            response.json(200, http::to_json(o));
+            return;
+        }
+        const auto& who = *request.identity;
+        o.set("signed_on", true);
         o.set("user", Views::person(who.id, who.name, who.display_name));
         o.set("signed_on_with", who.method);
         o.set("csrf_token", who.method == "session" ? Poco::Dynamic::Var(who.csrf_token) : Poco::Dynamic::Var());
@@ -82,6 +96,7 @@ private:
         response.headers.emplace_back("Set-Cookie", started.cookie);
         response.headers.emplace_back("Cache-Control", "no-store");
         Object o;
+        o.set("signed_on", true);
         o.set("user", Views::person(who.id, who.name, who.display_name));
         o.set("signed_on_with", method);
         o.set("csrf_token", started.csrf_token);
@@ -101,7 +116,7 @@ void add_session_routes(http::Router& router, ApiContext& context, auth::SignOn&
     const http::RouteOptions open{.sign_on = false, .body = http::RouteOptions::Body::json};
     router.post("/api/v1/session", bind(routes, &SessionRoutes::login), open);
     router.post("/api/v1/session/negotiate", bind(routes, &SessionRoutes::negotiate), open);
-    router.get("/api/v1/session", bind(routes, &SessionRoutes::show));
+    router.get("/api/v1/session", bind(routes, &SessionRoutes::show), {.sign_on = false}); // signs on itself
     router.add("DELETE", "/api/v1/session", {}, bind(routes, &SessionRoutes::logout));
 }
 

@@ -316,13 +316,18 @@ private:
     void send(detail::BufferedRequest& raw, detail::BufferedResponse& answer, Response& response,
               bool drain_failed) const {
         answer.setStatusAndReason(static_cast<HTTPResponse::HTTPStatus>(response.status));
-        answer.setContentType(response.content_type);
+        if (!response.content_type.empty()) answer.setContentType(response.content_type);
         answer.set("Cache-Control", "no-store");
         answer.set("X-Content-Type-Options", "nosniff");
         answer.set("X-Frame-Options", "DENY");
         if (gate_.tls) answer.set("Strict-Transport-Security", "max-age=31536000");
+        // A handler's header replaces the default of that name (the portal's files are
+        // cacheable); only the fields that may repeat are added.
         for (const auto& [name, value] : response.headers)
-            answer.add(name, value);
+            if (Poco::icompare(name, "Set-Cookie") == 0 || Poco::icompare(name, "WWW-Authenticate") == 0)
+                answer.add(name, value);
+            else
+                answer.set(name, value);
         // Kept-alive connections wait in the front end's reactor, not in a worker; never
         // after an unread body.
         answer.setKeepAlive(!drain_failed && raw.getKeepAlive());
