@@ -8,7 +8,7 @@ namespace {
 
 struct ReportSql {
     std::vector<ReportColumn> columns;
-    std::string sql; // parameters: ?1 from, ?2 to, ?3 entry, ?4 requester, ?5 state
+    std::string sql; // parameters: ?1 from, ?2 to, ?3 entry, ?4 requester, ?5 state, ?6 approver
 };
 
 const std::map<std::string, ReportSql>& reports() {
@@ -30,6 +30,7 @@ const std::map<std::string, ReportSql>& reports() {
            {"decisions", K::decisions},
            {"window_start", K::time},
            {"window_end", K::time},
+           {"actual_end", K::time},
            {"checked_in_at", K::time},
            {"end_reason"},
            {"credential_retrievals", K::number},
@@ -39,13 +40,15 @@ const std::map<std::string, ReportSql>& reports() {
           " (SELECT group_concat(x.line, char(10)) FROM (SELECT a.approver_name || '|' || a.decision || '|' ||"
           "   a.decided_at || '|' || a.stage AS line FROM approvals a WHERE a.request_id = r.id"
           "   ORDER BY a.decided_at, a.id) x),"
-          " c.starts_at, c.ends_at, CASE WHEN c.end_reason = 'checked_in' THEN c.ended_at END, c.end_reason,"
+          " c.starts_at, c.ends_at, c.ended_at, CASE WHEN c.end_reason = 'checked_in' THEN c.ended_at END,"
+          " c.end_reason,"
           " c.retrievals, CASE WHEN c.id IS NULL THEN NULL WHEN c.state != 'ended' THEN 'not due'"
           "   ELSE c.takeback_state END"
           " FROM requests r JOIN entries e ON e.id = r.entry_id LEFT JOIN checkouts c ON c.request_id = r.id"
           " WHERE (?1 IS NULL OR r.requested_at >= ?1) AND (?2 IS NULL OR r.requested_at < ?2)"
           " AND (?3 IS NULL OR e.name = ?3) AND (?4 IS NULL OR r.requester_name = ?4 OR r.requester_sid = ?4)"
-          " AND (?5 IS NULL OR r.state = ?5) ORDER BY r.id"}},
+          " AND (?5 IS NULL OR r.state = ?5) AND (?6 IS NULL OR r.id IN (SELECT request_id FROM approvals"
+          "   WHERE approver_name = ?6 OR approver_sid = ?6)) ORDER BY r.id"}},
         {"active-checkouts",
          {{{"checkout_id", K::number},
            {"request_id", K::number},
@@ -63,7 +66,8 @@ const std::map<std::string, ReportSql>& reports() {
           " WHERE c.state IN ('active', 'scheduled') AND (?1 IS NULL OR c.ends_at >= ?1)"
           " AND (?2 IS NULL OR c.starts_at < ?2) AND (?3 IS NULL OR e.name = ?3)"
           " AND (?4 IS NULL OR c.holder_name = ?4 OR c.holder_sid = ?4) AND (?5 IS NULL OR c.state = ?5)"
-          " ORDER BY c.ends_at, c.id"}},
+          " AND (?6 IS NULL OR c.request_id IN (SELECT request_id FROM approvals"
+          "   WHERE approver_name = ?6 OR approver_sid = ?6)) ORDER BY c.ends_at, c.id"}},
         {"approvals",
          {{{"request_id", K::number},
            {"entry"},
@@ -81,7 +85,8 @@ const std::map<std::string, ReportSql>& reports() {
           " FROM approvals a JOIN requests r ON r.id = a.request_id JOIN entries e ON e.id = r.entry_id"
           " WHERE (?1 IS NULL OR a.decided_at >= ?1) AND (?2 IS NULL OR a.decided_at < ?2)"
           " AND (?3 IS NULL OR e.name = ?3) AND (?4 IS NULL OR r.requester_name = ?4 OR r.requester_sid = ?4)"
-          " AND (?5 IS NULL OR r.state = ?5) ORDER BY a.decided_at, a.id"}},
+          " AND (?5 IS NULL OR r.state = ?5) AND (?6 IS NULL OR a.approver_name = ?6 OR a.approver_sid = ?6)"
+          " ORDER BY a.decided_at, a.id"}},
         {"audit",
          {{{"seq", K::number},
            {"at", K::time},
@@ -93,7 +98,8 @@ const std::map<std::string, ReportSql>& reports() {
            {"hash"}},
           "SELECT seq, at, actor, action, subject, details, prev_hash, hash FROM audit_events"
           " WHERE (?1 IS NULL OR at >= ?1) AND (?2 IS NULL OR at < ?2) AND (?3 IS NULL OR ?3 = ?3)"
-          " AND (?4 IS NULL OR actor = ?4) AND (?5 IS NULL OR action = ?5) ORDER BY seq"}},
+          " AND (?4 IS NULL OR actor = ?4) AND (?5 IS NULL OR action = ?5) AND (?6 IS NULL OR ?6 = ?6)"
+          " ORDER BY seq"}}, // (the API refuses an approver filter for the audit trail)
     };
     return all;
 }
@@ -123,6 +129,7 @@ int64_t stream_report(Connection& db, const std::string& report, const ReportFil
     if (it == reports().end()) return 0;
     Statement s = db.prepare(it->second.sql);
     s.bind(1, filter.from).bind(2, filter.to).bind(3, filter.entry).bind(4, filter.requester).bind(5, filter.state);
+    s.bind(6, filter.approver);
     const size_t columns = it->second.columns.size();
     ReportRow values(columns);
     int64_t count = 0;

@@ -229,6 +229,8 @@ Statement& Statement::bind_blob(int index, std::span<const std::byte> data) {
     return *this;
 }
 
+int Statement::parameter_index(const char* name) const { return sqlite3_bind_parameter_index(stmt_, name); }
+
 Statement& Statement::bind_null(int index) {
     check_bind(sqlite3_bind_null(stmt_, index), index);
     return *this;

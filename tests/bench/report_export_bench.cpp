@@ -135,7 +135,7 @@ int main(int argc, char** argv) {
                 std::chrono::duration<double>(Clock::now() - start).count());
     // The same joined query for the sqlite3 shell: parameters as NULL (no filter).
     std::string sql = keyholder::store::report_sql("checkout-requests");
-    for (const char* p : {"?1", "?2", "?3", "?4", "?5"})
+    for (const char* p : {"?1", "?2", "?3", "?4", "?5", "?6"})
         for (size_t at = sql.find(p); at != std::string::npos; at = sql.find(p))
             sql.replace(at, 2, "NULL");
     std::ofstream(dir / "query.sql") << sql << ";\n";

@@ -562,6 +562,125 @@ TEST_F(Api, PortalSessionsCookieCsrfSignOutAndExpiry) {
     EXPECT_EQ(served, 23) << "600 minutes / 25: served until the lifetime ran out";
 }
 
+// request_ids_in_csv: the first column of every data row (RFC 4180, quoted fields may
+// hold commas, quotes and line breaks).
+std::set<int64_t> request_ids_in_csv(const std::string& csv) {
+    std::set<int64_t> ids;
+    std::string field;
+    int column = 0;
+    bool quoted = false, header = true;
+    for (size_t i = 0; i < csv.size(); ++i) {
+        const char c = csv[i];
+        if (quoted) {
+            if (c == '"' && i + 1 < csv.size() && csv[i + 1] == '"') {
+                field += '"';
+                ++i;
+            } else if (c == '"') {
+                quoted = false;
+            } else {
+                field += c;
+            }
+        } else if (c == '"') {
+            quoted = true;
+        } else if (c == ',' || c == '\n') {
+            if (column == 0 && !header) ids.insert(std::stoll(field));
+            field.clear();
+            column = c == ',' ? column + 1 : 0;
+            if (c == '\n') header = false;
+        } else if (c != '\r') {
+            field += c;
+        }
+    }
+    return ids;
+}
+
+// The auditors' check-out requests view: filters and keyset pages on the server, the
+// actual end and the credential reads; the CSV with the same filters has exactly the
+// same requests.
+TEST_F(Api, TheCheckoutRequestsViewFiltersPagesAndMatchesTheCsv) {
+    ensure_secret("spare");
+    std::vector<int64_t> carols;
+    for (int i = 0; i < 3; ++i) {
+        const int64_t id = new_request("spare");
+        auto approved = parse(call("carol", "POST", "/api/v1/requests/{id}/approve",
+                                   "/api/v1/requests/" + std::to_string(id) + "/approve")
+                                  .body);
+        const std::string cpath = "/api/v1/checkouts/" + approved->getObject("checkout")->getValue<std::string>("id");
+        if (i == 0) {
+            EXPECT_EQ(call("bob", "GET", "/api/v1/checkouts/{id}/credential", cpath + "/credential").status, 200);
+        }
+        EXPECT_EQ(call("bob", "POST", "/api/v1/checkouts/{id}/checkin", cpath + "/checkin").status, 200);
+        carols.push_back(id);
+    }
+    const int64_t denied = new_request("spare");
+    EXPECT_EQ(
+        call("alice", "POST", "/api/v1/requests/{id}/deny", "/api/v1/requests/" + std::to_string(denied) + "/deny")
+            .status,
+        200);
+
+    EXPECT_EQ(call("bob", "GET", "/api/v1/checkout-requests", "/api/v1/checkout-requests").status, 403);
+    for (const std::string bad :
+         {"?sort=reason", "?limit=0", "?limit=201", "?after=12", "?state=done", "?colour=red", "?from=yesterday"})
+        EXPECT_EQ(call("dave", "GET", "/api/v1/checkout-requests", "/api/v1/checkout-requests" + bad).status, 400)
+            << bad;
+
+    // carol's decisions, two to a page, newest first.
+    std::vector<int64_t> seen;
+    std::string next;
+    int actual_ends = 0;
+    int reads = 0;
+    for (int page = 0; page < 50; ++page) {
+        auto answer = call("dave", "GET", "/api/v1/checkout-requests",
+                           "/api/v1/checkout-requests?approver=carol&limit=2" + (next.empty() ? "" : "&after=" + next));
+        ASSERT_EQ(answer.status, 200) << answer.body;
+        auto o = parse(answer.body);
+        auto rows = o->getArray("rows");
+        EXPECT_LE(rows->size(), 2U);
+        for (size_t i = 0; i < rows->size(); ++i) {
+            auto row = rows->getObject(static_cast<unsigned>(i));
+            seen.push_back(row->getValue<int64_t>("request_id"));
+            bool carol = false;
+            auto decisions = row->getArray("decisions");
+            for (size_t d = 0; d < decisions->size(); ++d)
+                carol = carol ||
+                        decisions->getObject(static_cast<unsigned>(d))->getValue<std::string>("approver") == "carol";
+            EXPECT_TRUE(carol) << "row " << seen.back() << " was not decided by carol";
+            if (std::find(carols.begin(), carols.end(), seen.back()) != carols.end()) {
+                EXPECT_EQ(row->getValue<std::string>("end_reason"), "checked_in");
+                actual_ends += row->isNull("actual_end") ? 0 : 1;
+                reads += row->getValue<int>("credential_retrievals");
+            }
+        }
+        if (o->isNull("next")) break;
+        next = o->getValue<std::string>("next");
+    }
+    for (int64_t id : carols)
+        EXPECT_NE(std::find(seen.begin(), seen.end(), id), seen.end()) << "request " << id << " missing";
+    EXPECT_TRUE(std::is_sorted(seen.rbegin(), seen.rend())) << "newest first, no row twice";
+    EXPECT_EQ(std::set<int64_t>(seen.begin(), seen.end()).size(), seen.size());
+    EXPECT_EQ(actual_ends, 3) << "each check-in has its actual end";
+    EXPECT_EQ(reads, 1);
+
+    // The same filters on the CSV: exactly the same requests.
+    auto csv = call("dave", "GET", "/api/v1/reports/{file}", "/api/v1/reports/checkout-requests.csv?approver=carol");
+    ASSERT_EQ(csv.status, 200);
+    EXPECT_EQ(request_ids_in_csv(csv.body), std::set<int64_t>(seen.begin(), seen.end()));
+    EXPECT_NE(csv.body.find("actual_end"), std::string::npos);
+    auto denials = parse(call("dave", "GET", "/api/v1/checkout-requests",
+                              "/api/v1/checkout-requests?state=denied&entry=spare&approver=alice")
+                             .body);
+    bool found = false;
+    for (size_t i = 0; i < denials->getArray("rows")->size(); ++i)
+        found =
+            found ||
+            denials->getArray("rows")->getObject(static_cast<unsigned>(i))->getValue<int64_t>("request_id") == denied;
+    EXPECT_TRUE(found);
+    auto denial_csv = call("dave", "GET", "/api/v1/reports/{file}",
+                           "/api/v1/reports/checkout-requests.csv?state=denied&entry=spare&approver=alice");
+    EXPECT_EQ(request_ids_in_csv(denial_csv.body).count(denied), 1U);
+    EXPECT_EQ(call("dave", "GET", "/api/v1/reports/{file}", "/api/v1/reports/audit.csv?approver=carol").status, 400);
+}
+
 TEST_F(Api, DenyCancelAndRevoke) {
     ensure_secret("spare");
     const int64_t denied = new_request("spare");

@@ -37,6 +37,7 @@ void add_api_routes(http::Router& router, ApiContext& context) {
     detail::add_request_routes(router, context);
     detail::add_checkout_routes(router, context);
     detail::add_report_routes(router, context);
+    detail::add_request_view_routes(router, context);
 }
 
 } // namespace keyholder::api

@@ -117,10 +117,12 @@ template <typename H> auto bind(std::shared_ptr<H> handlers, void (H::*method)(R
     return [handlers, method](Request& request, Response& response) { ((*handlers).*method)(request, response); };
 }
 
-// The routes of each resource (me_entries.cpp, requests.cpp, checkouts.cpp, reports.cpp).
+// The routes of each resource (me_entries.cpp, requests.cpp, checkouts.cpp, reports.cpp,
+// request_view.cpp).
 void add_me_and_entry_routes(http::Router& router, ApiContext& context);
 void add_request_routes(http::Router& router, ApiContext& context);
 void add_checkout_routes(http::Router& router, ApiContext& context);
 void add_report_routes(http::Router& router, ApiContext& context);
+void add_request_view_routes(http::Router& router, ApiContext& context);
 
 } // namespace keyholder::api::detail

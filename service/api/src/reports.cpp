@@ -34,6 +34,8 @@ public:
                 filter.requester = value;
             } else if (key == "state") {
                 filter.state = value;
+            } else if (key == "approver" && name != "audit") {
+                filter.approver = value;
             } else if (key != "bom") {
                 throw HttpError(400, "bad_parameter", "unknown parameter '" + text::printable(key, 64) + "'");
             }

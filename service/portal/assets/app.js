@@ -5,6 +5,7 @@ import { ApiError, call, setCsrfToken } from "./api.js";
 import { clear, el, say } from "./util.js";
 import { showEntries, showMine } from "./requester.js";
 import { countInbox, showInbox } from "./approver.js";
+import { showCheckoutRequests } from "./auditor.js";
 
 const main = document.getElementById("main");
 const nav = document.getElementById("nav");
@@ -14,6 +15,12 @@ const sections = [
   { hash: "#/request", title: "Request access", show: showEntries, allowed: (roles) => roles.includes("requester") },
   { hash: "#/mine", title: "My requests", show: showMine, allowed: () => true },
   { hash: "#/inbox", title: "To decide", show: showInbox, allowed: () => true, count: countInbox },
+  {
+    hash: "#/checkout-requests",
+    title: "Check-out requests",
+    show: showCheckoutRequests,
+    allowed: (roles) => roles.includes("auditor"),
+  },
 ];
 
 async function start() {

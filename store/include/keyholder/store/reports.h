@@ -20,6 +20,7 @@ struct ReportFilter {
     std::optional<std::string> entry;
     std::optional<std::string> requester; ///< sAMAccountName or SID
     std::optional<std::string> state;
+    std::optional<std::string> approver; ///< decided on it: sAMAccountName or SID (not for audit)
 };
 
 enum class ColumnKind { text, number, time, decisions };
@@ -35,7 +36,7 @@ const std::vector<std::string>& report_names();
 const std::vector<ReportColumn>& report_columns(const std::string& report);
 
 /// report_sql: the query behind a report (parameters ?1 from, ?2 to, ?3 entry,
-/// ?4 requester, ?5 state; NULL disables each) — for benchmarks and reviews.
+/// ?4 requester, ?5 state, ?6 approver; NULL disables each) — for benchmarks and reviews.
 const std::string& report_sql(const std::string& report);
 
 /// ReportRow: the row's values, valid only during the callback (no copies).

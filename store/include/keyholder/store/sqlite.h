@@ -129,6 +129,8 @@ public:
     Statement& bind(int index, const std::string& text) { return bind(index, std::string_view(text)); }
     Statement& bind_blob(int index, std::span<const std::byte> data);
     Statement& bind_null(int index);
+    /// parameter_index: the index of a named parameter (":from"), 0 when the statement has none of that name.
+    [[nodiscard]] int parameter_index(const char* name) const;
     template <typename T> Statement& bind(int index, const std::optional<T>& value) {
         return value ? bind(index, *value) : bind_null(index);
     }
