@@ -31,17 +31,18 @@ void page(Response& response, int status, const std::string& title, const std::s
     // The token is in the URL: never send it to another site as a Referer. (Not
     // "no-referrer": with it browsers send "Origin: null" on our own form's POST.)
     response.headers.emplace_back("Referrer-Policy", "same-origin");
+    // The portal's look: its stylesheet, same origin; no script, no inline style.
     response.headers.emplace_back("Content-Security-Policy",
-                                  "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+                                  "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
                                   "frame-ancestors 'none'; base-uri 'none'");
     response.body = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-                    "<meta name=\"viewport\" content=\"width=device-width\"><title>" +
+                    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>" +
                     html_escape(title) +
-                    "</title><style>body{font-family:sans-serif;max-width:40em;margin:2em auto;padding:0 1em}"
-                    "th{text-align:left;padding-right:1em;vertical-align:top}"
-                    "button{font-size:1.1em;margin:.5em .5em 0 0;padding:.4em 1.2em}"
-                    ".preferred{font-weight:bold}</style></head><body><h1>" +
-                    html_escape(title) + "</h1>\n" + body_html + "\n</body></html>\n";
+                    "</title><link rel=\"icon\" href=\"/portal/icon.svg\" type=\"image/svg+xml\">"
+                    "<link rel=\"stylesheet\" href=\"/portal/portal.css\"></head><body>"
+                    "<header class=\"top\"><a class=\"brand\" href=\"/\">keyholder</a></header>"
+                    "<main><section class=\"card approval\"><h1>" +
+                    html_escape(title) + "</h1>\n" + body_html + "\n</section></main></body></html>\n";
 }
 
 std::string when(int64_t t) { return html_escape(http::iso8601(t)); }
