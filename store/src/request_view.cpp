@@ -17,6 +17,7 @@ std::string request_view_sql(const RequestViewQuery& q) {
     if (q.approver_name) add("r.id IN (SELECT request_id FROM approvals WHERE approver_name = :approver_name)");
     if (q.approver_sid) add("r.id IN (SELECT request_id FROM approvals WHERE approver_sid = :approver_sid)");
     if (q.state) add("r.state = :state");
+    if (q.takeback) add("c.state = 'ended' AND c.takeback_state = :takeback");
     if (q.after) add("(" + key + ", r.id) " + (q.descending ? "<" : ">") + " (:after_key, :after_id)");
     return "SELECT r.id, e.name, r.requester_name, r.requester_display, r.requester_sid, r.reason, r.ticket,"
            " r.requested_at, r.start_at, r.duration_s, r.state, r.decided_at,"
@@ -24,7 +25,8 @@ std::string request_view_sql(const RequestViewQuery& q) {
            "   a.decided_at || '|' || a.stage || '|' || coalesce(a.granted_s, '') AS line FROM approvals a"
            "   WHERE a.request_id = r.id ORDER BY a.decided_at, a.id) x),"
            " c.starts_at, c.ends_at, c.ended_at, c.end_reason, c.retrievals,"
-           " CASE WHEN c.id IS NULL THEN NULL WHEN c.state != 'ended' THEN 'not due' ELSE c.takeback_state END"
+           " CASE WHEN c.id IS NULL THEN NULL WHEN c.state != 'ended' THEN 'not due' ELSE c.takeback_state END,"
+           " c.id, c.takeback_attempts, c.takeback_error"
            " FROM requests r JOIN entries e ON e.id = r.entry_id LEFT JOIN checkouts c ON c.request_id = r.id" +
            where + " ORDER BY " + key + " " + direction + ", r.id " + direction + " LIMIT :limit";
 }
@@ -44,6 +46,7 @@ std::vector<RequestViewRow> query_request_view(Connection& db, const RequestView
     if (q.approver_name) bind(":approver_name", *q.approver_name);
     if (q.approver_sid) bind(":approver_sid", *q.approver_sid);
     if (q.state) bind(":state", *q.state);
+    if (q.takeback) bind(":takeback", *q.takeback);
     if (q.after) {
         bind(":after_key", q.after->first);
         bind(":after_id", q.after->second);
@@ -71,6 +74,9 @@ std::vector<RequestViewRow> query_request_view(Connection& db, const RequestView
         r.end_reason = s.column_optional_text(16);
         r.credential_retrievals = s.column_optional_int64(17);
         r.takeback = s.column_optional_text(18);
+        r.checkout_id = s.column_optional_int64(19);
+        r.takeback_attempts = s.column_optional_int64(20);
+        r.takeback_error = s.column_optional_text(21);
         rows.push_back(std::move(r));
     }
     return rows;

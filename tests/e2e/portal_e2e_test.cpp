@@ -4,6 +4,7 @@
 // API confirms what the browser saw. Screenshots: build/tests/e2e/portal-screenshots.
 #include <gtest/gtest.h>
 
+#include <regex>
 #include <thread>
 
 #include "support/child_process.h"
@@ -35,6 +36,8 @@ TEST(Portal, RequestApproveShorterRevealAndCheckInInChromium) {
                                                "stage1_approvers = team-leads\nmax_duration = 4h\n"
                                                "ticket_pattern = CHG-[0-9]+\n"
                                                "[entry.demo-admin]\ndisplay_name = Demo Admin\npolicy = standard\n"
+                                               "release = password\naccount = demo-admin\nrotate_password = false\n"
+                                               "[entry.spare]\ndisplay_name = Spare\npolicy = standard\n"
                                                "release = password\naccount = demo-admin\nrotate_password = false\n");
     ChildProcess daemon(KEYHOLDERD_PATH, {"--config", file.string()}, dir.path());
     int status = 0;
@@ -50,6 +53,27 @@ TEST(Portal, RequestApproveShorterRevealAndCheckInInChromium) {
     secret.basic_user = "dave";
     secret.basic_password = "dave-demo-password";
     ASSERT_EQ(http_call(secret).status, 200);
+
+    // Another check-out, active before the browser starts, for dave to revoke.
+    secret.url = url + "/api/v1/entries/spare/secret";
+    ASSERT_EQ(http_call(secret).status, 200);
+    HttpCall spare = secret;
+    spare.url = url + "/api/v1/requests";
+    spare.body = R"({"entry":"spare","reason":"a second window","ticket":"CHG-78","duration":"1h"})";
+    spare.basic_user = "bob";
+    spare.basic_password = "bob-demo-password";
+    auto spare_request = http_call(spare);
+    ASSERT_EQ(spare_request.status, 201) << spare_request.body;
+    HttpCall approve = spare;
+    approve.url = url + "/api/v1/requests/1/approve";
+    approve.body = "{}";
+    approve.basic_user = "alice";
+    approve.basic_password = "alice-demo-password";
+    auto approved = http_call(approve);
+    ASSERT_EQ(approved.status, 200) << approved.body;
+    std::smatch checkout;
+    ASSERT_TRUE(std::regex_search(approved.body, checkout, std::regex(R"("id":([0-9]+),"release_state")")))
+        << approved.body;
 
     // The page and its files: strict CSP, cacheable with an ETag.
     auto page = http_get(url + "/");
@@ -67,7 +91,8 @@ TEST(Portal, RequestApproveShorterRevealAndCheckInInChromium) {
 
     const auto shots = std::filesystem::path(KEYHOLDER_BINARY_DIR) / "portal-screenshots";
     std::filesystem::remove_all(shots);
-    auto browser = run("/usr/bin/python3", {(kSource / "tests/e2e/portal-in-browser").string(), url, shots.string()},
+    auto browser = run("/usr/bin/python3",
+                       {(kSource / "tests/e2e/portal-in-browser").string(), url, shots.string(), checkout[1].str()},
                        {{"HOME", dir.path().string()}}, 180s);
     EXPECT_EQ(browser.status, 0) << browser.out << browser.err << daemon.err();
     EXPECT_NE(browser.out.find("portal flow: ok"), std::string::npos) << browser.out << browser.err;
@@ -76,7 +101,7 @@ TEST(Portal, RequestApproveShorterRevealAndCheckInInChromium) {
     HttpCall show = secret;
     show.method = "GET";
     show.body.clear();
-    show.url = url + "/api/v1/requests/1";
+    show.url = url + "/api/v1/requests/2"; // 1 is the spare one
     show.basic_user = "bob";
     show.basic_password = "bob-demo-password";
     auto shown = http_call(show);
@@ -84,6 +109,9 @@ TEST(Portal, RequestApproveShorterRevealAndCheckInInChromium) {
     EXPECT_NE(shown.body.find("\"granted_duration_seconds\":1800"), std::string::npos) << shown.body;
     EXPECT_NE(shown.body.find("\"end_reason\":\"checked_in\""), std::string::npos) << shown.body;
     EXPECT_NE(shown.body.find("30 minutes are enough"), std::string::npos) << shown.body;
+    show.url = url + "/api/v1/checkouts/" + checkout[1].str();
+    auto revoked = http_call(show);
+    EXPECT_NE(revoked.body.find("\"end_reason\":\"revoked\""), std::string::npos) << revoked.body;
 }
 
 } // namespace

@@ -679,6 +679,19 @@ TEST_F(Api, TheCheckoutRequestsViewFiltersPagesAndMatchesTheCsv) {
                            "/api/v1/reports/checkout-requests.csv?state=denied&entry=spare&approver=alice");
     EXPECT_EQ(request_ids_in_csv(denial_csv.body).count(denied), 1U);
     EXPECT_EQ(call("dave", "GET", "/api/v1/reports/{file}", "/api/v1/reports/audit.csv?approver=carol").status, 400);
+    // Take-backs not done: every one listed is an ended check-out with that state.
+    auto undone = call("dave", "GET", "/api/v1/checkout-requests", "/api/v1/checkout-requests?takeback=pending");
+    ASSERT_EQ(undone.status, 200) << undone.body;
+    auto undone_rows = parse(undone.body)->getArray("rows");
+    for (size_t i = 0; i < undone_rows->size(); ++i)
+        EXPECT_EQ(undone_rows->getObject(static_cast<unsigned>(i))->getValue<std::string>("takeback"), "pending");
+    auto first = parse(call("dave", "GET", "/api/v1/checkout-requests",
+                            "/api/v1/checkout-requests?approver=carol&limit=1&sort=-id")
+                           .body)
+                     ->getArray("rows")
+                     ->getObject(0);
+    EXPECT_EQ(first->getValue<int64_t>("request_id"), carols.back()) << "-id: the newest first";
+    EXPECT_FALSE(first->isNull("checkout_id"));
 }
 
 TEST_F(Api, DenyCancelAndRevoke) {

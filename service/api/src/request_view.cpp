@@ -40,6 +40,9 @@ public:
             } else if (key == "state") {
                 if (!store::parse_request_state(value)) bad(key, "a request state");
                 query.state = value;
+            } else if (key == "takeback") {
+                if (value != "pending" && value != "failed") bad(key, "pending or failed");
+                query.takeback = value;
             } else if (key == "sort") {
                 query.descending = value.starts_with("-");
                 const std::string column = query.descending ? value.substr(1) : value;
@@ -135,6 +138,10 @@ private:
         o->set("credential_retrievals",
                r.credential_retrievals ? Poco::Dynamic::Var(*r.credential_retrievals) : Poco::Dynamic::Var());
         o->set("takeback", r.takeback ? Poco::Dynamic::Var(*r.takeback) : Poco::Dynamic::Var());
+        o->set("checkout_id", r.checkout_id ? Poco::Dynamic::Var(*r.checkout_id) : Poco::Dynamic::Var());
+        o->set("takeback_attempts",
+               r.takeback_attempts ? Poco::Dynamic::Var(*r.takeback_attempts) : Poco::Dynamic::Var());
+        o->set("takeback_error", r.takeback_error ? Poco::Dynamic::Var(*r.takeback_error) : Poco::Dynamic::Var());
         return o;
     }
 };

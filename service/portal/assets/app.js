@@ -6,6 +6,7 @@ import { clear, el, say } from "./util.js";
 import { showEntries, showMine } from "./requester.js";
 import { countInbox, showInbox } from "./approver.js";
 import { showCheckoutRequests } from "./auditor.js";
+import { showAdministration } from "./admin.js";
 
 const main = document.getElementById("main");
 const nav = document.getElementById("nav");
@@ -21,6 +22,7 @@ const sections = [
     show: showCheckoutRequests,
     allowed: (roles) => roles.includes("auditor"),
   },
+  { hash: "#/admin", title: "Administration", show: showAdministration, allowed: (roles) => roles.includes("admin") },
 ];
 
 async function start() {

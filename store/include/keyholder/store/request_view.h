@@ -22,6 +22,7 @@ struct RequestViewQuery {
     std::optional<std::string> approver_name; ///< decided on it (approved or denied)
     std::optional<std::string> approver_sid;
     std::optional<std::string> state;
+    std::optional<std::string> takeback; ///< an ended check-out whose take-back is pending or failed
     enum class Sort { requested_at, id } sort = Sort::requested_at;
     bool descending = true; ///< newest first
     /// after: the sort value and id of the previous page's last row.
@@ -49,6 +50,9 @@ struct RequestViewRow {
     std::optional<std::string> end_reason;
     std::optional<int64_t> credential_retrievals;
     std::optional<std::string> takeback;
+    std::optional<int64_t> checkout_id;
+    std::optional<int64_t> takeback_attempts;
+    std::optional<std::string> takeback_error;
 };
 
 /// query_request_view: one page (at most query.limit rows), in the query's order.
