@@ -1,6 +1,8 @@
 // Hash-chained audit events (see audit.h).
 #include "keyholder/store/audit.h"
 
+#include <cstdint>
+
 #include <Poco/DigestEngine.h>
 #include <Poco/SHA2Engine.h>
 
@@ -67,6 +69,16 @@ void for_each_audit_event(Connection& connection, const std::function<void(const
         "SELECT seq, at, actor, action, subject, details, prev_hash, hash FROM audit_events ORDER BY seq");
     while (rows.step())
         visit(read_event(rows));
+}
+
+std::vector<AuditEvent> latest_audit_events(Connection& connection, std::optional<int64_t> before_seq, int limit) {
+    auto statement = connection.cached("SELECT seq, at, actor, action, subject, details, prev_hash, hash FROM "
+                                       "audit_events WHERE seq < ? ORDER BY seq DESC LIMIT ?");
+    statement->bind(1, before_seq.value_or(INT64_MAX)).bind(2, limit);
+    std::vector<AuditEvent> events;
+    while (statement->step())
+        events.push_back(read_event(*statement));
+    return events;
 }
 
 AuditVerification verify_audit_chain(Connection& connection) {

@@ -692,6 +692,22 @@ TEST_F(Api, TheCheckoutRequestsViewFiltersPagesAndMatchesTheCsv) {
                      ->getObject(0);
     EXPECT_EQ(first->getValue<int64_t>("request_id"), carols.back()) << "-id: the newest first";
     EXPECT_FALSE(first->isNull("checkout_id"));
+
+    // The audit trail: auditors only; pages newest first; the chain verifies.
+    EXPECT_EQ(call("bob", "GET", "/api/v1/audit", "/api/v1/audit").status, 403);
+    EXPECT_EQ(call("dave", "GET", "/api/v1/audit", "/api/v1/audit?limit=0").status, 400);
+    auto trail = parse(call("dave", "GET", "/api/v1/audit", "/api/v1/audit?limit=3").body);
+    auto events = trail->getArray("events");
+    ASSERT_EQ(events->size(), 3U);
+    EXPECT_GT(events->getObject(0)->getValue<int64_t>("seq"), events->getObject(2)->getValue<int64_t>("seq"));
+    auto older = parse(
+        call("dave", "GET", "/api/v1/audit", "/api/v1/audit?limit=3&before=" + trail->getValue<std::string>("next"))
+            .body);
+    EXPECT_EQ(older->getArray("events")->getObject(0)->getValue<int64_t>("seq"),
+              events->getObject(2)->getValue<int64_t>("seq") - 1);
+    auto verified = parse(call("dave", "GET", "/api/v1/audit/verification", "/api/v1/audit/verification").body);
+    EXPECT_TRUE(verified->getValue<bool>("intact")) << verified->getValue<std::string>("message");
+    EXPECT_EQ(verified->getValue<std::string>("head_hash"), events->getObject(0)->getValue<std::string>("hash"));
 }
 
 TEST_F(Api, DenyCancelAndRevoke) {

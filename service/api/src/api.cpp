@@ -38,6 +38,7 @@ void add_api_routes(http::Router& router, ApiContext& context) {
     detail::add_checkout_routes(router, context);
     detail::add_report_routes(router, context);
     detail::add_request_view_routes(router, context);
+    detail::add_audit_routes(router, context);
 }
 
 } // namespace keyholder::api

@@ -118,11 +118,12 @@ template <typename H> auto bind(std::shared_ptr<H> handlers, void (H::*method)(R
 }
 
 // The routes of each resource (me_entries.cpp, requests.cpp, checkouts.cpp, reports.cpp,
-// request_view.cpp).
+// request_view.cpp, audit_trail.cpp).
 void add_me_and_entry_routes(http::Router& router, ApiContext& context);
 void add_request_routes(http::Router& router, ApiContext& context);
 void add_checkout_routes(http::Router& router, ApiContext& context);
 void add_report_routes(http::Router& router, ApiContext& context);
 void add_request_view_routes(http::Router& router, ApiContext& context);
+void add_audit_routes(http::Router& router, ApiContext& context);
 
 } // namespace keyholder::api::detail

@@ -7,6 +7,7 @@ import { showEntries, showMine } from "./requester.js";
 import { countInbox, showInbox } from "./approver.js";
 import { showCheckoutRequests } from "./auditor.js";
 import { showAdministration } from "./admin.js";
+import { showAuditTrail } from "./audit.js";
 
 const main = document.getElementById("main");
 const nav = document.getElementById("nav");
@@ -22,6 +23,7 @@ const sections = [
     show: showCheckoutRequests,
     allowed: (roles) => roles.includes("auditor"),
   },
+  { hash: "#/audit", title: "Audit trail", show: showAuditTrail, allowed: (roles) => roles.includes("auditor") },
   { hash: "#/admin", title: "Administration", show: showAdministration, allowed: (roles) => roles.includes("admin") },
 ];
 

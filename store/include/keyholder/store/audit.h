@@ -17,6 +17,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "keyholder/store/sqlite.h"
 
@@ -53,6 +54,9 @@ AuditEvent append_audit_event(Transaction& transaction, const NewAuditEvent& eve
 
 /// for_each_audit_event: streams events in chain order (constant memory).
 void for_each_audit_event(Connection& connection, const std::function<void(const AuditEvent&)>& visit);
+
+/// latest_audit_events: at most `limit` events, newest first, before `before_seq` (all when none).
+std::vector<AuditEvent> latest_audit_events(Connection& connection, std::optional<int64_t> before_seq, int limit);
 
 enum class AuditProblem {
     none,
