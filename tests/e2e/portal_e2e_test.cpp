@@ -33,7 +33,7 @@ TEST(Portal, RequestApproveShorterRevealAndCheckInInChromium) {
                                                "bind_dn = cn=keyholder,ou=services,dc=demo,dc=test\n"
                                                "bind_password_file = ldap.password\n"
                                                "[policy.standard]\nrequester_groups = operators\n"
-                                               "stage1_approvers = team-leads\nmax_duration = 4h\n"
+                                               "stage1_approvers = team-leads\nmax_duration = 4h\nmax_extension = 1h\n"
                                                "ticket_pattern = CHG-[0-9]+\n"
                                                "[entry.demo-admin]\ndisplay_name = Demo Admin\npolicy = standard\n"
                                                "release = password\naccount = demo-admin\nrotate_password = false\n"

@@ -69,15 +69,16 @@ function entryCard(entry, context) {
 }
 
 export async function showMine(main, context) {
-  const { requests } = await call("GET", "/api/v1/requests");
+  const [{ requests }, { entries }] = await Promise.all([call("GET", "/api/v1/requests"), call("GET", "/api/v1/entries")]);
+  const policies = new Map(entries.map((e) => [e.name, e.policy]));
   clear(main).append(el("h1", { text: "My requests" }));
   if (requests.length === 0) main.append(el("p", { text: "You have no requests yet." }));
   const cards = el("div", { class: "cards" });
-  for (const request of requests) cards.append(requestCard(request, context));
+  for (const request of requests) cards.append(requestCard(request, context, policies.get(request.entry)));
   main.append(cards);
 }
 
-function requestCard(request, context) {
+function requestCard(request, context, policy) {
   const checkout = request.checkout;
   const id = (name) => "request-" + request.id + "-" + name;
   const facts = el("dl", { class: "facts" },
@@ -99,6 +100,7 @@ function requestCard(request, context) {
   }
   const actions = el("div", { class: "row" });
   const output = el("div", { id: id("output") });
+  let extend = null;
   const act = (label, name, run, cls) =>
     el("button", { type: "button", id: id(name), class: cls, onclick: async () => {
       try {
@@ -120,10 +122,33 @@ function requestCard(request, context) {
       say("Checked in: access is being taken back.");
       context.refresh();
     }, "secondary"));
+    if (policy && policy.max_extension_seconds > 0) extend = extendForm(checkout, policy, output, id, context);
   }
   return el("section", { class: "card", id: id("card") },
-    el("h2", {}, "Request " + request.id + ": " + request.entry_display_name),
-    facts, request.decisions.length ? decisions : null, actions, output);
+    el("h2", {}, (request.extends_checkout ? "Extension " : "Request ") + request.id + ": " + request.entry_display_name),
+    facts, request.decisions.length ? decisions : null, actions, extend, output);
+}
+
+// extendForm: ask for more time (a new request the approvers decide, as the first).
+function extendForm(checkout, policy, output, id, context) {
+  const by = el("select", { name: "by", id: id("extend-by") });
+  for (const seconds of durationChoices(policy.max_extension_seconds)) by.append(el("option", { value: seconds }, duration(seconds)));
+  const reason = el("input", { name: "reason", id: id("extend-reason"), maxlength: 2000, required: policy.reason_required });
+  const form = el("form", { class: "row extend" },
+    el("label", {}, "Extend by", by), el("label", {}, "Reason", reason),
+    el("button", { type: "submit", class: "secondary", id: id("extend") }, "Ask for more time"));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      const asked = await call("POST", "/api/v1/checkouts/" + checkout.id + "/extend",
+        { by: Number(by.value), reason: reason.value });
+      say("Extension " + asked.id + " sent to the approvers.");
+      context.refresh();
+    } catch (e) {
+      output.replaceChildren(el("p", { class: "error", role: "alert", text: e.message }));
+    }
+  });
+  return form;
 }
 
 // reveal: the password (every read is audited), with a copy button, hidden again after 30 s.
