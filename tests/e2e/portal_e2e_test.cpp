@@ -38,7 +38,9 @@ TEST(Portal, RequestApproveShorterRevealAndCheckInInChromium) {
                                                "[entry.demo-admin]\ndisplay_name = Demo Admin\npolicy = standard\n"
                                                "release = password\naccount = demo-admin\nrotate_password = false\n"
                                                "[entry.spare]\ndisplay_name = Spare\npolicy = standard\n"
-                                               "release = password\naccount = demo-admin\nrotate_password = false\n");
+                                               "release = password\naccount = demo-admin\nrotate_password = false\n"
+                                               "[entry.tools]\ndisplay_name = Tools\npolicy = standard\n"
+                                               "release = group\ngroup = cn=tools,ou=groups,dc=demo,dc=test\n");
     ChildProcess daemon(KEYHOLDERD_PATH, {"--config", file.string()}, dir.path());
     int status = 0;
     for (int i = 0; i < 200 && status != 200; ++i) {

@@ -710,6 +710,32 @@ TEST_F(Api, TheCheckoutRequestsViewFiltersPagesAndMatchesTheCsv) {
     EXPECT_EQ(verified->getValue<std::string>("head_hash"), events->getObject(0)->getValue<std::string>("hash"));
 }
 
+// A GET answer carries an ETag; asking again with it answers 304 and no body while the
+// answer is the same, and 200 with a new ETag once it changed (the portal polls so).
+TEST_F(Api, GetAnswersCarryAnETagAndAnswer304WhileUnchanged) {
+    HttpCall c;
+    c.url = server_->url() + "/api/v1/requests";
+    c.basic_user = "bob";
+    c.basic_password = kPasswords.at("bob");
+    auto first = http_call(c);
+    ASSERT_EQ(first.status, 200);
+    const std::string etag = first.header("ETag");
+    ASSERT_EQ(etag.size(), 34U) << etag;
+    c.headers = {{"If-None-Match", etag}};
+    auto same = http_call(c);
+    EXPECT_EQ(same.status, 304);
+    EXPECT_EQ(same.body, "");
+    new_request("spare"); // bob's list changes
+    auto changed = http_call(c);
+    EXPECT_EQ(changed.status, 200);
+    EXPECT_NE(changed.header("ETag"), etag);
+    auto mine = parse(changed.body)->getArray("requests");
+    const auto id = mine->getObject(0)->getValue<int64_t>("id");
+    EXPECT_EQ(call("bob", "POST", "/api/v1/requests/{id}/cancel", "/api/v1/requests/" + std::to_string(id) + "/cancel")
+                  .status,
+              200);
+}
+
 TEST_F(Api, DenyCancelAndRevoke) {
     ensure_secret("spare");
     const int64_t denied = new_request("spare");

@@ -1,6 +1,7 @@
 // The HTTP(S) endpoint (see server.h).
 #include "keyholder/http/server.h"
 
+#include <Poco/DigestEngine.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/Logger.h>
 #include <Poco/Net/Context.h>
@@ -9,6 +10,7 @@
 #include <Poco/Net/NameValueCollection.h>
 #include <Poco/Net/NetException.h>
 #include <Poco/Net/ServerSocket.h>
+#include <Poco/SHA2Engine.h>
 #include <Poco/String.h>
 #include <Poco/URI.h>
 #include <openssl/crypto.h>
@@ -328,6 +330,20 @@ private:
                 answer.add(name, value);
             else
                 answer.set(name, value);
+        // A GET answer carries an ETag (a hash of its body), so that a page polling for
+        // changes gets 304 and no body while nothing changed.
+        if (response.status == 200 && !response.stream && (raw.getMethod() == "GET" || raw.getMethod() == "HEAD") &&
+            !answer.has("ETag")) {
+            Poco::SHA2Engine engine(Poco::SHA2Engine::SHA_256);
+            engine.update(response.body);
+            const std::string etag = "\"" + Poco::DigestEngine::digestToHex(engine.digest()).substr(0, 32) + "\"";
+            answer.set("ETag", etag);
+            if (raw.get("If-None-Match", "") == etag) {
+                answer.setStatusAndReason(HTTPResponse::HTTP_NOT_MODIFIED);
+                response.status = 304;
+                response.body.clear();
+            }
+        }
         // Kept-alive connections wait in the front end's reactor, not in a worker; never
         // after an unread body.
         answer.setKeepAlive(!drain_failed && raw.getKeepAlive());

@@ -1,7 +1,7 @@
 // The portal: signs the browser on (a session from Negotiate when the browser can,
 // else the login form), then shows the sections the person's roles allow. Every
 // change goes through the JSON API, which checks the directory live for each grant.
-import { ApiError, call, setCsrfToken } from "./api.js";
+import { ApiError, call, changed, setCsrfToken } from "./api.js";
 import { clear, el, say } from "./util.js";
 import { showEntries, showMine } from "./requester.js";
 import { countInbox, showInbox } from "./approver.js";
@@ -15,8 +15,15 @@ let me = null;
 
 const sections = [
   { hash: "#/request", title: "Request access", show: showEntries, allowed: (roles) => roles.includes("requester") },
-  { hash: "#/mine", title: "My requests", show: showMine, allowed: () => true },
-  { hash: "#/inbox", title: "To decide", show: showInbox, allowed: () => true, count: countInbox },
+  { hash: "#/mine", title: "My requests", show: showMine, allowed: () => true, watch: "/api/v1/requests" },
+  {
+    hash: "#/inbox",
+    title: "To decide",
+    show: showInbox,
+    allowed: () => true,
+    count: countInbox,
+    watch: "/api/v1/requests?approvable=true",
+  },
   {
     hash: "#/checkout-requests",
     title: "Check-out requests",
@@ -41,6 +48,21 @@ async function start() {
   window.addEventListener("hashchange", route);
   route();
   setInterval(refreshCounts, 15000);
+  setInterval(watchCurrent, 5000);
+}
+
+// watchCurrent: redraws the open section when what it shows changed on the server
+// (decided, started, ended elsewhere), unless the person is typing in it.
+async function watchCurrent() {
+  const section = sections.find((s) => s.hash === location.hash && s.allowed(me.roles));
+  if (!section || !section.watch) return;
+  const typing = [...main.querySelectorAll("input, textarea")].some((f) => f.value !== "") ||
+    (document.activeElement && main.contains(document.activeElement) && document.activeElement.matches("input, textarea, select"));
+  try {
+    if ((await changed(section.watch)) && !typing) route(false);
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 401) showLogin("Your session has ended: sign on again.");
+  }
 }
 
 // existingSession: the cookie's session, else a silent Negotiate sign-on (where it is
@@ -114,7 +136,7 @@ async function refreshCounts() {
   }
 }
 
-async function route() {
+async function route(focus = true) {
   const allowed = sections.filter((s) => s.allowed(me.roles));
   const section = allowed.find((s) => s.hash === location.hash) || allowed[0];
   for (const a of nav.querySelectorAll("a")) {
@@ -123,12 +145,13 @@ async function route() {
   }
   clear(main).append(el("p", { class: "loading", text: "Loading…" }));
   try {
+    if (section.watch) await changed(section.watch); // what is shown now: later polls compare with it
     await section.show(main, { me, refresh: () => route(), counts: refreshCounts });
   } catch (e) {
     if (e instanceof ApiError && e.status === 401) return showLogin("Your session has ended: sign on again.");
     clear(main).append(el("p", { class: "error", role: "alert", text: e.message }));
   }
-  main.focus();
+  if (focus) main.focus();
 }
 
 document.getElementById("sign-out").addEventListener("click", async () => {
