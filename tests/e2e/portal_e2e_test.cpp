@@ -1,7 +1,10 @@
-// The web portal in a real browser: keyholderd with the sample directory (slapd);
-// tests/e2e/portal-in-browser drives headless Chromium through bob's request,
-// carol's approval for a shorter window, bob's credential and check-in. Then the
-// API confirms what the browser saw. Screenshots: build/tests/e2e/portal-screenshots.
+// The web portal in a real browser against the Samba AD DC: keyholderd signs people
+// on with an LDAP bind to the DC; tests/e2e/portal-in-browser drives headless
+// Chromium through bob's request, carol's approval for a shorter window, bob's
+// credential (which binds to the DC as da-vault), extension and check-in (which
+// rotates the password in AD), erin's and dave's views, and dave's revocation of
+// another check-out. The API then confirms what the browser saw. Screenshots:
+// build/tests/e2e/portal-screenshots.
 #include <gtest/gtest.h>
 
 #include <regex>
@@ -9,7 +12,8 @@
 
 #include "support/child_process.h"
 #include "support/http_get.h"
-#include "support/slapd.h"
+#include "support/samba_dc.h"
+#include "support/slapd.h" // free_loopback_port
 #include "support/temp_dir.h"
 
 namespace {
@@ -20,57 +24,54 @@ using namespace std::chrono_literals;
 const std::filesystem::path kSource = KEYHOLDER_SOURCE_DIR;
 
 TEST(Portal, RequestApproveShorterRevealAndCheckInInChromium) {
-    SlapdSandbox slapd({kSource / "config/demo-directory.ldif"});
+    SambaDc& dc = SambaDc::shared();
     TempDir dir;
+    dir.write("data/ldap.password", SambaDc::kServicePassword);
     const int port = free_loopback_port();
     const std::string url = "http://127.0.0.1:" + std::to_string(port);
-    dir.write("data/ldap.password", "demo-service-password");
-    auto file = dir.write("keyholder.ini", "[service]\ndata_dir = data\nadmin_groups = keyholder-admins\n"
-                                           "[http]\nlisten = 127.0.0.1:" +
-                                               std::to_string(port) + "\npublic_url = " + url +
-                                               "\n[ldap]\nuris = " + slapd.ldap_uri() +
-                                               "\nbase_dn = dc=demo,dc=test\nflavour = openldap\n"
-                                               "bind_dn = cn=keyholder,ou=services,dc=demo,dc=test\n"
-                                               "bind_password_file = ldap.password\n"
-                                               "[policy.standard]\nrequester_groups = operators\n"
-                                               "stage1_approvers = team-leads\nmax_duration = 4h\nmax_extension = 1h\n"
-                                               "ticket_pattern = CHG-[0-9]+\n"
-                                               "[entry.demo-admin]\ndisplay_name = Demo Admin\npolicy = standard\n"
-                                               "release = password\naccount = demo-admin\nrotate_password = false\n"
-                                               "[entry.spare]\ndisplay_name = Spare\npolicy = standard\n"
-                                               "release = password\naccount = demo-admin\nrotate_password = false\n"
-                                               "[entry.tools]\ndisplay_name = Tools\npolicy = standard\n"
-                                               "release = group\ngroup = cn=tools,ou=groups,dc=demo,dc=test\n");
+    auto file = dir.write(
+        "keyholder.ini",
+        "[service]\ndata_dir = data\nadmin_groups = Keyholder Admins\nauditor_groups = Compliance Auditors\n"
+        "[http]\nlisten = 127.0.0.1:" +
+            std::to_string(port) + "\npublic_url = " + url + "\n[ldap]\nuris = " + dc.ldaps_uri() + "\nbase_dn = " +
+            SambaDc::kBaseDn + "\nca_file = " + dc.ca_file().string() + "\nbind_dn = " + SambaDc::kServiceUpn +
+            "\nbind_password_file = ldap.password\nnetbios_domain = KEYHOLDER\n"
+            "[policy.tier0]\nrequester_groups = Tier0 Operators\nstage1_approvers = Team Leads\nmax_duration = 4h\n"
+            "max_extension = 1h\nticket_pattern = CHG-[0-9]+\n"
+            "[entry.vaulted]\ndisplay_name = Domain Admin (vaulted)\npolicy = tier0\nrelease = password\n"
+            "account = da-vault\nrotate_password = true\n"
+            "[entry.breakglass]\ndisplay_name = Break-glass\npolicy = tier0\nrelease = enable\naccount = "
+            "da-breakglass\n"
+            "[entry.tools]\ndisplay_name = Server tools\npolicy = tier0\nrelease = group\ngroup = Server Admins\n");
     ChildProcess daemon(KEYHOLDERD_PATH, {"--config", file.string()}, dir.path());
     int status = 0;
-    for (int i = 0; i < 200 && status != 200; ++i) {
+    for (int i = 0; i < 300 && status != 200; ++i) {
         status = http_get(url + "/readyz").status;
         if (status != 200) std::this_thread::sleep_for(50ms);
     }
     ASSERT_EQ(status, 200) << daemon.err();
     HttpCall secret;
     secret.method = "POST";
-    secret.url = url + "/api/v1/entries/demo-admin/secret";
-    secret.body = R"({"secret":"initial-demo-admin-password"})";
+    secret.url = url + "/api/v1/entries/vaulted/secret";
+    secret.body = R"({"secret":"Initial-Vau1ted!"})";
     secret.basic_user = "dave";
-    secret.basic_password = "dave-demo-password";
+    secret.basic_password = "Dave-Pa55word!";
     ASSERT_EQ(http_call(secret).status, 200);
 
-    // Another check-out, active before the browser starts, for dave to revoke.
-    secret.url = url + "/api/v1/entries/spare/secret";
-    ASSERT_EQ(http_call(secret).status, 200);
+    // Another check-out, active before the browser starts, for dave to revoke: the
+    // break-glass account enabled in AD.
     HttpCall spare = secret;
     spare.url = url + "/api/v1/requests";
-    spare.body = R"({"entry":"spare","reason":"a second window","ticket":"CHG-78","duration":"1h"})";
+    spare.body = R"({"entry":"breakglass","reason":"a second window","ticket":"CHG-78","duration":"1h"})";
     spare.basic_user = "bob";
-    spare.basic_password = "bob-demo-password";
+    spare.basic_password = "Bob-Pa55word!";
     auto spare_request = http_call(spare);
     ASSERT_EQ(spare_request.status, 201) << spare_request.body;
     HttpCall approve = spare;
     approve.url = url + "/api/v1/requests/1/approve";
     approve.body = "{}";
     approve.basic_user = "alice";
-    approve.basic_password = "alice-demo-password";
+    approve.basic_password = "Alice-Pa55word!";
     auto approved = http_call(approve);
     ASSERT_EQ(approved.status, 200) << approved.body;
     std::smatch checkout;
@@ -95,7 +96,10 @@ TEST(Portal, RequestApproveShorterRevealAndCheckInInChromium) {
     std::filesystem::remove_all(shots);
     auto browser = run("/usr/bin/python3",
                        {(kSource / "tests/e2e/portal-in-browser").string(), url, shots.string(), checkout[1].str()},
-                       {{"HOME", dir.path().string()}}, 180s);
+                       {{"HOME", dir.path().string()},
+                        {"KEYHOLDER_DC_URI", dc.ldaps_uri()},
+                        {"LDAPTLS_CACERT", dc.ca_file().string()}},
+                       240s);
     EXPECT_EQ(browser.status, 0) << browser.out << browser.err << daemon.err();
     EXPECT_NE(browser.out.find("portal flow: ok"), std::string::npos) << browser.out << browser.err;
 
@@ -103,9 +107,9 @@ TEST(Portal, RequestApproveShorterRevealAndCheckInInChromium) {
     HttpCall show = secret;
     show.method = "GET";
     show.body.clear();
-    show.url = url + "/api/v1/requests/2"; // 1 is the spare one
+    show.url = url + "/api/v1/requests/2"; // 1 is the break-glass one
     show.basic_user = "bob";
-    show.basic_password = "bob-demo-password";
+    show.basic_password = "Bob-Pa55word!";
     auto shown = http_call(show);
     EXPECT_NE(shown.body.find("\"state\":\"ended\""), std::string::npos) << shown.body;
     EXPECT_NE(shown.body.find("\"granted_duration_seconds\":1800"), std::string::npos) << shown.body;
@@ -114,6 +118,18 @@ TEST(Portal, RequestApproveShorterRevealAndCheckInInChromium) {
     show.url = url + "/api/v1/checkouts/" + checkout[1].str();
     auto revoked = http_call(show);
     EXPECT_NE(revoked.body.find("\"end_reason\":\"revoked\""), std::string::npos) << revoked.body;
+    // The check-in rotated da-vault's password in AD: the revealed one binds no more.
+    std::string rotated;
+    for (int i = 0; i < 100; ++i) {
+        rotated = run("/usr/bin/ldapsearch",
+                      {"-x", "-H", dc.ldaps_uri(), "-D", "da-vault@keyholder.test", "-w", "Initial-Vau1ted!", "-b", "",
+                       "-s", "base", "dn"},
+                      {{"LDAPTLS_CACERT", dc.ca_file().string()}})
+                      .err;
+        if (rotated.find("Invalid credentials") != std::string::npos) break;
+        std::this_thread::sleep_for(100ms);
+    }
+    EXPECT_NE(rotated.find("Invalid credentials"), std::string::npos) << rotated;
 }
 
 } // namespace
