@@ -782,6 +782,7 @@ TEST_F(Api, HostileBodiesChangeNothing) {
              {"{", "bad_json"},
              {"[1,2]", "not_an_object"},
              {R"({"entry":"demo-admin","reason":"x","ticket":"CHG-1","admin":true})", "unknown_field"},
+             {R"({"entry":"demo-admin","reason":"x","ticket":"CHG-1","approver":"dave"})", "not_an_approver"},
              {R"({"entry":42,"reason":"x"})", "wrong_type"},
              {R"({"entry":"demo-admin","reason":["x"]})", "wrong_type"},
              {R"({"entry":"demo-admin","reason":"x","duration":true})", "wrong_type"},

@@ -676,6 +676,33 @@ TEST_F(CoreCheckout, TheNextStageIsMailedOnlyToThoseWhoMayStillDecide) {
               0);
 }
 
+// The requester may send a request to one approver of stage 1 (as Devolutions lets
+// them): only that one is mailed; the others may still decide. Someone who cannot
+// approve stage 1 is refused and nothing is recorded.
+TEST_F(CoreCheckout, ARequestCanBeSentToOneChosenApprover) {
+    const int64_t before = count("SELECT count(*) FROM requests");
+    auto wrong = jit();
+    wrong.send_to = "erin"; // Security, not Leads
+    auto refused = service_->request(wrong);
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().kind, CoreError::Kind::invalid);
+    EXPECT_EQ(refused.error().code, "not_an_approver");
+    EXPECT_EQ(count("SELECT count(*) FROM requests"), before);
+    auto chosen = jit();
+    chosen.send_to = "carol";
+    auto id = service_->request(chosen);
+    ASSERT_TRUE(id) << id.error().message;
+    EXPECT_EQ(
+        count("SELECT count(*) FROM outbox WHERE kind = 'approval_needed' AND request_id = " + std::to_string(*id)), 1);
+    EXPECT_EQ(count("SELECT count(*) FROM outbox WHERE kind = 'approval_needed' AND request_id = " +
+                    std::to_string(*id) + " AND recipient = 'carol@example.test'"),
+              1);
+    EXPECT_EQ(count("SELECT count(*) FROM audit_events WHERE action = 'request.created' AND "
+                    "json_extract(details, '$.sent_to') = 'carol'"),
+              1);
+    EXPECT_EQ(service_->decide(*id, "alice", Decision::approve), "active") << "alice may still decide";
+}
+
 TEST_F(CoreCheckout, ScheduledWindowStartsAtItsStart) {
     auto r = jit();
     r.start = kStart + 2 * 3600;

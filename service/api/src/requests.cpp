@@ -16,7 +16,7 @@ public:
 
     void create(Request& request, Response& response) {
         const auto& who = request.caller();
-        JsonBody body(request.body, {"entry", "reason", "ticket", "duration", "start"});
+        JsonBody body(request.body, {"entry", "reason", "ticket", "duration", "start", "approver"});
         core::NewCheckoutRequest in;
         in.requester = who.id;
         in.entry = *body.text("entry", true, text::kMaxNameCharacters);
@@ -24,6 +24,7 @@ public:
         in.ticket = body.text("ticket", false, text::kMaxTicketCharacters);
         if (auto duration = body.duration("duration")) in.duration = std::chrono::seconds(*duration);
         in.start = body.timestamp("start");
+        in.send_to = body.text("approver", false, 256); // one stage-1 approver to ask (default: all)
         auto core = ctx.pool.borrow();
         const store::RequestRow row = check(core->request_row(in));
         log().information("request %s: %s asks for %s", std::to_string(row.id), who.name, text::printable(in.entry));

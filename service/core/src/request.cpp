@@ -3,6 +3,10 @@
 #include <regex>
 #include <set>
 
+#include <Poco/String.h>
+
+#include <algorithm>
+
 #include "keyholder/store/checkouts.h"
 #include "keyholder/store/records.h"
 #include "service_internal.h"
@@ -90,15 +94,28 @@ Outcome<store::RequestRow> CheckoutService::request_row(const NewCheckoutRequest
     // Directory work and the notices' text before the write lock.
     auto approvers = stage_approvers(authority_, policy, 1, *requester);
     if (!approvers) return std::unexpected(approvers.error());
+    if (in.send_to) {
+        // The requester's pick: one of those who may decide stage 1 now.
+        auto chosen = std::find_if(approvers->begin(), approvers->end(), [&](const Principal& p) {
+            return p.id == *in.send_to || Poco::icompare(p.name, *in.send_to) == 0;
+        });
+        if (chosen == approvers->end())
+            return std::unexpected(
+                error(Kind::invalid, "not_an_approver",
+                      text::printable(*in.send_to, 64) + " cannot approve stage 1 of " + entry.name));
+        *approvers = {*chosen};
+    }
     std::vector<std::optional<Notice>> notices;
     for (const auto& approver : *approvers)
         notices.push_back(prepare_notice("approval_needed", approver, {{"stage", 1}, {"approver", approver.name}}));
-    const std::string details = json({{"entry", entry.name},
-                                      {"requester", requester->name},
-                                      {"reason", *reason},
-                                      {"ticket", ticket.value_or("")},
-                                      {"duration_s", duration.count()},
-                                      {"start", in.start ? Poco::Dynamic::Var(*in.start) : Poco::Dynamic::Var()}});
+    const std::string details =
+        json({{"entry", entry.name},
+              {"requester", requester->name},
+              {"reason", *reason},
+              {"ticket", ticket.value_or("")},
+              {"duration_s", duration.count()},
+              {"start", in.start ? Poco::Dynamic::Var(*in.start) : Poco::Dynamic::Var()},
+              {"sent_to", in.send_to ? Poco::Dynamic::Var(approvers->front().name) : Poco::Dynamic::Var()}});
 
     // The store checks run in the write transaction: what they check (a free entry, a
     // finished take-back, a stored secret) still holds when the row lands, and they

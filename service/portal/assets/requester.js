@@ -27,6 +27,10 @@ function entryCard(entry, context) {
     durationSelect.append(el("option", { value: seconds, selected: seconds === policy.default_duration_seconds },
       duration(seconds)));
   }
+  const sendTo = el("select", { name: "approver", id: id("approver") },
+    el("option", { value: "" }, "every approver of stage 1"));
+  for (const person of ((entry.stages || [])[0] || { approvers: [] }).approvers)
+    sendTo.append(el("option", { value: person.name }, "only " + person.display_name));
   const form = el(
     "form",
     { class: "stack", id: id("form") },
@@ -38,6 +42,7 @@ function entryCard(entry, context) {
     el("label", {}, "For", durationSelect),
     el("label", {}, "Start", el("span", { class: "hint", text: "(empty: when approved)" }),
       el("input", { name: "start", id: id("start"), type: "datetime-local" })),
+    el("label", {}, "Ask", sendTo),
     error,
     el("button", { type: "submit", id: id("submit") }, "Request " + entry.display_name),
   );
@@ -46,6 +51,7 @@ function entryCard(entry, context) {
     error.textContent = "";
     const body = { entry: entry.name, reason: form.reason.value, duration: Number(form.duration.value) };
     if (form.ticket.value) body.ticket = form.ticket.value;
+    if (form.approver.value) body.approver = form.approver.value;
     if (form.start.value) body.start = new Date(form.start.value).toISOString().replace(/\.\d+Z$/, "Z");
     try {
       const created = await call("POST", "/api/v1/requests", body);

@@ -54,6 +54,9 @@ struct NewCheckoutRequest {
     std::optional<std::string> ticket;
     std::optional<std::chrono::seconds> duration; ///< default: the policy's default_duration
     std::optional<int64_t> start;                 ///< UTC seconds; default: when approved
+    /// send_to: one eligible approver of stage 1 (name or id) who alone is asked by
+    /// mail; default every one. Who may decide does not change.
+    std::optional<std::string> send_to = std::nullopt;
 };
 
 enum class Decision { approve, deny };
