@@ -72,7 +72,10 @@ public:
             for (const auto& row : store::list_requests(core.store(), pending)) {
                 auto may = core->may_decide(row.id, who.id);
                 if (!may) fail(may.error());
-                if (*may && static_cast<int>(list.size()) < filter.limit) list.add(views.request(core, row));
+                if (!*may || static_cast<int>(list.size()) >= filter.limit) continue;
+                auto view = views.request(core, row);
+                view->set("requester_eligible_through", eligible_through(row));
+                list.add(view);
             }
         } else {
             if (mine)
@@ -85,6 +88,22 @@ public:
         Object o;
         o.set("requests", list);
         response.json(200, http::to_json(o));
+    }
+
+    // eligible_through: the group path that makes the requester eligible for the entry
+    // (read from the cache, for the approver to see; empty when the directory cannot say).
+    Array::Ptr eligible_through(const store::RequestRow& row) {
+        Array::Ptr names = new Array;
+        auto entry = ctx.config.entries.find(row.entry_name);
+        if (entry == ctx.config.entries.end()) return names;
+        auto requester = ctx.authority.resolve(row.requester_sid);
+        if (!requester) return names;
+        auto path =
+            ctx.authority.membership_path(*requester, ctx.config.policies.at(entry->second.policy).requester_groups);
+        if (path)
+            for (const auto& name : *path)
+                names->add(name);
+        return names;
     }
 
     void get(Request& request, Response& response) {

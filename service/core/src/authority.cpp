@@ -1,6 +1,9 @@
 // DirectoryAuthority (see authority.h).
 #include "keyholder/core/authority.h"
 
+#include <algorithm>
+#include <cctype>
+
 #include <cstdio>
 #include <cstdlib>
 #include <set>
@@ -94,6 +97,50 @@ DirResult<std::vector<Principal>> DirectoryAuthority::members(const std::vector<
             if (seen.insert(u.id()).second) out.push_back(to_principal(u));
     }
     return out;
+}
+
+namespace {
+
+bool same_dn(std::string_view a, std::string_view b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+           });
+}
+
+// rdn_value: "CN=Tier0 Operators,OU=Groups,..." -> "Tier0 Operators" (escapes kept as written).
+std::string rdn_value(const std::string& dn) {
+    const size_t eq = dn.find('=');
+    size_t end = eq;
+    while (end != std::string::npos && end < dn.size() && dn[end] != ',')
+        end += dn[end] == '\\' ? 2 : 1;
+    return eq == std::string::npos ? dn : dn.substr(eq + 1, std::min(end, dn.size()) - eq - 1);
+}
+
+} // namespace
+
+DirResult<std::vector<std::string>> DirectoryAuthority::path_to(const Principal& who,
+                                                                const std::vector<std::string>& groups) {
+    auto user = directory_.find_user_by_dn(who.dn, Freshness::cached);
+    if (!user) return std::unexpected(user.error());
+    auto memberships = directory_.groups_of(*user, Freshness::cached);
+    if (!memberships) return std::unexpected(memberships.error());
+    for (const auto& spec : groups) {
+        auto group = directory_.find_group(spec);
+        if (!group) {
+            if (group.error().kind == directory::DirectoryError::Kind::not_found) continue;
+            return std::unexpected(group.error());
+        }
+        for (const auto& m : *memberships) {
+            if (!same_dn(m.group.dn, group->dn)) continue;
+            std::vector<std::string> names;
+            for (const auto& dn : m.path)
+                if (!same_dn(dn, m.group.dn)) names.push_back(rdn_value(dn));
+            names.push_back(m.group.name.empty() ? rdn_value(m.group.dn) : m.group.name);
+            if (m.via == directory::MembershipVia::primary) names.back() += " (primary group)";
+            return names;
+        }
+    }
+    return std::vector<std::string>{};
 }
 
 DirResult<directory::User> DirectoryAuthority::account(const std::string& account) {

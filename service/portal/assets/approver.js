@@ -49,6 +49,8 @@ function decisionCard(request, context) {
     el("h2", {}, request.entry_display_name + " for " + requester.display_name),
     el("dl", { class: "facts" },
       el("dt", { text: "Requester" }), el("dd", { text: requester.display_name + " (" + requester.name + ")" }),
+      el("dt", { text: "Eligible through" }), el("dd", { id: id("path"),
+        text: (request.requester_eligible_through || []).join(" → ") || "–" }),
       el("dt", { text: "Reason" }), el("dd", { text: request.reason || "–" }),
       el("dt", { text: "Ticket" }), el("dd", { text: request.ticket || "–" }),
       el("dt", { text: "Window" }), el("dd", {}, request.start ? when(request.start) : "from approval",

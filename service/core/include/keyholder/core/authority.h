@@ -77,6 +77,13 @@ public:
         return manager(who, Freshness::live);
     }
     /// members_of_any: who is in the groups (lists: may be cached).
+    /// membership_path: how `who` is in the first of `groups` they are in, as group
+    /// names from the one they are a direct member of up to it ("Operators",
+    /// "Tier0 Operators"); empty when in none. Cached: for people to read, never a grant.
+    DirResult<std::vector<std::string>> membership_path(const Principal& who, const std::vector<std::string>& groups) {
+        call("membership_path");
+        return path_to(who, groups);
+    }
     DirResult<std::vector<Principal>> members_of_any(const std::vector<std::string>& groups) {
         call("members_of_any");
         return members(groups);
@@ -112,6 +119,10 @@ protected:
                                           Freshness freshness) = 0;
     virtual DirResult<std::optional<Principal>> manager(const Principal& who, Freshness freshness) = 0;
     virtual DirResult<std::vector<Principal>> members(const std::vector<std::string>& groups) = 0;
+    /// path_to: (membership_path) a directory without group paths answers empty.
+    virtual DirResult<std::vector<std::string>> path_to(const Principal&, const std::vector<std::string>&) {
+        return std::vector<std::string>{};
+    }
     virtual DirResult<void> write_enabled(const std::string& account, bool enabled) = 0;
     virtual DirResult<void> write_password(const std::string& account, const std::string& password) = 0;
     virtual DirResult<void> write_member(const std::string& group, const Principal& who, bool add) = 0;
@@ -133,6 +144,7 @@ protected:
                                   Freshness freshness) override;
     DirResult<std::optional<Principal>> manager(const Principal& who, Freshness freshness) override;
     DirResult<std::vector<Principal>> members(const std::vector<std::string>& groups) override;
+    DirResult<std::vector<std::string>> path_to(const Principal& who, const std::vector<std::string>& groups) override;
     DirResult<void> write_enabled(const std::string& account, bool enabled) override;
     DirResult<void> write_password(const std::string& account, const std::string& password) override;
     DirResult<void> write_member(const std::string& group, const Principal& who, bool add) override;
