@@ -4,7 +4,12 @@
 namespace keyholder::store {
 
 std::string request_view_sql(const RequestViewQuery& q) {
-    const std::string key = q.sort == RequestViewQuery::Sort::requested_at ? "r.requested_at" : "r.id";
+    using Sort = RequestViewQuery::Sort;
+    const std::string key = q.sort == Sort::requested_at ? "r.requested_at"
+                            : q.sort == Sort::id         ? "r.id"
+                            : q.sort == Sort::entry      ? "e.name"
+                            : q.sort == Sort::requester  ? "r.requester_name"
+                                                         : "r.state";
     const std::string direction = q.descending ? "DESC" : "ASC";
     std::string where;
     auto add = [&](const std::string& condition) { where += (where.empty() ? " WHERE " : " AND ") + condition; };
@@ -48,7 +53,7 @@ std::vector<RequestViewRow> query_request_view(Connection& db, const RequestView
     if (q.state) bind(":state", *q.state);
     if (q.takeback) bind(":takeback", *q.takeback);
     if (q.after) {
-        bind(":after_key", q.after->first);
+        std::visit([&](const auto& key) { bind(":after_key", key); }, q.after->first);
         bind(":after_id", q.after->second);
     }
     bind(":limit", static_cast<int64_t>(q.limit));

@@ -692,6 +692,29 @@ TEST_F(Api, TheCheckoutRequestsViewFiltersPagesAndMatchesTheCsv) {
                      ->getObject(0);
     EXPECT_EQ(first->getValue<int64_t>("request_id"), carols.back()) << "-id: the newest first";
     EXPECT_FALSE(first->isNull("checkout_id"));
+    // Sorted by requester (text keyset), one to a page: every row once, in order.
+    std::vector<std::pair<std::string, int64_t>> by_requester;
+    std::string cursor;
+    for (int page = 0; page < 500; ++page) {
+        auto o =
+            parse(call("dave", "GET", "/api/v1/checkout-requests",
+                       "/api/v1/checkout-requests?sort=requester&limit=1" + (cursor.empty() ? "" : "&after=" + cursor))
+                      .body);
+        ASSERT_TRUE(o);
+        auto rows = o->getArray("rows");
+        for (size_t i = 0; i < rows->size(); ++i) {
+            auto row = rows->getObject(static_cast<unsigned>(i));
+            by_requester.emplace_back(row->getObject("requester")->getValue<std::string>("name"),
+                                      row->getValue<int64_t>("request_id"));
+        }
+        if (o->isNull("next")) break;
+        cursor = o->getValue<std::string>("next");
+    }
+    EXPECT_TRUE(std::is_sorted(by_requester.begin(), by_requester.end()));
+    EXPECT_EQ(static_cast<int64_t>(by_requester.size()), count_rows("requests"));
+    EXPECT_EQ(
+        call("dave", "GET", "/api/v1/checkout-requests", "/api/v1/checkout-requests?sort=requester&after=!!.3").status,
+        400);
 
     // The audit trail: auditors only; pages newest first; the chain verifies.
     EXPECT_EQ(call("bob", "GET", "/api/v1/audit", "/api/v1/audit").status, 403);

@@ -2,10 +2,13 @@
 // their decisions and check-out, filtered and keyset-paged on the server. The same
 // filters on GET /api/v1/reports/checkout-requests.csv give exactly these rows.
 #include <charconv>
+#include <map>
+#include <variant>
 
 #include "api_internal.h"
 #include "keyholder/store/request_view.h"
 #include "keyholder/text/text.h"
+#include "keyholder/util/encoding.h"
 
 namespace keyholder::api::detail {
 namespace {
@@ -26,6 +29,7 @@ public:
     void list(Request& request, Response& response) {
         access.require_auditor(request.caller(), "the check-out requests view is for auditors and admins");
         store::RequestViewQuery query;
+        std::optional<std::string> after;
         for (const auto& [key, value] : request.query) {
             if (key == "from" || key == "to") {
                 auto t = value.size() == 10 ? http::parse_iso8601(value + "T00:00:00Z") : http::parse_iso8601(value);
@@ -46,18 +50,18 @@ public:
             } else if (key == "sort") {
                 query.descending = value.starts_with("-");
                 const std::string column = query.descending ? value.substr(1) : value;
-                if (column == "requested_at")
-                    query.sort = store::RequestViewQuery::Sort::requested_at;
-                else if (column == "id")
-                    query.sort = store::RequestViewQuery::Sort::id;
-                else
-                    bad(key, "requested_at, -requested_at, id or -id");
+                using Sort = store::RequestViewQuery::Sort;
+                static const std::map<std::string, Sort> columns{{"requested_at", Sort::requested_at},
+                                                                 {"id", Sort::id},
+                                                                 {"entry", Sort::entry},
+                                                                 {"requester", Sort::requester},
+                                                                 {"state", Sort::state}};
+                auto it = columns.find(column);
+                if (it == columns.end())
+                    bad(key, "requested_at, id, entry, requester or state, '-' first for descending");
+                query.sort = it->second;
             } else if (key == "after") {
-                const size_t dot = value.find('.');
-                auto sort_key = number(std::string_view(value).substr(0, dot));
-                auto id = dot == std::string::npos ? std::nullopt : number(std::string_view(value).substr(dot + 1));
-                if (!sort_key || !id) bad(key, "the next cursor of the page before");
-                query.after = {*sort_key, *id};
+                after = value; // read once the sort is known
             } else if (key == "limit") {
                 auto limit = number(value);
                 if (!limit || *limit < 1 || *limit > 200) bad(key, "1..200");
@@ -66,6 +70,7 @@ public:
                 throw HttpError(400, "bad_parameter", "unknown parameter '" + text::printable(key, 64) + "'");
             }
         }
+        if (after) query.after = cursor(*after, text_sort(query.sort));
         auto core = ctx.pool.borrow();
         // One more than a page: whether there is a next one.
         const int limit = query.limit;
@@ -80,8 +85,16 @@ public:
         o.set("rows", list);
         if (more) {
             const auto& last = rows.back();
-            const int64_t key = query.sort == store::RequestViewQuery::Sort::id ? last.request_id : last.requested_at;
-            o.set("next", std::to_string(key) + "." + std::to_string(last.request_id));
+            using Sort = store::RequestViewQuery::Sort;
+            std::string key;
+            switch (query.sort) {
+            case Sort::requested_at: key = std::to_string(last.requested_at); break;
+            case Sort::id: key = std::to_string(last.request_id); break;
+            case Sort::entry: key = util::base64url(last.entry); break;
+            case Sort::requester: key = util::base64url(last.requester); break;
+            case Sort::state: key = util::base64url(last.state); break;
+            }
+            o.set("next", key + "." + std::to_string(last.request_id));
         } else {
             o.set("next", Poco::Dynamic::Var());
         }
@@ -89,6 +102,28 @@ public:
     }
 
 private:
+    static bool text_sort(store::RequestViewQuery::Sort sort) {
+        using Sort = store::RequestViewQuery::Sort;
+        return sort == Sort::entry || sort == Sort::requester || sort == Sort::state;
+    }
+
+    // cursor: "KEY.ID" from the page before; KEY is a number, or base64url text for
+    // the text sorts.
+    static std::pair<std::variant<int64_t, std::string>, int64_t> cursor(const std::string& value, bool text) {
+        const size_t dot = value.rfind('.');
+        auto id = dot == std::string::npos ? std::nullopt : number(std::string_view(value).substr(dot + 1));
+        const std::string key = dot == std::string::npos ? value : value.substr(0, dot);
+        if (!id) bad("after", "the next cursor of the page before");
+        if (text) {
+            auto decoded = key.empty() ? std::optional<std::string>("") : util::unbase64url(key);
+            if (!decoded) bad("after", "the next cursor of the page before");
+            return {*decoded, *id};
+        }
+        auto number_key = number(key);
+        if (!number_key) bad("after", "the next cursor of the page before");
+        return {*number_key, *id};
+    }
+
     [[noreturn]] static void bad(const std::string& key, const std::string& want) {
         throw HttpError(400, "bad_parameter", "'" + key + "' must be " + want);
     }

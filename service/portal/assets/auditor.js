@@ -15,7 +15,9 @@ export async function showCheckoutRequests(main) {
   const stateSelect = el("select", { name: "state", id: "filter-state" }, el("option", { value: "" }, "any"));
   for (const state of STATES) stateSelect.append(el("option", { value: state }, state));
   const sortSelect = el("select", { name: "sort", id: "filter-sort" },
-    el("option", { value: "-requested_at" }, "newest first"), el("option", { value: "requested_at" }, "oldest first"));
+    el("option", { value: "-requested_at" }, "newest first"), el("option", { value: "requested_at" }, "oldest first"),
+    el("option", { value: "requester" }, "by requester"), el("option", { value: "entry" }, "by entry"),
+    el("option", { value: "state" }, "by state"));
   const form = el("form", { class: "row filters", id: "filters" },
     el("label", {}, "From", el("input", { type: "date", name: "from", id: "filter-from" })),
     el("label", {}, "To", el("input", { type: "date", name: "to", id: "filter-to" })),

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "keyholder/store/sqlite.h"
@@ -23,10 +24,13 @@ struct RequestViewQuery {
     std::optional<std::string> approver_sid;
     std::optional<std::string> state;
     std::optional<std::string> takeback; ///< an ended check-out whose take-back is pending or failed
-    enum class Sort { requested_at, id } sort = Sort::requested_at;
+    /// Sort: requested_at and id are read off an index; entry, requester and state
+    /// sort the filtered rows (fast with a filter, a full sort without one).
+    enum class Sort { requested_at, id, entry, requester, state } sort = Sort::requested_at;
     bool descending = true; ///< newest first
-    /// after: the sort value and id of the previous page's last row.
-    std::optional<std::pair<int64_t, int64_t>> after;
+    /// after: the sort value (a number, or text for entry / requester / state) and the
+    /// id of the previous page's last row.
+    std::optional<std::pair<std::variant<int64_t, std::string>, int64_t>> after;
     int limit = 50;
 };
 
