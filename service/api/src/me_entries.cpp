@@ -2,6 +2,7 @@
 // (admins) setting an entry's secret.
 #include "api_internal.h"
 #include "keyholder/http/json.h"
+#include "keyholder/store/checkouts.h"
 #include "keyholder/text/text.h"
 
 namespace keyholder::api::detail {
@@ -46,6 +47,15 @@ public:
             e->set("display_name", entry.display_name);
             e->set("description", entry.description);
             e->set("may_request", *may);
+            // Free now: no check-out in its window and no take-back still running (an
+            // exclusive entry refuses a request for a window that overlaps either).
+            const auto entry_id = store::entry_id_by_name(core.store(), name);
+            const int64_t now = ctx.clock.now();
+            const bool busy =
+                entry_id &&
+                (store::count_unfinished_takebacks(core.store(), *entry_id) > 0 ||
+                 (policy.exclusive && store::count_overlapping_checkouts(core.store(), *entry_id, now, now + 1) > 0));
+            e->set("available_now", !busy);
             Array::Ptr kinds = new Array;
             for (auto kind : entry.release)
                 kinds->add(kind == config::ReleaseKind::password ? "password"

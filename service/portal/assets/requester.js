@@ -67,6 +67,8 @@ function entryCard(entry, context) {
     el("h2", { id: id("title"), text: entry.display_name }),
     entry.description ? el("p", { class: "muted", text: entry.description }) : null,
     el("dl", { class: "facts" },
+      el("dt", { text: "Now" }), el("dd", { id: id("available"),
+        text: entry.available_now ? "free" : "in use (a request may start after the current window)" }),
       el("dt", { text: "At most" }), el("dd", { text: duration(policy.max_duration_seconds) }),
       el("dt", { text: "Releases" }), el("dd", { text: entry.release.join(", ") }),
       el("dt", { text: "Approvers" }), approvers),
