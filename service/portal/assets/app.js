@@ -31,7 +31,13 @@ const sections = [
     allowed: (roles) => roles.includes("auditor"),
   },
   { hash: "#/audit", title: "Audit trail", show: showAuditTrail, allowed: (roles) => roles.includes("auditor") },
-  { hash: "#/admin", title: "Administration", show: showAdministration, allowed: (roles) => roles.includes("admin") },
+  {
+    hash: "#/admin",
+    title: "Administration",
+    show: showAdministration,
+    allowed: (roles) => roles.includes("admin"),
+    watch: "/api/v1/checkout-requests?state=active&limit=200",
+  },
 ];
 
 async function start() {
