@@ -133,6 +133,16 @@ public:
 
 constexpr int64_t kStart = 1'800'000'000;
 
+// RecordingMailer: keeps every mail the outbox worker sends.
+struct RecordingMailer : notify::Mailer {
+    std::vector<notify::Mail> mails;
+    notify::Delivery deliver(const notify::Mail& mail) override {
+        mails.push_back(mail);
+        return {notify::Delivery::Result::sent, "recorded"};
+    }
+    [[nodiscard]] std::string describe() const override { return "recording"; }
+};
+
 class CoreCheckout : public ::testing::Test {
 protected:
     void SetUp() override {
@@ -189,6 +199,13 @@ account = da-vaulted
         service_ = std::make_unique<core::CheckoutService>(*config_, db(), authority_, clock_, vault_.get());
     }
     store::Connection& db() { return opened_->connection; }
+    // send_outbox: one pass of the outbox worker with the built-in templates.
+    notify::OutboxPass send_outbox(notify::Mailer& mailer) {
+        const auto links = core::LinkSigner(std::vector<unsigned char>(32, 7));
+        const auto templates = notify::Templates::builtin();
+        notify::OutboxWorker worker(*config_, db(), mailer, templates, links, clock_);
+        return worker.run_due();
+    }
     int64_t count(const std::string& sql) {
         auto s = db().prepare(sql);
         s.step();
@@ -455,18 +472,8 @@ TEST_F(CoreCheckout, AnApproverMayGrantAShorterWindowThanAsked) {
               1);
 
     // The requester's mail says so.
-    struct Recording : notify::Mailer {
-        std::vector<notify::Mail> mails;
-        notify::Delivery deliver(const notify::Mail& mail) override {
-            mails.push_back(mail);
-            return {notify::Delivery::Result::sent, "recorded"};
-        }
-        [[nodiscard]] std::string describe() const override { return "recording"; }
-    } mailer;
-    auto links = core::LinkSigner(std::vector<unsigned char>(32, 7));
-    const auto templates = notify::Templates::builtin();
-    notify::OutboxWorker worker(*config_, db(), mailer, templates, links, clock_);
-    EXPECT_EQ(worker.run_due().incomplete, 0);
+    RecordingMailer mailer;
+    EXPECT_EQ(send_outbox(mailer).incomplete, 0);
     bool told = false;
     for (const auto& mail : mailer.mails)
         if (mail.subject.find("is yours until") != std::string::npos)
@@ -522,18 +529,8 @@ TEST_F(CoreCheckout, EveryNoticeKindRendersEveryField) {
     clock_.advance(9h);
     service_->run_due(); // request_lapsed (and the scheduled window starts)
 
-    struct Recording : notify::Mailer {
-        std::vector<notify::Mail> mails;
-        notify::Delivery deliver(const notify::Mail& mail) override {
-            mails.push_back(mail);
-            return {notify::Delivery::Result::sent, "recorded"};
-        }
-        [[nodiscard]] std::string describe() const override { return "recording"; }
-    } mailer;
-    auto links = core::LinkSigner(std::vector<unsigned char>(32, 7));
-    const auto templates = notify::Templates::builtin();
-    notify::OutboxWorker worker(*config_, db(), mailer, templates, links, clock_);
-    const auto pass = worker.run_due();
+    RecordingMailer mailer;
+    const auto pass = send_outbox(mailer);
     EXPECT_EQ(pass.incomplete, 0) << "a mail was sent with an empty placeholder (the log names it)";
     EXPECT_EQ(pass.failed, 0);
     std::set<std::string> kinds;

@@ -4,8 +4,8 @@
 namespace keyholder::api::detail {
 
 Access::Roles Access::roles(const http::Identity& who, core::Freshness freshness) {
-    Roles roles;
     if (freshness == core::Freshness::live) {
+        Roles roles;
         auto standing = ctx_.authority.standing_live(who.id, ctx_.config.service.admin_groups);
         if (!standing) directory_down(ctx_, standing.error());
         roles.admin = standing->principal.enabled && standing->member;
@@ -13,12 +13,17 @@ Access::Roles Access::roles(const http::Identity& who, core::Freshness freshness
     }
     auto principal = ctx_.authority.resolve(who.id);
     if (!principal) directory_down(ctx_, principal.error());
-    if (!principal->enabled) return roles;
-    auto admin = ctx_.authority.in_any(*principal, ctx_.config.service.admin_groups);
+    return seeing_roles(*principal);
+}
+
+Access::Roles Access::seeing_roles(const core::Principal& principal) {
+    Roles roles;
+    if (!principal.enabled) return roles;
+    auto admin = ctx_.authority.in_any(principal, ctx_.config.service.admin_groups);
     if (!admin) directory_down(ctx_, admin.error());
     roles.admin = *admin;
     if (!roles.admin && !ctx_.config.service.auditor_groups.empty()) {
-        auto auditor = ctx_.authority.in_any(*principal, ctx_.config.service.auditor_groups);
+        auto auditor = ctx_.authority.in_any(principal, ctx_.config.service.auditor_groups);
         if (!auditor) directory_down(ctx_, auditor.error());
         roles.auditor = *auditor;
     }
@@ -27,7 +32,9 @@ Access::Roles Access::roles(const http::Identity& who, core::Freshness freshness
 }
 
 Access::Roles Access::all_roles(const http::Identity& who) {
-    Roles roles = this->roles(who);
+    auto principal = ctx_.authority.resolve(who.id);
+    if (!principal) directory_down(ctx_, principal.error());
+    Roles roles = seeing_roles(*principal);
     // requester: may request at least one configured entry; approver: in an approver
     // group of a stage of one (a manager who approves only as the requester's manager
     // is not listed: that depends on who asks).
@@ -38,8 +45,6 @@ Access::Roles Access::all_roles(const http::Identity& who) {
         for (const auto& stage : policy.stages)
             approver_groups.insert(approver_groups.end(), stage.approver_groups.begin(), stage.approver_groups.end());
     }
-    auto principal = ctx_.authority.resolve(who.id);
-    if (!principal) directory_down(ctx_, principal.error());
     auto in = [&](const std::vector<std::string>& groups) {
         if (!principal->enabled || groups.empty()) return false;
         auto member = ctx_.authority.in_any(*principal, groups);

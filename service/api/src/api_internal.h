@@ -73,6 +73,7 @@ public:
     void require_auditor(const http::Identity& who, const std::string& what);
 
 private:
+    Roles seeing_roles(const core::Principal& principal); ///< auditor and admin of a resolved person
     ApiContext& ctx_;
 };
 

@@ -92,13 +92,7 @@ SignOn::~SignOn() = default;
 
 http::Identity SignOn::sign_on(const http::Request& request,
                                std::vector<std::pair<std::string, std::string>>& answer_headers) {
-    if (int64_t wait = limiter_.blocked(request.client); wait > 0) {
-        HttpError e(429, "too_many_failures",
-                    "too many failed sign-ons from " + request.client + "; try again in " + std::to_string(wait) +
-                        " s");
-        e.headers.emplace_back("Retry-After", std::to_string(wait));
-        throw e;
-    }
+    refuse_if_blocked(request);
     const std::string authorization = request.header("Authorization");
     if (authorization.empty() && sessions_)
         if (auto cookie = request.cookie(kSessionCookie)) return from_session(request, *cookie);
@@ -110,6 +104,16 @@ http::Identity SignOn::sign_on(const http::Request& request,
     if (scheme == "basic" && settings_.basic) return basic(request, value);
     challenge(request, "unsupported_scheme", "sign on with " + std::string(acceptor_ ? "Negotiate or " : "") + "Basic",
               "");
+}
+
+void SignOn::refuse_if_blocked(const http::Request& request) {
+    if (int64_t wait = limiter_.blocked(request.client); wait > 0) {
+        HttpError e(429, "too_many_failures",
+                    "too many failed sign-ons from " + request.client + "; try again in " + std::to_string(wait) +
+                        " s");
+        e.headers.emplace_back("Retry-After", std::to_string(wait));
+        throw e;
+    }
 }
 
 void SignOn::challenge(const http::Request& request, const std::string& code, const std::string& message,
@@ -210,13 +214,7 @@ http::Identity SignOn::basic(const http::Request& request, const std::string& cr
 
 http::Identity SignOn::password_sign_on(const http::Request& request, const std::string& login,
                                         const std::string& password) {
-    if (int64_t wait = limiter_.blocked(request.client); wait > 0) {
-        HttpError e(429, "too_many_failures",
-                    "too many failed sign-ons from " + request.client + "; try again in " + std::to_string(wait) +
-                        " s");
-        e.headers.emplace_back("Retry-After", std::to_string(wait));
-        throw e;
-    }
+    refuse_if_blocked(request);
     if (!settings_.basic) throw HttpError(403, "password_sign_on_off", "sign-on with a password is turned off");
     const bool private_channel = request.secure || (request.raw && request.raw->serverAddress().host().isLoopback());
     if (!private_channel) throw HttpError(403, "password_needs_tls", "passwords are accepted over TLS only");

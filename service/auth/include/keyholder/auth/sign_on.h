@@ -121,6 +121,8 @@ private:
     http::Identity check_password(const http::Request& request, const std::string& login, const std::string& password,
                                   const std::string& method);
     http::Identity from_session(const http::Request& request, const std::string& cookie);
+    /// refuse_if_blocked: 429 with Retry-After while the client has failed too often.
+    void refuse_if_blocked(const http::Request& request);
     [[noreturn]] void challenge(const http::Request& request, const std::string& code, const std::string& message,
                                 const std::string& method);
     [[noreturn]] void unavailable(const directory::DirectoryError& error);
