@@ -4,6 +4,7 @@
 // bob reads the credential and checks in; the password in AD has changed.
 #include <gtest/gtest.h>
 
+#include <iostream>
 #include <regex>
 #include <thread>
 
@@ -136,6 +137,25 @@ TEST_F(NegotiateEndToEnd, RequestApproveRetrieveCheckInWithKerberosTickets) {
     EXPECT_EQ(me.status, 200) << me.body;
     EXPECT_NE(me.body.find("\"name\":\"bob\""), std::string::npos) << me.body;
     EXPECT_NE(me.body.find("\"signed_on_with\":\"session\""), std::string::npos) << me.body;
+
+    // The same in Chromium: the portal signs bob on silently where the address is in
+    // the browser's Negotiate allow-list, and shows its form where it is not.
+    const std::string host = url_.substr(7, url_.rfind(':') - 7);
+    const auto shot = dir_.path() / "negotiate-signed-on.png";
+    auto browser = keyholder::testing::run(
+        "/usr/bin/python3",
+        {std::string(KEYHOLDER_SOURCE_DIR) + "/tests/e2e/negotiate-in-browser", url_, host, shot.string()},
+        [&] {
+            auto e = bob;
+            e["HOME"] = dir_.path().string();
+            return e;
+        }(),
+        120s);
+    EXPECT_EQ(browser.status, 0) << browser.out << browser.err << daemon_->err();
+    std::cout << browser.out;
+    EXPECT_NE(browser.out.find("negotiate in the browser: ok"), std::string::npos) << browser.out << browser.err;
+    EXPECT_TRUE(std::regex_search(daemon_->err(), std::regex("session started for bob from [0-9.]+ \\(negotiate\\)")))
+        << daemon_->err();
 
     auto whoami = cli(bob, {"whoami"});
     ASSERT_EQ(whoami.status, 0) << whoami.out << whoami.err;

@@ -7,6 +7,7 @@
 // build/tests/e2e/portal-screenshots.
 #include <gtest/gtest.h>
 
+#include <iostream>
 #include <regex>
 #include <thread>
 
@@ -101,6 +102,7 @@ TEST(Portal, RequestApproveShorterRevealAndCheckInInChromium) {
                         {"LDAPTLS_CACERT", dc.ca_file().string()}},
                        240s);
     EXPECT_EQ(browser.status, 0) << browser.out << browser.err << daemon.err();
+    std::cout << browser.out; // one line per step
     EXPECT_NE(browser.out.find("portal flow: ok"), std::string::npos) << browser.out << browser.err;
 
     // What the browser did, as the API records it.

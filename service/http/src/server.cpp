@@ -454,6 +454,11 @@ Server::Server(const config::HttpSection& settings, Readiness readiness, const R
     impl_->tls = make_tls_context(settings);
     Poco::Net::ServerSocket socket = make_socket(settings);
     impl_->bound = socket.address();
+    // A page served from the listening address itself is same-origin too (the default
+    // public_url names port 0 when the port is picked at bind time).
+    if (auto origin = origin_of(std::string(settings.tls() ? "https://" : "http://") + impl_->bound.toString());
+        !origin.empty())
+        impl_->gate.origins.insert(origin);
     detail::FrontSettings front;
     front.limits = {static_cast<size_t>(settings.max_header_bytes) + kMaxRequestLine, settings.max_body_bytes};
     front.request_timeout = settings.read_timeout;

@@ -57,18 +57,35 @@ async function start() {
   setInterval(watchCurrent, 5000);
 }
 
-// watchCurrent: redraws the open section when what it shows changed on the server
-// (decided, started, ended elsewhere), unless the person is typing in it.
+// live: what the open section watches — a GET path (a function: it may follow the
+// section's filters) and what to do when its answer changes on the server.
+let live = null;
+
+// watchCurrent: polls the open section's path with If-None-Match (nothing moves while
+// nothing changed) and lets the section redraw when it did (decided, started, ended
+// elsewhere).
 async function watchCurrent() {
-  const section = sections.find((s) => s.hash === location.hash && s.allowed(me.roles));
-  if (!section || !section.watch) return;
-  const typing = [...main.querySelectorAll("input, textarea")].some((f) => f.value !== "") ||
-    (document.activeElement && main.contains(document.activeElement) && document.activeElement.matches("input, textarea, select"));
+  const watching = live;
+  if (!watching) return;
   try {
-    if ((await changed(section.watch)) && !typing) route(false);
+    if ((await changed(watching.path())) && live === watching) watching.onChange();
   } catch (e) {
     if (e instanceof ApiError && e.status === 401) showLogin("Your session has ended: sign on again.");
   }
+}
+
+// watch: makes `path` the open section's live path; what it answered when the section
+// last fetched it with show (its ETag) is what later polls compare with.
+function watch(path, onChange) {
+  live = { path, onChange };
+}
+
+// typing: whether the person has started filling in a field of the open section
+// (a whole redraw would lose it).
+function typing() {
+  return [...main.querySelectorAll("input, textarea")].some((f) => f.value !== "") ||
+    (document.activeElement && main.contains(document.activeElement) &&
+      document.activeElement.matches("input, textarea, select"));
 }
 
 // existingSession: the cookie's session, else a silent Negotiate sign-on (where it is
@@ -77,10 +94,16 @@ async function existingSession() {
   const session = await call("GET", "/api/v1/session");
   if (session.signed_on) return session;
   if (!session.negotiate) return null;
-  try {
-    return await call("POST", "/api/v1/session/negotiate");
-  } catch (e) {
-    if (!(e instanceof ApiError) || e.status >= 500) throw e;
+  // Twice: Chromium on Linux loads its Kerberos library only after it has seen a first
+  // Negotiate challenge (it restarts its network service for it), so on a browser's
+  // first visit only the second attempt can carry a ticket.
+  for (const pause of [0, 1500]) {
+    await new Promise((resolve) => setTimeout(resolve, pause));
+    try {
+      return await call("POST", "/api/v1/session/negotiate");
+    } catch (e) {
+      if (!(e instanceof ApiError) || e.status >= 500) throw e;
+    }
   }
   return null;
 }
@@ -150,9 +173,14 @@ async function route(focus = true) {
     else a.removeAttribute("aria-current");
   }
   clear(main).append(el("p", { class: "loading", text: "Loading…" }));
+  live = null;
   try {
-    if (section.watch) await changed(section.watch); // what is shown now: later polls compare with it
-    await section.show(main, { me, refresh: () => route(), counts: refreshCounts });
+    // A section with a fixed path is redrawn whole when it changes; others call watch.
+    if (section.watch) {
+      await changed(section.watch); // what is shown now: later polls compare with it
+      watch(() => section.watch, () => typing() || route(false));
+    }
+    await section.show(main, { me, refresh: () => route(), counts: refreshCounts, watch });
   } catch (e) {
     if (e instanceof ApiError && e.status === 401) return showLogin("Your session has ended: sign on again.");
     clear(main).append(el("p", { class: "error", role: "alert", text: e.message }));

@@ -1,9 +1,10 @@
-// The auditor's audit trail: the latest events in pages, and the hash chain verified
-// on request (every event checked now, with the head hash to compare with an export).
-import { call } from "./api.js";
+// The auditor's audit trail: the latest events in pages (new events show by themselves
+// while only the first page is open), and the hash chain verified on request (every
+// event checked now, with the head hash to compare with an export).
+import { call, show } from "./api.js";
 import { clear, el, when } from "./util.js";
 
-export async function showAuditTrail(main) {
+export async function showAuditTrail(main, context) {
   clear(main).append(el("h1", { text: "Audit trail" }));
   const result = el("div", { id: "verification", role: "status" });
   const verify = el("button", { type: "button", id: "verify-chain", onclick: async () => {
@@ -27,8 +28,14 @@ export async function showAuditTrail(main) {
   main.append(el("div", { class: "row" }, verify), result,
     el("div", { class: "table-wrap" }, el("table", { id: "audit-table" }, el("thead", {}, head), body)), more);
   let next = null;
-  const load = async () => {
-    const page = await call("GET", "/api/v1/audit" + (next ? "?before=" + next : ""));
+  let pages = 0;
+  const load = async (fresh) => {
+    const page = fresh ? await show("/api/v1/audit") : await call("GET", "/api/v1/audit?before=" + next);
+    if (fresh) {
+      clear(body);
+      pages = 0;
+    }
+    pages += 1;
     for (const e of page.events)
       body.append(el("tr", { id: "event-" + e.seq }, el("td", { text: e.seq }), el("td", {}, when(e.at)),
         el("td", { text: e.actor }), el("td", { text: e.action }), el("td", { text: e.subject }),
@@ -36,6 +43,7 @@ export async function showAuditTrail(main) {
     next = page.next;
     more.hidden = !next;
   };
-  more.addEventListener("click", load);
-  await load();
+  more.addEventListener("click", () => load(false));
+  await load(true);
+  context.watch(() => "/api/v1/audit", () => pages === 1 && load(true));
 }

@@ -1,13 +1,14 @@
 // The auditor's section: the check-out requests view — filters applied by the server
 // (time range, entry, requester, approver, state), newest or oldest first, keyset
 // pages, and the CSV of exactly the filtered rows (the checkout-requests report with
-// the same filters).
-import { call } from "./api.js";
+// the same filters). The first page follows changes on the server by itself; deeper
+// pages say that something changed instead of jumping back.
+import { call, show } from "./api.js";
 import { clear, duration, el, stateBadge, when } from "./util.js";
 
 const STATES = ["pending", "approved", "active", "ended", "denied", "cancelled", "lapsed"];
 
-export async function showCheckoutRequests(main) {
+export async function showCheckoutRequests(main, context) {
   const { entries } = await call("GET", "/api/v1/entries?all=true");
   clear(main).append(el("h1", { text: "Check-out requests" }));
   const entrySelect = el("select", { name: "entry", id: "filter-entry" }, el("option", { value: "" }, "any"));
@@ -31,9 +32,13 @@ export async function showCheckoutRequests(main) {
   const table = el("div", { class: "table-wrap" });
   const more = el("button", { type: "button", class: "secondary", id: "next-page", hidden: true }, "Next page");
   const error = el("p", { class: "error", role: "alert" });
-  main.append(form, el("p", {}, download), error, table, more);
+  const newer = el("p", { class: "notice", id: "requests-changed", role: "status", hidden: true },
+    "Requests changed since these pages were loaded. ",
+    el("button", { type: "button", class: "secondary", onclick: () => load(false) }, "Show the latest"));
+  main.append(form, el("p", {}, download), error, newer, table, more);
 
   let next = null;
+  let pages = 0;
   const filters = () => {
     const params = new URLSearchParams();
     for (const name of ["from", "to", "entry", "requester", "approver", "state"]) {
@@ -44,15 +49,27 @@ export async function showCheckoutRequests(main) {
     }
     return params;
   };
+  const pagePath = (after) => {
+    const params = filters();
+    params.set("sort", sortSelect.value);
+    if (after) params.set("after", after);
+    return "/api/v1/checkout-requests?" + params;
+  };
+  let firstPage = pagePath(null); // as last loaded: what the live update watches
   const load = async (append) => {
     error.textContent = "";
     const params = filters();
     download.href = "/api/v1/reports/checkout-requests.csv" + (params.toString() ? "?" + params : "");
-    params.set("sort", sortSelect.value);
-    if (append && next) params.set("after", next);
+    const path = pagePath(append ? next : null);
     try {
-      const page = await call("GET", "/api/v1/checkout-requests?" + params);
-      if (!append) clear(table).append(tableOf());
+      const page = await show(path);
+      if (!append) {
+        clear(table).append(tableOf());
+        newer.hidden = true;
+        pages = 0;
+        firstPage = path;
+      }
+      pages += 1;
       const body = table.querySelector("tbody");
       for (const row of page.rows) body.append(rowOf(row));
       next = page.next;
@@ -69,6 +86,7 @@ export async function showCheckoutRequests(main) {
   });
   more.addEventListener("click", () => load(true));
   await load(false);
+  context.watch(() => firstPage, () => (pages === 1 ? load(false) : (newer.hidden = false)));
 }
 
 function tableOf() {
