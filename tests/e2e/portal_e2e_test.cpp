@@ -43,7 +43,10 @@ TEST(Portal, RequestApproveShorterRevealAndCheckInInChromium) {
             "account = da-vault\nrotate_password = true\n"
             "[entry.breakglass]\ndisplay_name = Break-glass\npolicy = tier0\nrelease = enable\naccount = "
             "da-breakglass\n"
-            "[entry.tools]\ndisplay_name = Server tools\npolicy = tier0\nrelease = group\ngroup = Server Admins\n");
+            "[entry.tools]\ndisplay_name = Server tools\npolicy = tier0\nrelease = group\ngroup = Server Admins\n"
+            // Its account is not in AD: the rotation at its take-back fails.
+            "[entry.ghost]\ndisplay_name = Gone account\npolicy = tier0\nrelease = password\naccount = da-gone\n"
+            "rotate_password = true\n");
     ChildProcess daemon(KEYHOLDERD_PATH, {"--config", file.string()}, dir.path());
     int status = 0;
     for (int i = 0; i < 300 && status != 200; ++i) {
@@ -79,6 +82,27 @@ TEST(Portal, RequestApproveShorterRevealAndCheckInInChromium) {
     ASSERT_TRUE(std::regex_search(approved.body, checkout, std::regex(R"("id":([0-9]+),"release_state")")))
         << approved.body;
 
+    // A check-out whose take-back fails (no such account in AD), for dave's list of
+    // take-backs not done.
+    HttpCall ghost = secret;
+    ghost.url = url + "/api/v1/entries/ghost/secret";
+    ghost.body = R"({"secret":"Ghost-Pa55word!"})";
+    ASSERT_EQ(http_call(ghost).status, 200);
+    ghost = spare;
+    ghost.body = R"({"entry":"ghost","reason":"an account since deleted","ticket":"CHG-82","duration":"1h"})";
+    auto ghost_request = http_call(ghost);
+    ASSERT_EQ(ghost_request.status, 201) << ghost_request.body;
+    approve.url = url + "/api/v1/requests/2/approve";
+    auto ghost_approved = http_call(approve);
+    ASSERT_EQ(ghost_approved.status, 200) << ghost_approved.body;
+    std::smatch ghost_checkout;
+    ASSERT_TRUE(std::regex_search(ghost_approved.body, ghost_checkout, std::regex(R"("id":([0-9]+),"release_state")")));
+    HttpCall checkin = spare;
+    checkin.url = url + "/api/v1/checkouts/" + ghost_checkout[1].str() + "/checkin";
+    checkin.body = "{}";
+    auto checked_in = http_call(checkin);
+    ASSERT_EQ(checked_in.status, 200) << checked_in.body;
+
     // The page and its files: strict CSP, cacheable with an ETag.
     auto page = http_get(url + "/");
     ASSERT_EQ(page.status, 200);
@@ -96,7 +120,8 @@ TEST(Portal, RequestApproveShorterRevealAndCheckInInChromium) {
     const auto shots = std::filesystem::path(KEYHOLDER_BINARY_DIR) / "portal-screenshots";
     std::filesystem::remove_all(shots);
     auto browser = run("/usr/bin/python3",
-                       {(kSource / "tests/e2e/portal-in-browser").string(), url, shots.string(), checkout[1].str()},
+                       {(kSource / "tests/e2e/portal-in-browser").string(), url, shots.string(), checkout[1].str(),
+                        ghost_checkout[1].str()},
                        {{"HOME", dir.path().string()},
                         {"KEYHOLDER_DC_URI", dc.ldaps_uri()},
                         {"LDAPTLS_CACERT", dc.ca_file().string()}},
@@ -109,7 +134,9 @@ TEST(Portal, RequestApproveShorterRevealAndCheckInInChromium) {
     HttpCall show = secret;
     show.method = "GET";
     show.body.clear();
-    show.url = url + "/api/v1/requests/2"; // 1 is the break-glass one
+    std::smatch requested;
+    ASSERT_TRUE(std::regex_search(browser.out, requested, std::regex("sent to carol only: request ([0-9]+) pending")));
+    show.url = url + "/api/v1/requests/" + requested[1].str();
     show.basic_user = "bob";
     show.basic_password = "Bob-Pa55word!";
     auto shown = http_call(show);

@@ -27,7 +27,8 @@ export async function showAdministration(main, context) {
     list.append(el("section", { class: "card", id: "takeback-" + row.checkout_id },
       el("h2", {}, row.entry + " of " + row.requester.display_name),
       el("dl", { class: "facts" },
-        el("dt", { text: "Take-back" }), el("dd", { text: row.takeback + " after " + row.takeback_attempts + " attempts" }),
+        el("dt", { text: "Take-back" }), el("dd", { text: row.takeback + " after " + row.takeback_attempts +
+          (row.takeback_attempts === 1 ? " attempt" : " attempts") }),
         el("dt", { text: "Last error" }), el("dd", { text: row.takeback_error || "–" }),
         el("dt", { text: "Ended" }), el("dd", {}, when(row.actual_end)))));
   main.append(list);
