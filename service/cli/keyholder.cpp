@@ -24,6 +24,7 @@
 
 #include "keyholder/directory/directory.h"
 #include "keyholder/store/audit.h"
+#include "keyholder/store/backup.h"
 #include "keyholder/store/error.h"
 #include "keyholder/store/sqlite.h"
 #include <pwd.h>
@@ -40,6 +41,9 @@ using keyholder::cli::parse_options;
 constexpr const char* kUsageText = R"(usage: keyholder COMMAND [OPTIONS]
 
 Commands:
+  backup (--config FILE | --db FILE) OUT
+                      a consistent copy of the database while keyholderd runs
+                      (the keys are kept apart: back them up separately)
   audit verify (--db FILE | --config FILE)
                       walk the audit hash chain; name the first event that was
                       changed, removed or reordered (exit 1 then)
@@ -94,6 +98,66 @@ be shown by comparing with an earlier head (or an exported audit report).
   --db FILE       the SQLite database (opened read-only)
   --config FILE   take the database path from keyholder.ini
 )";
+
+constexpr const char* kBackupHelp = R"(usage: keyholder backup (--config FILE | --db FILE) OUT
+
+Copies the keyholder database into OUT, a new file (mode 0600), while keyholderd
+runs: SQLite's online backup, which starts over when keyholderd writes meanwhile, so
+OUT holds one committed state. The copy passes SQLite's integrity check and its audit
+chain verifies, or OUT is removed and the exit status is 3.
+The keys (master_key_file, link_key_file) are not in the database and not in OUT:
+back them up apart, and keep them apart, or a stolen backup reveals the secrets.
+
+  --config FILE   take the database path from keyholder.ini
+  --db FILE       the SQLite database
+)";
+
+int backup_command(std::span<const std::string> args) {
+    std::vector<std::string> rest;
+    std::vector<std::string> named;
+    for (size_t i = 0; i < args.size(); ++i) {
+        if (args[i].starts_with("-")) {
+            named.push_back(args[i]);
+            if (!args[i].contains('=') && args[i] != "--help" && args[i] != "-h" && i + 1 < args.size())
+                named.push_back(args[++i]);
+        } else {
+            rest.push_back(args[i]);
+        }
+    }
+    auto options = parse_options(named, {"db", "config"});
+    if (!options) return kUsage;
+    if (options->count("help")) {
+        std::cout << kBackupHelp;
+        return kOk;
+    }
+    if (rest.size() != 1 || options->count("db") == options->count("config")) {
+        std::cerr << kBackupHelp;
+        return kUsage;
+    }
+    std::filesystem::path db;
+    if (options->count("db")) {
+        db = options->at("db");
+    } else {
+        auto config = keyholder::config::load_config(options->at("config"));
+        if (!config) {
+            for (const auto& problem : config.error())
+                std::cerr << problem.to_string() << '\n';
+            return kFailed;
+        }
+        db = config->store.file;
+    }
+    try {
+        const auto copied = keyholder::store::backup_database(db, rest[0]);
+        std::cout << db.string() << " -> " << rest[0] << ": " << copied.pages << " pages, " << copied.events
+                  << " audit events (chain verified)"
+                  << (copied.restarts > 0 ? ", started over " + std::to_string(copied.restarts) + " times" : "")
+                  << "\nthe keys are not in it: back up master_key_file and link_key_file apart\n";
+        return kOk;
+    } catch (const keyholder::store::StoreError& e) {
+        std::cerr << "keyholder: backup failed: " << e.what() << '\n';
+        return kFailed;
+    }
+}
 
 int audit_verify(std::span<const std::string> args) {
     auto options = parse_options(args, {"db", "config"});
@@ -335,6 +399,7 @@ int main(int argc, char** argv) {
         std::cout << "keyholder 0.1.0\n";
         return kOk;
     }
+    if (args[0] == "backup") return backup_command(std::span<const std::string>(args).subspan(1));
     if (args[0] == "audit" && args.size() >= 2 && args[1] == "verify")
         return audit_verify(std::span<const std::string>(args).subspan(2));
     if (args[0] == "secret" && args.size() >= 2 && args[1] == "set")

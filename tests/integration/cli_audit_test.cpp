@@ -2,6 +2,9 @@
 // the first bad event named after a change, a removal or a swap done with raw SQL.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
+
 #include "keyholder/store/audit.h"
 #include "keyholder/store/store.h"
 #include "support/child_process.h"
@@ -68,6 +71,62 @@ TEST_F(AuditVerifyCommand, MissingDatabaseIsAnErrorNotASuccess) {
     auto result = run(kCli, {"audit", "verify", "--db", (dir_.path() / "nope.db").string()});
     EXPECT_EQ(result.status, 3);
     EXPECT_NE(result.err.find("nope.db"), std::string::npos) << result.err;
+}
+
+// keyholder backup while another connection keeps appending: the copy is one committed
+// state (its chain verifies, its events are a prefix of the source's), private, and
+// an existing file is never overwritten.
+TEST_F(AuditVerifyCommand, BackupWhileWritesGoOnIsOneCommittedStateAndPrivate) {
+    {
+        // Enough pages that the copy takes many steps (256 pages each).
+        auto opened = open_store(db_);
+        Transaction tx(opened.connection);
+        for (int i = 0; i < 20000; ++i)
+            append_audit_event(tx, {3000 + i, "system", "checkout.ended", "checkout:" + std::to_string(i),
+                                    "{\"padding\":\"" + std::string(200, 'x') + "\"}"});
+        tx.commit();
+    }
+    std::atomic<bool> stop{false};
+    std::atomic<int> written{0};
+    std::thread writer([&] {
+        auto opened = open_store(db_);
+        while (!stop) {
+            Transaction tx(opened.connection);
+            append_audit_event(tx, {9000, "system", "checkout.ended", "checkout:w", "{}"});
+            tx.commit();
+            ++written;
+            std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        }
+    });
+    const auto out = dir_.path() / "copy.db";
+    auto backup = run(kCli, {"backup", "--db", db_.string(), out.string()});
+    stop = true;
+    writer.join();
+    ASSERT_EQ(backup.status, 0) << backup.out << backup.err;
+    EXPECT_NE(backup.out.find("(chain verified)"), std::string::npos) << backup.out;
+    EXPECT_NE(backup.out.find("back up master_key_file and link_key_file apart"), std::string::npos);
+    EXPECT_GT(written.load(), 0);
+    EXPECT_EQ(std::filesystem::status(out).permissions() & std::filesystem::perms::all,
+              std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+    auto copied = run(kCli, {"audit", "verify", "--db", out.string()});
+    EXPECT_EQ(copied.status, 0) << copied.out;
+    // A prefix of the source: the copy's head is the source's event of the same number.
+    Connection copy = Connection::open(out);
+    auto count = copy.prepare("SELECT count(*), max(hash) FILTER (WHERE seq = (SELECT max(seq) FROM audit_events)) "
+                              "FROM audit_events");
+    ASSERT_TRUE(count.step());
+    const int64_t events = count.column_int64(0);
+    EXPECT_GE(events, 20005);
+    Connection source = Connection::open(db_);
+    auto same = source.prepare("SELECT hash FROM audit_events WHERE seq = ?");
+    same.bind(1, events);
+    ASSERT_TRUE(same.step());
+    EXPECT_EQ(same.column_text(0), count.column_text(1));
+
+    auto again = run(kCli, {"backup", "--db", db_.string(), out.string()});
+    EXPECT_EQ(again.status, 3);
+    EXPECT_NE(again.err.find("never overwrites"), std::string::npos) << again.err;
+    EXPECT_EQ(run(kCli, {"backup", "--db", db_.string()}).status, 2);
 }
 
 TEST(KeyholderCli, UsageErrorsExitTwo) {
