@@ -1,7 +1,11 @@
 // The CLI commands that talk to keyholderd's JSON API (see kRemoteUsage).
+#include <Poco/DateTimeFormat.h>
+#include <Poco/DateTimeFormatter.h>
+#include <Poco/DateTimeParser.h>
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
+#include <Poco/Timespan.h>
 
 #include <Poco/URI.h>
 
@@ -143,6 +147,16 @@ int finish(const Context& ctx, const ApiAnswer& answer, const std::function<void
     return kOk;
 }
 
+// plus_seconds: an ISO 8601 UTC time the API wrote, moved by `seconds`.
+std::string plus_seconds(const std::string& iso, int64_t seconds) {
+    int tz = 0;
+    Poco::DateTime at;
+    if (!Poco::DateTimeParser::tryParse(Poco::DateTimeFormat::ISO8601_FORMAT, iso, at, tz)) return iso;
+    at.makeUTC(tz);
+    at += Poco::Timespan(seconds, 0);
+    return Poco::DateTimeFormatter::format(at, "%Y-%m-%dT%H:%M:%SZ");
+}
+
 void print_request(const Object::Ptr& r, bool detail) {
     const auto requester = r->getObject("requester");
     std::cout << "request " << text(r, "id") << "  " << text(r, "entry") << "  " << text(r, "state");
@@ -155,9 +169,22 @@ void print_request(const Object::Ptr& r, bool detail) {
         std::cout << "  requester: " << text(requester, "display_name") << " (" << text(requester, "name") << ")\n"
                   << "  reason:    " << text(r, "reason") << '\n';
         if (!text(r, "ticket").empty()) std::cout << "  ticket:    " << text(r, "ticket") << '\n';
-        std::cout << "  requested: " << text(r, "requested_at") << " for "
-                  << config::format_duration(std::chrono::seconds(r->getValue<int64_t>("duration_seconds")))
-                  << (text(r, "start").empty() ? " from approval" : " from " + text(r, "start")) << '\n';
+        const std::string asked =
+            config::format_duration(std::chrono::seconds(r->getValue<int64_t>("duration_seconds")));
+        if (auto extends = r->getObject("extends")) {
+            // More time on another request's window, not a window of its own.
+            std::cout << "  requested: " << text(r, "requested_at") << ": extends request " << text(extends, "request")
+                      << " by " << asked
+                      << (text(r, "state") == "pending"
+                              ? ", to " +
+                                    plus_seconds(text(extends, "ends_at"), r->getValue<int64_t>("duration_seconds")) +
+                                    " (it ends " + text(extends, "ends_at") + " now)"
+                              : " (it ends " + text(extends, "ends_at") + ")")
+                      << '\n';
+        } else {
+            std::cout << "  requested: " << text(r, "requested_at") << " for " << asked
+                      << (text(r, "start").empty() ? " from approval" : " from " + text(r, "start")) << '\n';
+        }
         auto decisions = r->getArray("decisions");
         for (size_t i = 0; decisions && i < decisions->size(); ++i) {
             auto d = decisions->getObject(static_cast<unsigned>(i));
@@ -174,7 +201,10 @@ void print_request(const Object::Ptr& r, bool detail) {
     if (checkout) {
         std::cout << "  check-out " << text(checkout, "id") << ": " << text(checkout, "state") << ", "
                   << text(checkout, "starts_at") << " .. " << text(checkout, "ends_at");
-        if (!text(checkout, "end_reason").empty()) std::cout << " (" << text(checkout, "end_reason") << ")";
+        // The actual end, when it differs from the planned one (checked in, revoked).
+        if (!text(checkout, "ended_at").empty())
+            std::cout << ", ended " << text(checkout, "ended_at") << " ("
+                      << (text(checkout, "end_reason").empty() ? "ended" : text(checkout, "end_reason")) << ")";
         const std::string takeback = text(checkout, "takeback_state");
         if (takeback != "none") std::cout << ", take-back " << takeback;
         if (!text(checkout, "takeback_error").empty()) std::cout << ": " << text(checkout, "takeback_error");

@@ -195,7 +195,14 @@ bool end_checkout(Transaction& tx, int64_t id, EndReason reason, int64_t at) {
         "takeback_next_at = ? WHERE id = ? AND state IN ('scheduled', 'active')");
     Statement& s = *statement;
     s.bind(1, at).bind(2, to_text(reason)).bind(3, at).bind(4, id).run();
-    return tx.connection().changes() == 1;
+    if (tx.connection().changes() != 1) return false;
+    // Its extensions end with it: an approved one is over, one still waiting can no
+    // longer be granted (it lapses, and leaves the approvers' lists).
+    auto extensions = tx.connection().cached(
+        "UPDATE requests SET state = CASE state WHEN 'approved' THEN 'ended' ELSE 'lapsed' END, "
+        "decided_at = coalesce(decided_at, ?1) WHERE extends_checkout_id = ?2 AND state IN ('approved', 'pending')");
+    extensions->bind(1, at).bind(2, id).run();
+    return true;
 }
 
 void set_checkout_end(Transaction& tx, int64_t id, int64_t ends_at) {

@@ -139,12 +139,25 @@ TEST_F(CliRemote, RequestDenyCancelApproveExtendRevoke) {
     auto extend = cli("bob", {"extend", three, "--by", "15m", "--reason", "more"});
     EXPECT_EQ(extend.status, 0) << extend.err;
     EXPECT_NE(extend.out.find("needs approval"), std::string::npos);
+    std::smatch extension;
+    ASSERT_TRUE(std::regex_search(extend.out, extension, std::regex("request ([0-9]+)"))) << extend.out;
+    // More time on request three's window, not a window of its own.
+    auto more = cli("bob", {"show", extension[1].str()});
+    EXPECT_NE(more.out.find(": extends request " + three + " by 15m, to "), std::string::npos) << more.out;
+    EXPECT_EQ(more.out.find("from approval"), std::string::npos) << more.out;
     EXPECT_EQ(cli("bob", {"credential", three}).status, 1); // a group entry has no password
 
     EXPECT_EQ(cli("bob", {"revoke", three, "--reason", "mine"}).status, 1); // admins only
     auto revoked = cli("dave", {"revoke", three, "--reason", "incident 12"});
     EXPECT_EQ(revoked.status, 0) << revoked.err;
     EXPECT_NE(revoked.out.find("ended (revoked)"), std::string::npos) << revoked.out;
+    // The actual end is shown besides the planned one; the waiting extension ended with it.
+    auto ended = cli("bob", {"show", three});
+    EXPECT_TRUE(
+        std::regex_search(ended.out, std::regex(R"(check-out [0-9]+: ended, \S+ \.\. \S+, ended \S+ \(revoked\))")))
+        << ended.out;
+    EXPECT_NE(cli("bob", {"show", extension[1].str()}).out.find("  lapsed"), std::string::npos);
+    EXPECT_EQ(cli("bob", {"status"}).out.find("request " + extension[1].str() + " "), std::string::npos);
     EXPECT_EQ(cli("bob", {"checkin", three}).status, 1); // already ended
     EXPECT_EQ(cli("bob", {"list", "--all"}).status, 1);  // auditors only
     EXPECT_EQ(cli("dave", {"list", "--all", "--state", "ended"}).status, 0);

@@ -38,6 +38,36 @@ TEST(Calendar, UtcNextRuns) {
     EXPECT_EQ(next("0 0 30 2 *", utc(2026, 1, 1, 0, 0)), -1); // never
 }
 
+// Debian's cron (Vixie cron, as cronie): day of month and day of week combine with
+// AND when either field starts with '*' (even "*/2"), with OR only when neither does.
+// The next three runs after Tuesday 2026-12-01 00:00 UTC, by that rule.
+TEST(Calendar, DayFieldsCombineAsDebiansCronDoes) {
+    struct Case {
+        const char* cron;
+        int64_t runs[3];
+    };
+    const int64_t after = utc(2026, 12, 1, 0, 0);
+    for (const auto& c : {
+             // Mondays that fall on odd days (not: odd days or Mondays).
+             Case{"0 0 */2 * mon", {utc(2026, 12, 7, 0, 0), utc(2026, 12, 21, 0, 0), utc(2027, 1, 11, 0, 0)}},
+             // Neither starts with '*': the 1st, the 15th or any Monday.
+             Case{"0 0 1,15 * mon", {utc(2026, 12, 7, 0, 0), utc(2026, 12, 14, 0, 0), utc(2026, 12, 15, 0, 0)}},
+             Case{"30 6 13 * fri", {utc(2026, 12, 4, 6, 30), utc(2026, 12, 11, 6, 30), utc(2026, 12, 13, 6, 30)}},
+             // The day of week starts with '*': the first week's Sundays, Tuesdays, Thursdays, Saturdays.
+             Case{"0 0 1-7 * */2", {utc(2026, 12, 3, 0, 0), utc(2026, 12, 5, 0, 0), utc(2026, 12, 6, 0, 0)}},
+             Case{"0 0 * * mon", {utc(2026, 12, 7, 0, 0), utc(2026, 12, 14, 0, 0), utc(2026, 12, 21, 0, 0)}},
+             Case{"0 0 1 * *", {utc(2027, 1, 1, 0, 0), utc(2027, 2, 1, 0, 0), utc(2027, 3, 1, 0, 0)}},
+             // The 1st, 11th, 21st and 31st that fall on a weekend.
+             Case{"0 12 */10 * sun,sat", {utc(2027, 1, 31, 12, 0), utc(2027, 2, 21, 12, 0), utc(2027, 3, 21, 12, 0)}},
+         }) {
+        int64_t from = after;
+        for (int64_t expected : c.runs) {
+            from = next(c.cron, from);
+            EXPECT_EQ(from, expected) << c.cron;
+        }
+    }
+}
+
 class LocalZone : public ::testing::Test {
 protected:
     void SetUp() override {

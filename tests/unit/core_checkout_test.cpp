@@ -268,6 +268,8 @@ TEST_F(CoreCheckout, RequestRefusals) {
     r = jit();
     r.duration = 5h;
     expect(r, CoreError::Kind::invalid, "bad_duration");
+    EXPECT_EQ(service_->request(r).error().message,
+              "the duration must be more than 0 and at most 4h (the policy's max_duration)");
     r = jit();
     r.start = kStart - 3600;
     expect(r, CoreError::Kind::invalid, "start_in_past");
@@ -847,14 +849,46 @@ TEST_F(CoreCheckout, ExtensionIsItsOwnApprovedRequest) {
     auto too_long = service_->extend(checkout->id, "bob", 2h, "more work");
     ASSERT_FALSE(too_long);
     EXPECT_EQ(too_long.error().code, "extension_too_long");
+    // In the configuration's units, not seconds.
+    EXPECT_EQ(too_long.error().message, "the policy allows 1h of extensions in total (1h left)");
     auto ext = service_->extend(checkout->id, "bob", 30min, "more work");
     ASSERT_TRUE(ext) << ext.error().message;
     EXPECT_EQ(store::find_checkout(db(), checkout->id)->ends_at, checkout->ends_at) << "not before approval";
+    // The approvers read it as more time on request N's window, not as a window of its own.
+    RecordingMailer mailer;
+    EXPECT_EQ(send_outbox(mailer).incomplete, 0);
+    const std::string extends = "extends request " + std::to_string(*id) + " by 30m to ";
+    int told = 0;
+    for (const auto& mail : mailer.mails)
+        if (mail.text.find("Request " + std::to_string(*ext)) != std::string::npos ||
+            mail.text.find("(request " + std::to_string(*ext) + ")") != std::string::npos)
+            told +=
+                mail.text.find(extends) != std::string::npos && mail.text.find("from approval") == std::string::npos;
+    EXPECT_GE(told, 1) << "the approval mail of the extension says what it extends";
     ASSERT_EQ(service_->decide(*ext, "carol", Decision::approve), "approved");
     EXPECT_EQ(store::find_checkout(db(), checkout->id)->ends_at, checkout->ends_at + 1800);
     EXPECT_EQ(count("SELECT count(*) FROM audit_events WHERE action = 'checkout.extended'"), 1);
     auto over = service_->extend(checkout->id, "bob", 31min, "even more");
     ASSERT_FALSE(over) << "30 + 31 minutes is more than the 1h allowed";
+}
+
+TEST_F(CoreCheckout, ExtensionsEndWithTheirCheckOut) {
+    auto id = service_->request(jit());
+    service_->decide(*id, "alice", Decision::approve);
+    auto checkout = store::checkout_of_request(db(), *id);
+    auto granted = service_->extend(checkout->id, "bob", 20min, "more work");
+    ASSERT_TRUE(granted);
+    ASSERT_EQ(service_->decide(*granted, "carol", Decision::approve), "approved");
+    auto waiting = service_->extend(checkout->id, "bob", 10min, "a little more");
+    ASSERT_TRUE(waiting);
+    ASSERT_TRUE(service_->revoke(checkout->id, "dave", "incident over"));
+    // Not "approved" for good: the granted one ended with the check-out, the waiting
+    // one can no longer be granted.
+    EXPECT_EQ(store::find_request(db(), *granted)->state, store::RequestState::ended);
+    EXPECT_EQ(store::find_request(db(), *waiting)->state, store::RequestState::lapsed);
+    auto late = service_->decide(*waiting, "carol", Decision::approve);
+    ASSERT_FALSE(late);
+    EXPECT_EQ(late.error().code, "not_pending");
 }
 
 TEST_F(CoreCheckout, ExclusiveEntryHasOneHolder) {

@@ -131,21 +131,38 @@ TEST_F(Exports, MissedRunRunsOnceAtStartWithSidecar) {
     EXPECT_EQ(again.next_due(), utc(2026, 11, 23, 6, 0));
 }
 
-TEST_F(Exports, FailedRunLeavesNoFileAndIsRetried) {
+TEST_F(Exports, AMissingOutputFolderIsMadePrivate) {
     std::filesystem::remove_all(dir_ / "out");
+    core::ManualClock clock(utc(2026, 11, 16, 6, 0) - 30);
+    std::vector<reports::ExportRun> results;
+    reports::ExportScheduler exports(*config_, opened_->connection, clock,
+                                     [&](const reports::ExportRun& r) { results.push_back(r); });
+    exports.run_due();
+    ASSERT_EQ(results.size(), 1U);
+    EXPECT_TRUE(results[0].ok) << results[0].error;
+    EXPECT_EQ(std::filesystem::status(dir_ / "out").permissions() & std::filesystem::perms::all,
+              std::filesystem::perms::owner_all);
+    EXPECT_EQ(files(), (std::vector<std::string>{"weekly-20261109-0600.csv", "weekly-20261109-0600.csv.sha256"}));
+}
+
+TEST_F(Exports, FailedRunLeavesNoFileAndIsRetried) {
+    // A file where the output folder should be: the folder cannot be made.
+    std::filesystem::remove_all(dir_ / "out");
+    std::ofstream(dir_ / "out") << "not a folder";
     core::ManualClock clock(utc(2026, 11, 16, 6, 0) - 30); // the run of the 9th is owed
     std::vector<reports::ExportRun> results;
     reports::ExportScheduler exports(*config_, opened_->connection, clock,
                                      [&](const reports::ExportRun& r) { results.push_back(r); });
-    // The folder is missing: it fails, and as the next run (06:00) comes before the
-    // retry would, that one takes over.
+    // It fails, and as the next run (06:00) comes before the retry would, that one
+    // takes over.
     EXPECT_EQ(exports.run_due(), utc(2026, 11, 16, 6, 0));
     ASSERT_EQ(results.size(), 1U);
     EXPECT_FALSE(results[0].ok);
     EXPECT_EQ(results[0].due_at, utc(2026, 11, 9, 6, 0));
-    EXPECT_NE(results[0].error.find("does not exist"), std::string::npos) << results[0].error;
+    EXPECT_NE(results[0].error.find("cannot create the output folder"), std::string::npos) << results[0].error;
     EXPECT_EQ(runs("failed"), 1);
     // A folder where the CSV should go: the rename fails, nothing is left but that folder.
+    std::filesystem::remove(dir_ / "out");
     std::filesystem::create_directories(dir_ / "out/weekly-20261116-0600.csv");
     clock.advance(std::chrono::seconds(30));
     EXPECT_EQ(exports.run_due(), utc(2026, 11, 16, 6, 1)); // retried in a minute

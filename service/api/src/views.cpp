@@ -49,7 +49,18 @@ Object::Ptr Views::checkout(const store::CheckoutRow& c) {
 }
 
 Object::Ptr Views::request(CorePool::Lease& core, const store::RequestRow& r) {
-    return request(r, store::approvals_of(core.store(), r.id), store::checkout_of_request(core.store(), r.id));
+    auto o = request(r, store::approvals_of(core.store(), r.id), store::checkout_of_request(core.store(), r.id));
+    // An extension is more time on another request's check-out: which, and its end now.
+    if (r.extends_checkout_id)
+        if (auto extended = store::find_checkout(core.store(), *r.extends_checkout_id)) {
+            Object::Ptr e = new Object;
+            e->set("checkout", extended->id);
+            e->set("request", extended->request_id);
+            e->set("ends_at", http::iso8601(extended->ends_at));
+            e->set("state", std::string(store::to_text(extended->state)));
+            o->set("extends", e);
+        }
+    return o;
 }
 
 Object::Ptr Views::request(const store::RequestRow& r, const std::vector<store::ApprovalRow>& approvals,

@@ -90,7 +90,7 @@ Outcome<std::string> CheckoutService::decide(int64_t request_id, std::string_vie
             error(Kind::conflict, "not_pending", "the request is " + std::string(store::to_text(request->state))));
     if (grant && (grant->count() < 1 || grant->count() > request->duration_s))
         return std::unexpected(error(Kind::invalid, "bad_grant",
-                                     "a shorter window is between 1s and the " +
+                                     "a shorter window is more than 0 and at most the " +
                                          config::format_duration(std::chrono::seconds(request->duration_s)) +
                                          " asked"));
     auto entry_it = config_.entries.find(request->entry_name);

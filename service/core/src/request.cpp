@@ -7,6 +7,7 @@
 
 #include <algorithm>
 
+#include "keyholder/config/duration.h"
 #include "keyholder/store/checkouts.h"
 #include "keyholder/store/records.h"
 #include "service_internal.h"
@@ -81,9 +82,10 @@ Outcome<store::RequestRow> CheckoutService::request_row(const NewCheckoutRequest
     }
     const auto duration = in.duration.value_or(policy.default_duration);
     if (duration.count() <= 0 || duration > policy.max_duration)
-        return std::unexpected(
-            error(Kind::invalid, "bad_duration",
-                  "duration must be between 1s and " + std::to_string(policy.max_duration.count()) + "s"));
+        return std::unexpected(error(Kind::invalid, "bad_duration",
+                                     "the duration must be more than 0 and at most " +
+                                         config::format_duration(policy.max_duration) +
+                                         " (the policy's max_duration)"));
     if (in.start) {
         if (*in.start < now - kStartSlackSeconds)
             return std::unexpected(error(Kind::invalid, "start_in_past", "the start lies in the past"));
@@ -172,10 +174,14 @@ Outcome<int64_t> CheckoutService::extend(int64_t checkout_id, std::string_view h
     if (!holder) return std::unexpected(holder.error());
     if (holder->id != checkout->holder_sid)
         return std::unexpected(error(Kind::forbidden, "not_yours", "only the holder may ask for more time"));
-    if (by.count() <= 0 || store::extension_total(store_, checkout_id) + by.count() > policy.max_extension.count())
+    if (const int64_t used = store::extension_total(store_, checkout_id);
+        by.count() <= 0 || used + by.count() > policy.max_extension.count())
         return std::unexpected(
             error(Kind::invalid, "extension_too_long",
-                  "the policy allows " + std::to_string(policy.max_extension.count()) + "s of extensions in total"));
+                  "the policy allows " + config::format_duration(policy.max_extension) + " of extensions in total (" +
+                      config::format_duration(
+                          std::chrono::seconds(std::max<int64_t>(0, policy.max_extension.count() - used))) +
+                      " left)"));
     auto checked_reason = field_text("reason", reason_text, text::Lines::multi, text::kMaxTextCharacters);
     if (!checked_reason) return std::unexpected(checked_reason.error());
     const std::string& reason = *checked_reason;

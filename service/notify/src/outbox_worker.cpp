@@ -94,9 +94,15 @@ std::map<std::string, std::string> OutboxWorker::values_for(const store::OutboxR
     v["duration"] = config::format_duration(std::chrono::seconds(request->duration_s));
     v["window"] = request->start_at ? when(*request->start_at) + " to " + when(*request->start_at + request->duration_s)
                                     : v["duration"] + " from approval";
+    // An extension is more time on a window, not a window of its own.
     if (request->extends_checkout_id)
         if (auto extended = store::find_checkout(store_, *request->extends_checkout_id))
-            v["window"] = v["duration"] + " more, after the window ending " + when(extended->ends_at);
+            v["window"] = request->state == store::RequestState::pending
+                              ? "extends request " + std::to_string(extended->request_id) + " by " + v["duration"] +
+                                    " to " + when(extended->ends_at + request->duration_s) + " (it ends " +
+                                    when(extended->ends_at) + " now)"
+                              : "extends request " + std::to_string(extended->request_id) + " by " + v["duration"] +
+                                    " (it ends " + when(extended->ends_at) + ")";
     v["deadline"] = when(request->deadline_at);
     // An approver may have granted a shorter window than asked: say so.
     v["grant_note"] = "";

@@ -18,6 +18,18 @@
 namespace keyholder::reports {
 namespace {
 
+// ensure_output_folder: a missing folder is made, private (the exports name people
+// and accounts); one that cannot be made fails the run with the reason.
+void ensure_output_folder(const std::filesystem::path& folder) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(folder, ec)) return;
+    std::filesystem::create_directories(folder, ec);
+    if (!ec)
+        std::filesystem::permissions(folder, std::filesystem::perms::owner_all, std::filesystem::perm_options::replace,
+                                     ec);
+    if (ec) throw std::runtime_error("cannot create the output folder " + folder.string() + ": " + ec.message());
+}
+
 /// kExportMode: exports (and their sidecars) are for the service and its group (auditors).
 constexpr auto kExportMode =
     std::filesystem::perms::owner_read | std::filesystem::perms::owner_write | std::filesystem::perms::group_read;
@@ -116,8 +128,7 @@ ExportRun ExportScheduler::run(const config::ReportSchedule& schedule, State& st
         schedule.output_dir / (schedule.name + "-" + stamp(state.due, state.zone) + ".csv");
     bool csv_in_place = false;
     try {
-        if (!std::filesystem::is_directory(schedule.output_dir))
-            throw std::runtime_error("output folder " + schedule.output_dir.string() + " does not exist");
+        ensure_output_folder(schedule.output_dir);
         store::ReportFilter filter;
         filter.from = window->first;
         filter.to = window->second;

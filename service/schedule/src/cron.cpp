@@ -38,10 +38,11 @@ std::expected<int, std::string> parse_value(std::string_view token, const FieldS
     return value;
 }
 
-// Sets the allowed values of one field; returns whether the field was "*" (unrestricted).
+// Sets the allowed values of one field; returns whether the field starts with '*'
+// (Vixie cron's DOM_STAR/DOW_STAR, "*/2" included: what decides AND or OR of the day fields).
 std::expected<bool, std::string> parse_field(std::string_view field, const FieldSpec& spec, std::vector<bool>& out) {
     out.assign(static_cast<size_t>(spec.max) + 1, false);
-    bool star = false;
+    const bool star = field.starts_with('*');
     size_t start = 0;
     while (start <= field.size()) {
         size_t comma = field.find(',', start);
@@ -58,7 +59,7 @@ std::expected<bool, std::string> parse_field(std::string_view field, const Field
         int low = spec.min;
         int high = spec.max;
         if (item == "*") {
-            star = step == 1;
+            // every value (with its step)
         } else if (size_t dash = item.find('-'); dash != std::string_view::npos) {
             auto a = parse_value(item.substr(0, dash), spec);
             if (!a) return std::unexpected(a.error());
@@ -142,7 +143,7 @@ std::expected<CronExpression, std::string> CronExpression::parse(std::string_vie
 bool CronExpression::day_matches(int day_of_month, int weekday) const {
     bool dom = days_.test(static_cast<size_t>(day_of_month));
     bool dow = weekdays_.test(static_cast<size_t>(weekday));
-    // crontab(5): if both fields are restricted, a day matching either one runs.
+    // Debian's cron: OR only when neither day field starts with '*', else AND.
     if (days_restricted_ && weekdays_restricted_) return dom || dow;
     return dom && dow;
 }

@@ -32,7 +32,7 @@ private:
     std::bitset<32> days_;   // 1..31
     std::bitset<13> months_; // 1..12
     std::bitset<7> weekdays_;
-    bool days_restricted_ = false;
+    bool days_restricted_ = false; // the field does not start with '*' (Vixie cron)
     bool weekdays_restricted_ = false;
     std::string text_;
 };
