@@ -1,6 +1,8 @@
 #include "cli_support.h"
 
 #include <termios.h>
+
+#include <csignal>
 #include <unistd.h>
 
 #include <algorithm>
@@ -8,43 +10,42 @@
 
 namespace keyholder::cli {
 
-std::optional<std::map<std::string, std::string>> parse_options(std::span<const std::string> args,
-                                                                const std::vector<std::string>& allowed,
-                                                                const std::vector<std::string>& flags) {
-    std::map<std::string, std::string> out;
-    for (size_t i = 0; i < args.size(); ++i) {
-        std::string arg = args[i];
-        if (arg == "--help" || arg == "-h") {
-            out["help"] = "";
-            continue;
+std::string wrapped(const std::string& text, size_t width) {
+    std::string out;
+    size_t line_start = 0;
+    for (size_t start = 0; start <= text.size();) {
+        size_t end = text.find_first_of(" \n", start);
+        if (end == std::string::npos) end = text.size();
+        const std::string word = text.substr(start, end - start);
+        if (out.size() - line_start + (out.size() > line_start ? 1 : 0) + word.size() > width &&
+            out.size() > line_start) {
+            out += '\n';
+            line_start = out.size();
+        } else if (out.size() > line_start) {
+            out += ' ';
         }
-        if (!arg.starts_with("--")) {
-            std::cerr << "keyholder: unexpected argument '" << arg << "'\n";
-            return std::nullopt;
+        out += word;
+        if (end < text.size() && text[end] == '\n') {
+            out += '\n';
+            line_start = out.size();
         }
-        std::string name = arg.substr(2);
-        std::string value;
-        const bool is_flag = std::find(flags.begin(), flags.end(), name) != flags.end();
-        if (auto eq = name.find('='); eq != std::string::npos) {
-            value = name.substr(eq + 1);
-            name = name.substr(0, eq);
-        } else if (is_flag) {
-            value = "true";
-        } else if (i + 1 < args.size()) {
-            value = args[++i];
-        } else {
-            std::cerr << "keyholder: --" << name << " needs a value\n";
-            return std::nullopt;
-        }
-        if (std::find(allowed.begin(), allowed.end(), name) == allowed.end() &&
-            std::find(flags.begin(), flags.end(), name) == flags.end()) {
-            std::cerr << "keyholder: unknown option --" << name << '\n';
-            return std::nullopt;
-        }
-        out[name] = value;
+        start = end + 1;
     }
     return out;
 }
+
+namespace {
+
+// The terminal as it was before the prompt, for the signal handler to put back.
+termios g_terminal{};
+
+void restore_terminal_and_die(int signo) {
+    ::tcsetattr(STDIN_FILENO, TCSANOW, &g_terminal); // async-signal-safe
+    ::signal(signo, SIG_DFL);
+    ::raise(signo);
+}
+
+} // namespace
 
 std::optional<std::string> read_hidden(const std::string& prompt) {
     std::string line;
@@ -54,7 +55,15 @@ std::optional<std::string> read_hidden(const std::string& prompt) {
         return line;
     }
     termios saved{};
-    ::tcgetattr(STDIN_FILENO, &saved);
+    if (::tcgetattr(STDIN_FILENO, &saved) != 0) return std::nullopt;
+    g_terminal = saved;
+    struct sigaction restore {};
+    restore.sa_handler = restore_terminal_and_die;
+    sigemptyset(&restore.sa_mask);
+    struct sigaction before[3]{};
+    const int signals[3] = {SIGINT, SIGTERM, SIGHUP};
+    for (int i = 0; i < 3; ++i)
+        ::sigaction(signals[i], &restore, &before[i]);
     termios quiet = saved;
     quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
     ::tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
@@ -62,6 +71,8 @@ std::optional<std::string> read_hidden(const std::string& prompt) {
     const bool ok = static_cast<bool>(std::getline(std::cin, line));
     std::cerr << '\n';
     ::tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+    for (int i = 0; i < 3; ++i)
+        ::sigaction(signals[i], &before[i], nullptr);
     if (!ok) return std::nullopt;
     return line;
 }

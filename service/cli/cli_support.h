@@ -1,4 +1,4 @@
-// Shared pieces of the keyholder CLI: exit codes, option parsing, hidden input.
+// Shared pieces of the keyholder CLI: exit codes, hidden input.
 #pragma once
 
 #include <map>
@@ -15,19 +15,13 @@ constexpr int kUsage = 2;  ///< usage error
 constexpr int kFailed = 3; ///< could not run (file, store, network, server or directory unavailable)
 constexpr int kSignOn = 4; ///< sign-on failed (no ticket, wrong password, disabled, too many failures)
 
-/// parse_options: "--name value" / "--name=value" pairs; `flags` take no value.
-/// "--help"/"-h" become "help". Prints the problem and returns nullopt on misuse.
-std::optional<std::map<std::string, std::string>> parse_options(std::span<const std::string> args,
-                                                                const std::vector<std::string>& allowed,
-                                                                const std::vector<std::string>& flags = {});
+/// wrapped: text broken into lines of at most `width` columns at spaces (for help
+/// paragraphs; existing line breaks are kept).
+std::string wrapped(const std::string& text, size_t width = 80);
 
 /// read_hidden: one line from the terminal without echo (prompted on stderr), or
-/// one line from stdin when it is not a terminal.
+/// one line from stdin when it is not a terminal. Ctrl-C (or SIGTERM, SIGHUP) at the
+/// prompt puts the terminal's echo back before the program ends.
 std::optional<std::string> read_hidden(const std::string& prompt);
-
-/// remote_command: the commands that talk to keyholderd over its API.
-int remote_command(const std::string& command, std::span<const std::string> args);
-bool is_remote_command(const std::string& command);
-extern const char* const kRemoteUsage;
 
 } // namespace keyholder::cli

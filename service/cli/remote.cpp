@@ -1,4 +1,5 @@
-// The CLI commands that talk to keyholderd's JSON API (see kRemoteUsage).
+// The CLI commands that talk to keyholderd's JSON API: their definitions (arguments,
+// options, help) and what each does.
 #include <Poco/DateTimeFormat.h>
 #include <Poco/DateTimeFormatter.h>
 #include <Poco/DateTimeParser.h>
@@ -9,6 +10,8 @@
 
 #include <Poco/URI.h>
 
+#include <CLI/CLI.hpp>
+
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -18,92 +21,15 @@
 
 #include "api_client.h"
 #include "cli_support.h"
+#include "command_line.h"
 #include "keyholder/config/duration.h"
 #include "keyholder/util/files.h"
 
 namespace keyholder::cli {
 
-const char* const kRemoteUsage = R"(Commands that talk to keyholderd:
-  whoami                           who the server signs you on as, and your roles
-  entries                          what you may request, and who approves it
-  request ENTRY --for 2h --reason TEXT [--ticket ID] [--start 2026-11-24T22:00:00Z]
-                                   ask for a check-out (prints the request id)
-  status                           your requests that are pending, approved or active
-  list [--approvable] [--all] [--state STATE]
-                                   --approvable: what you may decide now;
-                                   --all: everyone's (auditors and admins)
-  show ID                          one request, its decisions and its check-out
-  approve ID [--comment TEXT]      approve the current stage of a request
-  deny ID [--comment TEXT]         deny it (ends the request)
-  cancel ID                        withdraw your pending or scheduled request
-  credential ID                    the password of your active check-out (audited)
-  checkin ID                       end your window early; access is taken back
-  extend ID --by 1h [--reason TEXT]
-                                   ask for more time (approved like a request)
-  revoke ID --reason TEXT          end someone's check-out (admins)
-ID is the request id (from "request", "status" or "list").
-
-Options for all of them:
-  --server URL      keyholderd, e.g. https://keyholder.example.com:8443
-                    (default: $KEYHOLDER_URL)
-  --user NAME       sign on with Basic as NAME (password prompted, or one line
-                    on stdin); default: HTTP Negotiate with your Kerberos ticket
-  --ca-file FILE    CA certificate(s) for the server (default: the system's)
-  --json            print the server's JSON instead of text
-)";
-
 namespace {
 
 using Poco::JSON::Object;
-
-// One help text per command (keyholder COMMAND --help).
-const std::map<std::string, std::string> kCommandHelp{
-    {"whoami",
-     "usage: keyholder whoami\n\nWho the server signs you on as (identity, sign-on method) and your roles.\n"},
-    {"entries", "usage: keyholder entries\n\nThe entries you may request, their longest window, and who approves each "
-                "stage.\n"},
-    {"request", "usage: keyholder request ENTRY --for DURATION --reason TEXT [--ticket ID] [--start TIME]\n\n"
-                "Asks for a check-out of ENTRY for DURATION (2h, 90m, 1h30m). The approvers are notified;\n"
-                "the window starts when the last approval lands, or at --start (ISO 8601 with a zone,\n"
-                "e.g. 2026-11-24T22:00:00Z). Prints the request id.\n"},
-    {"status", "usage: keyholder status\n\nYour requests that are pending, approved (scheduled) or active.\n"},
-    {"list", "usage: keyholder list [--approvable | --all] [--state STATE]\n\n"
-             "Your requests; --approvable: those you may decide now; --all: everyone's (auditors and\n"
-             "admins). STATE: pending, approved, active, ended, denied, cancelled, lapsed.\n"},
-    {"show", "usage: keyholder show ID\n\nOne request: requester, reason, ticket, decisions, and its check-out with\n"
-             "the release and take-back state.\n"},
-    {"approve", "usage: keyholder approve ID [--comment TEXT] [--for DURATION]\n\nApproves the current stage of "
-                "request ID. Your eligibility is checked\nagainst the directory now; nobody approves their own "
-                "request. --for grants a\nshorter window than asked (e.g. 30m); the shortest grant of all approvals "
-                "counts.\n"},
-    {"deny", "usage: keyholder deny ID [--comment TEXT]\n\nDenies request ID (this ends it).\n"},
-    {"cancel", "usage: keyholder cancel ID\n\nWithdraws your pending or scheduled request ID.\n"},
-    {"credential", "usage: keyholder credential ID\n\nPrints the password of your active check-out (request ID). "
-                   "Every retrieval is\naudited; the password is rotated when the window ends.\n"},
-    {"checkin", "usage: keyholder checkin ID\n\nEnds your window early; access is taken back at once.\n"},
-    {"extend", "usage: keyholder extend ID --by DURATION [--reason TEXT]\n\nAsks for more time on your active "
-               "check-out; approved like a request.\n"},
-    {"revoke", "usage: keyholder revoke ID --reason TEXT\n\nEnds someone's check-out (keyholder admins).\n"},
-    {"report", "usage: keyholder report NAME [--from DATE] [--to DATE] [--entry E] [--requester U] [--state S] "
-               "[-o FILE]\n\nDownloads a compliance report as CSV (auditors and admins): checkout-requests,\n"
-               "active-checkouts, approvals, audit. DATE: 2026-11-01 or an ISO 8601 time (--to is exclusive).\n"
-               "Written to FILE (atomically: a temporary name, then renamed) or to standard output.\n"},
-};
-
-constexpr const char* kCommonOptions = R"(
-Options:
-  --server URL      keyholderd (default: $KEYHOLDER_URL)
-  --user NAME       sign on with Basic as NAME (password prompted, or one line on
-                    stdin); default: HTTP Negotiate with your Kerberos ticket
-  --ca-file FILE    CA certificate(s) for the server (default: the system's)
-  --json            print the server's JSON instead of text
-
-Exit status: 0 ok, 1 refused by the server, 2 usage, 3 server or network
-unavailable, 4 sign-on failed.
-)";
-
-const std::set<std::string> kCommands{"whoami", "entries", "request", "status", "list",   "show",   "approve",
-                                      "deny",   "cancel",  "checkin", "extend", "revoke", "report", "credential"};
 
 struct Context {
     std::map<std::string, std::string> options;
@@ -264,57 +190,151 @@ bool is_id(const std::string& text) {
 
 } // namespace
 
-bool is_remote_command(const std::string& command) { return kCommands.count(command) != 0; }
+namespace {
 
-int remote_command(const std::string& command, std::span<const std::string> raw_args) {
-    std::vector<std::string> copied(raw_args.begin(), raw_args.end());
-    for (auto& arg : copied)
-        if (arg == "-o") arg = "--o"; // report -o FILE
-    std::span<const std::string> args(copied);
-    // Positional arguments first (ENTRY or ID), then options.
-    std::vector<std::string> positional;
-    size_t first_option = 0;
-    while (first_option < args.size() && !args[first_option].starts_with("-"))
-        positional.push_back(args[first_option++]);
-    std::vector<std::string> allowed{"server", "user", "ca-file"};
-    std::vector<std::string> flags{"json"};
-    if (command == "request") allowed.insert(allowed.end(), {"for", "reason", "ticket", "start"});
-    if (command == "approve" || command == "deny") allowed.push_back("comment");
-    if (command == "approve") allowed.push_back("for");
-    if (command == "extend") allowed.insert(allowed.end(), {"by", "reason"});
-    if (command == "revoke") allowed.push_back("reason");
-    if (command == "report") allowed.insert(allowed.end(), {"from", "to", "entry", "requester", "state", "o"});
-    if (command == "list") {
-        allowed.push_back("state");
-        flags.insert(flags.end(), {"approvable", "all"});
+// One definition per command: what it takes and what it does (its --help).
+struct RemoteCommand {
+    const char* name;
+    const char* summary;     ///< one line, in keyholder --help
+    const char* description; ///< the paragraph of keyholder COMMAND --help
+    const char* positional;  ///< "ID", "ENTRY", "NAME" or nullptr
+    const char* positional_help;
+};
+
+const RemoteCommand kRemoteCommands[] = {
+    {"whoami", "who the server signs you on as, and your roles",
+     "Who the server signs you on as (identity, sign-on method) and your roles.", nullptr, nullptr},
+    {"entries", "what you may request, and who approves it",
+     "The entries you may request, their longest window, and who approves each stage.", nullptr, nullptr},
+    {"request", "ask for a check-out (prints the request id)",
+     "Asks for a check-out of ENTRY for DURATION (2h, 90m, 1h30m). The approvers are notified; the window starts "
+     "when the last approval lands, or at --start (ISO 8601 with a zone, e.g. 2026-11-24T22:00:00Z).",
+     "ENTRY", "the entry to check out (keyholder entries lists them)"},
+    {"status", "your requests that are pending, approved or active",
+     "Your requests that are pending, approved (scheduled) or active.", nullptr, nullptr},
+    {"list", "requests: yours, those you may decide now, or everyone's",
+     "Your requests; --approvable: those you may decide now; --all: everyone's (auditors and admins).", nullptr,
+     nullptr},
+    {"show", "one request, its decisions and its check-out",
+     "One request: requester, reason, ticket, decisions, and its check-out with the planned and the actual end, "
+     "the release and the take-back state. An extension says which request it extends.",
+     "ID", "the request id"},
+    {"approve", "approve the current stage of a request",
+     "Approves the current stage of request ID. Your eligibility is checked against the directory now; nobody "
+     "approves their own request. --for grants a shorter window than asked; the shortest grant of all approvals "
+     "counts.",
+     "ID", "the request id"},
+    {"deny", "deny a request (this ends it)", "Denies request ID (this ends it).", "ID", "the request id"},
+    {"cancel", "withdraw your pending or scheduled request", "Withdraws your pending or scheduled request ID.", "ID",
+     "the request id"},
+    {"credential", "the password of your active check-out (audited)",
+     "Prints the password of your active check-out (request ID). Every retrieval is audited; the password is "
+     "rotated when the window ends.",
+     "ID", "the request id"},
+    {"checkin", "end your window early; access is taken back", "Ends your window early; access is taken back at once.",
+     "ID", "the request id"},
+    {"extend", "ask for more time (approved like a request)",
+     "Asks for more time on your active check-out (request ID); approved like a request.", "ID", "the request id"},
+    {"revoke", "end someone's check-out (admins)", "Ends someone's check-out (request ID); keyholder admins only.",
+     "ID", "the request id"},
+    {"report", "download a compliance report as CSV (auditors)",
+     "Downloads a compliance report as CSV (auditors and admins): checkout-requests, active-checkouts, approvals, "
+     "audit. DATE: 2026-11-01 or an ISO 8601 time (--to is exclusive). Written to FILE (atomically: a temporary "
+     "name, then renamed) or to standard output.",
+     "NAME", "checkout-requests, active-checkouts, approvals or audit"},
+};
+
+constexpr const char* kRemoteFooter =
+    "Signs on with your Kerberos ticket (HTTP Negotiate) unless --user NAME is given (Basic; the password is "
+    "prompted, or one line on stdin).\n"
+    "Exit status: 0 ok, 1 refused by the server, 2 usage, 3 server or network unavailable, 4 sign-on failed.";
+
+// option: a --name VALUE kept in the invocation when given.
+CLI::Option* option(CLI::App* command, Invocation& call, const std::string& name, const std::string& help,
+                    const std::string& value = "TEXT") {
+    return command
+        ->add_option_function<std::string>(
+            "--" + name, [&call, name](const std::string& v) { call.options[name] = v; }, help)
+        ->type_name(value);
+}
+
+CLI::Option* flag(CLI::App* command, Invocation& call, const std::string& name, const std::string& help) {
+    return command->add_flag_callback(
+        "--" + name, [&call, name] { call.flags.insert(name); }, help);
+}
+
+} // namespace
+
+bool is_remote(const std::string& command) {
+    return std::any_of(std::begin(kRemoteCommands), std::end(kRemoteCommands),
+                       [&](const RemoteCommand& c) { return command == c.name; });
+}
+
+void add_remote_commands(CLI::App& app, Invocation& call) {
+    for (const auto& def : kRemoteCommands) {
+        CLI::App* command = app.add_subcommand(def.name, def.summary);
+        command->group("Commands that talk to keyholderd");
+        command->footer(wrapped(std::string(def.description) + "\n\n" + kRemoteFooter));
+        command->callback([&call, name = std::string(def.name)] { call.command = name; });
+        if (def.positional != nullptr)
+            command->add_option(def.positional, call.target, def.positional_help)->type_name("")->required();
+        option(command, call, "server", "keyholderd, e.g. https://keyholder.example.com:8443", "URL")
+            ->envname("KEYHOLDER_URL");
+        option(command, call, "user", "sign on with Basic as NAME (default: Negotiate with your ticket)", "NAME");
+        option(command, call, "ca-file", "CA certificate(s) for the server (default: the system's)", "FILE")
+            ->envname("KEYHOLDER_CA_FILE");
+        flag(command, call, "json", "print the server's JSON instead of text");
+        const std::string name = def.name;
+        if (name == "request") {
+            option(command, call, "for", "how long, e.g. 2h, 90m, 1h30m", "DURATION")->required();
+            option(command, call, "reason", "why (the policy may require it)");
+            option(command, call, "ticket", "the change or incident ticket", "ID");
+            option(command, call, "start", "a later start, ISO 8601 with a zone", "TIME");
+        } else if (name == "list") {
+            auto* approvable = flag(command, call, "approvable", "those you may decide now");
+            auto* all = flag(command, call, "all", "everyone's (auditors and admins)");
+            approvable->excludes(all);
+            option(command, call, "state", "pending, approved, active, ended, denied, cancelled or lapsed", "STATE");
+        } else if (name == "approve" || name == "deny") {
+            option(command, call, "comment", "a comment, kept with the decision");
+            if (name == "approve") option(command, call, "for", "grant a shorter window than asked", "DURATION");
+        } else if (name == "extend") {
+            option(command, call, "by", "how much more time, e.g. 30m", "DURATION")->required();
+            option(command, call, "reason", "why");
+        } else if (name == "revoke") {
+            option(command, call, "reason", "why (kept in the audit trail)")->required();
+        } else if (name == "report") {
+            option(command, call, "from", "first day or time", "DATE");
+            option(command, call, "to", "end (exclusive)", "DATE");
+            option(command, call, "entry", "one entry", "ENTRY");
+            option(command, call, "requester", "one requester (account or SID)", "USER");
+            option(command, call, "approver", "requests that person decided", "USER");
+            option(command, call, "state", "one state", "STATE");
+            command
+                ->add_option_function<std::string>(
+                    "-o,--output", [&call](const std::string& v) { call.options["output"] = v; },
+                    "write to FILE (default: standard output)")
+                ->type_name("FILE");
+        }
     }
-    auto options = parse_options(args.subspan(first_option), allowed, flags);
-    if (!options) return kUsage;
-    if (options->count("help")) {
-        std::cout << kCommandHelp.at(command) << kCommonOptions;
-        return kOk;
-    }
+}
+
+int run_remote(const Invocation& call) {
+    const std::string& command = call.command;
     const bool needs_id = command != "whoami" && command != "entries" && command != "status" && command != "list" &&
                           command != "request" && command != "report";
-    const size_t wanted = (needs_id || command == "request" || command == "report") ? 1 : 0;
-    if (positional.size() != wanted) {
-        std::cerr << "keyholder " << command << ": expected "
-                  << (wanted ? (needs_id ? "a request ID" : "an ENTRY") : "no") << " argument (see keyholder "
-                  << command << " --help)\n";
+    const std::vector<std::string> positional =
+        call.target.empty() ? std::vector<std::string>{} : std::vector<std::string>{call.target};
+    if (needs_id && !is_id(call.target)) {
+        std::cerr << "keyholder " << command << ": '" << call.target << "' is not a request id\n";
         return kUsage;
     }
-    if (needs_id && !is_id(positional[0])) {
-        std::cerr << "keyholder " << command << ": '" << positional[0] << "' is not a request id\n";
-        return kUsage;
-    }
+    const auto* options = &call.options;
     Context ctx;
     ctx.options = *options;
-    ctx.json = options->count("json") != 0;
+    ctx.json = call.flag("json");
     ClientOptions client;
-    if (auto server = option(ctx, "server"))
-        client.server = *server;
-    else if (const char* env = std::getenv("KEYHOLDER_URL"))
-        client.server = env;
+    if (auto server = option(ctx, "server")) client.server = *server;
     if (client.server.empty()) {
         std::cerr << "keyholder: give --server URL or set KEYHOLDER_URL\n";
         return kUsage;
@@ -386,16 +406,14 @@ int remote_command(const std::string& command, std::span<const std::string> raw_
             print_requests(o, {"pending", "approved", "active"});
         });
     if (command == "list") {
-        std::string query = options->count("approvable") ? "approvable=true"
-                            : options->count("all")      ? "mine=false"
-                                                         : "mine=true";
+        std::string query = call.flag("approvable") ? "approvable=true" : call.flag("all") ? "mine=false" : "mine=true";
         if (auto state = option(ctx, "state")) query += "&state=" + *state;
         return finish(ctx, ctx.client->get("/api/v1/requests?" + query + "&limit=200"),
                       [](const Object::Ptr& o) { print_requests(o, {}); });
     }
     if (command == "report") {
         std::string query;
-        for (const char* key : {"from", "to", "entry", "requester", "state"}) {
+        for (const char* key : {"from", "to", "entry", "requester", "approver", "state"}) {
             if (auto value = option(ctx, key)) {
                 std::string encoded;
                 Poco::URI::encode(*value, "&=+#?/ ", encoded);
@@ -403,7 +421,7 @@ int remote_command(const std::string& command, std::span<const std::string> raw_
             }
         }
         const std::string path = "/api/v1/reports/" + positional[0] + ".csv" + query;
-        auto file = option(ctx, "o");
+        auto file = option(ctx, "output");
         if (!file || *file == "-") {
             auto answer = ctx.client->get_to(path, std::cout);
             return answer.status == 200 ? kOk : finish(ctx, answer, [](const Object::Ptr&) {});

@@ -2,7 +2,15 @@
 // the first bad event named after a change, a removal or a swap done with raw SQL.
 #include <gtest/gtest.h>
 
+#include <poll.h>
+#include <pty.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <csignal>
 #include <thread>
 
 #include "keyholder/store/audit.h"
@@ -127,6 +135,51 @@ TEST_F(AuditVerifyCommand, BackupWhileWritesGoOnIsOneCommittedStateAndPrivate) {
     EXPECT_EQ(again.status, 3);
     EXPECT_NE(again.err.find("never overwrites"), std::string::npos) << again.err;
     EXPECT_EQ(run(kCli, {"backup", "--db", db_.string()}).status, 2);
+}
+
+// Ctrl-C at a password prompt: the terminal gets its echo back (a shell would otherwise
+// be left typing blind).
+TEST(KeyholderCli, CtrlCAtThePasswordPromptLeavesEchoOn) {
+    int master = -1;
+    int slave = -1;
+    ASSERT_EQ(::openpty(&master, &slave, nullptr, nullptr, nullptr), 0);
+    termios before{};
+    ASSERT_EQ(::tcgetattr(slave, &before), 0);
+    ASSERT_TRUE(before.c_lflag & ECHO);
+    const pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        ::setsid();
+        ::ioctl(slave, TIOCSCTTY, 0);
+        ::dup2(slave, 0);
+        ::dup2(slave, 1);
+        ::dup2(slave, 2);
+        ::execl(kCli.c_str(), "keyholder", "whoami", "--server", "http://127.0.0.1:1", "--user", "bob", nullptr);
+        ::_exit(127);
+    }
+    std::string seen;
+    for (int i = 0; i < 200 && seen.find("password for bob: ") == std::string::npos; ++i) {
+        pollfd ready{master, POLLIN, 0};
+        if (::poll(&ready, 1, 50) == 1) {
+            char buffer[256];
+            const ssize_t n = ::read(master, buffer, sizeof buffer);
+            if (n > 0) seen.append(buffer, static_cast<size_t>(n));
+        }
+    }
+    ASSERT_NE(seen.find("password for bob: "), std::string::npos) << seen;
+    termios prompting{};
+    ASSERT_EQ(::tcgetattr(slave, &prompting), 0);
+    EXPECT_FALSE(prompting.c_lflag & ECHO) << "the password is not echoed";
+    ASSERT_EQ(::write(master, "\x03", 1), 1); // Ctrl-C
+    int status = 0;
+    for (int i = 0; i < 200 && ::waitpid(pid, &status, WNOHANG) == 0; ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGINT) << status;
+    termios after{};
+    ASSERT_EQ(::tcgetattr(slave, &after), 0);
+    EXPECT_TRUE(after.c_lflag & ECHO) << "echo is back on after Ctrl-C";
+    ::close(master);
+    ::close(slave);
 }
 
 TEST(KeyholderCli, UsageErrorsExitTwo) {

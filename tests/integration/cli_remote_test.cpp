@@ -30,12 +30,16 @@ protected:
         slapd_ = new SlapdSandbox({kSource / "config/demo-directory.ldif"});
         dir_ = new TempDir;
         const int port = free_loopback_port();
-        url_ = "http://127.0.0.1:" + std::to_string(port);
+        // Over TLS with the sandbox CA's certificate: the CLI must be given the CA
+        // (KEYHOLDER_CA_FILE in cli() below) or it refuses the server.
+        url_ = "https://127.0.0.1:" + std::to_string(port);
         dir_->write("data/ldap.password", "demo-service-password");
         auto file = dir_->write(
             "keyholder.ini", "[service]\ndata_dir = data\nadmin_groups = keyholder-admins\nauditor_groups = auditors\n"
                              "[http]\nlisten = 127.0.0.1:" +
-                                 std::to_string(port) + "\n[ldap]\nuris = " + slapd_->ldap_uri() +
+                                 std::to_string(port) + "\ntls_cert_file = " + (slapd_->dir() / "server.crt").string() +
+                                 "\ntls_key_file = " + (slapd_->dir() / "server.key").string() +
+                                 "\n[ldap]\nuris = " + slapd_->ldap_uri() +
                                  "\nbase_dn = dc=demo,dc=test\nflavour = openldap\n"
                                  "bind_dn = cn=keyholder,ou=services,dc=demo,dc=test\n"
                                  "bind_password_file = ldap.password\n"
@@ -50,7 +54,10 @@ protected:
         daemon_ = new ChildProcess(KEYHOLDERD_PATH, {"--config", file.string()}, dir_->path());
         int status = 0;
         for (int i = 0; i < 200 && status != 200; ++i) {
-            status = http_get(url_ + "/readyz").status;
+            HttpCall ready;
+            ready.url = url_ + "/readyz";
+            ready.ca_file = slapd_->ca_file().string();
+            status = http_call(ready).status;
             if (status != 200) std::this_thread::sleep_for(50ms);
         }
         ASSERT_EQ(status, 200) << daemon_->err();
@@ -70,7 +77,9 @@ protected:
         if (!user.empty()) command += " --user " + user;
         command += " --server " + server;
         return run("/bin/sh", {"-c", command},
-                   {{"PW", password.empty() ? user + "-demo-password" : password}, {"CLI", KEYHOLDER_CLI_PATH}});
+                   {{"PW", password.empty() ? user + "-demo-password" : password},
+                    {"CLI", KEYHOLDER_CLI_PATH},
+                    {"KEYHOLDER_CA_FILE", slapd_->ca_file().string()}});
     }
     static std::string id_in(const std::string& out) {
         std::smatch m;
@@ -88,9 +97,26 @@ TEST_F(CliRemote, EveryCommandHasHelpAndUsageErrorsExitTwo) {
                                 "credential", "checkin", "extend", "revoke"}) {
         auto help = run(KEYHOLDER_CLI_PATH, {command, "--help"});
         EXPECT_EQ(help.status, 0) << command;
-        EXPECT_NE(help.out.find(std::string("usage: keyholder ") + command), std::string::npos) << help.out;
+        EXPECT_NE(help.out.find(std::string("Usage: keyholder ") + command), std::string::npos) << help.out;
         EXPECT_NE(help.out.find("Exit status"), std::string::npos);
+        EXPECT_NE(help.out.find("--server URL (Env:KEYHOLDER_URL)"), std::string::npos) << help.out;
+        EXPECT_NE(help.out.find("--ca-file FILE (Env:KEYHOLDER_CA_FILE)"), std::string::npos) << help.out;
     }
+    // Every command is in the help, report too; -V is --version.
+    auto overview = run(KEYHOLDER_CLI_PATH, {"help"});
+    EXPECT_EQ(overview.status, 0);
+    for (const char* command : {"whoami", "request", "report", "backup", "audit", "directory", "secret"})
+        EXPECT_NE(overview.out.find(std::string("  ") + command + " "), std::string::npos) << command;
+    EXPECT_EQ(run(KEYHOLDER_CLI_PATH, {"-V"}).out, "keyholder 0.1.0\n");
+    EXPECT_EQ(run(KEYHOLDER_CLI_PATH, {"--version"}).out, "keyholder 0.1.0\n");
+    // The server's certificate is checked: without the CA that issued it, no answer is trusted.
+    auto untrusted =
+        run("/bin/sh", {"-c", "printf 'bob-demo-password\\n' | \"$CLI\" whoami --user bob --server " + url_},
+            {{"CLI", KEYHOLDER_CLI_PATH}});
+    EXPECT_EQ(untrusted.status, 3) << untrusted.out << untrusted.err;
+    auto unknown = run(KEYHOLDER_CLI_PATH, {"frobnicate"});
+    EXPECT_EQ(unknown.status, 2);
+    EXPECT_NE(unknown.err.find("unknown command 'frobnicate'"), std::string::npos) << unknown.err;
     EXPECT_EQ(run(KEYHOLDER_CLI_PATH, {"show"}, {{"KEYHOLDER_URL", url_}}).status, 2);        // no id
     EXPECT_EQ(run(KEYHOLDER_CLI_PATH, {"show", "12x"}, {{"KEYHOLDER_URL", url_}}).status, 2); // not an id
     EXPECT_EQ(run(KEYHOLDER_CLI_PATH, {"status", "--colour", "red"}, {{"KEYHOLDER_URL", url_}}).status, 2);
@@ -104,7 +130,8 @@ TEST_F(CliRemote, RequestDenyCancelApproveExtendRevoke) {
     EXPECT_NE(entries.out.find("jit  JIT group"), std::string::npos) << entries.out;
     EXPECT_NE(entries.out.find("Alice Lead, Carol Lead"), std::string::npos) << entries.out;
 
-    auto first = cli("bob", {"request", "jit", "--for", "1h", "--reason", "cli test one"});
+    // Options before or after the ENTRY: the same request.
+    auto first = cli("bob", {"request", "--for", "1h", "jit", "--reason", "cli test one"});
     ASSERT_EQ(first.status, 0) << first.out << first.err;
     const std::string one = id_in(first.out);
     auto denied = cli("carol", {"deny", one, "--comment", "not today"});
@@ -217,6 +244,7 @@ TEST_F(CliRemote, ScheduledExportMatchesTheApi) {
     // Every request the API lists (made in the last hour) is a row, with its state.
     HttpCall all;
     all.url = url_ + "/api/v1/requests?mine=false&limit=500";
+    all.ca_file = slapd_->ca_file().string();
     all.basic_user = "dave";
     all.basic_password = "dave-demo-password";
     auto listed = http_call(all);

@@ -100,6 +100,7 @@ TEST(DirectoryCli, UsageAndHelp) {
     auto help = run(kCli, {"directory", "whois", "--help"});
     EXPECT_EQ(help.status, 0);
     EXPECT_NE(help.out.find("primary group"), std::string::npos);
+    EXPECT_NE(help.out.find("quote it in a shell: 'EXAMPLE\\bob'"), std::string::npos) << help.out;
 }
 
 TEST(KeyholderdWithActiveDirectory, ReadyWhileTheDcAnswers) {
