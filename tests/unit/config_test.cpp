@@ -145,6 +145,21 @@ TEST(Config, MinimalFileGetsDocumentedDefaults) {
     EXPECT_TRUE(p.reason_required);
     EXPECT_TRUE(p.exclusive);
     EXPECT_EQ(config->service.master_key_file, dir.path() / "data/master.key");
+    EXPECT_FALSE(config->store.retention) << "history is kept for good unless retention is set";
+}
+
+TEST(Config, RetentionIsADurationOfAtLeastADay) {
+    TempDir dir;
+    dir.write("data/ldap.password", "pw");
+    auto kept = load_config(dir.write("a.ini", std::string(kMinimal) + "\n[store]\nretention = 400d\n"));
+    ASSERT_TRUE(kept) << dump(kept.error());
+    EXPECT_EQ(kept->store.retention, std::chrono::hours(24 * 400));
+    for (const char* value : {"12h", "forever", "0"}) {
+        auto refused =
+            load_config(dir.write("b.ini", std::string(kMinimal) + "\n[store]\nretention = " + value + "\n"));
+        ASSERT_FALSE(refused) << value;
+        EXPECT_NE(dump(refused.error()).find("[store] retention"), std::string::npos) << dump(refused.error());
+    }
 }
 
 TEST(Config, BrokenFileListsEveryProblemWithFileSectionAndKey) {

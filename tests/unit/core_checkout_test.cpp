@@ -891,6 +891,57 @@ TEST_F(CoreCheckout, ExtensionsEndWithTheirCheckOut) {
     EXPECT_EQ(late.error().code, "not_pending");
 }
 
+// [store] retention: requests over for longer than it leave the database with what
+// belongs only to them; what still runs (or waits for a take-back or mail) stays; the
+// audit chain keeps every event and records the prune.
+TEST_F(CoreCheckout, RetentionPrunesWhatIsOverAndKeepsTheChain) {
+    auto old_checked_in = service_->request(jit());
+    ASSERT_EQ(service_->decide(*old_checked_in, "alice", Decision::approve), "active");
+    ASSERT_TRUE(service_->check_in(store::checkout_of_request(db(), *old_checked_in)->id, "bob"));
+    authority_.add("olga", {"Ops"});
+    auto old_cancelled = service_->request(jit("olga"));
+    ASSERT_TRUE(service_->cancel(*old_cancelled, "olga"));
+    clock_.advance(std::chrono::hours(24 * 10));
+    auto recent = service_->request(jit());
+    ASSERT_TRUE(service_->cancel(*recent, "bob"));
+    auto running = service_->request(jit());
+    ASSERT_EQ(service_->decide(*running, "alice", Decision::approve), "active");
+    auto running_checkout = store::checkout_of_request(db(), *running);
+    auto more = service_->extend(running_checkout->id, "bob", 20min, "more work");
+    ASSERT_TRUE(more);
+    RecordingMailer mailer;
+    send_outbox(mailer); // mail still waiting would keep its request
+    const int64_t events_before = count("SELECT count(*) FROM audit_events");
+
+    EXPECT_EQ(service_->prune_history(), 0) << "no retention configured: kept for good";
+    config_->store.retention = std::chrono::hours(24 * 7);
+    EXPECT_EQ(service_->prune_history(), 2);
+    EXPECT_FALSE(store::find_request(db(), *old_checked_in));
+    EXPECT_FALSE(store::find_request(db(), *old_cancelled));
+    EXPECT_TRUE(store::find_request(db(), *recent)) << "over 7 days ago only";
+    EXPECT_TRUE(store::find_request(db(), *running));
+    EXPECT_TRUE(store::find_request(db(), *more));
+    EXPECT_EQ(count("SELECT count(*) FROM checkouts"), 1);
+    EXPECT_EQ(count("SELECT count(*) FROM approvals WHERE request_id IN (" + std::to_string(*old_checked_in) + ")"), 0);
+    EXPECT_EQ(count("SELECT count(*) FROM outbox WHERE request_id IN (" + std::to_string(*old_checked_in) + ", " +
+                    std::to_string(*old_cancelled) + ")"),
+              0);
+    // Every event is still there, one more names the prune, and the chain verifies.
+    EXPECT_EQ(count("SELECT count(*) FROM audit_events"), events_before + 1);
+    EXPECT_EQ(count("SELECT count(*) FROM audit_events WHERE action = 'history.pruned' AND "
+                    "json_extract(details, '$.requests') = 2 AND json_extract(details, '$.checkouts') = 1"),
+              1);
+    EXPECT_EQ(
+        count("SELECT count(*) FROM audit_events WHERE subject = 'request:" + std::to_string(*old_checked_in) + "'"), 3)
+        << "created, approval, approved";
+    EXPECT_TRUE(store::verify_audit_chain(db()).ok());
+    EXPECT_EQ(service_->prune_history(), 0) << "nothing more is old enough";
+    // The scheduler prunes by itself, once an hour.
+    auto pass = service_->run_due();
+    ASSERT_TRUE(pass.next_due);
+    EXPECT_LE(*pass.next_due, clock_.now() + 3600);
+}
+
 TEST_F(CoreCheckout, ExclusiveEntryHasOneHolder) {
     auto first = service_->request(jit());
     authority_.add("olga", {"Ops"});

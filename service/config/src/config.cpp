@@ -491,6 +491,13 @@ void read_store(SectionReader& r, Config& c) {
         c.store.durability = Durability::normal;
     else
         r.problem("durability", "unknown value '" + durability + "': use full (default) or normal");
+    // Absent: history is kept for good. Less than a day is surely a slip of the unit.
+    if (r.text("retention", "").empty()) return;
+    const Seconds retention = r.duration("retention", std::chrono::hours(24));
+    if (retention < std::chrono::hours(24))
+        r.problem("retention", "must be at least 1d (leave it out to keep the history for good)");
+    else
+        c.store.retention = retention;
 }
 
 bool valid_timezone(const std::string& tz) { return tz == "UTC" || tz == "local"; }

@@ -1,10 +1,12 @@
 // The scheduler pass: lapses, starts, "ends soon" notices, release retries, ends and
 // take-backs that are due now (see checkout_service.h). Directory lookups (whom to
 // tell) run before each transaction; an end never waits for the directory.
+#include <algorithm>
 #include <map>
 #include <set>
 
 #include "keyholder/store/checkouts.h"
+#include "keyholder/store/retention.h"
 #include "service_internal.h"
 
 namespace keyholder::core {
@@ -20,7 +22,36 @@ Principal recipient(Authority& authority, const std::string& id, const std::stri
     return Principal{id, name, display, "", "", true};
 }
 
+// History is pruned at most this often (the query walks the requests that are over).
+constexpr int64_t kPruneEverySeconds = 3600;
+// Requests deleted per transaction: the writer lock is held briefly.
+constexpr int kPrunePerTransaction = 500;
+
 } // namespace
+
+int64_t CheckoutService::prune_history() {
+    if (!config_.store.retention) return 0;
+    int64_t total = 0;
+    for (;;) {
+        const int64_t now = clock_.now();
+        const int64_t cutoff = now - config_.store.retention->count();
+        store::Transaction tx(store_);
+        const auto counts = store::prune_history(tx, cutoff, kPrunePerTransaction);
+        if (!counts.any()) break;
+        audit(tx, now, "system", "history.pruned", "store:history",
+              json({{"before", cutoff},
+                    {"requests", counts.requests},
+                    {"checkouts", counts.checkouts},
+                    {"approvals", counts.approvals},
+                    {"notifications", counts.notifications}}));
+        tx.commit();
+        total += counts.requests;
+        log().information("retention: %s requests over before %s deleted (%s check-outs)",
+                          std::to_string(counts.requests), std::to_string(cutoff), std::to_string(counts.checkouts));
+        if (counts.requests < kPrunePerTransaction) break;
+    }
+    return total;
+}
 
 SchedulerPass CheckoutService::run_due() {
     SchedulerPass pass;
@@ -134,6 +165,13 @@ SchedulerPass CheckoutService::run_due() {
         runs += static_cast<int>(claims.size());
     }
     pass.next_due = store::next_due(store_);
+    if (config_.store.retention) {
+        if (now >= next_prune_at_) {
+            pass.pruned = prune_history();
+            next_prune_at_ = now + kPruneEverySeconds;
+        }
+        pass.next_due = pass.next_due ? std::min(*pass.next_due, next_prune_at_) : next_prune_at_;
+    }
     return pass;
 }
 

@@ -130,6 +130,9 @@ struct StoreSection {
     Path file;
     std::chrono::milliseconds busy_timeout{5000};
     Durability durability = Durability::full;
+    /// History older than this is deleted (requests that are over, with their
+    /// check-outs, approvals and mail; never audit events); none: kept for good.
+    std::optional<std::chrono::seconds> retention;
 };
 
 struct ReportsSection {

@@ -68,6 +68,7 @@ struct SchedulerPass {
     int taken_back = 0;
     int takeback_failures = 0;
     int ending_notices = 0;
+    int64_t pruned = 0;              ///< requests deleted by [store] retention
     std::optional<int64_t> next_due; ///< when to run again (UTC seconds)
     /// ended_checkouts / ended_committed_ms: check-outs ended by this pass and when (UTC ms)
     /// their end state was committed — what the enforcement-lag benchmark measures.
@@ -118,8 +119,14 @@ public:
     /// entry_approvers: for each approval stage of the entry's policy, who could approve
     /// a request by `requester` (shown to requesters before they ask).
     Outcome<std::vector<std::vector<Principal>>> entry_approvers(const std::string& entry, std::string_view requester);
-    /// run_due: lapses, starts, ends and takes back everything due now.
+    /// run_due: lapses, starts, ends and takes back everything due now; once an hour
+    /// (with [store] retention) prunes the history older than the retention.
     SchedulerPass run_due();
+    /// prune_history: deletes the requests over for longer than [store] retention (in
+    /// batches, each its own transaction with a "history.pruned" audit event that
+    /// names the cutoff and the counts); the audit chain keeps every event. Returns
+    /// the requests deleted (0 without retention).
+    int64_t prune_history();
     /// recover: at start-up of the only process that runs take-backs on this store:
     /// claims left by a process that died are dropped, so they run in the first pass.
     /// Returns how many there were.
@@ -145,6 +152,7 @@ private:
     Authority& authority_;
     const Clock& clock_;
     const SecretVault* vault_;
+    int64_t next_prune_at_ = 0; ///< when run_due prunes the history again (UTC seconds)
 };
 
 /// store_secret: seals and stores the secret of a `password` entry (version + 1) with
