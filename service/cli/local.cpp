@@ -214,7 +214,6 @@ int backup(const Invocation& call) {
         const auto copied = keyholder::store::backup_database(*db, call.target);
         std::cout << db->string() << " -> " << call.target << ": " << copied.pages << " pages, " << copied.events
                   << " audit events (chain verified)"
-                  << (copied.restarts > 0 ? ", started over " + std::to_string(copied.restarts) + " times" : "")
                   << "\nthe keys are not in it: back up master_key_file and link_key_file apart\n";
         return kOk;
     } catch (const keyholder::store::StoreError& e) {
@@ -272,7 +271,8 @@ void add_local_commands(CLI::App& app, Invocation& call) {
     backup->group(group);
     backup->footer(wrapped(
         "Copies the keyholder database into OUT, a new file (mode 0600), while keyholderd runs: SQLite's online "
-        "backup, which starts over when keyholderd writes meanwhile, so OUT holds one committed state. The copy "
+        "backup in one read transaction, so OUT holds the committed state at its start while keyholderd goes on "
+        "writing. The copy "
         "passes SQLite's integrity check and its audit chain verifies, or OUT is removed and the exit status is 3. "
         "The keys (master_key_file, link_key_file) are not in the database and not in OUT: back them up apart, and "
         "keep them apart, or a stolen backup reveals the secrets."));

@@ -14,10 +14,6 @@
 namespace keyholder::store {
 namespace {
 
-// Pages per step: small enough that keyholderd's writers wait at most a few
-// milliseconds for the read lock to pass.
-constexpr int kPagesPerStep = 256;
-
 struct BackupHandle {
     sqlite3_backup* handle;
     ~BackupHandle() {
@@ -43,16 +39,15 @@ BackupSummary copy(Connection& from, const std::filesystem::path& target) {
     BackupSummary summary;
     BackupHandle backup{sqlite3_backup_init(to.get(), "main", from.handle(), "main")};
     if (backup.handle == nullptr) fail(to.get(), sqlite3_errcode(to.get()), "cannot start the backup");
-    int last_remaining = -1;
+    // All pages in one step, so in one read transaction of the source: in WAL mode
+    // keyholderd's writers go on meanwhile and the copy is the state at its start.
+    // (Step by step, every write by another connection starts the copy over, and a
+    // busy service could keep it from ever finishing.)
     for (;;) {
-        rc = sqlite3_backup_step(backup.handle, kPagesPerStep);
+        rc = sqlite3_backup_step(backup.handle, -1);
         if (rc == SQLITE_DONE) break;
-        if (rc == SQLITE_OK || rc == SQLITE_BUSY || rc == SQLITE_LOCKED) {
-            // A write to the source by another connection restarts the copy; count it.
-            const int remaining = sqlite3_backup_remaining(backup.handle);
-            if (last_remaining >= 0 && remaining > last_remaining) ++summary.restarts;
-            last_remaining = remaining;
-            if (rc != SQLITE_OK) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
             continue;
         }
         fail(to.get(), rc, "backup step failed");

@@ -14,8 +14,8 @@ struct BackupSummary {
 };
 
 /// backup_database: copies `source` into `target`, a new file (mode 0600; an existing
-/// one is refused), in steps, starting over when another connection writes meanwhile,
-/// so the copy is one committed state of the source. The copy is checked (SQLite's
+/// one is refused), in one read transaction of the source: the copy is the committed
+/// state at its start, while other connections go on writing (WAL). The copy is checked (SQLite's
 /// integrity check and the audit chain) before it is reported; a failed copy is
 /// removed. Throws StoreError naming the cause.
 BackupSummary backup_database(const std::filesystem::path& source, const std::filesystem::path& target);
