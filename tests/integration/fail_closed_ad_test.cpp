@@ -104,7 +104,10 @@ TEST_F(FailClosedWithActiveDirectory, AnApproverRemovedOrDisabledInAdIsRefusedAt
     ASSERT_EQ(service_->may_decide(*first, "carol"), true); // warm: carol is in Team Leads
     ASSERT_EQ(service_->may_decide(*first, "alice"), true);
     // An administrator changes AD with another client; keyholder's cache is not told.
-    directory::Directory admin(core::directory_settings(config_->ldap));
+    config::LdapSection as_admin = config_->ldap;
+    as_admin.bind_dn = SambaDc::kAdminDn;
+    as_admin.bind_password = config::Secret(SambaDc::shared().admin_password());
+    directory::Directory admin(core::directory_settings(as_admin));
     auto carol = admin.find_user("carol");
     auto alice = admin.find_user("alice");
     auto leads = admin.find_group("Team Leads");

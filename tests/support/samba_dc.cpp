@@ -1,6 +1,8 @@
 // SambaDc (see samba_dc.h): drives tests/support/samba-dc-sandbox.
 #include "support/samba_dc.h"
 
+#include <fstream>
+
 #include <Poco/DigestEngine.h>
 #include <Poco/SHA2Engine.h>
 
@@ -108,6 +110,13 @@ SambaDc::~SambaDc() {
     stop();
     std::error_code ec;
     std::filesystem::remove_all(dir_, ec);
+}
+
+std::string SambaDc::admin_password() const {
+    std::ifstream in(dir_ / "admin.password");
+    std::string password;
+    std::getline(in, password);
+    return password;
 }
 
 } // namespace keyholder::testing

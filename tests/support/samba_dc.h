@@ -26,6 +26,9 @@ public:
     static constexpr const char* kServiceUpn = "svc-keyholder@keyholder.test";
     static constexpr const char* kServiceDn = "CN=keyholder service,OU=People,OU=Keyholder,DC=keyholder,DC=test";
     static constexpr const char* kServicePassword = "Svc-Keyh0lder-Pa55!";
+    /// The domain's Administrator: what a test uses to change AD behind keyholder's
+    /// back (the service account may only do what docs/operations.md lists).
+    static constexpr const char* kAdminDn = "CN=Administrator,CN=Users,DC=keyholder,DC=test";
 
     /// shared: the DC of this test program, started on first use.
     static SambaDc& shared();
@@ -36,6 +39,7 @@ public:
     [[nodiscard]] std::filesystem::path keytab() const { return dir_ / "svc-keyholder.keytab"; }
     [[nodiscard]] std::filesystem::path krb5_conf() const { return dir_ / "krb5.conf"; }
     [[nodiscard]] const std::filesystem::path& dir() const { return dir_; }
+    [[nodiscard]] std::string admin_password() const;
 
     void start();
     void stop();
