@@ -148,6 +148,15 @@ TEST(Config, MinimalFileGetsDocumentedDefaults) {
     EXPECT_FALSE(config->store.retention) << "history is kept for good unless retention is set";
 }
 
+// Found by fuzzing: a *_file naming a folder threw out of the loader (std::ios_failure).
+TEST(Config, ASecretFileThatIsAFolderIsAProblemNotACrash) {
+    TempDir dir;
+    std::filesystem::create_directories(dir.path() / "data/ldap.password");
+    auto config = load_config(dir.write("k.ini", kMinimal));
+    ASSERT_FALSE(config);
+    EXPECT_NE(dump(config.error()).find("ldap.password is not a file"), std::string::npos) << dump(config.error());
+}
+
 TEST(Config, RetentionIsADurationOfAtLeastADay) {
     TempDir dir;
     dir.write("data/ldap.password", "pw");

@@ -188,6 +188,10 @@ public:
             if (must_exist) problem(key, "cannot read " + file.string() + ": " + std::strerror(errno));
             return;
         }
+        if (!S_ISREG(info.st_mode)) {
+            problem(key, file.string() + " is not a file");
+            return;
+        }
         std::ifstream probe(file, std::ios::binary);
         if (!probe) {
             problem(key, "cannot read " + file.string() + ": " + std::strerror(errno));
@@ -202,6 +206,11 @@ public:
     }
 
     void check_readable_file(const std::string& key, const Path& file) {
+        std::error_code ec;
+        if (std::filesystem::exists(file, ec) && !std::filesystem::is_regular_file(file, ec)) {
+            problem(key, file.string() + " is not a file");
+            return;
+        }
         std::ifstream probe(file, std::ios::binary);
         if (!probe) problem(key, "cannot read " + file.string() + ": " + std::strerror(errno));
     }
@@ -219,6 +228,8 @@ public:
         }
         if (file) {
             check_private_file(file_key, *file);
+            std::error_code ec;
+            if (!std::filesystem::is_regular_file(*file, ec)) return {}; // named above (a folder, missing...)
             std::ifstream in(*file, std::ios::binary);
             if (!in) return {};
             std::string value((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
