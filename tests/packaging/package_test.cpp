@@ -55,7 +55,9 @@ std::set<std::string> files_of(const fs::path& root) {
 class Package : public ::testing::Test {
 protected:
     static void SetUpTestSuite() {
-        ASSERT_EQ(geteuid(), 0u) << "the packaging test installs into a chroot: run it as root";
+        // chroot, dpkg and chown need root. CI runs as root, so there it always runs; a
+        // developer without root is told how to run it rather than failed.
+        if (geteuid() != 0) GTEST_SKIP() << "the packaging test installs into a chroot: sudo ctest -R packaging_tests";
         // The .deb (an incremental Release build) and the cached Debian 12 root.
         auto built = run((kSource / "scripts/package").string(), {}, {}, 1500s);
         ASSERT_EQ(built.status, 0) << built.out << built.err;
@@ -66,6 +68,8 @@ protected:
     }
 
     void SetUp() override {
+        if (geteuid() != 0) GTEST_SKIP() << "needs root (see above)";
+        ASSERT_TRUE(deb_ != nullptr && root_tar_ != nullptr) << "no package or Debian root: the suite's set-up failed";
         root_ = dir_.path() / "root";
         fs::create_directories(root_);
         auto unpacked = run("/bin/tar", {"-C", root_.string(), "-xf", root_tar_->string()}, {}, 300s);
