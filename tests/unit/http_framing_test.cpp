@@ -56,6 +56,20 @@ TEST(HttpFraming, ChunkedBodiesAreDecodedAndSmugglingIsRefused) {
 // A folded line joined "Content-Length: 4" to its continuation for Poco (which then
 // threw on the length) while framing took 4 bytes; "Content-Length : 4" is no
 // Content-Length to Poco. Both are refused (RFC 9112 5.1, 5.2).
+// Found by the http_head fuzz target: the head check took "  HTTP/1.0" for a request
+// line, Poco read it another way and lost the Content-Length.
+TEST(HttpFraming, TheRequestLineIsExactlyMethodTargetVersion) {
+    using keyholder::http::detail::head_problem;
+    for (const char* bad : {"  HTTP/1.0\r\nContent-Length: 18\r\n\r\n", "GET  /a HTTP/1.1\r\n\r\n",
+                            "GET /a b HTTP/1.1\r\n\r\n", " GET /a HTTP/1.1\r\n\r\n", "G(T /a HTTP/1.1\r\n\r\n"}) {
+        auto problem = head_problem(bad, 64);
+        ASSERT_TRUE(problem) << bad;
+        EXPECT_EQ(problem->status(), 400) << bad;
+    }
+    EXPECT_FALSE(head_problem("GET /a HTTP/1.1\r\nHost: x\r\n\r\n", 64));
+    EXPECT_FALSE(head_problem("\r\nPOST /api/v1/requests?x=1 HTTP/1.0\r\n\r\n", 64)) << "a blank line first is allowed";
+}
+
 TEST(HttpFraming, FoldedLinesAndSpaceBeforeTheColonAreRefused) {
     auto folded = frame("POST / HTTP/1.1\r\nContent-Length: 4\r\n ncGET e\r\n\r\nabcd", kLimits);
     EXPECT_EQ(folded.state, State::bad);

@@ -194,9 +194,15 @@ std::optional<HttpError> head_problem(std::string_view head, int max_header_fiel
     const size_t line_end = head.find('\n', start);
     std::string_view line = head.substr(start, line_end - start);
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    // Exactly METHOD SP TARGET SP VERSION (RFC 9112 3): a missing method or target, or
+    // a second space, let Poco read the line differently than this check did (found
+    // by the http_head fuzz target: "  HTTP/1.0" was taken for a method).
     const size_t first = line.find(' ');
     const size_t last = line.rfind(' ');
-    if (first == std::string_view::npos || first == last)
+    if (first == std::string_view::npos || first == last || first == 0 || last == first + 1 ||
+        line.find(' ', first + 1) != last ||
+        line.substr(0, first).find_first_not_of("!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                                "abcdefghijklmnopqrstuvwxyz") != std::string_view::npos)
         return HttpError(400, "bad_request", "the request line is not METHOD TARGET VERSION");
     const std::string_view target = line.substr(first + 1, last - first - 1);
     const std::string_view version = line.substr(last + 1);
