@@ -1,5 +1,9 @@
 #include "cli_support.h"
 
+#include <CLI/CLI.hpp>
+
+#include "command_line.h"
+
 #include <termios.h>
 
 #include <csignal>
@@ -9,6 +13,19 @@
 #include <iostream>
 
 namespace keyholder::cli {
+
+CLI::Option* add_value(CLI::App* command, Invocation& call, const std::string& name, const std::string& help,
+                       const std::string& value_name) {
+    return command
+        ->add_option_function<std::string>(
+            "--" + name, [&call, name](const std::string& v) { call.options[name] = v; }, help)
+        ->type_name(value_name);
+}
+
+CLI::Option* add_flag(CLI::App* command, Invocation& call, const std::string& name, const std::string& help) {
+    return command->add_flag_callback(
+        "--" + name, [&call, name] { call.flags.insert(name); }, help);
+}
 
 std::string wrapped(const std::string& text, size_t width) {
     std::string out;

@@ -8,7 +8,8 @@
 
 namespace CLI {
 class App;
-}
+class Option;
+} // namespace CLI
 
 namespace keyholder::cli {
 
@@ -22,6 +23,12 @@ struct Invocation {
     [[nodiscard]] bool has(const std::string& name) const { return options.count(name) != 0; }
     [[nodiscard]] bool flag(const std::string& name) const { return flags.count(name) != 0; }
 };
+
+/// add_value: --NAME VALUE on `command`, kept in call.options[NAME] when given.
+CLI::Option* add_value(CLI::App* command, Invocation& call, const std::string& name, const std::string& help,
+                       const std::string& value_name = "TEXT");
+/// add_flag: --NAME on `command`, kept in call.flags when given.
+CLI::Option* add_flag(CLI::App* command, Invocation& call, const std::string& name, const std::string& help);
 
 /// add_remote_commands: the commands that talk to keyholderd over its API.
 void add_remote_commands(CLI::App& app, Invocation& call);

@@ -245,19 +245,11 @@ int audit_verify(const Invocation& call) {
     }
 }
 
-CLI::Option* option(CLI::App* command, Invocation& call, const std::string& name, const std::string& help,
-                    const std::string& value) {
-    return command
-        ->add_option_function<std::string>(
-            "--" + name, [&call, name](const std::string& v) { call.options[name] = v; }, help)
-        ->type_name(value);
-}
-
 // database_options: --config FILE or --db FILE, exactly one.
 void database_options(CLI::App* command, Invocation& call) {
     auto* source = command->add_option_group("database", "where the database is (one of)");
-    option(source, call, "config", "take the database path from keyholder.ini", "FILE");
-    option(source, call, "db", "the SQLite database", "FILE");
+    add_value(source, call, "config", "take the database path from keyholder.ini", "FILE");
+    add_value(source, call, "db", "the SQLite database", "FILE");
     source->require_option(1);
 }
 
@@ -312,7 +304,7 @@ void add_local_commands(CLI::App& app, Invocation& call) {
         CLI::App* command = directory->add_subcommand(verb, summary);
         command->add_option("USER", call.target, "the user")->type_name("")->required();
         command->footer(wrapped(directory_help));
-        option(command, call, "config", "keyholder.ini (default /etc/keyholder/keyholder.ini)", "FILE");
+        add_value(command, call, "config", "keyholder.ini (default /etc/keyholder/keyholder.ini)", "FILE");
         command->add_flag_callback(
             "--json", [&call] { call.flags.insert("json"); }, "machine-readable output");
         command->callback(selected("directory " + verb));
@@ -325,7 +317,7 @@ void add_local_commands(CLI::App& app, Invocation& call) {
     set->footer(wrapped("Stores the secret of password entry ENTRY: prompted twice without echo, or one line from a "
                         "pipe; never an argument."));
     set->add_option("ENTRY", call.target, "the entry")->type_name("")->required();
-    option(set, call, "config", "keyholder.ini (default /etc/keyholder/keyholder.ini)", "FILE");
+    add_value(set, call, "config", "keyholder.ini (default /etc/keyholder/keyholder.ini)", "FILE");
     set->callback(selected("secret set"));
 }
 

@@ -249,20 +249,6 @@ constexpr const char* kRemoteFooter =
     "prompted, or one line on stdin).\n"
     "Exit status: 0 ok, 1 refused by the server, 2 usage, 3 server or network unavailable, 4 sign-on failed.";
 
-// option: a --name VALUE kept in the invocation when given.
-CLI::Option* option(CLI::App* command, Invocation& call, const std::string& name, const std::string& help,
-                    const std::string& value = "TEXT") {
-    return command
-        ->add_option_function<std::string>(
-            "--" + name, [&call, name](const std::string& v) { call.options[name] = v; }, help)
-        ->type_name(value);
-}
-
-CLI::Option* flag(CLI::App* command, Invocation& call, const std::string& name, const std::string& help) {
-    return command->add_flag_callback(
-        "--" + name, [&call, name] { call.flags.insert(name); }, help);
-}
-
 } // namespace
 
 bool is_remote(const std::string& command) {
@@ -278,38 +264,38 @@ void add_remote_commands(CLI::App& app, Invocation& call) {
         command->callback([&call, name = std::string(def.name)] { call.command = name; });
         if (def.positional != nullptr)
             command->add_option(def.positional, call.target, def.positional_help)->type_name("")->required();
-        option(command, call, "server", "keyholderd, e.g. https://keyholder.example.com:8443", "URL")
+        add_value(command, call, "server", "keyholderd, e.g. https://keyholder.example.com:8443", "URL")
             ->envname("KEYHOLDER_URL");
-        option(command, call, "user", "sign on with Basic as NAME (default: Negotiate with your ticket)", "NAME");
-        option(command, call, "ca-file", "CA certificate(s) for the server (default: the system's)", "FILE")
+        add_value(command, call, "user", "sign on with Basic as NAME (default: Negotiate with your ticket)", "NAME");
+        add_value(command, call, "ca-file", "CA certificate(s) for the server (default: the system's)", "FILE")
             ->envname("KEYHOLDER_CA_FILE");
-        flag(command, call, "json", "print the server's JSON instead of text");
+        add_flag(command, call, "json", "print the server's JSON instead of text");
         const std::string name = def.name;
         if (name == "request") {
-            option(command, call, "for", "how long, e.g. 2h, 90m, 1h30m", "DURATION")->required();
-            option(command, call, "reason", "why (the policy may require it)");
-            option(command, call, "ticket", "the change or incident ticket", "ID");
-            option(command, call, "start", "a later start, ISO 8601 with a zone", "TIME");
+            add_value(command, call, "for", "how long, e.g. 2h, 90m, 1h30m", "DURATION")->required();
+            add_value(command, call, "reason", "why (the policy may require it)");
+            add_value(command, call, "ticket", "the change or incident ticket", "ID");
+            add_value(command, call, "start", "a later start, ISO 8601 with a zone", "TIME");
         } else if (name == "list") {
-            auto* approvable = flag(command, call, "approvable", "those you may decide now");
-            auto* all = flag(command, call, "all", "everyone's (auditors and admins)");
+            auto* approvable = add_flag(command, call, "approvable", "those you may decide now");
+            auto* all = add_flag(command, call, "all", "everyone's (auditors and admins)");
             approvable->excludes(all);
-            option(command, call, "state", "pending, approved, active, ended, denied, cancelled or lapsed", "STATE");
+            add_value(command, call, "state", "pending, approved, active, ended, denied, cancelled or lapsed", "STATE");
         } else if (name == "approve" || name == "deny") {
-            option(command, call, "comment", "a comment, kept with the decision");
-            if (name == "approve") option(command, call, "for", "grant a shorter window than asked", "DURATION");
+            add_value(command, call, "comment", "a comment, kept with the decision");
+            if (name == "approve") add_value(command, call, "for", "grant a shorter window than asked", "DURATION");
         } else if (name == "extend") {
-            option(command, call, "by", "how much more time, e.g. 30m", "DURATION")->required();
-            option(command, call, "reason", "why");
+            add_value(command, call, "by", "how much more time, e.g. 30m", "DURATION")->required();
+            add_value(command, call, "reason", "why");
         } else if (name == "revoke") {
-            option(command, call, "reason", "why (kept in the audit trail)")->required();
+            add_value(command, call, "reason", "why (kept in the audit trail)")->required();
         } else if (name == "report") {
-            option(command, call, "from", "first day or time", "DATE");
-            option(command, call, "to", "end (exclusive)", "DATE");
-            option(command, call, "entry", "one entry", "ENTRY");
-            option(command, call, "requester", "one requester (account or SID)", "USER");
-            option(command, call, "approver", "requests that person decided", "USER");
-            option(command, call, "state", "one state", "STATE");
+            add_value(command, call, "from", "first day or time", "DATE");
+            add_value(command, call, "to", "end (exclusive)", "DATE");
+            add_value(command, call, "entry", "one entry", "ENTRY");
+            add_value(command, call, "requester", "one requester (account or SID)", "USER");
+            add_value(command, call, "approver", "requests that person decided", "USER");
+            add_value(command, call, "state", "one state", "STATE");
             command
                 ->add_option_function<std::string>(
                     "-o,--output", [&call](const std::string& v) { call.options["output"] = v; },
@@ -323,8 +309,6 @@ int run_remote(const Invocation& call) {
     const std::string& command = call.command;
     const bool needs_id = command != "whoami" && command != "entries" && command != "status" && command != "list" &&
                           command != "request" && command != "report";
-    const std::vector<std::string> positional =
-        call.target.empty() ? std::vector<std::string>{} : std::vector<std::string>{call.target};
     if (needs_id && !is_id(call.target)) {
         std::cerr << "keyholder " << command << ": '" << call.target << "' is not a request id\n";
         return kUsage;
@@ -351,7 +335,7 @@ int run_remote(const Invocation& call) {
         }
     }
     ctx.client.emplace(client);
-    const std::string id = needs_id ? positional[0] : "";
+    const std::string& id = call.target;
     const std::string request_path = "/api/v1/requests/" + id;
 
     if (command == "whoami")
@@ -387,11 +371,7 @@ int run_remote(const Invocation& call) {
             }
         });
     if (command == "request") {
-        if (!option(ctx, "for")) {
-            std::cerr << "keyholder request: give --for DURATION (e.g. 2h)\n";
-            return kUsage;
-        }
-        const std::string body = json_of({{"entry", positional[0]},
+        const std::string body = json_of({{"entry", call.target},
                                           {"duration", option(ctx, "for")},
                                           {"reason", option(ctx, "reason").value_or("")},
                                           {"ticket", option(ctx, "ticket")},
@@ -420,7 +400,7 @@ int run_remote(const Invocation& call) {
                 query += (query.empty() ? "?" : "&") + std::string(key) + "=" + encoded;
             }
         }
-        const std::string path = "/api/v1/reports/" + positional[0] + ".csv" + query;
+        const std::string path = "/api/v1/reports/" + call.target + ".csv" + query;
         auto file = option(ctx, "output");
         if (!file || *file == "-") {
             auto answer = ctx.client->get_to(path, std::cout);
@@ -445,7 +425,7 @@ int run_remote(const Invocation& call) {
             std::cerr << "keyholder: " << e.what() << '\n';
             return kFailed;
         }
-        std::cerr << "report " << positional[0] << " written to " << *file << '\n';
+        std::cerr << "report " << call.target << " written to " << *file << '\n';
         return kOk;
     }
     if (command == "show")
@@ -476,18 +456,10 @@ int run_remote(const Invocation& call) {
     };
     if (command == "checkin") return finish(ctx, ctx.client->post(checkout_path + "/checkin", "{}"), print_checkout);
     if (command == "revoke") {
-        if (!option(ctx, "reason")) {
-            std::cerr << "keyholder revoke: give --reason TEXT\n";
-            return kUsage;
-        }
         return finish(ctx, ctx.client->post(checkout_path + "/revoke", json_of({{"reason", option(ctx, "reason")}})),
                       print_checkout);
     }
     // extend
-    if (!option(ctx, "by")) {
-        std::cerr << "keyholder extend: give --by DURATION (e.g. 1h)\n";
-        return kUsage;
-    }
     return finish(
         ctx,
         ctx.client->post(checkout_path + "/extend",
