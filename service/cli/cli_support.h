@@ -19,9 +19,4 @@ constexpr int kSignOn = 4; ///< sign-on failed (no ticket, wrong password, disab
 /// paragraphs; existing line breaks are kept).
 std::string wrapped(const std::string& text, size_t width = 80);
 
-/// read_hidden: one line from the terminal without echo (prompted on stderr), or
-/// one line from stdin when it is not a terminal. Ctrl-C (or SIGTERM, SIGHUP) at the
-/// prompt puts the terminal's echo back before the program ends.
-std::optional<std::string> read_hidden(const std::string& prompt);
-
 } // namespace keyholder::cli

@@ -1,8 +1,6 @@
 // The CLI commands that work on the service's own files, run on its host: a backup of
 // the database, the audit chain's verification, what the directory says of a user,
 // and a secret stored from the terminal.
-#include <pwd.h>
-#include <unistd.h>
 
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
@@ -22,6 +20,8 @@
 #include "keyholder/core/directory_settings.h"
 #include "keyholder/core/vault.h"
 #include "keyholder/directory/directory.h"
+#include "keyholder/platform/process.h"
+#include "keyholder/platform/terminal.h"
 #include "keyholder/store/audit.h"
 #include "keyholder/store/backup.h"
 #include "keyholder/store/error.h"
@@ -164,9 +164,9 @@ int directory_command(const Invocation& call) {
 
 // read_secret: from the terminal without echo (asked twice), or one line from a pipe.
 std::optional<std::string> read_secret(const std::string& entry) {
-    auto first = keyholder::cli::read_hidden("secret for " + entry + ": ");
-    if (!first || !::isatty(STDIN_FILENO)) return first;
-    auto second = keyholder::cli::read_hidden("again: ");
+    auto first = keyholder::platform::read_hidden("secret for " + entry + ": ");
+    if (!first || !keyholder::platform::stdin_is_terminal()) return first;
+    auto second = keyholder::platform::read_hidden("again: ");
     if (!second) return std::nullopt;
     if (*first != *second) {
         std::cerr << "keyholder: the two entries differ\n";
@@ -191,8 +191,7 @@ int secret_set(const Invocation& call) {
     }
     try {
         auto store = keyholder::store::open_store(config->store.file);
-        const passwd* who = ::getpwuid(::getuid());
-        const std::string actor = std::string("local:") + (who != nullptr ? who->pw_name : std::to_string(::getuid()));
+        const std::string actor = "local:" + keyholder::platform::user_name();
         keyholder::core::SystemClock clock;
         auto version = keyholder::core::store_secret(store.connection, *vault, *config, entry, actor, *secret, clock);
         if (!version) {

@@ -23,7 +23,8 @@
 #include "cli_support.h"
 #include "command_line.h"
 #include "keyholder/config/duration.h"
-#include "keyholder/util/files.h"
+#include "keyholder/platform/files.h"
+#include "keyholder/platform/terminal.h"
 
 namespace keyholder::cli {
 
@@ -328,7 +329,7 @@ int run_remote(const Invocation& call) {
     client.ca_file = option(ctx, "ca-file").value_or("");
     if (auto user = option(ctx, "user")) {
         client.user = *user;
-        client.password = read_hidden("password for " + *user + ": ");
+        client.password = platform::read_hidden("password for " + *user + ": ");
         if (!client.password || client.password->empty()) {
             std::cerr << "keyholder: no password given\n";
             return kUsage;
@@ -411,7 +412,7 @@ int run_remote(const Invocation& call) {
         struct Refused {};
         ApiAnswer answer;
         try {
-            util::write_file_atomically(
+            platform::write_file_atomically(
                 *file,
                 [&](std::ostream& out) {
                     answer = ctx.client->get_to(path, out);

@@ -19,7 +19,6 @@
 
 #include <csignal>
 #include <pthread.h>
-#include <sys/stat.h>
 
 #include <atomic>
 #include <chrono>
@@ -47,6 +46,7 @@
 #include "keyholder/notify/mailer.h"
 #include "keyholder/notify/outbox_worker.h"
 #include "keyholder/notify/templates.h"
+#include "keyholder/platform/process.h"
 #include "keyholder/portal/portal.h"
 #include "keyholder/reports/exports.h"
 #include "keyholder/store/checkouts.h"
@@ -161,7 +161,7 @@ protected:
         }
         const keyholder::config::Config config = std::move(*loaded);
         // The database, keys and exports are private to the service unless --umask says otherwise.
-        if (!umask_given_) ::umask(0077);
+        if (!umask_given_) keyholder::platform::private_new_files();
         setup_logging(config.service);
         return serve(config);
     }

@@ -14,6 +14,7 @@
 #include <mutex>
 #include <string>
 
+#include "keyholder/platform/files.h"
 #include "keyholder/store/sqlite.h"
 
 namespace keyholder::store {
@@ -81,10 +82,9 @@ struct GroupCommitHooks {
 void install_test_hooks(Connection& connection, const GroupCommitHooks& hooks);
 
 struct FileShared {
-    explicit FileShared(std::string wal) : wal_path(std::move(wal)) {}
+    explicit FileShared(std::string wal_path) : wal(platform::from_utf8(wal_path)) {}
     FileShared(const FileShared&) = delete;
     FileShared& operator=(const FileShared&) = delete;
-    ~FileShared();
 
     WriterLock writer;
     std::atomic<int> queued{0}; ///< threads waiting for `writer`
@@ -117,9 +117,7 @@ struct FileShared {
     std::function<void()> before_sync; ///< GroupCommitHooks::before_sync
 
 private:
-    int sync_wal() noexcept;
-    std::string wal_path;
-    int wal_fd = -1; ///< kept open: one fdatasync per sync, no open/close
+    platform::SyncedFile wal; ///< kept open: one data sync per group, no open/close
 };
 
 } // namespace keyholder::store

@@ -1,15 +1,13 @@
 // RAII wrappers over the SQLite C API (see sqlite.h).
 #include "keyholder/store/sqlite.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <cstring>
 #include <map>
 
 #include <sqlite3.h>
+
+#include "keyholder/platform/files.h"
 
 #include <gsl/narrow>
 
@@ -50,8 +48,8 @@ std::shared_ptr<FileShared> shared_for(const std::filesystem::path& file) {
     static std::mutex registry_mutex;
     static std::map<std::string, std::weak_ptr<FileShared>> registry;
     std::error_code ec;
-    std::string key = std::filesystem::weakly_canonical(file, ec).string();
-    if (ec) key = std::filesystem::absolute(file).lexically_normal().string();
+    std::string key = platform::utf8(std::filesystem::weakly_canonical(file, ec));
+    if (ec) key = platform::utf8(std::filesystem::absolute(file).lexically_normal());
     std::lock_guard lock(registry_mutex);
     auto& slot = registry[key];
     auto existing = slot.lock();
@@ -90,7 +88,7 @@ Connection Connection::open_unshared(const std::filesystem::path& file, const Co
     if (options.create && !options.read_only) flags |= SQLITE_OPEN_CREATE;
     flags |= SQLITE_OPEN_NOMUTEX; // one thread per connection (see header)
     sqlite3* raw = nullptr;
-    int rc = sqlite3_open_v2(file.c_str(), &raw, flags, nullptr);
+    int rc = sqlite3_open_v2(platform::utf8(file).c_str(), &raw, flags, nullptr);
     Connection connection(raw, file); // owns raw even when the open failed
     if (rc != SQLITE_OK) fail(raw, rc, "cannot open database " + file.string());
     sqlite3_extended_result_codes(raw, 1);
@@ -423,7 +421,7 @@ void FileShared::sync_through(uint64_t group) noexcept {
         const auto hook = before_sync;
         lock.unlock();
         if (hook) hook();
-        const int error = sync_wal();
+        const int error = wal.sync();
         lock.lock();
         syncing = false;
         ++syncs;
@@ -460,29 +458,6 @@ void FileShared::sync_through(uint64_t group) noexcept {
 bool FileShared::disk_busy() {
     std::lock_guard lock(sync_mutex);
     return syncing;
-}
-
-// sync_wal: fdatasync of the WAL file on a descriptor kept open (fsync acts on the
-// file, whichever descriptor); reopened if the file was replaced. No WAL file means
-// nothing is pending in it (a checkpoint synced the database). 0 or an errno.
-// The check asks for the link count only: a stat that returns the file's times makes
-// Linux (multigrain timestamps, 6.13+) stamp the next write with a fine-grained
-// time, so that every fdatasync would also write the inode, one more I/O per sync.
-int FileShared::sync_wal() noexcept {
-    struct statx info {};
-    if (wal_fd >= 0 && (::statx(wal_fd, "", AT_EMPTY_PATH, STATX_NLINK, &info) != 0 || info.stx_nlink == 0)) {
-        ::close(wal_fd);
-        wal_fd = -1;
-    }
-    if (wal_fd < 0) {
-        wal_fd = ::open(wal_path.c_str(), O_RDONLY | O_CLOEXEC);
-        if (wal_fd < 0) return errno == ENOENT ? 0 : errno;
-    }
-    return ::fdatasync(wal_fd) == 0 ? 0 : errno;
-}
-
-FileShared::~FileShared() {
-    if (wal_fd >= 0) ::close(wal_fd);
 }
 
 Transaction::~Transaction() {

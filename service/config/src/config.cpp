@@ -18,9 +18,9 @@
 #include <regex>
 #include <set>
 #include <sstream>
-#include <sys/stat.h>
 
 #include "keyholder/config/duration.h"
+#include "keyholder/platform/files.h"
 #include "keyholder/schedule/cron.h"
 
 namespace keyholder::config {
@@ -168,13 +168,13 @@ public:
     Path path(const std::string& key, const Path& fallback) {
         auto value = raw(key);
         if (!value || value->empty()) return fallback;
-        return resolve(*value);
+        return resolve(platform::from_utf8(*value));
     }
 
     std::optional<Path> optional_path(const std::string& key) {
         auto value = raw(key);
         if (!value || value->empty()) return std::nullopt;
-        return resolve(*value);
+        return resolve(platform::from_utf8(*value));
     }
 
     [[nodiscard]] Path resolve(const Path& path) const {
@@ -183,26 +183,24 @@ public:
 
     /// A readable file that holds key material: it must exist and not be readable by others.
     void check_private_file(const std::string& key, const Path& file, bool must_exist = true) {
-        struct stat info {};
-        if (::stat(file.c_str(), &info) != 0) {
-            if (must_exist) problem(key, "cannot read " + file.string() + ": " + std::strerror(errno));
+        std::error_code ec;
+        const auto status = std::filesystem::status(file, ec);
+        if (ec || !std::filesystem::exists(status)) {
+            if (must_exist)
+                problem(key,
+                        "cannot read " + platform::utf8(file) + ": " + (ec ? ec.message() : std::strerror(ENOENT)));
             return;
         }
-        if (!S_ISREG(info.st_mode)) {
-            problem(key, file.string() + " is not a file");
+        if (!std::filesystem::is_regular_file(status)) {
+            problem(key, platform::utf8(file) + " is not a file");
             return;
         }
         std::ifstream probe(file, std::ios::binary);
         if (!probe) {
-            problem(key, "cannot read " + file.string() + ": " + std::strerror(errno));
+            problem(key, "cannot read " + platform::utf8(file) + ": " + std::strerror(errno));
             return;
         }
-        if ((info.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
-            std::ostringstream mode;
-            mode << std::oct << (info.st_mode & 0777);
-            problem(key, file.string() + " is accessible by group or others (mode 0" + mode.str() +
-                             "); run chmod 600 on it");
-        }
+        if (auto why = platform::not_private(file)) problem(key, *why);
     }
 
     void check_readable_file(const std::string& key, const Path& file) {
@@ -666,7 +664,7 @@ std::string Problem::to_string() const {
 
 std::expected<Config, std::vector<Problem>> load_config(const Path& file, const LoadOptions& options) {
     Context context;
-    context.file = file.string();
+    context.file = platform::utf8(file);
     {
         std::ifstream probe(file);
         if (!probe)
@@ -674,7 +672,7 @@ std::expected<Config, std::vector<Problem>> load_config(const Path& file, const 
                 std::vector<Problem>{{context.file, "", "", std::string("cannot read: ") + std::strerror(errno)}});
     }
     try {
-        context.ini = new Poco::Util::IniFileConfiguration(file.string());
+        context.ini = new Poco::Util::IniFileConfiguration(platform::utf8(file));
     } catch (const Poco::Exception& e) {
         return std::unexpected(std::vector<Problem>{{context.file, "", "", "cannot parse: " + e.displayText()}});
     }

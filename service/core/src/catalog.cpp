@@ -1,7 +1,7 @@
 // Mirroring the configured catalog into the store (see catalog.h).
 #include "keyholder/core/catalog.h"
 
-#include "keyholder/util/files.h"
+#include "keyholder/platform/files.h"
 
 #include <Poco/DigestStream.h>
 #include <Poco/JSON/Array.h>
@@ -71,7 +71,7 @@ CatalogSync record_service_start(store::Connection& connection, const config::Co
                                  const std::string& version) {
     const int64_t now = clock.now();
     CatalogSync sync;
-    sync.config_sha256 = util::file_sha256(config.file);
+    sync.config_sha256 = platform::file_sha256(config.file);
     store::Transaction tx(connection);
     std::map<std::string, int64_t> policy_ids;
     for (const auto& [name, policy] : config.policies) {

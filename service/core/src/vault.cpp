@@ -1,8 +1,9 @@
 // AES-256-GCM secrets at rest through OpenSSL EVP (see vault.h).
 #include "keyholder/core/vault.h"
 
+#include "keyholder/platform/files.h"
+#include "keyholder/platform/key_protection.h"
 #include "keyholder/util/encoding.h"
-#include "keyholder/util/files.h"
 
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -13,10 +14,8 @@
 #include <cerrno>
 #include <climits>
 #include <cstring>
-#include <fcntl.h>
+#include <fstream>
 #include <memory>
-#include <sys/stat.h>
-#include <unistd.h>
 
 namespace keyholder::core {
 namespace {
@@ -46,38 +45,44 @@ std::string openssl_error() {
 
 std::expected<std::vector<unsigned char>, std::string> read_or_create_key(const std::filesystem::path& key_file,
                                                                           size_t bytes) {
-    std::vector<unsigned char> key(bytes);
-    int fd = ::open(key_file.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0 && errno == ENOENT) {
+    const std::string name = platform::utf8(key_file);
+    std::error_code ec;
+    if (!std::filesystem::exists(key_file, ec) && !ec) {
         // First start: a fresh key, created private and complete or not at all.
+        std::vector<unsigned char> key(bytes);
         std::filesystem::create_directories(key_file.parent_path());
         if (RAND_bytes(key.data(), static_cast<int>(bytes)) != 1)
             return std::unexpected("cannot get random bytes for a new key");
+        auto sealed = platform::seal_key(std::string_view(reinterpret_cast<const char*>(key.data()), key.size()));
+        if (!sealed) {
+            OPENSSL_cleanse(key.data(), key.size());
+            return std::unexpected("cannot protect the new key " + name + ": " + sealed.error());
+        }
         try {
-            util::write_file_atomically(key_file,
-                                        std::string_view(reinterpret_cast<const char*>(key.data()), key.size()));
+            platform::write_file_atomically(key_file, *sealed);
         } catch (const std::exception& e) {
             OPENSSL_cleanse(key.data(), key.size());
             return std::unexpected(std::string(e.what()));
         }
         return key;
     }
-    if (fd < 0) return std::unexpected("cannot read " + key_file.string() + ": " + std::strerror(errno));
-    struct stat info {};
-    if (::fstat(fd, &info) != 0) {
-        const int error = errno;
-        ::close(fd);
-        return std::unexpected("cannot stat " + key_file.string() + ": " + std::strerror(error));
+    std::ifstream in(key_file, std::ios::binary);
+    if (ec || !in) return std::unexpected("cannot read " + name + ": " + std::strerror(errno));
+    if (auto why = platform::not_private(key_file)) return std::unexpected(*why);
+    // A key file is small: more than a few KiB is not one.
+    std::string stored(8192, '\0');
+    in.read(stored.data(), static_cast<std::streamsize>(stored.size()));
+    stored.resize(static_cast<size_t>(in.gcount()));
+    auto key = platform::unseal_key(stored);
+    OPENSSL_cleanse(stored.data(), stored.size());
+    if (!key) return std::unexpected("cannot unprotect " + name + ": " + key.error());
+    if (key->size() != bytes) {
+        OPENSSL_cleanse(key->data(), key->size());
+        return std::unexpected(name + " is not a " + std::to_string(bytes) + "-byte key");
     }
-    if ((info.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
-        ::close(fd);
-        return std::unexpected(key_file.string() + " is accessible by group or others; run chmod 600 on it");
-    }
-    ssize_t got = ::read(fd, key.data(), bytes + 1);
-    ::close(fd);
-    if (got != static_cast<ssize_t>(bytes))
-        return std::unexpected(key_file.string() + " is not a " + std::to_string(bytes) + "-byte key");
-    return key;
+    std::vector<unsigned char> result(key->begin(), key->end());
+    OPENSSL_cleanse(key->data(), key->size());
+    return result;
 }
 
 std::expected<SecretVault, std::string> SecretVault::open(const std::filesystem::path& key_file, RandomSource random) {
@@ -90,7 +95,7 @@ std::expected<SecretVault, std::string> SecretVault::open(const std::filesystem:
     });
     unsigned char digest[SHA256_DIGEST_LENGTH];
     if (SHA256(vault.key_.data(), vault.key_.size(), digest) == nullptr)
-        return std::unexpected("cannot compute the key id of " + key_file.string() + ": " + openssl_error());
+        return std::unexpected("cannot compute the key id of " + platform::utf8(key_file) + ": " + openssl_error());
     vault.key_id_ = util::hex(std::string_view(reinterpret_cast<const char*>(digest), 8));
     return vault;
 }

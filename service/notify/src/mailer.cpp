@@ -1,6 +1,6 @@
 #include "keyholder/notify/mailer.h"
 
-#include "keyholder/util/files.h"
+#include "keyholder/platform/files.h"
 #include "parallel_mailer.h"
 
 #include <Poco/Net/Context.h>
@@ -86,7 +86,7 @@ public:
         const auto final_path = dir_ / (name + ".eml");
         try {
             // On disk (the folder's rename too) before the row is marked sent.
-            util::write_file_atomically(final_path, mime_text(mail));
+            platform::write_file_atomically(final_path, mime_text(mail));
         } catch (const std::exception& e) {
             return {Delivery::Result::retry, e.what()};
         }

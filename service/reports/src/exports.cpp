@@ -9,11 +9,12 @@
 #include <fstream>
 #include <sstream>
 
+#include "keyholder/platform/files.h"
+#include "keyholder/platform/time.h"
 #include "keyholder/reports/report_writer.h"
 #include "keyholder/schedule/backoff.h"
 #include "keyholder/store/records.h"
 #include "keyholder/store/reports.h"
-#include "keyholder/util/files.h"
 
 namespace keyholder::reports {
 namespace {
@@ -38,11 +39,7 @@ Poco::Logger& log() { return Poco::Logger::get("keyholder.reports"); }
 
 std::string stamp(int64_t t, schedule::Zone zone) {
     const std::time_t time = static_cast<std::time_t>(t);
-    std::tm parts{};
-    if (zone == schedule::Zone::utc)
-        gmtime_r(&time, &parts);
-    else
-        localtime_r(&time, &parts);
+    const std::tm parts = zone == schedule::Zone::utc ? platform::utc_time(time) : platform::local_time(time);
     char text[32];
     std::strftime(text, sizeof text, "%Y%m%d-%H%M", &parts);
     return text;
@@ -135,13 +132,13 @@ ExportRun ExportScheduler::run(const config::ReportSchedule& schedule, State& st
         CsvOptions options;
         options.local_time = state.zone == schedule::Zone::local;
         options.bom = config_.reports.bom;
-        util::write_file_atomically(
+        platform::write_file_atomically(
             file, [&](std::ostream& out) { result.rows = write_report(store_, schedule.report, filter, out, options); },
             kExportMode);
         csv_in_place = true;
-        const std::string sha = util::file_sha256(file);
-        util::write_file_atomically(std::filesystem::path(file.string() + ".sha256"),
-                                    sha + "  " + file.filename().string() + "\n", kExportMode);
+        const std::string sha = platform::file_sha256(file);
+        platform::write_file_atomically(std::filesystem::path(file.string() + ".sha256"),
+                                        sha + "  " + file.filename().string() + "\n", kExportMode);
         store::Transaction tx(store_);
         store::finish_report_run(tx, run_id, clock_.now(), result.rows, file.string(), sha);
         // mail_to: a notice with the file attached, sent by the outbox worker like every mail.

@@ -6,6 +6,7 @@
 #include <ctime>
 #include <sstream>
 
+#include "keyholder/platform/time.h"
 #include "keyholder/reports/csv.h"
 
 namespace keyholder::reports {
@@ -86,16 +87,10 @@ std::string format_time(int64_t utc_seconds, bool local_time) {
         return text;
     }
     const std::time_t t = static_cast<std::time_t>(utc_seconds);
-    std::tm parts{};
+    const std::tm parts = platform::local_time(t);
     char text[40];
-    if (!local_time) {
-        gmtime_r(&t, &parts);
-        std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &parts);
-        return text;
-    }
-    localtime_r(&t, &parts);
     std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &parts);
-    const int offset = static_cast<int>(parts.tm_gmtoff);
+    const int offset = static_cast<int>(platform::utc_offset(t));
     char zone[24];
     std::snprintf(zone, sizeof zone, "%c%02d:%02d", offset < 0 ? '-' : '+', std::abs(offset) / 3600,
                   std::abs(offset) % 3600 / 60);

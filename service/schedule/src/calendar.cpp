@@ -1,5 +1,7 @@
 #include "keyholder/schedule/calendar.h"
 
+#include "keyholder/platform/time.h"
+
 #include <ctime>
 #include <regex>
 #include <tuple>
@@ -9,18 +11,14 @@ namespace {
 
 std::tm breakdown(int64_t t, Zone zone) {
     const std::time_t time = static_cast<std::time_t>(t);
-    std::tm parts{};
-    if (zone == Zone::utc)
-        gmtime_r(&time, &parts);
-    else
-        localtime_r(&time, &parts);
-    return parts;
+    return zone == Zone::utc ? platform::utc_time(time) : platform::local_time(time);
 }
 
 // to_time: a wall-clock time in the zone (normalised: day 32 is next month) -> UTC seconds.
 int64_t to_time(std::tm parts, Zone zone) {
     parts.tm_isdst = -1;
-    return zone == Zone::utc ? static_cast<int64_t>(timegm(&parts)) : static_cast<int64_t>(mktime(&parts));
+    return zone == Zone::utc ? static_cast<int64_t>(platform::from_utc_time(parts))
+                             : static_cast<int64_t>(platform::from_local_time(parts));
 }
 
 std::tuple<int, int, int, int, int> wall(const std::tm& t) {

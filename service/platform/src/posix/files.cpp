@@ -1,8 +1,5 @@
-// Durable files on POSIX (see files.h): fsync of the file and of its folder.
-#include "keyholder/util/files.h"
-
-#include <Poco/DigestEngine.h>
-#include <Poco/SHA2Engine.h>
+// Files on POSIX (see files.h): fsync of the file and of its folder, mode bits.
+#include "keyholder/platform/files.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -11,9 +8,10 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <sstream>
 #include <stdexcept>
 
-namespace keyholder::util {
+namespace keyholder::platform {
 namespace {
 
 bool fsync_path(const std::filesystem::path& path, int flags) {
@@ -56,20 +54,36 @@ void write_file_atomically(const std::filesystem::path& path, const std::functio
     if (!fsync_path(folder, O_RDONLY | O_DIRECTORY)) fail("cannot fsync the folder", folder, errno);
 }
 
-void write_file_atomically(const std::filesystem::path& path, std::string_view content, std::filesystem::perms mode) {
-    write_file_atomically(
-        path, [&](std::ostream& out) { out.write(content.data(), static_cast<std::streamsize>(content.size())); },
-        mode);
+std::optional<std::string> not_private(const std::filesystem::path& file) {
+    struct stat info {};
+    if (::stat(file.c_str(), &info) != 0) return "cannot inspect " + file.string() + ": " + std::strerror(errno);
+    if ((info.st_mode & (S_IRWXG | S_IRWXO)) == 0) return std::nullopt;
+    std::ostringstream mode;
+    mode << std::oct << (info.st_mode & 0777);
+    return file.string() + " is accessible by group or others (mode 0" + mode.str() + "); run chmod 600 on it";
 }
 
-std::string file_sha256(const std::filesystem::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw std::runtime_error("cannot read " + path.string() + ": " + std::strerror(errno));
-    Poco::SHA2Engine engine(Poco::SHA2Engine::SHA_256);
-    char buffer[65536];
-    while (in.read(buffer, sizeof buffer) || in.gcount() > 0)
-        engine.update(buffer, static_cast<unsigned>(in.gcount()));
-    return Poco::DigestEngine::digestToHex(engine.digest());
+SyncedFile::SyncedFile(std::filesystem::path path) : path_(std::move(path)) {}
+
+SyncedFile::~SyncedFile() {
+    if (handle_ >= 0) ::close(static_cast<int>(handle_));
 }
 
-} // namespace keyholder::util
+// The check asks for the link count only: a stat that returns the file's times makes
+// Linux (multigrain timestamps, 6.13+) stamp the next write with a fine-grained
+// time, so that every fdatasync would also write the inode, one more I/O per sync.
+int SyncedFile::sync() noexcept {
+    struct statx info {};
+    if (handle_ >= 0 &&
+        (::statx(static_cast<int>(handle_), "", AT_EMPTY_PATH, STATX_NLINK, &info) != 0 || info.stx_nlink == 0)) {
+        ::close(static_cast<int>(handle_));
+        handle_ = -1;
+    }
+    if (handle_ < 0) {
+        handle_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+        if (handle_ < 0) return errno == ENOENT ? 0 : errno;
+    }
+    return ::fdatasync(static_cast<int>(handle_)) == 0 ? 0 : errno;
+}
+
+} // namespace keyholder::platform

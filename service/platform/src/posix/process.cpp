@@ -1,0 +1,17 @@
+// The process on POSIX (see process.h).
+#include "keyholder/platform/process.h"
+
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace keyholder::platform {
+
+std::string user_name() {
+    const passwd* who = ::getpwuid(::getuid());
+    return who != nullptr ? std::string(who->pw_name) : std::to_string(::getuid());
+}
+
+void private_new_files() { ::umask(0077); }
+
+} // namespace keyholder::platform
