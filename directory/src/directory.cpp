@@ -220,7 +220,7 @@ struct Directory::Impl {
         if (!f) return std::unexpected(f.error());
         auto attrs = user_attributes(*f);
         auto found = run<std::vector<Entry>>(
-            [&](Session& s) { return s.search(settings.base_dn, LDAP_SCOPE_SUBTREE, filter, attrs, 2); });
+            [&](Session& s) { return s.search(settings.base_dn, detail::Scope::subtree, filter, attrs, 2); });
         if (!found) return std::unexpected(found.error());
         if (found->empty()) return std::unexpected(not_found("no such user: " + what));
         if (found->size() > 1) return std::unexpected(refused("more than one directory entry matches " + what));
@@ -346,7 +346,7 @@ Result<Group> Directory::find_group(std::string_view spec_view) {
     if (auto binary = spec.starts_with("S-1-") ? sid_from_string(spec) : std::nullopt) {
         std::string filter = "(&" + group_class_filter(*f) + "(objectSid=" + escape_filter_bytes(*binary) + "))";
         found = impl_->run<std::vector<Entry>>(
-            [&](Session& s) { return s.search(impl_->settings.base_dn, LDAP_SCOPE_SUBTREE, filter, attrs, 2); });
+            [&](Session& s) { return s.search(impl_->settings.base_dn, detail::Scope::subtree, filter, attrs, 2); });
     } else if (spec.find('=') != std::string::npos) {
         found = impl_->run<std::vector<Entry>>([&](Session& s) -> Result<std::vector<Entry>> {
             auto entry = s.read(spec, attrs, group_class_filter(*f));
@@ -361,7 +361,7 @@ Result<Group> Directory::find_group(std::string_view spec_view) {
                 ? "(&" + group_class_filter(*f) + "(|(sAMAccountName=" + value + ")(cn=" + value + ")))"
                 : "(&" + group_class_filter(*f) + "(cn=" + value + "))";
         found = impl_->run<std::vector<Entry>>(
-            [&](Session& s) { return s.search(impl_->settings.base_dn, LDAP_SCOPE_SUBTREE, filter, attrs, 2); });
+            [&](Session& s) { return s.search(impl_->settings.base_dn, detail::Scope::subtree, filter, attrs, 2); });
     }
     if (!found) return std::unexpected(found.error());
     if (found->empty()) {
@@ -396,7 +396,7 @@ Result<std::vector<Membership>> Directory::groups_of(const User& user, Freshness
                 filter += "(objectSid=" + escape_filter_bytes(*sid_from_string(sids[k])) + ")";
             filter += ")";
             auto found = impl_->run<std::vector<Entry>>([&](Session& s) {
-                return s.search(impl_->settings.base_dn, LDAP_SCOPE_SUBTREE, filter, group_attributes(*f),
+                return s.search(impl_->settings.base_dn, detail::Scope::subtree, filter, group_attributes(*f),
                                 static_cast<int>(page));
             });
             if (!found) return std::unexpected(found.error());
@@ -462,7 +462,7 @@ Result<std::vector<Membership>> Directory::groups_of(const User& user, Freshness
             std::string filter = "(&" + group_class_filter(*f) + "(|(member=" + escape_filter_value(member_dn) +
                                  ")(uniqueMember=" + escape_filter_value(member_dn) + ")))";
             auto found = impl_->run<std::vector<Entry>>([&](Session& s) {
-                return s.search(impl_->settings.base_dn, LDAP_SCOPE_SUBTREE, filter, group_attributes(*f),
+                return s.search(impl_->settings.base_dn, detail::Scope::subtree, filter, group_attributes(*f),
                                 static_cast<int>(page));
             });
             if (!found) return std::unexpected(found.error());
@@ -634,7 +634,7 @@ Result<std::vector<User>> Directory::load_transitive_members(const Group& group)
         if (!group.sid.empty()) filter += "(primaryGroupID=" + group.sid.substr(group.sid.rfind('-') + 1) + ")";
         filter += "))";
         auto found = impl_->run<std::vector<Entry>>([&](Session& s) {
-            return s.search(impl_->settings.base_dn, LDAP_SCOPE_SUBTREE, filter, user_attributes(*f),
+            return s.search(impl_->settings.base_dn, detail::Scope::subtree, filter, user_attributes(*f),
                             impl_->settings.page_size);
         });
         if (!found) return std::unexpected(found.error());
@@ -672,7 +672,7 @@ Result<std::vector<User>> Directory::load_transitive_members(const Group& group)
         std::string filter =
             "(&" + user_class_filter(*f) + "(primaryGroupID=" + group.sid.substr(group.sid.rfind('-') + 1) + "))";
         auto found = impl_->run<std::vector<Entry>>([&](Session& s) {
-            return s.search(impl_->settings.base_dn, LDAP_SCOPE_SUBTREE, filter, user_attributes(*f),
+            return s.search(impl_->settings.base_dn, detail::Scope::subtree, filter, user_attributes(*f),
                             impl_->settings.page_size);
         });
         if (!found) return std::unexpected(found.error());
@@ -703,7 +703,7 @@ Result<void> Directory::reset_password(const User& account, std::string_view new
                 return std::unexpected(refused("refusing to send a password over an unencrypted connection to " +
                                                    s.uri() + ": use ldaps:// or StartTLS",
                                                s.uri()));
-            return s.modify(account.dn, {{LDAP_MOD_REPLACE, "unicodePwd", {unicode_pwd_value(new_password)}}});
+            return s.modify(account.dn, {{detail::ModOp::replace, "unicodePwd", {unicode_pwd_value(new_password)}}});
         }
         if (!s.encrypted() && !is_loopback_uri(s.uri()))
             return std::unexpected(
@@ -725,14 +725,14 @@ Result<void> Directory::set_enabled(const User& account, bool enabled) {
             int64_t uac = std::stoll((*entry)->first("userAccountControl"));
             int64_t wanted = enabled ? (uac & ~kUacAccountDisable) : (uac | kUacAccountDisable);
             if (wanted == uac) return {};
-            return s.modify(account.dn, {{LDAP_MOD_REPLACE, "userAccountControl", {std::to_string(wanted)}}});
+            return s.modify(account.dn, {{detail::ModOp::replace, "userAccountControl", {std::to_string(wanted)}}});
         }
         if (enabled) {
-            auto r = s.modify(account.dn, {{LDAP_MOD_DELETE, "pwdAccountLockedTime", {}}});
-            if (!r && r.error().ldap_code == LDAP_NO_SUCH_ATTRIBUTE) return {}; // already enabled
+            auto r = s.modify(account.dn, {{detail::ModOp::remove, "pwdAccountLockedTime", {}}});
+            if (!r && r.error().ldap_code == detail::result_code::no_such_attribute) return {}; // already enabled
             return r;
         }
-        return s.modify(account.dn, {{LDAP_MOD_REPLACE, "pwdAccountLockedTime", {kOpenLdapLocked}}});
+        return s.modify(account.dn, {{detail::ModOp::replace, "pwdAccountLockedTime", {kOpenLdapLocked}}});
     });
     invalidate(account);
     return done;
@@ -740,7 +740,7 @@ Result<void> Directory::set_enabled(const User& account, bool enabled) {
 
 // Member writes are idempotent: a take-back or release that is retried must succeed
 // when its goal is already reached. `done_codes` are the answers that mean exactly that.
-static Result<void> change_member(detail::SessionPool& pool, const Group& group, const User& user, int op,
+static Result<void> change_member(detail::SessionPool& pool, const Group& group, const User& user, detail::ModOp op,
                                   std::initializer_list<int> done_codes) {
     return pool.run<void>([&](Session& s) -> Result<void> {
         auto r = s.modify(group.dn, {{op, "member", {user.dn}}});
@@ -751,7 +751,8 @@ static Result<void> change_member(detail::SessionPool& pool, const Group& group,
 
 Result<void> Directory::add_member(const Group& group, const User& user) {
     // Already a member: AD answers 68, OpenLDAP 20.
-    auto done = change_member(impl_->pool, group, user, LDAP_MOD_ADD, {LDAP_TYPE_OR_VALUE_EXISTS, LDAP_ALREADY_EXISTS});
+    auto done = change_member(impl_->pool, group, user, detail::ModOp::add,
+                              {detail::result_code::type_or_value_exists, detail::result_code::already_exists});
     invalidate(user);
     impl_->members.clear(); // the group, and every group it is nested in, changed
     return done;
@@ -759,8 +760,8 @@ Result<void> Directory::add_member(const Group& group, const User& user) {
 
 Result<void> Directory::remove_member(const Group& group, const User& user) {
     // Not a member (any more): AD answers 53, OpenLDAP 16.
-    auto done =
-        change_member(impl_->pool, group, user, LDAP_MOD_DELETE, {LDAP_NO_SUCH_ATTRIBUTE, LDAP_UNWILLING_TO_PERFORM});
+    auto done = change_member(impl_->pool, group, user, detail::ModOp::remove,
+                              {detail::result_code::no_such_attribute, detail::result_code::unwilling_to_perform});
     invalidate(user);
     impl_->members.clear(); // the group, and every group it is nested in, changed
     return done;

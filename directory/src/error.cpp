@@ -1,7 +1,7 @@
-// DirectoryError helpers.
+// DirectoryError helpers (the same for every LDAP library).
 #include "keyholder/directory/error.h"
 
-#include "ldap_handles.h"
+#include "session.h"
 
 namespace keyholder::directory {
 
@@ -14,32 +14,24 @@ std::string DirectoryError::to_string() const {
 
 namespace detail {
 
-DirectoryError make_error(LDAP* ld, int rc, const std::string& doing, const std::string& uri) {
+DirectoryError make_error(int rc, const std::string& rc_text, std::string diagnostic, const std::string& doing,
+                          const std::string& uri, bool connection_lost) {
     DirectoryError error;
     error.ldap_code = rc;
     error.uri = uri;
-    error.message = doing + ": " + ldap_err2string(rc) + " (" + std::to_string(rc) + ")";
-    if (ld != nullptr) {
-        char* diagnostic = nullptr;
-        if (ldap_get_option(ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &diagnostic) == LDAP_OPT_SUCCESS &&
-            diagnostic != nullptr) {
-            LdapText owned(diagnostic);
-            error.diagnostic = owned.get();
-        }
-    }
+    error.message = doing + ": " + rc_text + " (" + std::to_string(rc) + ")";
+    error.diagnostic = std::move(diagnostic);
     switch (rc) {
-    case LDAP_SERVER_DOWN:
-    case LDAP_TIMEOUT:
-    case LDAP_CONNECT_ERROR:
-    case LDAP_UNAVAILABLE:
-    case LDAP_BUSY: error.kind = DirectoryError::Kind::unavailable; break;
-    case LDAP_INVALID_CREDENTIALS: error.kind = DirectoryError::Kind::invalid_credentials; break;
-    case LDAP_NO_SUCH_OBJECT: error.kind = DirectoryError::Kind::no_such_object; break;
-    case LDAP_INSUFFICIENT_ACCESS:
-    case LDAP_STRONG_AUTH_REQUIRED:
-    case LDAP_CONFIDENTIALITY_REQUIRED: error.kind = DirectoryError::Kind::insufficient_access; break;
+    case result_code::busy:
+    case result_code::unavailable: error.kind = DirectoryError::Kind::unavailable; break;
+    case result_code::invalid_credentials: error.kind = DirectoryError::Kind::invalid_credentials; break;
+    case result_code::no_such_object: error.kind = DirectoryError::Kind::no_such_object; break;
+    case result_code::strong_auth_required:
+    case result_code::confidentiality_required:
+    case result_code::insufficient_access: error.kind = DirectoryError::Kind::insufficient_access; break;
     default: error.kind = DirectoryError::Kind::other; break;
     }
+    if (connection_lost) error.kind = DirectoryError::Kind::unavailable;
     return error;
 }
 

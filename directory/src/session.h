@@ -1,5 +1,6 @@
 // Session: one connected, bound LDAP connection, and the operations keyholder runs
-// on it (private to the directory module).
+// on it (private to the directory module). The same interface over the system's LDAP
+// library: posix/session.cpp on OpenLDAP's libldap, windows/session.cpp on Wldap32.
 #pragma once
 
 #include <chrono>
@@ -10,11 +11,15 @@
 #include <string>
 #include <vector>
 
+#include <memory>
+
 #include "keyholder/directory/settings.h"
-#include "ldap_handles.h"
 #include "uri_health.h"
 
 namespace keyholder::directory::detail {
+
+/// lowercase: ASCII lower case (attribute names are compared without case).
+std::string lowercase(std::string text);
 
 /// Entry: a search result with attribute names lower-cased (values are raw bytes).
 struct Entry {
@@ -26,24 +31,47 @@ struct Entry {
 
 template <typename T> using Result = std::expected<T, DirectoryError>;
 
+/// The LDAP result codes (RFC 4511) the module decides on; servers send the same
+/// numbers to every library (unlike the libraries' own client-side codes).
+namespace result_code {
+inline constexpr int strong_auth_required = 8;
+inline constexpr int confidentiality_required = 13;
+inline constexpr int no_such_attribute = 16;
+inline constexpr int type_or_value_exists = 20;
+inline constexpr int no_such_object = 32;
+inline constexpr int invalid_dn_syntax = 34;
+inline constexpr int invalid_credentials = 49;
+inline constexpr int insufficient_access = 50;
+inline constexpr int busy = 51;
+inline constexpr int unavailable = 52;
+inline constexpr int unwilling_to_perform = 53;
+inline constexpr int already_exists = 68;
+} // namespace result_code
+
+enum class Scope { base, one_level, subtree };
+enum class ModOp { add, remove, replace };
+
 struct Modification {
-    int op; ///< LDAP_MOD_ADD, LDAP_MOD_DELETE, LDAP_MOD_REPLACE
+    ModOp op;
     std::string attribute;
     std::vector<std::string> values; ///< binary-safe
 };
 
 class Session {
 public:
-    // The operation timeout is an option of the handle (set in connect), not of the session.
-    Session(LdapHandle ld, std::string uri) : ld_(std::move(ld)), uri_(std::move(uri)) {}
+    /// Connection: the library's connection handle (defined by each implementation).
+    struct Connection;
+    Session(std::unique_ptr<Connection> connection, std::string uri);
+    ~Session();
+    Session(Session&&) noexcept;
+    Session& operator=(Session&&) noexcept;
 
-    [[nodiscard]] LDAP* ld() const { return ld_.get(); }
     [[nodiscard]] const std::string& uri() const { return uri_; }
     /// encrypted: TLS is in place, or SASL negotiated a security layer of 56 bits or more.
     [[nodiscard]] bool encrypted() const;
 
     /// search: every entry, following paged-results cookies (page_size > 0).
-    Result<std::vector<Entry>> search(const std::string& base, int scope, const std::string& filter,
+    Result<std::vector<Entry>> search(const std::string& base, Scope scope, const std::string& filter,
                                       const std::vector<std::string>& attributes, int page_size);
     /// read: one entry by DN (base scope); nullopt when it does not exist.
     Result<std::optional<Entry>> read(const std::string& dn, const std::vector<std::string>& attributes,
@@ -53,7 +81,7 @@ public:
     Result<void> password_modify(const std::string& dn, const std::string& new_password);
 
 private:
-    LdapHandle ld_;
+    std::unique_ptr<Connection> connection_;
     std::string uri_;
 };
 
@@ -67,5 +95,13 @@ Result<Session> open_session(const DirectorySettings& settings, UriHealth* healt
 /// open_user_session: connect and simple-bind as `dn` with `password` (Basic sign-on).
 Result<Session> open_user_session(const DirectorySettings& settings, const std::string& dn,
                                   const std::string& password);
+
+/// open_anonymous_session: connected (TLS as configured), not bound: the rootDSE read.
+Result<Session> open_anonymous_session(const std::string& uri, const ConnectionSettings& settings);
+
+/// make_error: a DirectoryError from a result code, classified; `connection_lost`:
+/// the library's own code says the connection is gone or timed out.
+DirectoryError make_error(int rc, const std::string& rc_text, std::string diagnostic, const std::string& doing,
+                          const std::string& uri, bool connection_lost);
 
 } // namespace keyholder::directory::detail

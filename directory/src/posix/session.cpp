@@ -1,5 +1,6 @@
-// Connected, bound LDAP sessions and their operations (see session.h).
-#include "session.h"
+// Sessions on OpenLDAP's libldap, with Cyrus SASL and MIT Kerberos for the GSSAPI
+// bind (see session.h).
+#include "../session.h"
 
 #include <gssapi/gssapi_krb5.h>
 #include <krb5.h>
@@ -13,16 +14,10 @@
 #include <mutex>
 
 #include "connect.h"
+#include "ldap_handles.h"
 
 namespace keyholder::directory::detail {
 namespace {
-
-const std::vector<std::string> kNoValues;
-
-std::string lower(std::string text) {
-    std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::tolower(c); });
-    return text;
-}
 
 // Attribute name lists for libldap: a null-terminated char* array over std::strings.
 class AttributeList {
@@ -45,7 +40,7 @@ Entry read_entry(LDAP* ld, LDAPMessage* message) {
     for (char* raw_name = ldap_first_attribute(ld, message, &raw_ber); raw_name != nullptr;
          raw_name = ldap_next_attribute(ld, message, raw_ber)) {
         LdapText name(raw_name);
-        std::vector<std::string>& values = entry.attributes[lower(name.get())];
+        std::vector<std::string>& values = entry.attributes[lowercase(name.get())];
         BerValues list(ldap_get_values_len(ld, message, name.get()));
         if (!list) continue;
         for (berval** v = list.get(); *v != nullptr; ++v)
@@ -148,26 +143,57 @@ Result<void> bind(LDAP* ld, const DirectorySettings& settings, const std::string
     return {};
 }
 
-} // namespace
-
-const std::vector<std::string>& Entry::values(const std::string& name) const {
-    auto found = attributes.find(lower(name));
-    return found == attributes.end() ? kNoValues : found->second;
+int to_ldap(Scope scope) {
+    switch (scope) {
+    case Scope::base: return LDAP_SCOPE_BASE;
+    case Scope::one_level: return LDAP_SCOPE_ONELEVEL;
+    case Scope::subtree: return LDAP_SCOPE_SUBTREE;
+    }
+    return LDAP_SCOPE_BASE;
 }
 
-std::string Entry::first(const std::string& name) const {
-    const auto& list = values(name);
-    return list.empty() ? std::string() : list.front();
+int to_ldap(ModOp op) {
+    switch (op) {
+    case ModOp::add: return LDAP_MOD_ADD;
+    case ModOp::remove: return LDAP_MOD_DELETE;
+    case ModOp::replace: return LDAP_MOD_REPLACE;
+    }
+    return LDAP_MOD_REPLACE;
+}
+
+} // namespace
+
+struct Session::Connection {
+    LdapHandle ld;
+};
+
+Session::Session(std::unique_ptr<Connection> connection, std::string uri)
+    : connection_(std::move(connection)), uri_(std::move(uri)) {}
+Session::~Session() = default;
+Session::Session(Session&&) noexcept = default;
+Session& Session::operator=(Session&&) noexcept = default;
+
+DirectoryError make_error(LDAP* ld, int rc, const std::string& doing, const std::string& uri) {
+    std::string diagnostic;
+    if (ld != nullptr) {
+        char* text = nullptr;
+        if (ldap_get_option(ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &text) == LDAP_OPT_SUCCESS && text != nullptr) {
+            LdapText owned(text);
+            diagnostic = owned.get();
+        }
+    }
+    const bool lost = rc == LDAP_SERVER_DOWN || rc == LDAP_TIMEOUT || rc == LDAP_CONNECT_ERROR;
+    return make_error(rc, ldap_err2string(rc), std::move(diagnostic), doing, uri, lost);
 }
 
 bool Session::encrypted() const {
-    if (ldap_tls_inplace(ld_.get()) != 0) return true;
+    if (ldap_tls_inplace(connection_->ld.get()) != 0) return true;
     sasl_ssf_t ssf = 0;
-    if (ldap_get_option(ld_.get(), LDAP_OPT_X_SASL_SSF, &ssf) == LDAP_OPT_SUCCESS && ssf >= 56) return true;
+    if (ldap_get_option(connection_->ld.get(), LDAP_OPT_X_SASL_SSF, &ssf) == LDAP_OPT_SUCCESS && ssf >= 56) return true;
     return false;
 }
 
-Result<std::vector<Entry>> Session::search(const std::string& base, int scope, const std::string& filter,
+Result<std::vector<Entry>> Session::search(const std::string& base, Scope scope, const std::string& filter,
                                            const std::vector<std::string>& attributes, int page_size) {
     std::vector<Entry> entries;
     AttributeList attrs(attributes);
@@ -178,38 +204,41 @@ Result<std::vector<Entry>> Session::search(const std::string& base, int scope, c
         if (page_size > 0) {
             // Not critical: a server without paging simply answers in one piece.
             LDAPControl* raw_page = nullptr;
-            int rc = ldap_create_page_control(ld_.get(), static_cast<ber_int_t>(page_size),
+            int rc = ldap_create_page_control(connection_->ld.get(), static_cast<ber_int_t>(page_size),
                                               cookie.bv_len > 0 ? &cookie : nullptr, 0, &raw_page);
             page.reset(raw_page);
             if (rc != LDAP_SUCCESS)
-                return std::unexpected(make_error(ld_.get(), rc, "cannot create a page control", uri_));
+                return std::unexpected(make_error(connection_->ld.get(), rc, "cannot create a page control", uri_));
         }
         std::array<LDAPControl*, 2> controls{page.get(), nullptr};
         LDAPMessage* raw = nullptr;
         // No server-side time limit (Samba answers an in-chain search that carries one with
         // "Operations error"); LDAP_OPT_TIMEOUT bounds the wait on our side.
-        int rc = ldap_search_ext_s(ld_.get(), base.c_str(), scope, filter.c_str(), attrs.get(), 0,
+        int rc = ldap_search_ext_s(connection_->ld.get(), base.c_str(), to_ldap(scope), filter.c_str(), attrs.get(), 0,
                                    page ? controls.data() : nullptr, nullptr, nullptr, LDAP_NO_LIMIT, &raw);
         LdapMessagePtr result(raw);
         if (rc != LDAP_SUCCESS && rc != LDAP_PARTIAL_RESULTS && result == nullptr)
-            return std::unexpected(make_error(ld_.get(), rc, "search " + filter + " under " + base + " failed", uri_));
-        for (LDAPMessage* m = ldap_first_entry(ld_.get(), result.get()); m != nullptr;
-             m = ldap_next_entry(ld_.get(), m))
-            entries.push_back(read_entry(ld_.get(), m));
+            return std::unexpected(
+                make_error(connection_->ld.get(), rc, "search " + filter + " under " + base + " failed", uri_));
+        for (LDAPMessage* m = ldap_first_entry(connection_->ld.get(), result.get()); m != nullptr;
+             m = ldap_next_entry(connection_->ld.get(), m))
+            entries.push_back(read_entry(connection_->ld.get(), m));
         int code = LDAP_SUCCESS;
         char* diagnostic = nullptr;
         LDAPControl** raw_returned = nullptr;
-        int prc = ldap_parse_result(ld_.get(), result.get(), &code, nullptr, &diagnostic, nullptr, &raw_returned, 0);
+        int prc = ldap_parse_result(connection_->ld.get(), result.get(), &code, nullptr, &diagnostic, nullptr,
+                                    &raw_returned, 0);
         LdapText diagnostic_owner(diagnostic);
         LdapControls returned(raw_returned);
         if (prc != LDAP_SUCCESS)
-            return std::unexpected(make_error(ld_.get(), prc, "search " + filter + " under " + base + " failed", uri_));
+            return std::unexpected(
+                make_error(connection_->ld.get(), prc, "search " + filter + " under " + base + " failed", uri_));
         // Referrals are off: AD's continuation references are ignored, and a referral
         // result for part of the tree is not an error for what was found.
         if (code != LDAP_SUCCESS && code != LDAP_REFERRAL) {
             if (code == LDAP_NO_SUCH_OBJECT) return entries;
-            return std::unexpected(
-                result_error(ld_.get(), code, diagnostic, "search " + filter + " under " + base + " failed", uri_));
+            return std::unexpected(result_error(connection_->ld.get(), code, diagnostic,
+                                                "search " + filter + " under " + base + " failed", uri_));
         }
         cookie_storage.clear();
         if (returned && page_size > 0) {
@@ -217,7 +246,8 @@ Result<std::vector<Entry>> Session::search(const std::string& base, int scope, c
             if (response != nullptr) {
                 ber_int_t estimate = 0;
                 berval next{0, nullptr};
-                if (ldap_parse_pageresponse_control(ld_.get(), response, &estimate, &next) == LDAP_SUCCESS &&
+                if (ldap_parse_pageresponse_control(connection_->ld.get(), response, &estimate, &next) ==
+                        LDAP_SUCCESS &&
                     next.bv_len > 0) {
                     cookie_storage.assign(next.bv_val, next.bv_len);
                 }
@@ -235,14 +265,15 @@ Result<std::optional<Entry>> Session::read(const std::string& dn, const std::vec
                                            const std::string& filter) {
     AttributeList attrs(attributes);
     LDAPMessage* raw = nullptr;
-    int rc = ldap_search_ext_s(ld_.get(), dn.c_str(), LDAP_SCOPE_BASE, filter.c_str(), attrs.get(), 0, nullptr, nullptr,
-                               nullptr, 1, &raw);
+    int rc = ldap_search_ext_s(connection_->ld.get(), dn.c_str(), LDAP_SCOPE_BASE, filter.c_str(), attrs.get(), 0,
+                               nullptr, nullptr, nullptr, 1, &raw);
     LdapMessagePtr result(raw);
     if (rc == LDAP_NO_SUCH_OBJECT || rc == LDAP_INVALID_DN_SYNTAX) return std::optional<Entry>{};
-    if (rc != LDAP_SUCCESS) return std::unexpected(make_error(ld_.get(), rc, "read of " + dn + " failed", uri_));
-    LDAPMessage* m = ldap_first_entry(ld_.get(), result.get());
+    if (rc != LDAP_SUCCESS)
+        return std::unexpected(make_error(connection_->ld.get(), rc, "read of " + dn + " failed", uri_));
+    LDAPMessage* m = ldap_first_entry(connection_->ld.get(), result.get());
     if (m == nullptr) return std::optional<Entry>{};
-    return std::optional<Entry>{read_entry(ld_.get(), m)};
+    return std::optional<Entry>{read_entry(connection_->ld.get(), m)};
 }
 
 Result<void> Session::modify(const std::string& dn, const std::vector<Modification>& modifications) {
@@ -258,14 +289,15 @@ Result<void> Session::modify(const std::string& dn, const std::vector<Modificati
         for (auto& v : values[i])
             value_pointers[i].push_back(&v);
         value_pointers[i].push_back(nullptr);
-        mods[i].mod_op = m.op | LDAP_MOD_BVALUES;
+        mods[i].mod_op = to_ldap(m.op) | LDAP_MOD_BVALUES;
         mods[i].mod_type = const_cast<char*>(m.attribute.c_str());
         mods[i].mod_vals.modv_bvals = value_pointers[i].data();
         mod_pointers.push_back(&mods[i]);
     }
     mod_pointers.push_back(nullptr);
-    int rc = ldap_modify_ext_s(ld_.get(), dn.c_str(), mod_pointers.data(), nullptr, nullptr);
-    if (rc != LDAP_SUCCESS) return std::unexpected(make_error(ld_.get(), rc, "modify of " + dn + " failed", uri_));
+    int rc = ldap_modify_ext_s(connection_->ld.get(), dn.c_str(), mod_pointers.data(), nullptr, nullptr);
+    if (rc != LDAP_SUCCESS)
+        return std::unexpected(make_error(connection_->ld.get(), rc, "modify of " + dn + " failed", uri_));
     return {};
 }
 
@@ -273,10 +305,10 @@ Result<void> Session::password_modify(const std::string& dn, const std::string& 
     berval user{static_cast<ber_len_t>(dn.size()), const_cast<char*>(dn.data())};
     berval password{static_cast<ber_len_t>(new_password.size()), const_cast<char*>(new_password.data())};
     berval generated{0, nullptr};
-    int rc = ldap_passwd_s(ld_.get(), &user, nullptr, &password, &generated, nullptr, nullptr);
+    int rc = ldap_passwd_s(connection_->ld.get(), &user, nullptr, &password, &generated, nullptr, nullptr);
     ber_memfree(generated.bv_val);
     if (rc != LDAP_SUCCESS)
-        return std::unexpected(make_error(ld_.get(), rc, "password modify of " + dn + " failed", uri_));
+        return std::unexpected(make_error(connection_->ld.get(), rc, "password modify of " + dn + " failed", uri_));
     return {};
 }
 
@@ -306,11 +338,18 @@ Result<Session> open_session(const DirectorySettings& settings, UriHealth* healt
         }
         if (health != nullptr) health->succeeded(uri);
         setup_complete(ld->get());
-        return Session(std::move(*ld), uri);
+        return Session(std::make_unique<Session::Connection>(std::move(*ld)), uri);
     }
     last.kind = DirectoryError::Kind::unavailable;
     if (settings.connection.uris.size() > 1) last.message = "no directory server answered; last: " + last.message;
     return std::unexpected(last);
+}
+
+Result<Session> open_anonymous_session(const std::string& uri, const ConnectionSettings& settings) {
+    auto ld = connect(uri, settings);
+    if (!ld) return std::unexpected(ld.error());
+    setup_complete(ld->get());
+    return Session(std::make_unique<Session::Connection>(std::move(*ld)), uri);
 }
 
 Result<Session> open_user_session(const DirectorySettings& settings, const std::string& dn,
