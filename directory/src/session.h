@@ -88,6 +88,10 @@ private:
 /// is_connection_error: the connection is gone (or never was): reconnect or fail over.
 bool is_connection_error(const DirectoryError& error);
 
+/// open_one: one URI, connected (TLS as configured) and, when `bound`, bound as
+/// `settings` say. Each LDAP library's implementation.
+Result<Session> open_one(const std::string& uri, const DirectorySettings& settings, bool bound);
+
 /// open_session: connect and bind to the first URI that answers (failover). A bind
 /// refused for bad credentials is returned at once rather than tried elsewhere.
 Result<Session> open_session(const DirectorySettings& settings, UriHealth* health = nullptr);

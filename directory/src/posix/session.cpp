@@ -317,48 +317,19 @@ bool is_connection_error(const DirectoryError& error) {
            error.ldap_code == LDAP_TIMEOUT || error.ldap_code == LDAP_CONNECT_ERROR;
 }
 
-Result<Session> open_session(const DirectorySettings& settings, UriHealth* health) {
-    DirectoryError last{DirectoryError::Kind::unavailable, 0, "no LDAP URI configured", "", ""};
-    const auto uris = health != nullptr ? health->ordered(settings.connection.uris) : settings.connection.uris;
-    for (const auto& uri : uris) {
-        std::optional<UriHealth::Attempt> attempt;
-        if (health != nullptr) attempt.emplace(*health, uri);
-        auto ld = connect(uri, settings.connection);
-        if (!ld) {
-            last = ld.error();
-            if (health != nullptr) health->failed(uri);
-            continue;
-        }
-        auto bound = bind(ld->get(), settings, uri);
-        if (!bound) {
-            if (!is_connection_error(bound.error())) return std::unexpected(bound.error());
-            last = bound.error();
-            if (health != nullptr) health->failed(uri);
-            continue;
-        }
-        if (health != nullptr) health->succeeded(uri);
-        setup_complete(ld->get());
-        return Session(std::make_unique<Session::Connection>(std::move(*ld)), uri);
+Result<Session> open_one(const std::string& uri, const DirectorySettings& settings, bool bound) {
+    auto ld = connect(uri, settings.connection);
+    if (!ld) {
+        // Not connected (whatever the cause): the next URI may do better.
+        DirectoryError error = ld.error();
+        error.kind = DirectoryError::Kind::unavailable;
+        return std::unexpected(error);
     }
-    last.kind = DirectoryError::Kind::unavailable;
-    if (settings.connection.uris.size() > 1) last.message = "no directory server answered; last: " + last.message;
-    return std::unexpected(last);
-}
-
-Result<Session> open_anonymous_session(const std::string& uri, const ConnectionSettings& settings) {
-    auto ld = connect(uri, settings);
-    if (!ld) return std::unexpected(ld.error());
+    if (bound) {
+        if (auto done = bind(ld->get(), settings, uri); !done) return std::unexpected(done.error());
+    }
     setup_complete(ld->get());
     return Session(std::make_unique<Session::Connection>(std::move(*ld)), uri);
-}
-
-Result<Session> open_user_session(const DirectorySettings& settings, const std::string& dn,
-                                  const std::string& password) {
-    DirectorySettings as_user = settings;
-    as_user.bind = BindMethod::simple;
-    as_user.bind_dn = dn;
-    as_user.bind_password = password;
-    return open_session(as_user);
 }
 
 } // namespace keyholder::directory::detail
