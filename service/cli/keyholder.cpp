@@ -4,6 +4,8 @@
 // Exit status: 0 success; 1 the command ran and found a problem (or the server
 // refused); 2 usage error; 3 could not run (unreadable file, store error, network,
 // server or directory unavailable); 4 sign-on failed.
+#include <Poco/Net/Net.h>
+
 #include <CLI/CLI.hpp>
 
 #include <iostream>
@@ -25,6 +27,7 @@ constexpr const char* kFooter =
 } // namespace
 
 int main(int argc, char** argv) {
+    Poco::Net::initializeNetwork(); // Windows: Winsock (statically linked Poco does not start it)
     using namespace keyholder::cli;
     CLI::App app("keyholder: request, approve and use check-outs of privileged AD accounts", "keyholder");
     app.footer(wrapped(kFooter));

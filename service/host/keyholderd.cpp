@@ -12,6 +12,7 @@
 #include <Poco/Logger.h>
 #include <Poco/Net/NetSSL.h>
 #include <Poco/PatternFormatter.h>
+#include <Poco/Net/Net.h>
 #include <Poco/Util/HelpFormatter.h>
 #include <Poco/Util/Option.h>
 #include <Poco/Util/OptionSet.h>
@@ -90,6 +91,11 @@ private:
 };
 
 class Keyholderd : public Poco::Util::ServerApplication {
+public:
+    // Windows: Winsock must be started (statically linked, Poco's initializer object
+    // is not); elsewhere this does nothing.
+    Keyholderd() { Poco::Net::initializeNetwork(); }
+
 protected:
     void defineOptions(OptionSet& options) override {
         ServerApplication::defineOptions(options); // --daemon, --pidfile, --umask (Unix); service options (Windows)

@@ -7,6 +7,7 @@
 #include <system_error>
 #include <thread>
 
+#include "keyholder/platform/files.h"
 #include "keyholder/store/audit.h"
 #include "keyholder/store/error.h"
 #include "keyholder/store/sqlite.h"
@@ -26,15 +27,18 @@ struct BackupHandle {
 }
 
 BackupSummary copy(Connection& from, const std::filesystem::path& target) {
+    // Private before the first page is written (the copy holds encrypted secrets):
+    // made empty and private, then opened by SQLite.
+    try {
+        platform::create_private_file(target);
+    } catch (const std::runtime_error& e) {
+        throw StoreError(SQLITE_CANTOPEN, e.what());
+    }
     sqlite3* raw = nullptr;
-    int rc = sqlite3_open_v2(target.string().c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
+    int rc =
+        sqlite3_open_v2(platform::utf8(target).c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
     std::unique_ptr<sqlite3, decltype(&sqlite3_close)> to(raw, &sqlite3_close);
-    if (rc != SQLITE_OK) fail(raw, rc, "cannot create " + target.string());
-    // Private before the first page is written (the copy holds encrypted secrets).
-    std::error_code ec;
-    std::filesystem::permissions(target, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write,
-                                 std::filesystem::perm_options::replace, ec);
-    if (ec) throw StoreError(SQLITE_CANTOPEN, "cannot make " + target.string() + " private: " + ec.message());
+    if (rc != SQLITE_OK) fail(raw, rc, "cannot create " + platform::utf8(target));
 
     BackupSummary summary;
     BackupHandle backup{sqlite3_backup_init(to.get(), "main", from.handle(), "main")};

@@ -1,18 +1,59 @@
 // TempDir (see temp_dir.h).
 #include "support/temp_dir.h"
 
-#include <cstdlib>
+#ifdef _WIN32
+#include <windows.h>
+
+#include <aclapi.h>
+#include <sddl.h>
+#endif
+
+#include "keyholder/platform/files.h"
+
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <stdexcept>
-#include <sys/stat.h>
 
 namespace keyholder::testing {
+namespace {
 
+// A file with group or other mode bits: on Windows, Everyone may read it too.
+void readable_by_everyone([[maybe_unused]] const std::filesystem::path& file) {
+#ifdef _WIN32
+    PSECURITY_DESCRIPTOR descriptor = nullptr;
+    if (!::ConvertStringSecurityDescriptorToSecurityDescriptorW(L"D:P(A;;FA;;;OW)(A;;FA;;;SY)(A;;FR;;;WD)",
+                                                                SDDL_REVISION_1, &descriptor, nullptr))
+        throw std::runtime_error("cannot make a security descriptor");
+    BOOL present = FALSE;
+    BOOL defaulted = FALSE;
+    PACL dacl = nullptr;
+    ::GetSecurityDescriptorDacl(descriptor, &present, &dacl, &defaulted);
+    const DWORD rc = ::SetNamedSecurityInfoW(const_cast<wchar_t*>(file.c_str()), SE_FILE_OBJECT,
+                                             DACL_SECURITY_INFORMATION | PROTECTED_DACL_SECURITY_INFORMATION, nullptr,
+                                             nullptr, dacl, nullptr);
+    ::LocalFree(descriptor);
+    if (rc != ERROR_SUCCESS) throw std::runtime_error("cannot set the DACL of " + file.string());
+#endif
+}
+
+} // namespace
+
+// A fresh name made here (create_directory fails on one that exists), on every system.
 TempDir::TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "keyholder-test-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
+    std::random_device random;
+    const auto base = std::filesystem::temp_directory_path();
+    for (int attempt = 0; attempt < 100; ++attempt) {
+        std::ostringstream name;
+        name << "keyholder-test-" << std::hex << random() << random();
+        std::error_code ec;
+        if (std::filesystem::create_directory(base / name.str(), ec)) {
+            path_ = base / name.str();
+            std::filesystem::permissions(path_, std::filesystem::perms::owner_all, ec);
+            return;
+        }
+    }
+    throw std::runtime_error("cannot create a temporary folder under " + base.string());
 }
 
 TempDir::~TempDir() {
@@ -23,11 +64,19 @@ TempDir::~TempDir() {
 std::filesystem::path TempDir::write(const std::string& name, const std::string& text, unsigned mode) const {
     auto file = path_ / name;
     std::filesystem::create_directories(file.parent_path());
+    const auto perms = static_cast<std::filesystem::perms>(mode);
+    if ((perms & (std::filesystem::perms::group_all | std::filesystem::perms::others_all)) ==
+        std::filesystem::perms::none) {
+        // Private: as the service makes its own files (a DACL for the owner on Windows).
+        platform::write_file_atomically(file, text, perms);
+        return file;
+    }
     {
         std::ofstream out(file, std::ios::binary | std::ios::trunc);
         out << text;
     }
-    ::chmod(file.c_str(), mode);
+    std::filesystem::permissions(file, perms);
+    readable_by_everyone(file);
     return file;
 }
 

@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <ctime>
 
+#include "keyholder/platform/time.h"
+
 namespace keyholder::testing {
 
 inline int64_t utc(int year, int month, int day, int hour, int minute) {
@@ -13,7 +15,7 @@ inline int64_t utc(int year, int month, int day, int hour, int minute) {
     t.tm_mday = day;
     t.tm_hour = hour;
     t.tm_min = minute;
-    return static_cast<int64_t>(timegm(&t));
+    return static_cast<int64_t>(keyholder::platform::from_utc_time(t));
 }
 
 } // namespace keyholder::testing

@@ -6,6 +6,9 @@
 #include <cstdlib>
 
 #include "keyholder/config/config.h"
+#include "keyholder/platform/files.h"
+#include "keyholder/platform/process.h"
+#include "keyholder/platform/system.h"
 #include "support/temp_dir.h"
 
 namespace {
@@ -15,6 +18,12 @@ using keyholder::testing::read_file;
 using keyholder::testing::TempDir;
 
 const std::filesystem::path kSource = KEYHOLDER_SOURCE_DIR;
+using keyholder::platform::kKerberosKeytabs;
+using keyholder::platform::kPrivateFileHint;
+
+// The sample of this system: the Linux package's, or the one the Windows installer writes.
+const std::filesystem::path kSample =
+    kKerberosKeytabs ? kSource / "config/keyholder.ini" : kSource / "packaging/windows/keyholder.ini";
 
 // A data folder holding the secret files the sample keyholder.ini refers to.
 void provide_sample_secrets(const TempDir& data) {
@@ -22,6 +31,7 @@ void provide_sample_secrets(const TempDir& data) {
     data.write("tls/keyholder.key", "-----BEGIN PRIVATE KEY-----\n");
     data.write("keyholder.keytab", "keytab");
     data.write("smtp.password", "s3cret\n");
+    data.write("tls/smtp-ca.pem", "-----BEGIN CERTIFICATE-----\n", 0644); // the Windows sample's
 }
 
 bool has_problem(const std::vector<Problem>& problems, const std::string& section, const std::string& key,
@@ -41,10 +51,11 @@ std::string dump(const std::vector<Problem>& problems) {
 TEST(Config, ShippedSampleLoadsWithItsSecretFilesPresent) {
     TempDir data;
     provide_sample_secrets(data);
-    auto config = load_config(kSource / "config/keyholder.ini", {.data_dir = data.path()});
+    auto config = load_config(kSample, {.data_dir = data.path()});
     ASSERT_TRUE(config) << dump(config.error());
     EXPECT_EQ(config->ldap.uris, (std::vector<std::string>{"ldaps://dc1.example.com", "ldaps://dc2.example.com"}));
     EXPECT_EQ(config->ldap.bind, LdapBindMethod::gssapi);
+    EXPECT_EQ(config->ldap.keytab.has_value(), kKerberosKeytabs); // Windows: the service's own account
     EXPECT_EQ(config->smtp.password.reveal(), "s3cret"); // trailing newline removed
     const Policy& tier0 = config->policies.at("tier0");
     ASSERT_EQ(tier0.stages.size(), 2U);
@@ -59,8 +70,9 @@ TEST(Config, ShippedSampleLoadsWithItsSecretFilesPresent) {
     EXPECT_TRUE(da.releases(ReleaseKind::enable));
     EXPECT_FALSE(da.releases(ReleaseKind::group));
     // The database and the keys sit in folders of their own (backups of one never hold the other).
-    EXPECT_EQ(config->store.file, "/var/lib/keyholder/db/keyholder.db");
-    EXPECT_EQ(config->service.master_key_file, "/var/lib/keyholder/keys/master.key");
+    const std::filesystem::path state = kKerberosKeytabs ? "/var/lib/keyholder" : "C:\\ProgramData\\keyholder";
+    EXPECT_EQ(config->store.file, state / "db" / "keyholder.db");
+    EXPECT_EQ(config->service.master_key_file, state / "keys" / "master.key");
     EXPECT_EQ(config->report_schedules.at("weekly-requests").schedule, "0 6 * * mon");
     EXPECT_TRUE(config->auth.negotiate);
     EXPECT_EQ(config->auth.keytab, config->ldap.keytab); // defaults to the directory's
@@ -79,7 +91,9 @@ TEST(Config, AuthProblemsAreNamed) {
                                    "[entry.e]\npolicy = p\nrelease = group\ngroup = g\n");
     auto config = load_config(file);
     ASSERT_FALSE(config);
-    EXPECT_TRUE(has_problem(config.error(), "auth", "keytab", "needs the HTTP service keytab")) << dump(config.error());
+    // Windows: SSPI needs no keytab.
+    EXPECT_EQ(has_problem(config.error(), "auth", "keytab", "needs the HTTP service keytab"), kKerberosKeytabs)
+        << dump(config.error());
     EXPECT_TRUE(has_problem(config.error(), "auth", "basic_cache_ttl", "at most 1h")) << dump(config.error());
     EXPECT_TRUE(has_problem(config.error(), "ldap", "cache_ttl", "at most 1h")) << dump(config.error());
     EXPECT_TRUE(has_problem(config.error(), "auth", "failed_signon_limit", "outside")) << dump(config.error());
@@ -87,21 +101,25 @@ TEST(Config, AuthProblemsAreNamed) {
 
 TEST(Config, ShippedSampleWithoutSecretsNamesEachMissingFile) {
     TempDir data;
-    auto config = load_config(kSource / "config/keyholder.ini", {.data_dir = data.path()});
+    auto config = load_config(kSample, {.data_dir = data.path()});
     ASSERT_FALSE(config);
     const auto& problems = config.error();
     EXPECT_TRUE(has_problem(problems, "http", "tls_cert_file", "cannot read")) << dump(problems);
     EXPECT_TRUE(has_problem(problems, "http", "tls_key_file", "cannot read")) << dump(problems);
-    EXPECT_TRUE(has_problem(problems, "ldap", "keytab", "cannot read")) << dump(problems);
     EXPECT_TRUE(has_problem(problems, "smtp", "password_file", "cannot read")) << dump(problems);
+    if (kKerberosKeytabs) {
+        EXPECT_TRUE(has_problem(problems, "ldap", "keytab", "cannot read")) << dump(problems);
+    } else {
+        EXPECT_TRUE(has_problem(problems, "smtp", "ca_file", "cannot read")) << dump(problems);
+    }
     EXPECT_EQ(problems.size(), 4U) << dump(problems);
 }
 
 TEST(Config, DemoConfigLoadsWithItsPasswordFromTheEnvironment) {
     TempDir data;
-    ::setenv("KEYHOLDER_DEMO_LDAP_PASSWORD", "demo", 1);
+    keyholder::platform::set_environment("KEYHOLDER_DEMO_LDAP_PASSWORD", "demo");
     auto config = load_config(kSource / "config/demo.ini", {.data_dir = data.path()});
-    ::unsetenv("KEYHOLDER_DEMO_LDAP_PASSWORD");
+    keyholder::platform::unset_environment("KEYHOLDER_DEMO_LDAP_PASSWORD");
     ASSERT_TRUE(config) << dump(config.error());
     EXPECT_EQ(config->ldap.bind_password.reveal(), "demo");
     EXPECT_FALSE(config->http.tls());
@@ -217,7 +235,8 @@ red = 1
     EXPECT_TRUE(has_problem(problems, "http", "listen", "only allowed on a loopback")) << text;
     EXPECT_TRUE(has_problem(problems, "ldap", "bind_password", "never written inline")) << text;
     EXPECT_TRUE(has_problem(problems, "ldap", "bind_password_file", "missing required value")) << text;
-    EXPECT_TRUE(has_problem(problems, "smtp", "password_file", "cannot read /nonexistent/smtp.password")) << text;
+    EXPECT_TRUE(has_problem(problems, "smtp", "password_file", "cannot read ")) << text;
+    EXPECT_TRUE(has_problem(problems, "smtp", "password_file", "smtp.password")) << text;
     EXPECT_TRUE(has_problem(problems, "smtp", "sessions", "")) << text;
     EXPECT_TRUE(has_problem(problems, "policy.noapprovers", "stage1_approvers", "needs approvers")) << text;
     EXPECT_TRUE(has_problem(problems, "policy.noapprovers", "default_duration", "longer than max_duration")) << text;
@@ -242,7 +261,7 @@ TEST(Config, MissingRequiredValuesAreNamed) {
     EXPECT_TRUE(has_problem(problems, "service", "admin_groups", "missing required value")) << dump(problems);
     EXPECT_TRUE(has_problem(problems, "ldap", "uris", "missing required value")) << dump(problems);
     EXPECT_TRUE(has_problem(problems, "ldap", "base_dn", "missing required value")) << dump(problems);
-    EXPECT_TRUE(has_problem(problems, "ldap", "keytab", "missing required value")) << dump(problems);
+    EXPECT_EQ(has_problem(problems, "ldap", "keytab", "missing required value"), kKerberosKeytabs) << dump(problems);
     EXPECT_TRUE(has_problem(problems, "entry.e", "policy", "missing required value")) << dump(problems);
     EXPECT_TRUE(has_problem(problems, "entry.e", "group", "missing required value")) << dump(problems);
 }
@@ -253,7 +272,7 @@ TEST(Config, PasswordFileReadableByOthersIsRefused) {
     auto file = dir.write("k.ini", kMinimal);
     auto config = load_config(file);
     ASSERT_FALSE(config);
-    EXPECT_TRUE(has_problem(config.error(), "ldap", "bind_password_file", "chmod 600")) << dump(config.error());
+    EXPECT_TRUE(has_problem(config.error(), "ldap", "bind_password_file", kPrivateFileHint)) << dump(config.error());
 }
 
 TEST(Config, UnsetEnvironmentPasswordIsNamed) {

@@ -2,9 +2,10 @@
 // refusals for a shared key file, another key, another entry, or a flipped bit.
 #include <gtest/gtest.h>
 
-#include <sys/stat.h>
-
 #include "keyholder/core/vault.h"
+#include "keyholder/platform/files.h"
+#include "keyholder/platform/key_protection.h"
+#include "keyholder/platform/system.h"
 #include "support/temp_dir.h"
 
 namespace {
@@ -17,10 +18,10 @@ TEST(Vault, CreatesAPrivateKeyOnFirstUseAndReadsItBack) {
     auto key = dir / "sub/master.key";
     auto vault = SecretVault::open(key);
     ASSERT_TRUE(vault) << vault.error();
-    struct stat info {};
-    ASSERT_EQ(::stat(key.c_str(), &info), 0);
-    EXPECT_EQ(info.st_mode & 0777, 0600U);
-    EXPECT_EQ(info.st_size, 32);
+    EXPECT_EQ(keyholder::platform::not_private(key), std::nullopt);
+    auto stored = keyholder::platform::unseal_key(keyholder::testing::read_file(key));
+    ASSERT_TRUE(stored) << stored.error();
+    EXPECT_EQ(stored->size(), 32U);
     auto sealed = *vault->seal("Pässwörd-1!", "domain-admin");
     EXPECT_EQ(sealed.nonce.size(), 12U);
     EXPECT_EQ(sealed.ciphertext.size(), std::string("Pässwörd-1!").size() + 16);
@@ -72,7 +73,7 @@ TEST(Vault, RefusesASharedOrTruncatedKeyFile) {
     dir.write("shared.key", std::string(32, 'k'), 0644);
     auto shared = SecretVault::open(dir / "shared.key");
     ASSERT_FALSE(shared);
-    EXPECT_NE(shared.error().find("chmod 600"), std::string::npos);
+    EXPECT_NE(shared.error().find(keyholder::platform::kPrivateFileHint), std::string::npos) << shared.error();
     dir.write("short.key", "short", 0600);
     EXPECT_FALSE(SecretVault::open(dir / "short.key"));
 }

@@ -11,6 +11,7 @@
 
 #include "keyholder/config/config.h"
 #include "keyholder/core/clock.h"
+#include "keyholder/platform/files.h"
 #include "keyholder/core/links.h"
 #include "keyholder/notify/mailer.h"
 #include "keyholder/notify/outbox_worker.h"
@@ -140,8 +141,7 @@ TEST_F(Exports, AMissingOutputFolderIsMadePrivate) {
     exports.run_due();
     ASSERT_EQ(results.size(), 1U);
     EXPECT_TRUE(results[0].ok) << results[0].error;
-    EXPECT_EQ(std::filesystem::status(dir_ / "out").permissions() & std::filesystem::perms::all,
-              std::filesystem::perms::owner_all);
+    EXPECT_EQ(keyholder::platform::not_private(dir_ / "out"), std::nullopt);
     EXPECT_EQ(files(), (std::vector<std::string>{"weekly-20261109-0600.csv", "weekly-20261109-0600.csv.sha256"}));
 }
 

@@ -149,7 +149,7 @@ TEST(HttpResponse, SendFileWritesTheHeadAndTheFile) {
     Poco::Net::StreamSocket client(listener.address());
     keyholder::http::detail::Connection server(listener.acceptConnection(), nullptr);
     const auto file = std::filesystem::temp_directory_path() / "keyholder-sendfile-test.csv";
-    std::ofstream(file) << "a,b\r\n1,2\r\n";
+    std::ofstream(file, std::ios::binary) << "a,b\r\n1,2\r\n";
     {
         keyholder::http::detail::BufferedResponse answer(server, std::chrono::seconds(5));
         answer.sendFile(file.string(), "text/csv");

@@ -6,6 +6,7 @@
 #include "keyholder/config/config.h"
 #include "keyholder/core/clock.h"
 #include "keyholder/core/links.h"
+#include "keyholder/platform/files.h"
 #include "keyholder/notify/outbox_worker.h"
 #include "keyholder/notify/templates.h"
 #include "keyholder/store/outbox.h"
@@ -95,8 +96,7 @@ TEST(Links, KeyFileIsCreatedPrivateAndReused) {
     TempDir dir;
     auto first = core::LinkSigner::open(dir / "keys/link.key");
     ASSERT_TRUE(first) << first.error();
-    EXPECT_EQ(std::filesystem::status(dir / "keys/link.key").permissions() & std::filesystem::perms::all,
-              std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+    EXPECT_EQ(keyholder::platform::not_private(dir / "keys/link.key"), std::nullopt);
     auto second = core::LinkSigner::open(dir / "keys/link.key");
     ASSERT_TRUE(second);
     EXPECT_TRUE(second->verify(first->issue(claims()), kNow));

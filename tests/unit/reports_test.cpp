@@ -14,6 +14,7 @@
 #include "keyholder/store/checkouts.h"
 #include "keyholder/store/records.h"
 #include "keyholder/store/store.h"
+#include "support/berlin_time.h"
 #include "support/temp_dir.h"
 
 namespace {
@@ -159,12 +160,12 @@ TEST_F(Reports, FiltersSelectRows) {
 }
 
 TEST_F(Reports, LocalTimeCarriesTheOffset) {
-    ::setenv("TZ", "Europe/Berlin", 1);
-    ::tzset();
-    EXPECT_EQ(reports::format_time(kT, true), "2026-11-01T10:00:00+01:00");
-    EXPECT_EQ(reports::format_time(1'785'661'200, true), "2026-08-02T11:00:00+02:00"); // summer time
-    ::unsetenv("TZ");
-    ::tzset();
+    {
+        keyholder::testing::BerlinTime zone;
+        if (!zone.active()) GTEST_SKIP() << "local time is not Europe/Berlin here (see support/berlin_time.h)";
+        EXPECT_EQ(reports::format_time(kT, true), "2026-11-01T10:00:00+01:00");
+        EXPECT_EQ(reports::format_time(1'785'661'200, true), "2026-08-02T11:00:00+02:00"); // summer time
+    }
     EXPECT_EQ(reports::format_time(kT, false), "2026-11-01T09:00:00Z");
 }
 

@@ -12,12 +12,16 @@
 // wldap32 answers LDAP_NOT_SUPPORTED) no TLS connection is made.
 #include "../session.h"
 
+// In this order: windows.h first, winber.h after winldap.h (it uses its types).
 #include <windows.h>
-// winldap.h after windows.h; wincrypt.h for the certificate callback.
-#include <winber.h>
+
 #include <wincrypt.h>
+
 #include <winldap.h>
 
+#include <winber.h>
+
+#include <Poco/Exception.h>
 #include <Poco/URI.h>
 
 #include <algorithm>

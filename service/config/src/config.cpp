@@ -21,6 +21,7 @@
 
 #include "keyholder/config/duration.h"
 #include "keyholder/platform/files.h"
+#include "keyholder/platform/system.h"
 #include "keyholder/schedule/cron.h"
 
 namespace keyholder::config {
@@ -302,7 +303,10 @@ void read_auth(SectionReader& r, Config& c) {
     if (!own_keytab) c.auth.keytab = c.ldap.keytab; // [ldap] already checked it
     c.auth.service_principal = r.text("service_principal", "");
     c.auth.realms = r.list("realms", " ;,");
-    if (c.auth.negotiate) {
+    if (!platform::kKerberosKeytabs) {
+        // SSPI accepts tickets for the service's own account (its SPNs in AD).
+        if (own_keytab) r.problem("keytab", "not used on Windows: Negotiate uses the service's own account");
+    } else if (c.auth.negotiate) {
         if (!c.auth.keytab)
             r.problem("keytab", "negotiate = true needs the HTTP service keytab (here or [ldap] keytab)");
         else if (own_keytab)
@@ -427,10 +431,15 @@ void read_ldap(SectionReader& r, Config& c) {
     } else if (bind == "gssapi") {
         c.ldap.bind = LdapBindMethod::gssapi;
         r.secret("bind_password", false, "");
-        if (!keytab)
+        if (!platform::kKerberosKeytabs) {
+            // Wldap32's Negotiate bind as the service's own account (or its gMSA).
+            if (keytab) r.problem("keytab", "not used on Windows: bind = gssapi binds as the service's own account");
+            if (!principal.empty()) r.problem("principal", "not used on Windows: the service's own account binds");
+        } else if (!keytab) {
             r.problem("keytab", "missing required value (the service keytab for bind = gssapi)");
-        else
+        } else {
             r.check_private_file("keytab", *keytab);
+        }
         c.ldap.keytab = keytab;
         c.ldap.principal = principal;
         if (!bind_dn.empty()) r.problem("bind_dn", "only used with bind = simple");

@@ -4,10 +4,8 @@
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>
-#include <poll.h>
-#include <sys/socket.h>
 
-#include <cerrno>
+#include "socket_io.h"
 
 namespace keyholder::http::detail {
 
@@ -62,14 +60,13 @@ Connection::Fill Connection::fill(size_t limit) {
             result.closed = true; // close_notify, a failed handshake, a reset
             return result;
         }
-        const ssize_t n = ::recv(fd_, buffer, want, MSG_DONTWAIT);
-        if (n > 0) {
-            input.append(buffer, static_cast<size_t>(n));
+        const IoResult got = receive(fd_, buffer, want);
+        if (got.bytes > 0) {
+            input.append(buffer, static_cast<size_t>(got.bytes));
             result.got = true;
             continue;
         }
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return result;
+        if (got.would_block) return result;
         result.closed = true;
         return result;
     }
@@ -79,9 +76,7 @@ Connection::Fill Connection::fill(size_t limit) {
 bool Connection::wait_for(bool writable, Clock::time_point deadline) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
     if (left <= 0) return false;
-    pollfd p{fd_, static_cast<short>(writable ? POLLOUT : POLLIN), 0};
-    const int n = ::poll(&p, 1, static_cast<int>(left));
-    return n > 0 && (p.revents & (POLLERR | POLLNVAL)) == 0;
+    return wait_ready(fd_, writable, static_cast<int>(left));
 }
 
 bool Connection::write_all(std::string_view data, Clock::time_point deadline) {
@@ -100,13 +95,12 @@ bool Connection::write_all(std::string_view data, Clock::time_point deadline) {
             }
             return false;
         }
-        const ssize_t n = ::send(fd_, data.data(), data.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
-        if (n > 0) {
-            data.remove_prefix(static_cast<size_t>(n));
+        const IoResult sent = send_some(fd_, data.data(), data.size());
+        if (sent.bytes > 0) {
+            data.remove_prefix(static_cast<size_t>(sent.bytes));
             continue;
         }
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        if (sent.would_block) {
             if (!wait_for(true, deadline)) return false;
             continue;
         }
@@ -121,16 +115,16 @@ void Connection::try_write(std::string_view data) {
         ERR_clear_error();
         return;
     }
-    [[maybe_unused]] auto sent = ::send(fd_, data.data(), data.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    (void)send_some(fd_, data.data(), data.size());
 }
 
 void Connection::shutdown_send() {
     if (ssl_ != nullptr && SSL_is_init_finished(ssl_) == 1) (void)SSL_shutdown(ssl_);
     ERR_clear_error();
-    ::shutdown(fd_, SHUT_WR);
+    detail::shutdown_send(fd_);
 }
 
-void Connection::abort() { ::shutdown(fd_, SHUT_RDWR); }
+void Connection::abort() { shutdown_both(fd_); }
 
 bool Connection::discard() {
     input.clear();

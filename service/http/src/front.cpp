@@ -3,7 +3,7 @@
 
 #include <Poco/Logger.h>
 
-#include <csignal>
+#include "socket_io.h"
 
 #include "keyholder/http/exchange.h"
 
@@ -31,9 +31,7 @@ std::chrono::milliseconds until(Clock::time_point t, Clock::time_point now) {
 
 Front::Front(Poco::Net::ServerSocket listener, ssl_ctx_st* tls, FrontSettings settings, Handler handler)
     : listener_(std::move(listener)), tls_(tls), settings_(settings), handler_(std::move(handler)) {
-    // A peer that resets mid-answer must cost a failed write, not the process
-    // (OpenSSL writes with write(2), which raises SIGPIPE).
-    std::signal(SIGPIPE, SIG_IGN);
+    ignore_broken_pipes();
 }
 
 Front::~Front() { stop(); }

@@ -1,10 +1,12 @@
 // Poller: waits for readiness on many sockets at once, and can be woken from other
 // threads. The HTTP front end's reactor uses it to read requests without a thread
-// per connection. One implementation per platform (posix/poller.cpp: epoll).
+// per connection. One implementation per platform (posix/poller.cpp: epoll;
+// windows/poller.cpp: WSAPoll).
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 namespace keyholder::http::detail {
@@ -33,8 +35,8 @@ public:
     void wake();
 
 private:
-    int poll_fd_ = -1;
-    int wake_fd_ = -1;
+    struct State; ///< the system's poll set and wake-up channel
+    std::unique_ptr<State> state_;
 };
 
 } // namespace keyholder::http::detail

@@ -22,13 +22,11 @@ namespace {
 // ensure_output_folder: a missing folder is made, private (the exports name people
 // and accounts); one that cannot be made fails the run with the reason.
 void ensure_output_folder(const std::filesystem::path& folder) {
-    std::error_code ec;
-    if (std::filesystem::is_directory(folder, ec)) return;
-    std::filesystem::create_directories(folder, ec);
-    if (!ec)
-        std::filesystem::permissions(folder, std::filesystem::perms::owner_all, std::filesystem::perm_options::replace,
-                                     ec);
-    if (ec) throw std::runtime_error("cannot create the output folder " + folder.string() + ": " + ec.message());
+    try {
+        platform::create_private_folder(folder);
+    } catch (const std::runtime_error& e) {
+        throw std::runtime_error(std::string("cannot create the output folder: ") + e.what());
+    }
 }
 
 /// kExportMode: exports (and their sidecars) are for the service and its group (auditors).

@@ -63,6 +63,22 @@ std::optional<std::string> not_private(const std::filesystem::path& file) {
     return file.string() + " is accessible by group or others (mode 0" + mode.str() + "); run chmod 600 on it";
 }
 
+void create_private_folder(const std::filesystem::path& folder) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(folder, ec)) return;
+    if (folder.has_parent_path()) std::filesystem::create_directories(folder.parent_path(), ec);
+    if (::mkdir(folder.c_str(), 0700) == 0) return;
+    const int error = errno;
+    if (error == EEXIST && std::filesystem::is_directory(folder, ec)) return; // made meanwhile
+    fail("cannot create the folder", folder, error == EEXIST ? ENOTDIR : error);
+}
+
+void create_private_file(const std::filesystem::path& file) {
+    const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) fail("cannot create", file, errno);
+    ::close(fd);
+}
+
 SyncedFile::SyncedFile(std::filesystem::path path) : path_(std::move(path)) {}
 
 SyncedFile::~SyncedFile() {

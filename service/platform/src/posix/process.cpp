@@ -5,6 +5,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdlib>
+
 namespace keyholder::platform {
 
 std::string user_name() {
@@ -13,5 +15,9 @@ std::string user_name() {
 }
 
 void private_new_files() { ::umask(0077); }
+
+void set_environment(const std::string& name, const std::string& value) { ::setenv(name.c_str(), value.c_str(), 1); }
+
+void unset_environment(const std::string& name) { ::unsetenv(name.c_str()); }
 
 } // namespace keyholder::platform

@@ -32,6 +32,25 @@ using Handle = std::unique_ptr<void, HandleCloser>;
 // Protected (no inherited ACEs): full control for SYSTEM, Administrators and the
 // file's owner (OWNER RIGHTS), nobody else.
 constexpr const wchar_t* kPrivateDacl = L"D:P(A;;FA;;;SY)(A;;FA;;;BA)(A;;FA;;;OW)";
+constexpr const wchar_t* kPrivateFolderDacl = L"D:P(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)(A;OICI;FA;;;OW)";
+
+// PrivateDescriptor: security attributes that give a new file or folder its DACL at
+// birth (set afterwards, Wine keeps the Unix mode's "other" bits).
+class PrivateDescriptor {
+public:
+    PrivateDescriptor(const wchar_t* sddl, const std::filesystem::path& for_path) {
+        PSECURITY_DESCRIPTOR raw = nullptr;
+        if (!::ConvertStringSecurityDescriptorToSecurityDescriptorW(sddl, SDDL_REVISION_1, &raw, nullptr))
+            fail("cannot make a security descriptor for", for_path, ::GetLastError());
+        descriptor_.reset(raw);
+        attributes_ = SECURITY_ATTRIBUTES{sizeof attributes_, raw, FALSE};
+    }
+    SECURITY_ATTRIBUTES* attributes() { return &attributes_; }
+
+private:
+    std::unique_ptr<void, LocalFreer> descriptor_;
+    SECURITY_ATTRIBUTES attributes_{};
+};
 
 bool flush(const std::filesystem::path& path, DWORD& error) {
     Handle file(::CreateFileW(path.c_str(), GENERIC_WRITE, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
@@ -86,13 +105,8 @@ void write_file_atomically(const std::filesystem::path& path, const std::functio
             const bool private_file =
                 (mode & (std::filesystem::perms::group_all | std::filesystem::perms::others_all)) ==
                 std::filesystem::perms::none;
-            PSECURITY_DESCRIPTOR descriptor = nullptr;
-            if (private_file && !::ConvertStringSecurityDescriptorToSecurityDescriptorW(kPrivateDacl, SDDL_REVISION_1,
-                                                                                        &descriptor, nullptr))
-                fail("cannot make a security descriptor for", temp, ::GetLastError());
-            std::unique_ptr<void, LocalFreer> descriptor_owner(descriptor);
-            SECURITY_ATTRIBUTES attributes{sizeof attributes, descriptor, FALSE};
-            Handle created(::CreateFileW(temp.c_str(), GENERIC_WRITE, 0, private_file ? &attributes : nullptr,
+            PrivateDescriptor descriptor(kPrivateDacl, temp);
+            Handle created(::CreateFileW(temp.c_str(), GENERIC_WRITE, 0, private_file ? descriptor.attributes() : nullptr,
                                          CREATE_ALWAYS, FILE_ATTRIBUTE_NORMAL, nullptr));
             if (created.get() == INVALID_HANDLE_VALUE) {
                 created.release();
@@ -141,6 +155,27 @@ std::optional<std::string> not_private(const std::filesystem::path& file) {
             return utf8(file) + " is readable by " + account_name(sid) + fix;
     }
     return std::nullopt;
+}
+
+void create_private_folder(const std::filesystem::path& folder) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(folder, ec)) return;
+    if (folder.has_parent_path()) std::filesystem::create_directories(folder.parent_path(), ec);
+    PrivateDescriptor descriptor(kPrivateFolderDacl, folder);
+    if (::CreateDirectoryW(folder.c_str(), descriptor.attributes())) return;
+    const DWORD error = ::GetLastError();
+    if (error == ERROR_ALREADY_EXISTS && std::filesystem::is_directory(folder, ec)) return; // made meanwhile
+    fail("cannot create the folder", folder, error == ERROR_ALREADY_EXISTS ? ERROR_DIRECTORY : error);
+}
+
+void create_private_file(const std::filesystem::path& file) {
+    PrivateDescriptor descriptor(kPrivateDacl, file);
+    Handle created(::CreateFileW(file.c_str(), GENERIC_WRITE, 0, descriptor.attributes(), CREATE_NEW,
+                                 FILE_ATTRIBUTE_NORMAL, nullptr));
+    if (created.get() == INVALID_HANDLE_VALUE) {
+        created.release();
+        fail("cannot create", file, ::GetLastError());
+    }
 }
 
 SyncedFile::SyncedFile(std::filesystem::path path) : path_(std::move(path)) {}

@@ -6,6 +6,8 @@
 
 #include <secext.h>
 
+#include <cstdlib>
+
 namespace keyholder::platform {
 
 // DOMAIN\name (the form the audit trail shows for domain accounts), else the bare name.
@@ -19,5 +21,10 @@ std::string user_name() {
 }
 
 void private_new_files() {}
+
+void set_environment(const std::string& name, const std::string& value) { _putenv_s(name.c_str(), value.c_str()); }
+
+// An empty value removes the variable (the CRT's rule).
+void unset_environment(const std::string& name) { _putenv_s(name.c_str(), ""); }
 
 } // namespace keyholder::platform

@@ -35,6 +35,15 @@ std::string file_sha256(const std::filesystem::path& path);
 /// A file that cannot be inspected is not private.
 std::optional<std::string> not_private(const std::filesystem::path& file);
 
+/// create_private_folder: a missing folder is made (its missing parents as usual),
+/// private from birth to its owner, SYSTEM and Administrators (POSIX: mode 0700;
+/// Windows: a protected DACL that what it holds inherits); an existing folder is left
+/// as it is. Throws std::runtime_error naming the cause.
+void create_private_folder(const std::filesystem::path& folder);
+/// create_private_file: a new, empty file, private from birth (mode 0600, or the
+/// private DACL); throws std::runtime_error when it exists or cannot be made.
+void create_private_file(const std::filesystem::path& file);
+
 /// utf8: the path as UTF-8 (SQLite, Poco and messages take UTF-8; on Windows
 /// path::string() would convert to the ANSI code page and lose characters).
 std::string utf8(const std::filesystem::path& path);

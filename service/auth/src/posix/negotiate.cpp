@@ -1,4 +1,6 @@
-#include "negotiate.h"
+// HTTP Negotiate with MIT GSSAPI: the acceptor on the service keytab, the client on
+// the caller's ticket cache (see negotiate.h, negotiate_client.h).
+#include "../negotiate.h"
 
 #include "keyholder/util/encoding.h"
 

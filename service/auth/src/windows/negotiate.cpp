@@ -1,0 +1,151 @@
+// HTTP Negotiate with SSPI (see negotiate.h, negotiate_client.h): the acceptor uses
+// the service's own credentials (its machine or gMSA account: no keytab), the client
+// the logged-on user's, so a domain user types nothing.
+#include "../negotiate.h"
+
+#define SECURITY_WIN32
+#include <windows.h>
+
+#include <security.h>
+#include <sspi.h>
+
+#include <algorithm>
+#include <cwctype>
+#include <memory>
+#include <sstream>
+#include <stdexcept>
+
+#include "keyholder/auth/negotiate_client.h"
+#include "keyholder/util/encoding.h"
+
+namespace keyholder::auth {
+namespace {
+
+std::string narrow(const wchar_t* text) {
+    if (text == nullptr || *text == L'\0') return {};
+    const int n = ::WideCharToMultiByte(CP_UTF8, 0, text, -1, nullptr, 0, nullptr, nullptr);
+    std::string out(static_cast<size_t>(n), '\0');
+    ::WideCharToMultiByte(CP_UTF8, 0, text, -1, out.data(), n, nullptr, nullptr);
+    out.resize(static_cast<size_t>(n > 0 ? n - 1 : 0));
+    return out;
+}
+
+std::wstring wide(const std::string& text) {
+    if (text.empty()) return {};
+    const int n = ::MultiByteToWideChar(CP_UTF8, 0, text.data(), static_cast<int>(text.size()), nullptr, 0);
+    std::wstring out(static_cast<size_t>(n), L'\0');
+    ::MultiByteToWideChar(CP_UTF8, 0, text.data(), static_cast<int>(text.size()), out.data(), n);
+    return out;
+}
+
+std::string status_text(SECURITY_STATUS status) {
+    std::ostringstream out;
+    out << std::system_category().message(status) << " (0x" << std::hex << static_cast<unsigned long>(status) << ")";
+    return out.str();
+}
+
+CredHandle* as_credential(void* p) { return static_cast<CredHandle*>(p); }
+
+struct ContextDeleter {
+    void operator()(CtxtHandle* context) const noexcept {
+        ::DeleteSecurityContext(context);
+        delete context;
+    }
+};
+using Context = std::unique_ptr<CtxtHandle, ContextDeleter>;
+
+} // namespace
+
+// The keytab and principal of the POSIX build have no meaning here: SSPI accepts
+// tickets for the account the service runs as (its SPNs are registered in AD).
+NegotiateAcceptor::NegotiateAcceptor(const std::filesystem::path&, const std::string&) {
+    auto credential = std::make_unique<CredHandle>();
+    TimeStamp expiry{};
+    wchar_t package[] = L"Negotiate";
+    const SECURITY_STATUS status = ::AcquireCredentialsHandleW(nullptr, package, SECPKG_CRED_INBOUND, nullptr,
+                                                               nullptr, nullptr, nullptr, credential.get(), &expiry);
+    if (status != SEC_E_OK)
+        throw std::runtime_error("cannot get the service's credentials for Negotiate: " + status_text(status));
+    credential_ = credential.release();
+}
+
+NegotiateAcceptor::~NegotiateAcceptor() {
+    if (CredHandle* credential = as_credential(credential_); credential != nullptr) {
+        ::FreeCredentialsHandle(credential);
+        delete credential;
+    }
+}
+
+std::expected<NegotiateAcceptor::Accepted, std::string> NegotiateAcceptor::accept(const std::string& token) {
+    SecBuffer in_buffer{static_cast<unsigned long>(token.size()), SECBUFFER_TOKEN, const_cast<char*>(token.data())};
+    SecBufferDesc input{SECBUFFER_VERSION, 1, &in_buffer};
+    SecBuffer out_buffer{0, SECBUFFER_TOKEN, nullptr};
+    SecBufferDesc output{SECBUFFER_VERSION, 1, &out_buffer};
+    Context context(new CtxtHandle{});
+    unsigned long attributes = 0;
+    TimeStamp expiry{};
+    const SECURITY_STATUS status =
+        ::AcceptSecurityContext(as_credential(credential_), nullptr, &input,
+                                ASC_REQ_ALLOCATE_MEMORY | ASC_REQ_MUTUAL_AUTH | ASC_REQ_CONFIDENTIALITY,
+                                SECURITY_NATIVE_DREP, context.get(), &output, &attributes, &expiry);
+    std::unique_ptr<void, decltype(&::FreeContextBuffer)> reply(out_buffer.pvBuffer, &::FreeContextBuffer);
+    if (status == SEC_I_CONTINUE_NEEDED || status == SEC_I_COMPLETE_AND_CONTINUE) {
+        return std::unexpected("the client offered a multi-step mechanism (NTLM?); only Kerberos is accepted");
+    }
+    if (status != SEC_E_OK && status != SEC_I_COMPLETE_NEEDED) {
+        context.release(); // no context was made
+        return std::unexpected(status_text(status));
+    }
+    // The Kerberos principal (bob@EXAMPLE.COM), as the POSIX build reports it.
+    SecPkgContext_NativeNamesW names{};
+    const SECURITY_STATUS named = ::QueryContextAttributesW(context.get(), SECPKG_ATTR_NATIVE_NAMES, &names);
+    if (named != SEC_E_OK) return std::unexpected("cannot learn the client's name: " + status_text(named));
+    Accepted accepted;
+    accepted.principal = narrow(names.sClientName);
+    ::FreeContextBuffer(names.sClientName);
+    ::FreeContextBuffer(names.sServerName);
+    if (out_buffer.cbBuffer > 0)
+        accepted.reply_token.assign(static_cast<const char*>(out_buffer.pvBuffer), out_buffer.cbBuffer);
+    return accepted;
+}
+
+std::optional<std::string> negotiate_token(const std::string& host, std::string& error) {
+    CredHandle credential{};
+    TimeStamp expiry{};
+    wchar_t package[] = L"Negotiate";
+    SECURITY_STATUS status = ::AcquireCredentialsHandleW(nullptr, package, SECPKG_CRED_OUTBOUND, nullptr, nullptr,
+                                                         nullptr, nullptr, &credential, &expiry);
+    if (status != SEC_E_OK) {
+        error = "no credentials of the logged-on user: " + status_text(status);
+        return std::nullopt;
+    }
+    std::unique_ptr<CredHandle, decltype(&::FreeCredentialsHandle)> credential_owner(&credential,
+                                                                                      &::FreeCredentialsHandle);
+    std::wstring target = wide("HTTP/" + host);
+    SecBuffer out_buffer{0, SECBUFFER_TOKEN, nullptr};
+    SecBufferDesc output{SECBUFFER_VERSION, 1, &out_buffer};
+    Context context(new CtxtHandle{});
+    unsigned long attributes = 0;
+    status = ::InitializeSecurityContextW(&credential, nullptr, target.data(),
+                                          ISC_REQ_ALLOCATE_MEMORY | ISC_REQ_MUTUAL_AUTH, 0, SECURITY_NATIVE_DREP,
+                                          nullptr, 0, context.get(), &output, &attributes, &expiry);
+    std::unique_ptr<void, decltype(&::FreeContextBuffer)> token(out_buffer.pvBuffer, &::FreeContextBuffer);
+    if (status != SEC_E_OK && status != SEC_I_CONTINUE_NEEDED) {
+        context.release();
+        error = "no ticket for " + narrow(target.c_str()) + ": " + status_text(status);
+        return std::nullopt;
+    }
+    return util::base64(std::string_view(static_cast<const char*>(out_buffer.pvBuffer), out_buffer.cbBuffer));
+}
+
+// The realm of a domain member is its DNS domain in capitals.
+std::string NegotiateAcceptor::default_realm() {
+    wchar_t domain[256];
+    DWORD size = 256;
+    if (!::GetComputerNameExW(ComputerNameDnsDomain, domain, &size) || size == 0) return {};
+    std::wstring realm(domain, size);
+    std::transform(realm.begin(), realm.end(), realm.begin(), [](wchar_t c) { return std::towupper(c); });
+    return narrow(realm.c_str());
+}
+
+} // namespace keyholder::auth
