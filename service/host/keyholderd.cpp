@@ -10,9 +10,9 @@
 #include <Poco/FileChannel.h>
 #include <Poco/FormattingChannel.h>
 #include <Poco/Logger.h>
+#include <Poco/Net/Net.h>
 #include <Poco/Net/NetSSL.h>
 #include <Poco/PatternFormatter.h>
-#include <Poco/Net/Net.h>
 #include <Poco/Util/HelpFormatter.h>
 #include <Poco/Util/Option.h>
 #include <Poco/Util/OptionSet.h>

@@ -35,8 +35,7 @@ BackupSummary copy(Connection& from, const std::filesystem::path& target) {
         throw StoreError(SQLITE_CANTOPEN, e.what());
     }
     sqlite3* raw = nullptr;
-    int rc =
-        sqlite3_open_v2(platform::utf8(target).c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
+    int rc = sqlite3_open_v2(platform::utf8(target).c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
     std::unique_ptr<sqlite3, decltype(&sqlite3_close)> to(raw, &sqlite3_close);
     if (rc != SQLITE_OK) fail(raw, rc, "cannot create " + platform::utf8(target));
 

@@ -1,8 +1,8 @@
 // BerlinTime: while it lives, local time is Europe/Berlin's (tests of local-time
 // schedules and reports). POSIX: TZ and tzset. A Windows process cannot be given a
 // zone of its own (the C runtime reads only "CET-1CEST" from TZ, with US daylight
-// rules): it has the system's, which Wine takes from the host's TZ when it starts
-// (scripts/test runs the Windows suite with TZ=Europe/Berlin); active() says
+// rules): it has the system's, which Wine takes from the host's TZ (scripts/test
+// runs the Windows suite with TZ=Europe/Berlin); active() says
 // whether the zone is Berlin's, and a test skips when it is not.
 #pragma once
 
@@ -19,6 +19,11 @@ public:
 #ifndef _WIN32
         platform::set_environment("TZ", "Europe/Berlin");
         ::tzset();
+#else
+        // Wine hands the host's TZ on, which the C runtime cannot read (it would take
+        // UTC): without it, the runtime asks the system's zone.
+        platform::unset_environment("TZ");
+        _tzset();
 #endif
     }
     ~BerlinTime() {

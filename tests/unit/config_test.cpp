@@ -56,7 +56,7 @@ TEST(Config, ShippedSampleLoadsWithItsSecretFilesPresent) {
     EXPECT_EQ(config->ldap.uris, (std::vector<std::string>{"ldaps://dc1.example.com", "ldaps://dc2.example.com"}));
     EXPECT_EQ(config->ldap.bind, LdapBindMethod::gssapi);
     EXPECT_EQ(config->ldap.keytab.has_value(), kKerberosKeytabs); // Windows: the service's own account
-    EXPECT_EQ(config->smtp.password.reveal(), "s3cret"); // trailing newline removed
+    EXPECT_EQ(config->smtp.password.reveal(), "s3cret");          // trailing newline removed
     const Policy& tier0 = config->policies.at("tier0");
     ASSERT_EQ(tier0.stages.size(), 2U);
     EXPECT_TRUE(tier0.stages[0].requester_manager);

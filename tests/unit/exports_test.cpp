@@ -11,11 +11,11 @@
 
 #include "keyholder/config/config.h"
 #include "keyholder/core/clock.h"
-#include "keyholder/platform/files.h"
 #include "keyholder/core/links.h"
 #include "keyholder/notify/mailer.h"
 #include "keyholder/notify/outbox_worker.h"
 #include "keyholder/notify/templates.h"
+#include "keyholder/platform/files.h"
 #include "keyholder/reports/exports.h"
 #include "keyholder/store/audit.h"
 #include "keyholder/store/outbox.h"

@@ -79,7 +79,8 @@ SignOn::SignOn(const config::AuthSection& settings, directory::Directory& direct
     : settings_(settings), directory_(directory), metrics_(metrics), now_(now ? std::move(now) : system_now),
       limiter_(settings.failed_signon_limit, settings.failed_signon_window, now_) {
     if (settings_.negotiate) {
-        acceptor_ = std::make_unique<NegotiateAcceptor>(settings_.keytab.value_or(config::Path()), settings_.service_principal);
+        acceptor_ =
+            std::make_unique<NegotiateAcceptor>(settings_.keytab.value_or(config::Path()), settings_.service_principal);
         realms_ = settings_.realms;
         if (realms_.empty()) {
             const std::string realm = NegotiateAcceptor::default_realm();

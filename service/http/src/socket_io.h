@@ -8,9 +8,9 @@ namespace keyholder::http::detail {
 
 /// IoResult: bytes moved (> 0), or why none were.
 struct IoResult {
-    long bytes = 0;            ///< > 0: moved
-    bool would_block = false;  ///< none now: wait for readiness
-    bool closed = false;       ///< end of stream (receive) or the connection failed
+    long bytes = 0;           ///< > 0: moved
+    bool would_block = false; ///< none now: wait for readiness
+    bool closed = false;      ///< end of stream (receive) or the connection failed
 };
 
 /// receive / send_some: one non-blocking call (interrupted calls are retried); a

@@ -62,8 +62,8 @@ NegotiateAcceptor::NegotiateAcceptor(const std::filesystem::path&, const std::st
     auto credential = std::make_unique<CredHandle>();
     TimeStamp expiry{};
     wchar_t package[] = L"Negotiate";
-    const SECURITY_STATUS status = ::AcquireCredentialsHandleW(nullptr, package, SECPKG_CRED_INBOUND, nullptr,
-                                                               nullptr, nullptr, nullptr, credential.get(), &expiry);
+    const SECURITY_STATUS status = ::AcquireCredentialsHandleW(nullptr, package, SECPKG_CRED_INBOUND, nullptr, nullptr,
+                                                               nullptr, nullptr, credential.get(), &expiry);
     if (status != SEC_E_OK)
         throw std::runtime_error("cannot get the service's credentials for Negotiate: " + status_text(status));
     credential_ = credential.release();
@@ -120,15 +120,15 @@ std::optional<std::string> negotiate_token(const std::string& host, std::string&
         return std::nullopt;
     }
     std::unique_ptr<CredHandle, decltype(&::FreeCredentialsHandle)> credential_owner(&credential,
-                                                                                      &::FreeCredentialsHandle);
+                                                                                     &::FreeCredentialsHandle);
     std::wstring target = wide("HTTP/" + host);
     SecBuffer out_buffer{0, SECBUFFER_TOKEN, nullptr};
     SecBufferDesc output{SECBUFFER_VERSION, 1, &out_buffer};
     Context context(new CtxtHandle{});
     unsigned long attributes = 0;
-    status = ::InitializeSecurityContextW(&credential, nullptr, target.data(),
-                                          ISC_REQ_ALLOCATE_MEMORY | ISC_REQ_MUTUAL_AUTH, 0, SECURITY_NATIVE_DREP,
-                                          nullptr, 0, context.get(), &output, &attributes, &expiry);
+    status =
+        ::InitializeSecurityContextW(&credential, nullptr, target.data(), ISC_REQ_ALLOCATE_MEMORY | ISC_REQ_MUTUAL_AUTH,
+                                     0, SECURITY_NATIVE_DREP, nullptr, 0, context.get(), &output, &attributes, &expiry);
     std::unique_ptr<void, decltype(&::FreeContextBuffer)> token(out_buffer.pvBuffer, &::FreeContextBuffer);
     if (status != SEC_E_OK && status != SEC_I_CONTINUE_NEEDED) {
         context.release();

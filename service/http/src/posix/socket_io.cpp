@@ -12,9 +12,12 @@ namespace {
 
 IoResult outcome(ssize_t n) {
     IoResult result;
-    if (n > 0) result.bytes = static_cast<long>(n);
-    else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) result.would_block = true;
-    else result.closed = true;
+    if (n > 0)
+        result.bytes = static_cast<long>(n);
+    else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        result.would_block = true;
+    else
+        result.closed = true;
     return result;
 }
 

@@ -73,8 +73,8 @@ std::vector<Poller::Event> Poller::wait(std::chrono::milliseconds timeout) {
         for (const auto& [fd, interest] : state_->interests)
             set.push_back({static_cast<SOCKET>(fd), to_poll(interest), 0});
     }
-    const int n = ::WSAPoll(set.data(), static_cast<ULONG>(set.size()),
-                            static_cast<INT>(std::max<int64_t>(timeout.count(), 0)));
+    const int n =
+        ::WSAPoll(set.data(), static_cast<ULONG>(set.size()), static_cast<INT>(std::max<int64_t>(timeout.count(), 0)));
     std::vector<Event> ready;
     if (n == SOCKET_ERROR) {
         if (::WSAGetLastError() == WSAEINTR) return ready;

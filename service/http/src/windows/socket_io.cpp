@@ -9,9 +9,12 @@ namespace {
 
 IoResult outcome(int n) {
     IoResult result;
-    if (n > 0) result.bytes = n;
-    else if (n == SOCKET_ERROR && ::WSAGetLastError() == WSAEWOULDBLOCK) result.would_block = true;
-    else result.closed = true;
+    if (n > 0)
+        result.bytes = n;
+    else if (n == SOCKET_ERROR && ::WSAGetLastError() == WSAEWOULDBLOCK)
+        result.would_block = true;
+    else
+        result.closed = true;
     return result;
 }
 

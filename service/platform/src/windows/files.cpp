@@ -106,8 +106,9 @@ void write_file_atomically(const std::filesystem::path& path, const std::functio
                 (mode & (std::filesystem::perms::group_all | std::filesystem::perms::others_all)) ==
                 std::filesystem::perms::none;
             PrivateDescriptor descriptor(kPrivateDacl, temp);
-            Handle created(::CreateFileW(temp.c_str(), GENERIC_WRITE, 0, private_file ? descriptor.attributes() : nullptr,
-                                         CREATE_ALWAYS, FILE_ATTRIBUTE_NORMAL, nullptr));
+            Handle created(::CreateFileW(temp.c_str(), GENERIC_WRITE, 0,
+                                         private_file ? descriptor.attributes() : nullptr, CREATE_ALWAYS,
+                                         FILE_ATTRIBUTE_NORMAL, nullptr));
             if (created.get() == INVALID_HANDLE_VALUE) {
                 created.release();
                 fail("cannot create", temp, ::GetLastError());
