@@ -19,7 +19,6 @@
 #include <Poco/Util/ServerApplication.h>
 
 #include <csignal>
-#include <pthread.h>
 
 #include <atomic>
 #include <chrono>
@@ -47,15 +46,18 @@
 #include "keyholder/notify/mailer.h"
 #include "keyholder/notify/outbox_worker.h"
 #include "keyholder/notify/templates.h"
+#include "keyholder/platform/files.h"
 #include "keyholder/platform/process.h"
 #include "keyholder/portal/portal.h"
 #include "keyholder/reports/exports.h"
 #include "keyholder/store/checkouts.h"
 #include "keyholder/store/error.h"
 #include "keyholder/store/store.h"
+#include "system_log.h"
 
 namespace {
 
+using keyholder::host::kOptionPrefix;
 using Poco::Util::Application;
 using Poco::Util::Option;
 using Poco::Util::OptionSet;
@@ -113,7 +115,12 @@ protected:
         if (name == "help") {
             Poco::Util::HelpFormatter help(options());
             help.setCommand(commandName());
+#ifdef _WIN32
+            help.setUsage("/config=FILE | /check-config=FILE | /registerService /config=FILE [/displayName=NAME "
+                          "/startup=automatic|manual] | /unregisterService");
+#else
             help.setUsage("--config FILE [--daemon --pidfile=FILE] | --check-config FILE");
+#endif
             help.setHeader("keyholder service: approved, time-boxed check-outs of privileged AD accounts.");
             help.format(std::cout);
             mode_ = Mode::exit_ok;
@@ -137,11 +144,15 @@ protected:
     int main(const std::vector<std::string>& args) override {
         if (mode_ == Mode::exit_ok) return EXIT_OK;
         if (!args.empty()) {
-            std::cerr << "keyholderd: unexpected argument '" << args.front() << "' (see --help)\n";
+            std::cerr << "keyholderd: unexpected argument '" << args.front() << "' (see " << kOptionPrefix << "help)\n";
             return EXIT_USAGE;
         }
         if (config_file_.empty()) {
-            std::cerr << "keyholderd: give --config FILE (see --help)\n";
+            if (auto fallback = keyholder::platform::default_config_file())
+                config_file_ = keyholder::platform::utf8(*fallback);
+        }
+        if (config_file_.empty()) {
+            std::cerr << "keyholderd: give " << kOptionPrefix << "config=FILE (see " << kOptionPrefix << "help)\n";
             return EXIT_USAGE;
         }
         keyholder::config::LoadOptions load_options;
@@ -187,7 +198,8 @@ private:
             sink = new Poco::ConsoleChannel(std::cerr);
         }
         Poco::AutoPtr<Poco::PatternFormatter> pattern = new Poco::PatternFormatter("%Y-%m-%dT%H:%M:%S.%iZ %p %s: %t");
-        Poco::AutoPtr<Poco::FormattingChannel> channel = new Poco::FormattingChannel(pattern, sink);
+        Poco::AutoPtr<Poco::Channel> channel =
+            keyholder::host::with_system_log(new Poco::FormattingChannel(pattern, sink));
         Poco::Logger::root().setChannel(channel);
         Poco::Logger::root().setLevel(service.log_level);
         logger().setChannel(channel);
@@ -196,17 +208,8 @@ private:
 
     int serve(const keyholder::config::Config& config) {
         Poco::Logger& log = Poco::Logger::get("keyholderd");
-#ifndef _WIN32
-        // Hold SIGINT/SIGTERM pending from here on (every thread inherits the mask):
-        // a stop requested during start-up is then handled in order by
-        // waitForTerminationRequest() instead of killing the process half-way.
-        sigset_t stop_signals;
-        sigemptyset(&stop_signals);
-        sigaddset(&stop_signals, SIGINT);
-        sigaddset(&stop_signals, SIGTERM);
-        sigaddset(&stop_signals, SIGQUIT);
-        pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-#endif
+        // A stop asked for during start-up is taken in order by waitForTerminationRequest().
+        keyholder::platform::hold_stop_signals();
         log.information("keyholderd %s starting with %s (data in %s)", std::string(kVersion), config.file.string(),
                         config.service.data_dir.string());
         std::optional<keyholder::store::OpenedStore> store;

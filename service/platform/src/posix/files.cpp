@@ -79,6 +79,8 @@ void create_private_file(const std::filesystem::path& file) {
     ::close(fd);
 }
 
+std::optional<std::filesystem::path> default_config_file() { return std::nullopt; }
+
 SyncedFile::SyncedFile(std::filesystem::path path) : path_(std::move(path)) {}
 
 SyncedFile::~SyncedFile() {

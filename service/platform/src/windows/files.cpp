@@ -179,6 +179,12 @@ void create_private_file(const std::filesystem::path& file) {
     }
 }
 
+std::optional<std::filesystem::path> default_config_file() {
+    const wchar_t* program_data = ::_wgetenv(L"ProgramData");
+    if (program_data == nullptr || *program_data == L'\0') return std::nullopt;
+    return std::filesystem::path(program_data) / L"keyholder" / L"keyholder.ini";
+}
+
 SyncedFile::SyncedFile(std::filesystem::path path) : path_(std::move(path)) {}
 
 SyncedFile::~SyncedFile() = default;

@@ -22,6 +22,8 @@ std::string user_name() {
 
 void private_new_files() {}
 
+void hold_stop_signals() {}
+
 void set_environment(const std::string& name, const std::string& value) { _putenv_s(name.c_str(), value.c_str()); }
 
 // An empty value removes the variable (the CRT's rule).

@@ -44,6 +44,12 @@ void create_private_folder(const std::filesystem::path& folder);
 /// private DACL); throws std::runtime_error when it exists or cannot be made.
 void create_private_file(const std::filesystem::path& file);
 
+/// default_config_file: where the service's configuration is when none is named.
+/// POSIX: none (the systemd unit names /etc/keyholder/keyholder.ini). Windows:
+/// %ProgramData%\keyholder\keyholder.ini (the service control manager starts the
+/// service without arguments; packaging/windows/install.ps1 writes the file there).
+std::optional<std::filesystem::path> default_config_file();
+
 /// utf8: the path as UTF-8 (SQLite, Poco and messages take UTF-8; on Windows
 /// path::string() would convert to the ANSI code page and lose characters).
 std::string utf8(const std::filesystem::path& path);

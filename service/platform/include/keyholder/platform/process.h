@@ -13,6 +13,12 @@ std::string user_name();
 /// the installer makes private).
 void private_new_files();
 
+/// hold_stop_signals: from now on SIGINT, SIGTERM and SIGQUIT stay pending (every
+/// thread started later inherits the mask), so a stop asked for during start-up is
+/// taken in order by the service's wait for a stop, not half-way. Windows: nothing
+/// to do (the service control manager and the console handler ask Poco for the stop).
+void hold_stop_signals();
+
 /// set_environment / unset_environment: this process's environment (and what the C
 /// runtime reads from it: TZ after set_local_zone's tzset).
 void set_environment(const std::string& name, const std::string& value);
