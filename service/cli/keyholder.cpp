@@ -12,6 +12,7 @@
 
 #include "cli_support.h"
 #include "command_line.h"
+#include "keyholder/platform/process.h"
 
 namespace {
 
@@ -26,8 +27,17 @@ constexpr const char* kFooter =
 
 } // namespace
 
-int main(int argc, char** argv) {
+int main(int argc, char** raw_argv) {
     Poco::Net::initializeNetwork(); // Windows: Winsock (statically linked Poco does not start it)
+    keyholder::platform::utf8_console();
+    // UTF-8 arguments on every system (a name with an umlaut survives on Windows too).
+    std::vector<std::string> arguments = keyholder::platform::arguments(argc, raw_argv);
+    std::vector<char*> pointers;
+    for (auto& a : arguments)
+        pointers.push_back(a.data());
+    pointers.push_back(nullptr);
+    argc = static_cast<int>(arguments.size());
+    char** argv = pointers.data();
     using namespace keyholder::cli;
     CLI::App app("keyholder: request, approve and use check-outs of privileged AD accounts", "keyholder");
     app.footer(wrapped(kFooter));

@@ -18,6 +18,10 @@ std::string user_name() {
 
 void private_new_files() { ::umask(0077); }
 
+std::vector<std::string> arguments(int argc, char** argv) { return {argv, argv + argc}; }
+
+void utf8_console() {}
+
 void hold_stop_signals() {
     sigset_t stop_signals;
     sigemptyset(&stop_signals);

@@ -5,6 +5,7 @@
 #include "win32.h"
 
 #include <secext.h>
+#include <shellapi.h>
 
 #include <cstdlib>
 
@@ -21,6 +22,19 @@ std::string user_name() {
 }
 
 void private_new_files() {}
+
+std::vector<std::string> arguments(int argc, char** argv) {
+    int count = 0;
+    wchar_t** wide = ::CommandLineToArgvW(::GetCommandLineW(), &count);
+    if (wide == nullptr) return {argv, argv + argc};
+    std::vector<std::string> out;
+    for (int i = 0; i < count; ++i)
+        out.push_back(detail::narrow(wide[i]));
+    ::LocalFree(wide);
+    return out;
+}
+
+void utf8_console() { ::SetConsoleOutputCP(CP_UTF8); }
 
 void hold_stop_signals() {}
 

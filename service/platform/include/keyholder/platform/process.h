@@ -2,6 +2,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace keyholder::platform {
 
@@ -18,6 +19,14 @@ void private_new_files();
 /// taken in order by the service's wait for a stop, not half-way. Windows: nothing
 /// to do (the service control manager and the console handler ask Poco for the stop).
 void hold_stop_signals();
+
+/// arguments: the command line as UTF-8 (Windows: from the UTF-16 command line, not
+/// argv's ANSI code page, which loses what it cannot spell).
+std::vector<std::string> arguments(int argc, char** argv);
+
+/// utf8_console: the console shows UTF-8 output as such (Windows: its output code
+/// page; POSIX terminals already do).
+void utf8_console();
 
 /// set_environment / unset_environment: this process's environment (and what the C
 /// runtime reads from it: TZ after set_local_zone's tzset).
