@@ -116,8 +116,9 @@ protected:
             Poco::Util::HelpFormatter help(options());
             help.setCommand(commandName());
 #ifdef _WIN32
-            help.setUsage("/config=FILE | /check-config=FILE | /registerService /config=FILE [/displayName=NAME "
-                          "/startup=automatic|manual] | /unregisterService");
+            help.setUsage("/config=FILE | /check-config=FILE | /registerService [/displayName=NAME "
+                          "/startup=automatic|manual] | /unregisterService (the service reads "
+                          "%ProgramData%\\keyholder\\keyholder.ini)");
 #else
             help.setUsage("--config FILE [--daemon --pidfile=FILE] | --check-config FILE");
 #endif
@@ -152,7 +153,10 @@ protected:
                 config_file_ = keyholder::platform::utf8(*fallback);
         }
         if (config_file_.empty()) {
-            std::cerr << "keyholderd: give " << kOptionPrefix << "config=FILE (see " << kOptionPrefix << "help)\n";
+            const std::string text =
+                std::string("keyholderd: give ") + kOptionPrefix + "config=FILE (see " + kOptionPrefix + "help)";
+            std::cerr << text << '\n';
+            keyholder::host::report_to_system_log(text);
             return EXIT_USAGE;
         }
         keyholder::config::LoadOptions load_options;
@@ -170,10 +174,14 @@ protected:
             return EXIT_OK;
         }
         if (!loaded) {
-            // Logging is not configured yet: these go to stderr (the journal under systemd).
+            // Logging is not configured yet: these go to stderr (the journal under
+            // systemd) and the system log (a Windows service has no stderr).
+            std::string text;
             for (const auto& problem : loaded.error())
-                std::cerr << problem.to_string() << '\n';
-            std::cerr << "keyholderd: not starting: " << loaded.error().size() << " configuration problem(s)\n";
+                text += problem.to_string() + '\n';
+            text += "keyholderd: not starting: " + std::to_string(loaded.error().size()) + " configuration problem(s)";
+            std::cerr << text << '\n';
+            keyholder::host::report_to_system_log(text);
             return EXIT_CONFIG;
         }
         const keyholder::config::Config config = std::move(*loaded);

@@ -150,7 +150,7 @@ TEST(WindowsService, LifecycleAndACheckOutDrivenByTheLinuxCli) {
     EXPECT_EQ(service_state("keyholderd"), "RUNNING");
 
     // The keys are sealed with DPAPI, not stored as they are.
-    EXPECT_EQ(read_file(data / "keys/master.key").rfind("keyholder-dpapi-v1:", 0), 0U);
+    EXPECT_EQ(read_file(data / "master.key").rfind("keyholder-dpapi-v1:", 0), 0U);
 
     // A group check-out: bob asks, carol approves, bob is in Server Admins until he checks in.
     keyholder::directory::Directory ad(linux_directory());
@@ -210,7 +210,7 @@ TEST(WindowsService, LifecycleAndACheckOutDrivenByTheLinuxCli) {
     EXPECT_TRUE(wait_for_state("keyholderd", "STOPPED", 60s)) << service_state("keyholderd");
     EXPECT_NE(http_get(url + "/readyz").status, 200) << "the port is closed";
     {
-        auto db = keyholder::store::Connection::open(data / "db/keyholder.db");
+        auto db = keyholder::store::Connection::open(data / "keyholder.db");
         auto last = db.prepare("SELECT action FROM audit_events ORDER BY seq DESC LIMIT 1");
         ASSERT_TRUE(last.step());
         EXPECT_EQ(last.column_text(0), "service.stopped");

@@ -28,6 +28,12 @@ private:
 
 } // namespace
 
+void report_to_system_log(const std::string& text) {
+    Poco::AutoPtr<Poco::EventLogChannel> event_log = new Poco::EventLogChannel("keyholder");
+    event_log->log(Poco::Message("keyholderd", text, Poco::Message::PRIO_ERROR));
+    event_log->close();
+}
+
 Poco::AutoPtr<Poco::Channel> with_system_log(Poco::AutoPtr<Poco::Channel> main) {
     Poco::AutoPtr<Poco::SplitterChannel> both = new Poco::SplitterChannel;
     both->addChannel(main);

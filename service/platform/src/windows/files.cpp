@@ -3,7 +3,9 @@
 #include "keyholder/platform/files.h"
 
 #include <aclapi.h>
+#include <knownfolders.h>
 #include <sddl.h>
+#include <shlobj.h>
 
 #include <fstream>
 #include <memory>
@@ -179,10 +181,17 @@ void create_private_file(const std::filesystem::path& file) {
     }
 }
 
+// The known folder, not %ProgramData%: a service's environment need not hold it (Wine
+// gives services C:\users\Public there).
 std::optional<std::filesystem::path> default_config_file() {
-    const wchar_t* program_data = ::_wgetenv(L"ProgramData");
-    if (program_data == nullptr || *program_data == L'\0') return std::nullopt;
-    return std::filesystem::path(program_data) / L"keyholder" / L"keyholder.ini";
+    wchar_t* program_data = nullptr;
+    if (::SHGetKnownFolderPath(FOLDERID_ProgramData, 0, nullptr, &program_data) != S_OK) {
+        ::CoTaskMemFree(program_data);
+        return std::nullopt;
+    }
+    std::filesystem::path folder(program_data);
+    ::CoTaskMemFree(program_data);
+    return folder / L"keyholder" / L"keyholder.ini";
 }
 
 SyncedFile::SyncedFile(std::filesystem::path path) : path_(std::move(path)) {}

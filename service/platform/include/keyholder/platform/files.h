@@ -46,7 +46,7 @@ void create_private_file(const std::filesystem::path& file);
 
 /// default_config_file: where the service's configuration is when none is named.
 /// POSIX: none (the systemd unit names /etc/keyholder/keyholder.ini). Windows:
-/// %ProgramData%\keyholder\keyholder.ini (the service control manager starts the
+/// keyholder\keyholder.ini in the ProgramData known folder (the service control manager starts the
 /// service without arguments; packaging/windows/install.ps1 writes the file there).
 std::optional<std::filesystem::path> default_config_file();
 
