@@ -3,8 +3,11 @@
 // under wine64 (scripts/wine-run) and reach the DC on 127.0.0.2.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <regex>
 #include <thread>
 
@@ -36,6 +39,13 @@ std::string wine_run() { return (kSource / "scripts/wine-run").string(); }
 std::filesystem::path wine_prefix() {
     const char* prefix = std::getenv("KEYHOLDER_WINEPREFIX");
     return prefix != nullptr ? std::filesystem::path(prefix) : kSource / "build-windows/wine";
+}
+
+// windows_path: a Linux path as Wine's programs see it (Z: is the Linux root).
+std::string windows_path(const std::filesystem::path& path) {
+    std::string text = "Z:" + path.string();
+    std::replace(text.begin(), text.end(), '/', '\\');
+    return text;
 }
 
 RunResult wine(const std::vector<std::string>& args, std::chrono::seconds timeout = 60s) {
@@ -219,6 +229,92 @@ TEST(WindowsService, LifecycleAndACheckOutDrivenByTheLinuxCli) {
     EXPECT_EQ(unregistered.status, 0) << unregistered.out << unregistered.err;
     EXPECT_EQ(service_state("keyholderd"), "");
     std::cout << "--- keyholderd.log\n" << read_file(data / "keyholderd.log");
+}
+
+// SSPI, as far as Wine goes. The client: keyholder.exe signs on to keyholderd (the
+// Linux build, Negotiate with its keytab) as the logged-on user, typing nothing;
+// Wine's SSPI takes that user's Kerberos ticket from the host's credential cache.
+TEST(WindowsNegotiate, TheWindowsCliSignsOnWithTheLoggedOnUsersTicket) {
+    const auto cli_exe = kWindowsBin / "keyholder.exe";
+    ASSERT_TRUE(std::filesystem::exists(cli_exe)) << cli_exe << " is missing: run scripts/build windows first";
+    SambaDc& dc = SambaDc::shared();
+    keyholder::testing::TempDir dir;
+    dir.write("data/ldap.password", SambaDc::kServicePassword);
+    auto config = dir.write(
+        "keyholder.ini", "[service]\ndata_dir = data\nadmin_groups = Keyholder Admins\n[http]\nlisten = 127.0.0.2:0\n"
+                         "[auth]\nnegotiate = true\nkeytab = " +
+                             dc.keytab().string() + "\nrealms = " + SambaDc::kRealm +
+                             "\n[ldap]\nuris = " + dc.ldaps_uri() + "\nbase_dn = " + SambaDc::kBaseDn +
+                             "\nca_file = " + dc.ca_file().string() + "\nbind_dn = " + SambaDc::kServiceUpn +
+                             "\nbind_password_file = ldap.password\nnetbios_domain = KEYHOLDER\n"
+                             "[policy.p]\nrequester_groups = Tier0 Operators\nstage1_approvers = Team Leads\n"
+                             "[entry.tools]\npolicy = p\nrelease = group\ngroup = Server Admins\n");
+    std::map<std::string, std::string> env{{"KRB5_CONFIG", dc.krb5_conf().string()}};
+    keyholder::testing::ChildProcess daemon(KEYHOLDERD_PATH, {"--config", config.string()}, dir.path(), env);
+    std::string log = daemon.wait_for_output("listening on ", 20s);
+    std::smatch match;
+    ASSERT_TRUE(std::regex_search(log, match, std::regex("listening on (http://[0-9.]+:[0-9]+)"))) << daemon.err();
+    const std::string url = match[1].str();
+    env["KRB5CCNAME"] = "FILE:" + (dir.path() / "bob.ccache").string();
+    auto kinit = run("/bin/sh", {"-c", "printf '%s\\n' \"$PW\" | kinit bob@" + std::string(SambaDc::kRealm)}, [&] {
+        auto e = env;
+        e["PW"] = "Bob-Pa55word!";
+        return e;
+    }());
+    ASSERT_EQ(kinit.status, 0) << kinit.out << kinit.err;
+    auto whoami = run(wine_run(), {cli_exe.string(), "whoami", "--server", url}, env);
+    std::cout << whoami.out << whoami.err << "--- keyholderd\n" << daemon.err();
+    EXPECT_EQ(whoami.status, 0) << whoami.out << whoami.err;
+    EXPECT_NE(whoami.out.find("bob"), std::string::npos) << whoami.out;
+    EXPECT_NE(whoami.out.find("signed on with negotiate"), std::string::npos) << whoami.out;
+}
+
+// The acceptor: keyholderd.exe with Negotiate (SSPI, which under Wine takes the
+// service keys from the host's keytab) accepts bob's Kerberos token, but Wine's SSPI
+// cannot say whose it is (QueryContextAttributes answers SEC_E_UNSUPPORTED_FUNCTION):
+// keyholder then signs nobody on, and the log names why.
+TEST(WindowsNegotiate, TheServiceRefusesATicketWhoseClientItCannotName) {
+    const auto daemon_exe = kWindowsBin / "keyholderd.exe";
+    ASSERT_TRUE(std::filesystem::exists(daemon_exe)) << daemon_exe << " is missing: run scripts/build windows first";
+    SambaDc& dc = SambaDc::shared();
+    keyholder::testing::TempDir dir;
+    dir.write("data/ldap.password", SambaDc::kServicePassword);
+    const int port = keyholder::testing::free_loopback_port();
+    const std::string url = std::string("http://") + SambaDc::kAddress + ":" + std::to_string(port);
+    const std::string data = windows_path(dir.path() / "data");
+    auto config = dir.write("keyholder.ini",
+                            "[service]\ndata_dir = " + data +
+                                "\nadmin_groups = Keyholder Admins\n[http]\nlisten = " + SambaDc::kAddress + ":" +
+                                std::to_string(port) + "\n[auth]\nnegotiate = true\nrealms = " + SambaDc::kRealm +
+                                "\n[ldap]\nuris = ldap://" + SambaDc::kAddress + "\nbase_dn = " + SambaDc::kBaseDn +
+                                "\nbind_dn = " + SambaDc::kServiceUpn +
+                                "\nbind_password_file = ldap.password\nnetbios_domain = KEYHOLDER\n"
+                                "[policy.p]\nrequester_groups = Tier0 Operators\nstage1_approvers = Team Leads\n"
+                                "[entry.tools]\npolicy = p\nrelease = group\ngroup = Server Admins\n");
+    std::map<std::string, std::string> env{{"KRB5_CONFIG", dc.krb5_conf().string()},
+                                           {"KRB5_KTNAME", "FILE:" + dc.keytab().string()}};
+    keyholder::testing::ChildProcess daemon(wine_run(), {daemon_exe.string(), "/config=" + windows_path(config)},
+                                            dir.path(), env);
+    int ready = 0;
+    for (int i = 0; i < 300 && ready != 200; ++i) {
+        ready = http_get(url + "/readyz").status;
+        if (ready != 200) std::this_thread::sleep_for(100ms);
+    }
+    ASSERT_EQ(ready, 200) << daemon.err();
+    env["KRB5CCNAME"] = "FILE:" + (dir.path() / "bob.ccache").string();
+    auto kinit = run("/bin/sh", {"-c", "printf '%s\\n' \"$PW\" | kinit bob@" + std::string(SambaDc::kRealm)}, [&] {
+        auto e = env;
+        e["PW"] = "Bob-Pa55word!";
+        return e;
+    }());
+    ASSERT_EQ(kinit.status, 0) << kinit.out << kinit.err;
+    auto me = run("/usr/bin/curl",
+                  {"-sS", "-o", "/dev/null", "-w", "%{http_code}", "--negotiate", "-u", ":", url + "/api/v1/me"}, env);
+    std::cout << "--- keyholderd.exe\n" << daemon.err();
+    EXPECT_EQ(me.out, "401") << me.err;
+    EXPECT_NE(daemon.err().find("cannot learn the client's name"), std::string::npos) << daemon.err();
+    daemon.signal(SIGTERM);
+    daemon.wait_for(10s);
 }
 
 } // namespace

@@ -46,6 +46,20 @@ std::string status_text(SECURITY_STATUS status) {
 
 CredHandle* as_credential(void* p) { return static_cast<CredHandle*>(p); }
 
+// max_token: the largest token the Negotiate package makes. Output buffers are ours,
+// of this size (Wine's SSPI does not implement *_REQ_ALLOCATE_MEMORY: it fails or
+// answers nonsense; Windows takes either).
+unsigned long max_token() {
+    PSecPkgInfoW info = nullptr;
+    wchar_t package[] = L"Negotiate";
+    unsigned long size = 48 * 1024; // Windows' documented Kerberos maximum
+    if (::QuerySecurityPackageInfoW(package, &info) == SEC_E_OK && info != nullptr) {
+        size = info->cbMaxToken;
+        ::FreeContextBuffer(info);
+    }
+    return size;
+}
+
 struct ContextDeleter {
     void operator()(CtxtHandle* context) const noexcept {
         ::DeleteSecurityContext(context);
@@ -79,21 +93,20 @@ NegotiateAcceptor::~NegotiateAcceptor() {
 std::expected<NegotiateAcceptor::Accepted, std::string> NegotiateAcceptor::accept(const std::string& token) {
     SecBuffer in_buffer{static_cast<unsigned long>(token.size()), SECBUFFER_TOKEN, const_cast<char*>(token.data())};
     SecBufferDesc input{SECBUFFER_VERSION, 1, &in_buffer};
-    SecBuffer out_buffer{0, SECBUFFER_TOKEN, nullptr};
+    std::string reply(max_token(), '\0');
+    SecBuffer out_buffer{static_cast<unsigned long>(reply.size()), SECBUFFER_TOKEN, reply.data()};
     SecBufferDesc output{SECBUFFER_VERSION, 1, &out_buffer};
     Context context(new CtxtHandle{});
     unsigned long attributes = 0;
     TimeStamp expiry{};
-    const SECURITY_STATUS status =
-        ::AcceptSecurityContext(as_credential(credential_), nullptr, &input,
-                                ASC_REQ_ALLOCATE_MEMORY | ASC_REQ_MUTUAL_AUTH | ASC_REQ_CONFIDENTIALITY,
-                                SECURITY_NATIVE_DREP, context.get(), &output, &attributes, &expiry);
-    std::unique_ptr<void, decltype(&::FreeContextBuffer)> reply(out_buffer.pvBuffer, &::FreeContextBuffer);
+    const SECURITY_STATUS status = ::AcceptSecurityContext(
+        as_credential(credential_), nullptr, &input, ASC_REQ_MUTUAL_AUTH | ASC_REQ_CONFIDENTIALITY,
+        SECURITY_NATIVE_DREP, context.get(), &output, &attributes, &expiry);
     if (status == SEC_I_CONTINUE_NEEDED || status == SEC_I_COMPLETE_AND_CONTINUE) {
         return std::unexpected("the client offered a multi-step mechanism (NTLM?); only Kerberos is accepted");
     }
     if (status != SEC_E_OK && status != SEC_I_COMPLETE_NEEDED) {
-        context.release(); // no context was made
+        delete context.release(); // no context was made: nothing to delete in SSPI
         return std::unexpected(status_text(status));
     }
     // The Kerberos principal (bob@EXAMPLE.COM), as the POSIX build reports it.
@@ -104,8 +117,7 @@ std::expected<NegotiateAcceptor::Accepted, std::string> NegotiateAcceptor::accep
     accepted.principal = narrow(names.sClientName);
     ::FreeContextBuffer(names.sClientName);
     ::FreeContextBuffer(names.sServerName);
-    if (out_buffer.cbBuffer > 0)
-        accepted.reply_token.assign(static_cast<const char*>(out_buffer.pvBuffer), out_buffer.cbBuffer);
+    if (out_buffer.cbBuffer > 0) accepted.reply_token.assign(reply.data(), out_buffer.cbBuffer);
     return accepted;
 }
 
@@ -122,20 +134,20 @@ std::optional<std::string> negotiate_token(const std::string& host, std::string&
     std::unique_ptr<CredHandle, decltype(&::FreeCredentialsHandle)> credential_owner(&credential,
                                                                                      &::FreeCredentialsHandle);
     std::wstring target = wide("HTTP/" + host);
-    SecBuffer out_buffer{0, SECBUFFER_TOKEN, nullptr};
+    std::string token(max_token(), '\0');
+    SecBuffer out_buffer{static_cast<unsigned long>(token.size()), SECBUFFER_TOKEN, token.data()};
     SecBufferDesc output{SECBUFFER_VERSION, 1, &out_buffer};
     Context context(new CtxtHandle{});
     unsigned long attributes = 0;
     status =
-        ::InitializeSecurityContextW(&credential, nullptr, target.data(), ISC_REQ_ALLOCATE_MEMORY | ISC_REQ_MUTUAL_AUTH,
-                                     0, SECURITY_NATIVE_DREP, nullptr, 0, context.get(), &output, &attributes, &expiry);
-    std::unique_ptr<void, decltype(&::FreeContextBuffer)> token(out_buffer.pvBuffer, &::FreeContextBuffer);
+        ::InitializeSecurityContextW(&credential, nullptr, target.data(), ISC_REQ_MUTUAL_AUTH, 0, SECURITY_NATIVE_DREP,
+                                     nullptr, 0, context.get(), &output, &attributes, &expiry);
     if (status != SEC_E_OK && status != SEC_I_CONTINUE_NEEDED) {
-        context.release();
+        delete context.release(); // no context was made: nothing to delete in SSPI
         error = "no ticket for " + narrow(target.c_str()) + ": " + status_text(status);
         return std::nullopt;
     }
-    return util::base64(std::string_view(static_cast<const char*>(out_buffer.pvBuffer), out_buffer.cbBuffer));
+    return util::base64(std::string_view(token.data(), out_buffer.cbBuffer));
 }
 
 // The realm of a domain member is its DNS domain in capitals.
