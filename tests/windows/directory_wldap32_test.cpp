@@ -7,7 +7,11 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
+
+#include <Poco/Net/ServerSocket.h>
+#include <Poco/Net/SocketAddress.h>
 
 #include "keyholder/directory/directory.h"
 
@@ -141,6 +145,36 @@ TEST(Wldap32, NoTlsConnectionWhereTheCertificateCannotBeChecked) {
         EXPECT_NE(bob.error().message.find("cannot verify the DC's certificate"), std::string::npos)
             << bob.error().to_string();
     }
+}
+
+// Failover as on Linux: a URI that refuses connections is passed over.
+TEST(Wldap32, FailsOverToTheNextUri) {
+    Poco::Net::ServerSocket closed(Poco::Net::SocketAddress("127.0.0.1", 0));
+    const auto port = closed.address().port();
+    closed.close(); // nothing listens there now
+    auto s = settings();
+    s.connection.uris.insert(s.connection.uris.begin(), "ldap://127.0.0.1:" + std::to_string(port));
+    Directory directory(s);
+    auto bob = directory.find_user("bob", Freshness::live);
+    ASSERT_TRUE(bob) << bob.error().to_string();
+    EXPECT_EQ(bob->sam_account_name, "bob");
+}
+
+// A server that takes the connection and never answers costs the timeouts, then is
+// an outage (fail closed), not a hang.
+TEST(Wldap32, ADcThatNeverAnswersIsAnOutageAfterTheTimeout) {
+    Poco::Net::ServerSocket silent(Poco::Net::SocketAddress("127.0.0.1", 0)); // connects, never accepted
+    auto s = settings();
+    s.connection.uris = {"ldap://127.0.0.1:" + std::to_string(silent.address().port())};
+    s.connection.network_timeout = 2s;
+    s.connection.operation_timeout = 2s;
+    Directory directory(s);
+    const auto started = std::chrono::steady_clock::now();
+    auto bob = directory.find_user("bob", Freshness::live);
+    const auto took = std::chrono::steady_clock::now() - started;
+    ASSERT_FALSE(bob);
+    EXPECT_EQ(bob.error().kind, Kind::unavailable) << bob.error().to_string();
+    EXPECT_LT(took, 30s) << "bounded by the timeouts, not hanging";
 }
 
 } // namespace
