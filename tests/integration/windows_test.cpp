@@ -9,6 +9,7 @@
 #include <fstream>
 #include <map>
 #include <regex>
+#include <set>
 #include <thread>
 
 #include "keyholder/directory/directory.h"
@@ -94,6 +95,31 @@ keyholder::directory::DirectorySettings linux_directory() {
     s.netbios_domain = SambaDc::kDomain;
     s.cache_size = 0;
     return s;
+}
+
+// The programs are x86-64 PE32+ and need nothing beside them: every DLL they import
+// is part of Windows.
+TEST(WindowsBuild, TheProgramsAreStaticPe32PlusExecutables) {
+    const std::set<std::string> system_dlls{"advapi32.dll", "crypt32.dll", "iphlpapi.dll", "kernel32.dll",
+                                            "shell32.dll",  "secur32.dll", "user32.dll",   "wldap32.dll",
+                                            "ws2_32.dll",   "msvcrt.dll",  "ole32.dll"};
+    for (const char* name : {"keyholderd.exe", "keyholder.exe"}) {
+        const auto program = kWindowsBin / name;
+        ASSERT_TRUE(std::filesystem::exists(program)) << program << " is missing: run scripts/build windows first";
+        auto headers = run("/usr/bin/x86_64-w64-mingw32-objdump", {"-p", program.string()});
+        ASSERT_EQ(headers.status, 0) << headers.err;
+        EXPECT_NE(headers.out.find("file format pei-x86-64"), std::string::npos) << name;
+        EXPECT_NE(headers.out.find("Magic\t\t\t020b\t(PE32+)"), std::string::npos) << name;
+        std::regex dll(R"(DLL Name: (\S+))");
+        int imports = 0;
+        for (std::sregex_iterator it(headers.out.begin(), headers.out.end(), dll), end; it != end; ++it) {
+            std::string lower = (*it)[1].str();
+            std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+            EXPECT_EQ(system_dlls.count(lower), 1U) << name << " needs " << lower << " beside it";
+            ++imports;
+        }
+        EXPECT_GT(imports, 0) << headers.out.substr(0, 2000);
+    }
 }
 
 TEST(WindowsDirectory, Wldap32AgainstTheDc) {
