@@ -11,6 +11,7 @@
 // roots, and the DC's host name. Where the callback cannot be installed (Wine's
 // wldap32 answers LDAP_NOT_SUPPORTED) no TLS connection is made.
 #include "../session.h"
+#include "keyholder/platform/windows/utf16.h"
 
 // In this order: windows.h first, winber.h after winldap.h (it uses its types).
 #include <windows.h>
@@ -34,25 +35,11 @@
 namespace keyholder::directory::detail {
 namespace {
 
+using platform::windows::narrow;
+using platform::windows::wide;
+
 constexpr const char* kPagedResultsOid = "1.2.840.113556.1.4.319";
 constexpr const char* kPasswordModifyOid = "1.3.6.1.4.1.4203.1.11.1";
-
-std::wstring wide(std::string_view text) {
-    if (text.empty()) return {};
-    const int n = ::MultiByteToWideChar(CP_UTF8, 0, text.data(), static_cast<int>(text.size()), nullptr, 0);
-    std::wstring out(static_cast<size_t>(n), L'\0');
-    ::MultiByteToWideChar(CP_UTF8, 0, text.data(), static_cast<int>(text.size()), out.data(), n);
-    return out;
-}
-
-std::string narrow(const wchar_t* text) {
-    if (text == nullptr || *text == L'\0') return {};
-    const int n = ::WideCharToMultiByte(CP_UTF8, 0, text, -1, nullptr, 0, nullptr, nullptr);
-    std::string out(static_cast<size_t>(n), '\0');
-    ::WideCharToMultiByte(CP_UTF8, 0, text, -1, out.data(), n, nullptr, nullptr);
-    out.resize(static_cast<size_t>(n > 0 ? n - 1 : 0));
-    return out;
-}
 
 struct Unbind {
     void operator()(LDAP* ld) const noexcept { ldap_unbind(ld); }

@@ -16,27 +16,14 @@
 #include <stdexcept>
 
 #include "keyholder/auth/negotiate_client.h"
+#include "keyholder/platform/windows/utf16.h"
 #include "keyholder/util/encoding.h"
 
 namespace keyholder::auth {
 namespace {
 
-std::string narrow(const wchar_t* text) {
-    if (text == nullptr || *text == L'\0') return {};
-    const int n = ::WideCharToMultiByte(CP_UTF8, 0, text, -1, nullptr, 0, nullptr, nullptr);
-    std::string out(static_cast<size_t>(n), '\0');
-    ::WideCharToMultiByte(CP_UTF8, 0, text, -1, out.data(), n, nullptr, nullptr);
-    out.resize(static_cast<size_t>(n > 0 ? n - 1 : 0));
-    return out;
-}
-
-std::wstring wide(const std::string& text) {
-    if (text.empty()) return {};
-    const int n = ::MultiByteToWideChar(CP_UTF8, 0, text.data(), static_cast<int>(text.size()), nullptr, 0);
-    std::wstring out(static_cast<size_t>(n), L'\0');
-    ::MultiByteToWideChar(CP_UTF8, 0, text.data(), static_cast<int>(text.size()), out.data(), n);
-    return out;
-}
+using platform::windows::narrow;
+using platform::windows::wide;
 
 std::string status_text(SECURITY_STATUS status) {
     std::ostringstream out;
