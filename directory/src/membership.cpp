@@ -1,8 +1,16 @@
-// Directory membership (see directory.h): transitive groups of a user (AD: tokenGroups;
-// OpenLDAP: a bounded walk), standing, and the members of a group (ranged retrieval).
-#include "directory_impl.h"
+// Directory membership (see directory.h): what both flavours share — the caches, the
+// walk down member lists, standing by lookup — over each flavour's strategy
+// (membership_ad.cpp, membership_openldap.cpp).
+#include "membership_strategy.h"
 
 namespace keyholder::directory {
+
+const MembershipStrategy& active_directory_membership();
+const MembershipStrategy& openldap_membership();
+
+const MembershipStrategy& membership_strategy(Flavour flavour) {
+    return flavour == Flavour::active_directory ? active_directory_membership() : openldap_membership();
+}
 
 Result<std::vector<Membership>> Directory::groups_of(const User& user, Freshness freshness) {
     auto f = impl_->get_flavour();
@@ -10,106 +18,8 @@ Result<std::vector<Membership>> Directory::groups_of(const User& user, Freshness
     const std::string key = "groups:" + user.id();
     if (freshness == Freshness::cached)
         if (auto hit = impl_->memberships.get(key)) return *hit;
-    std::vector<Membership> result;
-    const int64_t page = impl_->settings.page_size;
-
-    if (*f == Flavour::active_directory) {
-        auto token_sids = impl_->token_sids(user, freshness);
-        if (!token_sids) return std::unexpected(token_sids.error());
-        const std::vector<std::string>& sids = *token_sids;
-        // Resolve the SIDs to groups (names, DNs, and their memberOf for the paths), 40 per search.
-        std::map<std::string, Entry> by_sid;
-        for (size_t i = 0; i < sids.size(); i += 40) {
-            std::string filter = "(|";
-            for (size_t k = i; k < std::min(sids.size(), i + 40); ++k)
-                filter += "(objectSid=" + escape_filter_bytes(*sid_from_string(sids[k])) + ")";
-            filter += ")";
-            auto found = impl_->run<std::vector<Entry>>([&](Session& s) {
-                return s.search(impl_->settings.base_dn, detail::Scope::subtree, filter, group_attributes(*f),
-                                static_cast<int>(page));
-            });
-            if (!found) return std::unexpected(found.error());
-            for (auto& e : *found)
-                by_sid[sid_to_string(bytes(e.first("objectSid"))).value_or("")] = std::move(e);
-        }
-        std::map<std::string, std::string> sid_of_dn; // lower(dn) -> sid
-        for (const auto& [sid, e] : by_sid)
-            sid_of_dn[lower(e.dn)] = sid;
-        // Paths: breadth-first from the direct groups and the primary group, upward
-        // through memberOf, staying inside the token (cycle-safe: each group once).
-        std::map<std::string, std::vector<std::string>> path_to; // sid -> DNs
-        std::deque<std::string> queue;
-        std::set<std::string> direct;
-        for (const auto& dn : user.member_of) {
-            auto it = sid_of_dn.find(lower(dn));
-            if (it == sid_of_dn.end()) continue;
-            direct.insert(it->second);
-            if (path_to.emplace(it->second, std::vector<std::string>{by_sid[it->second].dn}).second)
-                queue.push_back(it->second);
-        }
-        if (by_sid.count(user.primary_group_sid) != 0 &&
-            path_to.emplace(user.primary_group_sid, std::vector<std::string>{by_sid[user.primary_group_sid].dn}).second)
-            queue.push_back(user.primary_group_sid);
-        while (!queue.empty()) {
-            std::string sid = queue.front();
-            queue.pop_front();
-            for (const auto& parent_dn : by_sid[sid].values("memberOf")) {
-                auto it = sid_of_dn.find(lower(parent_dn));
-                if (it == sid_of_dn.end() || path_to.count(it->second) != 0) continue;
-                auto path = path_to[sid];
-                path.push_back(by_sid[it->second].dn);
-                path_to[it->second] = path;
-                queue.push_back(it->second);
-            }
-        }
-        for (const auto& sid : sids) {
-            Membership m;
-            m.found_by = "tokenGroups";
-            if (auto it = by_sid.find(sid); it != by_sid.end())
-                m.group = impl_->to_group(it->second, *f);
-            else
-                m.group.sid = sid; // a well-known or foreign SID outside the domain partition
-            if (sid == user.primary_group_sid)
-                m.via = MembershipVia::primary;
-            else if (direct.count(sid) != 0)
-                m.via = MembershipVia::direct;
-            else
-                m.via = MembershipVia::nested;
-            if (m.via == MembershipVia::nested && path_to.count(sid) != 0) m.path = path_to[sid];
-            result.push_back(std::move(m));
-        }
-    } else {
-        // OpenLDAP: a bounded, cycle-safe walk up the member attributes.
-        std::set<std::string> seen;
-        std::deque<std::pair<std::string, std::vector<std::string>>> queue{{user.dn, {}}};
-        int depth_guard = 0;
-        while (!queue.empty()) {
-            auto [member_dn, path] = queue.front();
-            queue.pop_front();
-            if (static_cast<int>(path.size()) >= impl_->settings.max_nesting) continue;
-            if (++depth_guard > 100000) break;
-            std::string filter = "(&" + group_class_filter(*f) + "(|(member=" + escape_filter_value(member_dn) +
-                                 ")(uniqueMember=" + escape_filter_value(member_dn) + ")))";
-            auto found = impl_->run<std::vector<Entry>>([&](Session& s) {
-                return s.search(impl_->settings.base_dn, detail::Scope::subtree, filter, group_attributes(*f),
-                                static_cast<int>(page));
-            });
-            if (!found) return std::unexpected(found.error());
-            for (const auto& e : *found) {
-                if (!seen.insert(lower(e.dn)).second) continue;
-                Membership m;
-                m.group = impl_->to_group(e, *f);
-                m.found_by = "member search";
-                m.via = path.empty() ? MembershipVia::direct : MembershipVia::nested;
-                auto next = path;
-                next.push_back(e.dn);
-                if (m.via == MembershipVia::nested) m.path = next;
-                result.push_back(m);
-                queue.emplace_back(e.dn, next);
-            }
-        }
-    }
-    impl_->memberships.put(key, result);
+    auto result = membership_strategy(*f).groups_of(*impl_, user, freshness);
+    if (result) impl_->memberships.put(key, *result);
     return result;
 }
 
@@ -121,12 +31,7 @@ Result<bool> Directory::is_member(const User& user, std::string_view group_spec,
     }
     auto f = impl_->get_flavour();
     if (!f) return std::unexpected(f.error());
-    if (*f == Flavour::active_directory && !group->sid.empty()) {
-        // One base read of tokenGroups answers it (nesting and primary group included).
-        auto tokens = impl_->token_sids(user, freshness);
-        if (!tokens) return std::unexpected(tokens.error());
-        return std::find(tokens->begin(), tokens->end(), group->sid) != tokens->end();
-    }
+    if (auto answer = membership_strategy(*f).member_in_one_read(*impl_, user, *group, freshness)) return *answer;
     auto groups = groups_of(user, freshness);
     if (!groups) return std::unexpected(groups.error());
     for (const auto& m : *groups) {
@@ -142,35 +47,27 @@ Result<Standing> Directory::standing(std::string_view who_view, const std::vecto
     if (!f) return std::unexpected(f.error());
     const bool by_sid = who.starts_with("S-1-") && sid_from_string(who).has_value();
     const bool by_dn = !by_sid && who.find('=') != std::string::npos;
-    if (*f == Flavour::active_directory && (by_sid || by_dn)) {
-        // One round trip: tokenGroups is computed for base-scope reads only, and AD takes
-        // "<SID=...>" as the DN of the object with that SID.
-        auto attrs = user_attributes(*f);
-        attrs.push_back("tokenGroups");
-        const std::string base = by_sid ? "<SID=" + who + ">" : who;
-        auto entry = impl_->run<std::optional<Entry>>(
-            [&](Session& s) { return s.read(base, attrs, "(&" + user_class_filter(*f) + ")"); });
-        if (!entry) return std::unexpected(entry.error());
-        if (!*entry) return std::unexpected(not_found("no such user: " + who));
-        Standing standing{impl_->to_user(**entry, *f), false};
-        std::vector<std::string> sids;
-        for (const auto& raw : (*entry)->values("tokengroups"))
-            if (auto sid = sid_to_string(bytes(raw))) sids.push_back(*sid);
-        impl_->tokens.put("tokens:" + standing.user.id(), sids);
-        impl_->users.put("id:" + lower(standing.user.id()), standing.user);
-        impl_->users.put("dn:" + lower(standing.user.dn), standing.user);
-        for (const auto& spec : group_specs) {
-            auto group = find_group(spec); // which group a configured name means may be cached
-            if (!group) {
-                if (group.error().kind == DirectoryError::Kind::not_found) continue;
-                return std::unexpected(group.error());
+    if (by_sid || by_dn) {
+        if (auto read = membership_strategy(*f).user_and_groups_in_one_read(*impl_, who, by_sid)) {
+            if (!*read) return std::unexpected(read->error());
+            auto& [user, sids] = **read;
+            Standing standing{user, false};
+            impl_->tokens.put("tokens:" + standing.user.id(), sids);
+            impl_->users.put("id:" + lower(standing.user.id()), standing.user);
+            impl_->users.put("dn:" + lower(standing.user.dn), standing.user);
+            for (const auto& spec : group_specs) {
+                auto group = find_group(spec); // which group a configured name means may be cached
+                if (!group) {
+                    if (group.error().kind == DirectoryError::Kind::not_found) continue;
+                    return std::unexpected(group.error());
+                }
+                if (!group->sid.empty() && std::find(sids.begin(), sids.end(), group->sid) != sids.end()) {
+                    standing.member = true;
+                    break;
+                }
             }
-            if (!group->sid.empty() && std::find(sids.begin(), sids.end(), group->sid) != sids.end()) {
-                standing.member = true;
-                break;
-            }
+            return standing;
         }
-        return standing;
     }
     auto user = by_sid || who.starts_with("uuid:") ? find_user_by_id(who, Freshness::live)
                 : by_dn                            ? find_user_by_dn(who, Freshness::live)
@@ -189,52 +86,9 @@ Result<Standing> Directory::standing(std::string_view who_view, const std::vecto
 }
 
 Result<std::vector<std::string>> Directory::member_dns(const Group& group) {
-    // Ranged retrieval: ask for member;range=LOW-HIGH (or LOW-*), follow the range the
-    // server answers with until it ends in '*'. A server that ignores ranges answers
-    // with plain `member`, which is the whole list.
     auto f = impl_->get_flavour();
     if (!f) return std::unexpected(f.error());
-    std::vector<std::string> members;
-    if (*f == Flavour::openldap) {
-        // OpenLDAP has no ranged retrieval (a "member;range=" option matches nothing).
-        auto entry = impl_->run<std::optional<Entry>>([&](Session& s) {
-            return s.read(group.dn, {"member", "uniqueMember"});
-        });
-        if (!entry) return std::unexpected(entry.error());
-        if (!*entry) return std::unexpected(not_found("no such group: " + group.dn));
-        for (const char* attribute : {"member", "uniqueMember"})
-            for (const auto& v : (*entry)->values(attribute))
-                members.push_back(v);
-        return members;
-    }
-    int64_t low = 0;
-    const int step = impl_->settings.range_step;
-    for (int rounds = 0; rounds < 100000; ++rounds) {
-        std::string wanted = "member;range=" + std::to_string(low) + "-" +
-                             (step > 0 ? std::to_string(low + step - 1) : std::string("*"));
-        auto entry = impl_->run<std::optional<Entry>>([&](Session& s) { return s.read(group.dn, {wanted}); });
-        if (!entry) return std::unexpected(entry.error());
-        if (!*entry) return std::unexpected(not_found("no such group: " + group.dn));
-        const Entry& e = **entry;
-        bool more = false;
-        bool seen = false;
-        for (const auto& [name, values] : e.attributes) {
-            if (name == "member") {
-                members.insert(members.end(), values.begin(), values.end());
-                seen = true;
-            } else if (name.rfind("member;range=", 0) == 0) {
-                members.insert(members.end(), values.begin(), values.end());
-                seen = true;
-                std::string high = name.substr(name.find('-') + 1);
-                if (high != "*") {
-                    low = std::stoll(high) + 1;
-                    more = true;
-                }
-            }
-        }
-        if (!seen || !more) break;
-    }
-    return members;
+    return membership_strategy(*f).member_dns(*impl_, group);
 }
 
 Result<std::vector<User>> Directory::transitive_members(const Group& group) {
@@ -250,27 +104,13 @@ Result<std::vector<User>> Directory::transitive_members(const Group& group) {
 Result<std::vector<User>> Directory::load_transitive_members(const Group& group) {
     auto f = impl_->get_flavour();
     if (!f) return std::unexpected(f.error());
-    std::vector<User> users;
-    // Walk down the member lists, each group once, bounded: a few reads for the small
-    // groups policies name. Samba evaluates the in-chain rule by scanning every user
-    // (seconds on a large domain), so it is kept for large groups only.
-    constexpr size_t kWalkLimit = 500;
+    const MembershipStrategy& strategy = membership_strategy(*f);
     auto direct = member_dns(group);
     if (!direct) return std::unexpected(direct.error());
-    if (*f == Flavour::active_directory && direct->size() > kWalkLimit) {
-        std::string filter = "(&" + user_class_filter(*f) +
-                             "(|(memberOf:1.2.840.113556.1.4.1941:=" + escape_filter_value(group.dn) + ")";
-        if (!group.sid.empty()) filter += "(primaryGroupID=" + group.sid.substr(group.sid.rfind('-') + 1) + ")";
-        filter += "))";
-        auto found = impl_->run<std::vector<Entry>>([&](Session& s) {
-            return s.search(impl_->settings.base_dn, detail::Scope::subtree, filter, user_attributes(*f),
-                            impl_->settings.page_size);
-        });
-        if (!found) return std::unexpected(found.error());
-        for (const auto& e : *found)
-            users.push_back(impl_->to_user(e, *f));
-        return users;
-    }
+    if (auto found = strategy.members_by_search(*impl_, group, direct->size())) return *found;
+    // Walk down the member lists, each group once, bounded: a few reads for the small
+    // groups policies name.
+    std::vector<User> users;
     std::set<std::string> seen{lower(group.dn)};
     std::deque<std::pair<Group, int>> queue{{group, 0}};
     bool first = true;
@@ -296,21 +136,10 @@ Result<std::vector<User>> Directory::load_transitive_members(const Group& group)
                 return std::unexpected(nested.error());
         }
     }
-    if (*f == Flavour::active_directory && !group.sid.empty()) {
-        // Users whose primary group this is are not listed in `member`.
-        std::string filter =
-            "(&" + user_class_filter(*f) + "(primaryGroupID=" + group.sid.substr(group.sid.rfind('-') + 1) + "))";
-        auto found = impl_->run<std::vector<Entry>>([&](Session& s) {
-            return s.search(impl_->settings.base_dn, detail::Scope::subtree, filter, user_attributes(*f),
-                            impl_->settings.page_size);
-        });
-        if (!found) return std::unexpected(found.error());
-        for (const auto& e : *found) {
-            User u = impl_->to_user(e, *f);
-            if (u.sid.rfind(sid_domain_part(group.sid), 0) == 0 && seen.insert(lower(u.dn)).second)
-                users.push_back(std::move(u));
-        }
-    }
+    auto primary = strategy.primary_members(*impl_, group);
+    if (!primary) return std::unexpected(primary.error());
+    for (auto& u : *primary)
+        if (seen.insert(lower(u.dn)).second) users.push_back(std::move(u));
     return users;
 }
 

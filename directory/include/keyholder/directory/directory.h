@@ -108,9 +108,11 @@ public:
     void invalidate_all();
     [[nodiscard]] CacheStats cache_stats() const;
 
+    /// Impl: the state behind a Directory (opaque; the module's flavour strategies use it).
+    struct Impl;
+
 private:
     Result<std::vector<User>> load_transitive_members(const Group& group);
-    struct Impl;
     std::unique_ptr<Impl> impl_;
 };
 
