@@ -34,8 +34,8 @@ std::string status_text(SECURITY_STATUS status) {
 CredHandle* as_credential(void* p) { return static_cast<CredHandle*>(p); }
 
 // max_token: the largest token the Negotiate package makes. Output buffers are ours,
-// of this size (Wine's SSPI does not implement *_REQ_ALLOCATE_MEMORY: it fails or
-// answers nonsense; Windows takes either).
+// of this size: with *_REQ_ALLOCATE_MEMORY Wine's Negotiate answered
+// SEC_E_NO_CREDENTIALS for a user with a ticket (Windows takes either).
 unsigned long max_token() {
     PSecPkgInfoW info = nullptr;
     wchar_t package[] = L"Negotiate";
