@@ -84,6 +84,17 @@ std::string id_in(const std::string& out) {
     return std::regex_search(out, m, std::regex("request ([0-9]+)")) ? m[1].str() : "";
 }
 
+// kinit_bob: bob's ticket from the Samba KDC in a cache of his own, named in `env`.
+::testing::AssertionResult kinit_bob(std::map<std::string, std::string>& env, const std::filesystem::path& dir) {
+    env["KRB5CCNAME"] = "FILE:" + (dir / "bob.ccache").string();
+    auto with_password = env;
+    with_password["PW"] = "Bob-Pa55word!";
+    auto kinit =
+        run("/bin/sh", {"-c", "printf '%s\\n' \"$PW\" | kinit bob@" + std::string(SambaDc::kRealm)}, with_password);
+    if (kinit.status == 0) return ::testing::AssertionSuccess();
+    return ::testing::AssertionFailure() << "kinit bob: " << kinit.out << kinit.err;
+}
+
 keyholder::directory::DirectorySettings linux_directory() {
     SambaDc& dc = SambaDc::shared();
     keyholder::directory::DirectorySettings s;
@@ -281,13 +292,7 @@ TEST(WindowsNegotiate, TheWindowsCliSignsOnWithTheLoggedOnUsersTicket) {
     std::smatch match;
     ASSERT_TRUE(std::regex_search(log, match, std::regex("listening on (http://[0-9.]+:[0-9]+)"))) << daemon.err();
     const std::string url = match[1].str();
-    env["KRB5CCNAME"] = "FILE:" + (dir.path() / "bob.ccache").string();
-    auto kinit = run("/bin/sh", {"-c", "printf '%s\\n' \"$PW\" | kinit bob@" + std::string(SambaDc::kRealm)}, [&] {
-        auto e = env;
-        e["PW"] = "Bob-Pa55word!";
-        return e;
-    }());
-    ASSERT_EQ(kinit.status, 0) << kinit.out << kinit.err;
+    ASSERT_TRUE(kinit_bob(env, dir.path()));
     auto whoami = run(wine_run(), {cli_exe.string(), "whoami", "--server", url}, env);
     std::cout << whoami.out << whoami.err << "--- keyholderd\n" << daemon.err();
     EXPECT_EQ(whoami.status, 0) << whoami.out << whoami.err;
@@ -327,13 +332,7 @@ TEST(WindowsNegotiate, TheServiceRefusesATicketWhoseClientItCannotName) {
         if (ready != 200) std::this_thread::sleep_for(100ms);
     }
     ASSERT_EQ(ready, 200) << daemon.err();
-    env["KRB5CCNAME"] = "FILE:" + (dir.path() / "bob.ccache").string();
-    auto kinit = run("/bin/sh", {"-c", "printf '%s\\n' \"$PW\" | kinit bob@" + std::string(SambaDc::kRealm)}, [&] {
-        auto e = env;
-        e["PW"] = "Bob-Pa55word!";
-        return e;
-    }());
-    ASSERT_EQ(kinit.status, 0) << kinit.out << kinit.err;
+    ASSERT_TRUE(kinit_bob(env, dir.path()));
     auto me = run("/usr/bin/curl",
                   {"-sS", "-o", "/dev/null", "-w", "%{http_code}", "--negotiate", "-u", ":", url + "/api/v1/me"}, env);
     std::cout << "--- keyholderd.exe\n" << daemon.err();
