@@ -24,8 +24,8 @@
 #include "keyholder/platform/terminal.h"
 #include "keyholder/store/audit.h"
 #include "keyholder/store/backup.h"
+#include "keyholder/store/connection.h"
 #include "keyholder/store/error.h"
-#include "keyholder/store/sqlite.h"
 #include "keyholder/store/store.h"
 
 namespace keyholder::cli {

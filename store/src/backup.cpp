@@ -9,8 +9,9 @@
 
 #include "keyholder/platform/files.h"
 #include "keyholder/store/audit.h"
+#include "keyholder/store/connection.h"
 #include "keyholder/store/error.h"
-#include "keyholder/store/sqlite.h"
+#include "sqlite/connection.h"
 
 namespace keyholder::store {
 namespace {
@@ -40,7 +41,7 @@ BackupSummary copy(Connection& from, const std::filesystem::path& target) {
     if (rc != SQLITE_OK) fail(raw, rc, "cannot create " + platform::utf8(target));
 
     BackupSummary summary;
-    BackupHandle backup{sqlite3_backup_init(to.get(), "main", from.handle(), "main")};
+    BackupHandle backup{sqlite3_backup_init(to.get(), "main", detail::sqlite_handle(from), "main")};
     if (backup.handle == nullptr) fail(to.get(), sqlite3_errcode(to.get()), "cannot start the backup");
     // All pages in one step, so in one read transaction of the source: in WAL mode
     // keyholderd's writers go on meanwhile and the copy is the state at its start.

@@ -1,6 +1,8 @@
 // Requests, approvals and check-outs (see checkouts.h).
 #include "keyholder/store/checkouts.h"
 
+#include "sql_support.h"
+
 #include "keyholder/store/error.h"
 
 namespace keyholder::store {
@@ -169,7 +171,7 @@ int count_approvals(Connection& db, int64_t request_id, int stage) {
 
 int64_t insert_checkout(Transaction& tx, const CheckoutRow& c) {
     auto statement = tx.connection().cached("INSERT INTO checkouts(request_id, entry_id, holder_sid, holder_name, "
-                                            "starts_at, ends_at, state) VALUES (?, ?, ?, ?, ?, ?, ?)");
+                                            "starts_at, ends_at, state) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id");
     Statement& s = *statement;
     s.bind(1, c.request_id)
         .bind(2, c.entry_id)
@@ -177,9 +179,8 @@ int64_t insert_checkout(Transaction& tx, const CheckoutRow& c) {
         .bind(4, c.holder_name)
         .bind(5, c.starts_at)
         .bind(6, c.ends_at)
-        .bind(7, to_text(c.state))
-        .run();
-    return tx.connection().last_insert_rowid();
+        .bind(7, to_text(c.state));
+    return inserted_id(s);
 }
 
 bool change_checkout_state(Transaction& tx, int64_t id, CheckoutState from, CheckoutState to) {

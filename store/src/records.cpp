@@ -1,6 +1,8 @@
 // Typed writes of the keyholder tables (see records.h).
 #include "keyholder/store/records.h"
 
+#include "sql_support.h"
+
 namespace keyholder::store {
 
 int64_t upsert_policy(Transaction& transaction, const std::string& name, const std::string& definition_json,
@@ -60,7 +62,7 @@ int64_t insert_request(Transaction& transaction, const NewRequest& request) {
     auto insert = transaction.connection().cached(
         "INSERT INTO requests(entry_id, requester_sid, requester_name, requester_display, reason, ticket, "
         "requested_at, start_at, duration_s, state, deadline_at, extends_checkout_id) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)");
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?) RETURNING id");
     insert->bind(1, request.entry_id)
         .bind(2, request.requester_sid)
         .bind(3, request.requester_name)
@@ -71,9 +73,8 @@ int64_t insert_request(Transaction& transaction, const NewRequest& request) {
         .bind(8, request.start_at)
         .bind(9, request.duration_s)
         .bind(10, request.deadline_at)
-        .bind(11, request.extends_checkout_id)
-        .run();
-    return transaction.connection().last_insert_rowid();
+        .bind(11, request.extends_checkout_id);
+    return inserted_id(*insert);
 }
 
 RequestRow inserted_request(int64_t id, const std::string& entry_name, NewRequest request) {
@@ -99,16 +100,15 @@ RequestRow inserted_request(int64_t id, const std::string& entry_name, NewReques
 int64_t enqueue_notification(Transaction& transaction, const NewNotification& notification) {
     auto insert = transaction.connection().cached(
         "INSERT INTO outbox(created_at, kind, recipient, request_id, payload, message_id, next_attempt_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?)");
+        "VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id");
     insert->bind(1, notification.created_at)
         .bind(2, notification.kind)
         .bind(3, notification.recipient)
         .bind(4, notification.request_id)
         .bind(5, notification.payload)
         .bind(6, notification.message_id)
-        .bind(7, notification.created_at)
-        .run();
-    return transaction.connection().last_insert_rowid();
+        .bind(7, notification.created_at);
+    return inserted_id(*insert);
 }
 
 } // namespace keyholder::store

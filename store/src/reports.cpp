@@ -1,6 +1,8 @@
 // Report queries (see reports.h).
 #include "keyholder/store/reports.h"
 
+#include "sql_support.h"
+
 #include <map>
 
 namespace keyholder::store {
@@ -146,10 +148,10 @@ int64_t begin_report_run(Transaction& tx, const std::optional<std::string>& sche
                          int64_t window_from, int64_t window_to, std::optional<int64_t> due_at, int64_t started_at,
                          int attempt) {
     auto s = tx.connection().cached("INSERT INTO report_runs(schedule, report, window_from, window_to, due_at, "
-                                    "started_at, state, attempt) VALUES (?, ?, ?, ?, ?, ?, 'running', ?)");
+                                    "started_at, state, attempt) VALUES (?, ?, ?, ?, ?, ?, 'running', ?) RETURNING id");
     s->bind(1, schedule).bind(2, report).bind(3, window_from).bind(4, window_to).bind(5, due_at).bind(6, started_at);
-    s->bind(7, attempt).run();
-    return tx.connection().last_insert_rowid();
+    s->bind(7, attempt);
+    return inserted_id(*s);
 }
 
 void finish_report_run(Transaction& tx, int64_t id, int64_t finished_at, int64_t rows, const std::string& file,

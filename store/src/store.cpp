@@ -18,6 +18,13 @@ OpenedStore open_store(const std::filesystem::path& file, const ConnectionOption
     return {std::move(connection), migration};
 }
 
+OpenedStore open_store(const Location& location, const ConnectionOptions& options) {
+    if (location.backend == Backend::sqlite) return open_store(location.file, options);
+    Connection connection = Connection::open(location, options);
+    MigrationResult migration = migrate(connection);
+    return {std::move(connection), migration};
+}
+
 bool store_answers(Connection& connection) noexcept {
     try {
         Statement probe = connection.prepare("SELECT count(*) FROM schema_version");

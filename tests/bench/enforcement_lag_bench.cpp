@@ -51,17 +51,19 @@ protected:
 // n active check-outs of entry 1, the i-th ending at first_end + i * spread / n.
 void seed(store::Connection& db, int n, int64_t started, int64_t first_end, int spread) {
     store::Transaction tx(db);
-    auto request = db.prepare("INSERT INTO requests(entry_id, requester_sid, requester_name, reason, requested_at, "
-                              "duration_s, state, deadline_at) VALUES (1, ?, 'holder', 'bench', ?, 60, 'active', ?)");
+    auto request =
+        db.prepare("INSERT INTO requests(entry_id, requester_sid, requester_name, reason, requested_at, "
+                   "duration_s, state, deadline_at) VALUES (1, ?, 'holder', 'bench', ?, 60, 'active', ?) RETURNING id");
     auto checkout =
         db.prepare("INSERT INTO checkouts(request_id, entry_id, holder_sid, holder_name, starts_at, ends_at, "
                    "state) VALUES (?, 1, ?, 'holder', ?, ?, 'active')");
     for (int i = 0; i < n; ++i) {
         const std::string sid = "S-1-5-21-1-2-3-" + std::to_string(100000 + i);
         request.reset();
-        request.bind(1, sid).bind(2, started).bind(3, started + 3600).run();
+        request.bind(1, sid).bind(2, started).bind(3, started + 3600).step();
+        const int64_t request_id = request.column_int64(0);
         checkout.reset();
-        checkout.bind(1, db.last_insert_rowid())
+        checkout.bind(1, request_id)
             .bind(2, sid)
             .bind(3, started)
             .bind(4, first_end + static_cast<int64_t>(i) * spread / n)

@@ -20,6 +20,7 @@
 #include "keyholder/store/records.h"
 #include "keyholder/store/reports.h"
 #include "keyholder/store/store.h"
+#include "sqlite/connection.h" // sqlite_handle (store/src)
 
 namespace {
 
@@ -41,7 +42,7 @@ void generate(const std::filesystem::path& file) {
     const int64_t policy = upsert_policy(tx, "tier0", "{}", 1'800'000'000);
     const int64_t entry =
         upsert_entry(tx, {"domain-admin", "Domain Admin", policy, "password", "da", {}}, 1'800'000'000);
-    sqlite3* db = opened.connection.handle();
+    sqlite3* db = keyholder::store::detail::sqlite_handle(opened.connection); // bulk load on the raw handle
     sqlite3_stmt* request = nullptr;
     sqlite3_stmt* approval = nullptr;
     sqlite3_stmt* checkout = nullptr;

@@ -18,6 +18,7 @@
 #include "keyholder/store/records.h"
 #include "keyholder/store/request_view.h"
 #include "keyholder/store/store.h"
+#include "sqlite/connection.h" // sqlite_handle (store/src)
 
 namespace {
 
@@ -42,7 +43,7 @@ void generate(const std::filesystem::path& file) {
                                         "acct" + std::to_string(e),
                                         {}},
                                        kStart));
-    sqlite3* db = opened.connection.handle();
+    sqlite3* db = keyholder::store::detail::sqlite_handle(opened.connection); // bulk load on the raw handle
     sqlite3_stmt *request = nullptr, *approval = nullptr, *checkout = nullptr;
     sqlite3_prepare_v2(db,
                        "INSERT INTO requests(id, entry_id, requester_sid, requester_name, requester_display, reason, "
@@ -202,7 +203,8 @@ int main() {
     for (auto& c : cases) {
         size_t rows = 0, bare_rows = 0;
         const double ours = median_ms([&] { return keyholder::store::query_request_view(db, c.query).size(); }, rows);
-        const double bare = median_ms([&] { return bare_page(db.handle(), c.bare_where); }, bare_rows);
+        const double bare =
+            median_ms([&] { return bare_page(keyholder::store::detail::sqlite_handle(db), c.bare_where); }, bare_rows);
         worst = std::max(worst, ours);
         std::printf("%-32s %10.2f %10.2f %7.2fx %6zu%s\n", c.name, ours, bare, ours / bare, rows,
                     rows == bare_rows ? "" : "  (row counts differ!)");

@@ -16,8 +16,8 @@
 #include <vector>
 
 #include "keyholder/store/audit.h"
+#include "keyholder/store/connection.h"
 #include "keyholder/store/records.h"
-#include "keyholder/store/sqlite.h"
 #include "keyholder/store/store.h"
 
 namespace {

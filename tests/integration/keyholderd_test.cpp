@@ -10,7 +10,7 @@
 #include <regex>
 #include <thread>
 
-#include "keyholder/store/sqlite.h"
+#include "keyholder/store/connection.h"
 #include "keyholder/store/store.h"
 #include "support/child_process.h"
 #include "support/http_get.h"

@@ -23,7 +23,7 @@
 #include <thread>
 
 #include "keyholder/store/audit.h"
-#include "keyholder/store/sqlite.h"
+#include "keyholder/store/connection.h"
 #include "support/child_process.h"
 #include "support/http_get.h"
 #include "support/slapd.h"

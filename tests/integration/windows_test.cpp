@@ -13,7 +13,7 @@
 #include <thread>
 
 #include "keyholder/directory/directory.h"
-#include "keyholder/store/sqlite.h"
+#include "keyholder/store/connection.h"
 #include "support/child_process.h"
 #include "support/http_get.h"
 #include "support/samba_dc.h"

@@ -4,9 +4,9 @@
 
 #include <vector>
 
+#include "keyholder/store/connection.h"
 #include "keyholder/store/error.h"
 #include "keyholder/store/migrations.h"
-#include "keyholder/store/sqlite.h"
 #include "support/temp_dir.h"
 
 namespace {

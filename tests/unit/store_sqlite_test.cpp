@@ -3,16 +3,18 @@
 
 #include <thread>
 
-#include "file_shared.h" // the group commit's test hooks (store/src)
+#include "keyholder/store/connection.h"
 #include "keyholder/store/error.h"
 #include "keyholder/store/records.h"
-#include "keyholder/store/sqlite.h"
 #include "keyholder/store/store.h"
+#include "sqlite/file_shared.h" // the group commit's test hooks (store/src)
 #include "support/temp_dir.h"
 
 namespace {
 
 using namespace keyholder::store;
+using keyholder::store::detail::GroupCommitHooks;
+using keyholder::store::detail::install_test_hooks;
 using keyholder::testing::TempDir;
 
 std::string pragma(Connection& db, const std::string& name) {
@@ -428,6 +430,8 @@ TEST(StoreSqlite, ReadOnlyConnectionCannotWrite) {
 namespace {
 
 using namespace keyholder::store;
+using keyholder::store::detail::GroupCommitHooks;
+using keyholder::store::detail::install_test_hooks;
 using keyholder::testing::TempDir;
 
 TEST(StoreSqlite, CachedStatementsAreReusedAndComeBackClean) {

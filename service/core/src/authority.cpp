@@ -8,7 +8,7 @@
 #include <cstdlib>
 #include <set>
 
-#include "keyholder/store/sqlite.h"
+#include "keyholder/store/connection.h"
 
 namespace keyholder::core {
 namespace {

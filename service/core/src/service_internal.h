@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "keyholder/core/checkout_service.h"
+#include "keyholder/store/connection.h"
 #include "keyholder/store/secrets.h"
-#include "keyholder/store/sqlite.h"
 #include "keyholder/store/states.h"
 #include "keyholder/text/text.h"
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "keyholder/store/sqlite.h"
+#include "keyholder/store/connection.h"
 #include "keyholder/store/states.h"
 
 namespace keyholder::store {

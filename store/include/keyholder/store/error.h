@@ -12,15 +12,21 @@
 
 namespace keyholder::store {
 
-/// StoreError carries the SQLite result code (extended where known) and a message
-/// naming the database file and the statement that failed.
+/// StoreError carries the engine's code (SQLite's result code, extended where
+/// known; PostgreSQL's SQLSTATE) and a message naming the database (never a
+/// password) and the statement that failed.
 class StoreError : public std::runtime_error {
 public:
-    StoreError(int sqlite_code, const std::string& message) : std::runtime_error(message), sqlite_code_(sqlite_code) {}
+    StoreError(int sqlite_code, const std::string& message, std::string sqlstate = {})
+        : std::runtime_error(message), sqlite_code_(sqlite_code), sqlstate_(std::move(sqlstate)) {}
+    /// sqlite_code: SQLite's result code; 0 on PostgreSQL.
     [[nodiscard]] int sqlite_code() const noexcept { return sqlite_code_; }
+    /// sqlstate: PostgreSQL's five-character SQLSTATE; empty on SQLite.
+    [[nodiscard]] const std::string& sqlstate() const noexcept { return sqlstate_; }
 
 private:
     int sqlite_code_;
+    std::string sqlstate_;
 };
 
 /// NewerSchemaError: the file was written by a newer keyholder; opening it with this

@@ -1,6 +1,7 @@
 // Versioned schema migrations.
 //
-// Each migration runs in its own BEGIN IMMEDIATE transaction together with the row
+// Each engine has its own numbered history (PostgreSQL's starts with the schema
+// SQLite's had reached at version 11). Each migration runs in its own write transaction together with the row
 // that records it in schema_version, so a failed migration leaves the database
 // exactly as it was before that migration. A database whose version is newer than
 // the newest migration this binary knows is refused (NewerSchemaError).
@@ -9,7 +10,7 @@
 #include <span>
 #include <string_view>
 
-#include "keyholder/store/sqlite.h"
+#include "keyholder/store/connection.h"
 
 namespace keyholder::store {
 
@@ -19,11 +20,11 @@ struct Migration {
     std::string_view sql;         ///< constant DDL/DML; never contains values from outside
 };
 
-/// builtin_migrations: the schema history of keyholder, oldest first.
-std::span<const Migration> builtin_migrations();
+/// builtin_migrations: the schema history of keyholder on an engine, oldest first.
+std::span<const Migration> builtin_migrations(Backend backend = Backend::sqlite);
 
-/// latest_schema_version: the version builtin_migrations() ends at.
-int latest_schema_version();
+/// latest_schema_version: the version builtin_migrations(backend) ends at.
+int latest_schema_version(Backend backend = Backend::sqlite);
 
 /// current_schema_version: 0 for an empty database.
 int current_schema_version(Connection& connection);
@@ -37,6 +38,8 @@ struct MigrationResult {
 /// own transaction. Throws NewerSchemaError when the file is newer than
 /// migrations.back(), StoreError when a migration fails (earlier ones stay applied;
 /// the failing one leaves no trace).
-MigrationResult migrate(Connection& connection, std::span<const Migration> migrations = builtin_migrations());
+MigrationResult migrate(Connection& connection, std::span<const Migration> migrations);
+/// migrate: to the newest schema of the connection's engine.
+MigrationResult migrate(Connection& connection);
 
 } // namespace keyholder::store

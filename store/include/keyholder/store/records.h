@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "keyholder/store/checkouts.h"
-#include "keyholder/store/sqlite.h"
+#include "keyholder/store/connection.h"
 
 namespace keyholder::store {
 

@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-#include "keyholder/store/sqlite.h"
+#include "keyholder/store/connection.h"
 
 namespace keyholder::store {
 

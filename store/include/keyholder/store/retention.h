@@ -4,7 +4,7 @@
 
 #include <cstdint>
 
-#include "keyholder/store/sqlite.h"
+#include "keyholder/store/connection.h"
 
 namespace keyholder::store {
 

@@ -6,7 +6,7 @@
 #include <optional>
 #include <string>
 
-#include "keyholder/store/sqlite.h"
+#include "keyholder/store/connection.h"
 
 namespace keyholder::store {
 

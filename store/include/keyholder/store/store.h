@@ -1,11 +1,11 @@
-// Opening the keyholder database: WAL, foreign keys, busy timeout, and migration to
-// the schema this binary knows, refusing a file written by a newer version.
+// Opening the keyholder database (a SQLite file, or PostgreSQL) and migrating it to
+// the schema this binary knows, refusing a database written by a newer version.
 #pragma once
 
 #include <filesystem>
 
+#include "keyholder/store/connection.h"
 #include "keyholder/store/migrations.h"
-#include "keyholder/store/sqlite.h"
 
 namespace keyholder::store {
 
@@ -17,8 +17,11 @@ struct OpenedStore {
 /// open_store: creates the parent folder when missing, opens the file and migrates
 /// it. Throws StoreError / NewerSchemaError with the file name in the message.
 OpenedStore open_store(const std::filesystem::path& file, const ConnectionOptions& options = {});
+/// open_store: either engine (SQLite: as above). Throws StoreError / NewerSchemaError
+/// naming the location (never a password).
+OpenedStore open_store(const Location& location, const ConnectionOptions& options = {});
 
-/// store_answers: a cheap read that shows the file is open and readable (readiness).
+/// store_answers: a cheap read that shows the database is open and answers (readiness).
 bool store_answers(Connection& connection) noexcept;
 
 } // namespace keyholder::store

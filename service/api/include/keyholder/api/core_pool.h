@@ -14,7 +14,7 @@
 #include "keyholder/core/checkout_service.h"
 #include "keyholder/core/clock.h"
 #include "keyholder/core/vault.h"
-#include "keyholder/store/sqlite.h"
+#include "keyholder/store/connection.h"
 
 namespace keyholder::api {
 

@@ -7,7 +7,7 @@
 
 #include "keyholder/config/config.h"
 #include "keyholder/core/clock.h"
-#include "keyholder/store/sqlite.h"
+#include "keyholder/store/connection.h"
 
 namespace keyholder::core {
 

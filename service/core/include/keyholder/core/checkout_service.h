@@ -27,7 +27,7 @@
 #include "keyholder/core/clock.h"
 #include "keyholder/core/vault.h"
 #include "keyholder/store/checkouts.h"
-#include "keyholder/store/sqlite.h"
+#include "keyholder/store/connection.h"
 
 namespace keyholder::core {
 

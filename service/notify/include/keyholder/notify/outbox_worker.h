@@ -16,8 +16,8 @@
 #include "keyholder/core/links.h"
 #include "keyholder/notify/mailer.h"
 #include "keyholder/notify/templates.h"
+#include "keyholder/store/connection.h"
 #include "keyholder/store/outbox.h"
-#include "keyholder/store/sqlite.h"
 
 namespace keyholder::notify {
 

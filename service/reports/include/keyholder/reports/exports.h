@@ -16,7 +16,7 @@
 #include "keyholder/config/config.h"
 #include "keyholder/core/clock.h"
 #include "keyholder/schedule/calendar.h"
-#include "keyholder/store/sqlite.h"
+#include "keyholder/store/connection.h"
 
 namespace keyholder::reports {
 

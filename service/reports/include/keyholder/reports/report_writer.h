@@ -7,8 +7,8 @@
 #include <ostream>
 #include <string>
 
+#include "keyholder/store/connection.h"
 #include "keyholder/store/reports.h"
-#include "keyholder/store/sqlite.h"
 
 namespace keyholder::reports {
 

@@ -1,5 +1,5 @@
-// RAII wrappers over the SQLite C API (see sqlite.h).
-#include "keyholder/store/sqlite.h"
+// The SQLite engine (see sqlite/connection.h).
+#include "sqlite/connection.h"
 
 #include <cerrno>
 #include <cstring>
@@ -11,10 +11,10 @@
 
 #include <gsl/narrow>
 
-#include "file_shared.h"
 #include "keyholder/store/error.h"
+#include "sqlite/file_shared.h"
 
-namespace keyholder::store {
+namespace keyholder::store::detail {
 namespace {
 
 std::string describe(sqlite3* db, int rc) {
@@ -60,235 +60,197 @@ std::shared_ptr<FileShared> shared_for(const std::filesystem::path& file) {
     return existing;
 }
 
-// writer_locks_held: Transactions of this thread that hold a write lock now.
-thread_local int writer_locks_held = 0;
-
 } // namespace
 
-bool holds_writer_lock() noexcept { return writer_locks_held > 0; }
+SqliteConnection& sqlite_of(Connection& connection) {
+    auto* sqlite = dynamic_cast<SqliteConnection*>(&connection.impl());
+    if (sqlite == nullptr) throw StoreError(0, connection.location().describe() + " is not a SQLite store");
+    return *sqlite;
+}
+
+sqlite3* sqlite_handle(Connection& connection) { return sqlite_of(connection).handle(); }
 
 void install_test_hooks(Connection& connection, const GroupCommitHooks& hooks) {
-    connection.hooks_ = std::make_shared<const GroupCommitHooks>(hooks);
-    if (hooks.before_sync && connection.shared_) {
-        std::lock_guard lock(connection.shared_->sync_mutex);
-        connection.shared_->before_sync = hooks.before_sync;
+    SqliteConnection& sqlite = sqlite_of(connection);
+    sqlite.hooks_ = std::make_shared<const GroupCommitHooks>(hooks);
+    if (hooks.before_sync && sqlite.shared_) {
+        std::lock_guard lock(sqlite.shared_->sync_mutex);
+        sqlite.shared_->before_sync = hooks.before_sync;
     }
 }
 
-Connection::Connection(sqlite3* db, std::filesystem::path file) : db_(db), file_(std::move(file)) {}
-
-Connection Connection::open(const std::filesystem::path& file, const ConnectionOptions& options) {
-    Connection connection = open_unshared(file, options);
-    connection.shared_ = shared_for(file);
+std::unique_ptr<ConnectionImpl> open_sqlite(const std::filesystem::path& file, const ConnectionOptions& options) {
+    auto connection = SqliteConnection::open_unshared(file, options);
+    connection->shared_ = shared_for(file);
     return connection;
 }
 
-Connection Connection::open_unshared(const std::filesystem::path& file, const ConnectionOptions& options) {
+std::unique_ptr<SqliteConnection> SqliteConnection::open_unshared(const std::filesystem::path& file,
+                                                                  const ConnectionOptions& options) {
     int flags = options.read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
     if (options.create && !options.read_only) flags |= SQLITE_OPEN_CREATE;
     flags |= SQLITE_OPEN_NOMUTEX; // one thread per connection (see header)
     sqlite3* raw = nullptr;
     int rc = sqlite3_open_v2(platform::utf8(file).c_str(), &raw, flags, nullptr);
-    Connection connection(raw, file); // owns raw even when the open failed
+    auto connection = std::make_unique<SqliteConnection>(raw, file); // owns raw even when the open failed
     if (rc != SQLITE_OK) fail(raw, rc, "cannot open database " + file.string());
     sqlite3_extended_result_codes(raw, 1);
     sqlite3_busy_timeout(raw, gsl::narrow<int>(options.busy_timeout.count()));
-    connection.exec_script("PRAGMA foreign_keys=ON");
+    connection->exec_script("PRAGMA foreign_keys=ON");
     if (!options.read_only) {
         // journal_mode answers with the mode in force: make sure WAL really took.
-        Statement wal = connection.prepare("PRAGMA journal_mode=WAL");
-        if (!wal.step() || wal.column_text(0) != "wal")
+        auto wal = connection->prepare("PRAGMA journal_mode=WAL");
+        if (!wal->step() || wal->column_view(0) != "wal")
             throw StoreError(SQLITE_ERROR, "cannot switch " + file.string() + " to WAL mode");
     }
     // full: NORMAL in SQLite plus the group fsync of commit() (see the header).
-    connection.group_sync_ = options.synchronous == Synchronous::full && !options.read_only;
-    connection.exec_script(synchronous_pragma(connection.group_sync_ ? Synchronous::normal : options.synchronous));
-    connection.busy_timeout_ = options.busy_timeout;
+    connection->group_sync_ = options.synchronous == Synchronous::full && !options.read_only;
+    connection->exec_script(synchronous_pragma(connection->group_sync_ ? Synchronous::normal : options.synchronous));
+    connection->busy_timeout_ = options.busy_timeout;
     return connection;
 }
 
-Connection::Connection(Connection&& other) noexcept
-    : db_(other.db_), file_(std::move(other.file_)), cache_(std::move(other.cache_)), shared_(std::move(other.shared_)),
-      redirect_(other.redirect_), group_sync_(other.group_sync_), hooks_(std::move(other.hooks_)),
-      busy_timeout_(other.busy_timeout_) {
-    other.db_ = nullptr;
-    other.cache_.clear();
-}
-
-Connection& Connection::operator=(Connection&& other) noexcept {
-    if (this != &other) {
-        finalize_cache();
-        if (db_ != nullptr) sqlite3_close_v2(db_);
-        db_ = other.db_;
-        file_ = std::move(other.file_);
-        cache_ = std::move(other.cache_);
-        shared_ = std::move(other.shared_);
-        redirect_ = other.redirect_;
-        group_sync_ = other.group_sync_;
-        hooks_ = std::move(other.hooks_);
-        busy_timeout_ = other.busy_timeout_;
-        other.db_ = nullptr;
-        other.cache_.clear();
-    }
-    return *this;
-}
-
-Connection::~Connection() {
-    finalize_cache();
+SqliteConnection::~SqliteConnection() {
+    cache_.clear(); // finalized before the close
     if (db_ != nullptr) sqlite3_close_v2(db_);
 }
 
-void Connection::finalize_cache() noexcept {
-    for (auto& [sql, stmt] : cache_)
-        sqlite3_finalize(stmt);
-    cache_.clear();
-}
-
-CachedStatement Connection::cached(const std::string& sql) {
+StatementImpl* SqliteConnection::cached(const std::string& sql) {
     if (redirect_ != nullptr) return redirect_->cached(sql);
     auto found = cache_.find(sql);
     if (found == cache_.end()) {
-        Statement fresh = prepare(sql);
-        found = cache_.emplace(sql, fresh.release()).first;
+        sqlite3_stmt* stmt = nullptr;
+        int rc = sqlite3_prepare_v3(db_, sql.data(), gsl::narrow<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &stmt,
+                                    nullptr);
+        if (rc != SQLITE_OK) {
+            sqlite3_finalize(stmt);
+            fail(db_, rc, "cannot prepare [" + sql + "] on " + file().string());
+        }
+        found = cache_.emplace(sql, std::make_unique<SqliteStatement>(stmt, db_)).first;
     }
-    return CachedStatement(Statement(found->second, db_));
+    return found->second.get();
 }
 
-CachedStatement::~CachedStatement() {
-    statement_.reset();
-    statement_.release(); // owned by the connection's cache
-}
-
-Statement Connection::prepare(std::string_view sql) {
+std::unique_ptr<StatementImpl> SqliteConnection::prepare(std::string_view sql) {
     if (redirect_ != nullptr) return redirect_->prepare(sql);
     sqlite3_stmt* stmt = nullptr;
     int rc = sqlite3_prepare_v2(db_, sql.data(), gsl::narrow<int>(sql.size()), &stmt, nullptr);
     if (rc != SQLITE_OK) {
         sqlite3_finalize(stmt);
-        fail(db_, rc, "cannot prepare [" + std::string(sql) + "] on " + file_.string());
+        fail(db_, rc, "cannot prepare [" + std::string(sql) + "] on " + file().string());
     }
-    return Statement(stmt, db_);
+    return std::make_unique<SqliteStatement>(stmt, db_);
 }
 
-void Connection::exec_script(const std::string& sql) {
+void SqliteConnection::exec_script(const std::string& sql) {
     if (redirect_ != nullptr) return redirect_->exec_script(sql);
     char* message = nullptr;
     int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &message);
     if (rc != SQLITE_OK) {
         std::string detail = message != nullptr ? message : sqlite3_errstr(rc);
         sqlite3_free(message);
-        throw StoreError(sqlite3_extended_errcode(db_), "SQL failed on " + file_.string() + ": " + detail);
+        throw StoreError(sqlite3_extended_errcode(db_), "SQL failed on " + file().string() + ": " + detail);
     }
 }
 
-int64_t Connection::changes() const { return sqlite3_changes64(active().db_); }
-int64_t Connection::last_insert_rowid() const { return sqlite3_last_insert_rowid(active().db_); }
-bool Connection::in_transaction() const { return sqlite3_get_autocommit(active().db_) == 0; }
+int64_t SqliteConnection::changes() const { return sqlite3_changes64(active().db_); }
+bool SqliteConnection::in_transaction() const { return sqlite3_get_autocommit(active().db_) == 0; }
 
-Statement::Statement(sqlite3_stmt* stmt, gsl::not_null<sqlite3*> db) : stmt_(stmt), db_(db) {}
+SqliteStatement::~SqliteStatement() { sqlite3_finalize(stmt_); }
 
-Statement::Statement(Statement&& other) noexcept : stmt_(other.stmt_), db_(other.db_) { other.stmt_ = nullptr; }
-
-Statement& Statement::operator=(Statement&& other) noexcept {
-    if (this != &other) {
-        sqlite3_finalize(stmt_);
-        stmt_ = other.stmt_;
-        db_ = other.db_;
-        other.stmt_ = nullptr;
-    }
-    return *this;
-}
-
-Statement::~Statement() { sqlite3_finalize(stmt_); }
-
-sqlite3_stmt* Statement::release() noexcept {
-    sqlite3_stmt* stmt = stmt_;
-    stmt_ = nullptr;
-    return stmt;
-}
-
-void Statement::check_bind(int rc, int index) {
+void SqliteStatement::check_bind(int rc, int index) {
     if (rc != SQLITE_OK)
         fail(db_, rc, "cannot bind parameter " + std::to_string(index) + " of [" + sqlite3_sql(stmt_) + "]");
 }
 
-Statement& Statement::bind(int index, int64_t value) {
+void SqliteStatement::bind_int64(int index, int64_t value) {
     check_bind(sqlite3_bind_int64(stmt_, index, value), index);
-    return *this;
 }
 
-Statement& Statement::bind(int index, std::string_view text) {
+void SqliteStatement::bind_text(int index, std::string_view text) {
     check_bind(sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8), index);
-    return *this;
 }
 
-Statement& Statement::bind_blob(int index, std::span<const std::byte> data) {
+void SqliteStatement::bind_blob(int index, std::span<const std::byte> data) {
     check_bind(sqlite3_bind_blob64(stmt_, index, data.data(), data.size(), SQLITE_TRANSIENT), index);
-    return *this;
 }
 
-int Statement::parameter_index(const char* name) const { return sqlite3_bind_parameter_index(stmt_, name); }
+int SqliteStatement::parameter_index(const char* name) const { return sqlite3_bind_parameter_index(stmt_, name); }
 
-Statement& Statement::bind_null(int index) {
-    check_bind(sqlite3_bind_null(stmt_, index), index);
-    return *this;
-}
+void SqliteStatement::bind_null(int index, ValueType /*type*/) { check_bind(sqlite3_bind_null(stmt_, index), index); }
 
-bool Statement::step() {
+bool SqliteStatement::step() {
     int rc = sqlite3_step(stmt_);
     if (rc == SQLITE_ROW) return true;
     if (rc == SQLITE_DONE) return false;
     fail(db_, rc, std::string("statement failed [") + sqlite3_sql(stmt_) + "]");
 }
 
-void Statement::run() {
-    while (step()) {}
-}
-
-void Statement::reset() {
+void SqliteStatement::reset() {
     sqlite3_reset(stmt_);
     sqlite3_clear_bindings(stmt_);
 }
 
-bool Statement::is_null(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
-int64_t Statement::column_int64(int column) const { return sqlite3_column_int64(stmt_, column); }
+bool SqliteStatement::is_null(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
+int64_t SqliteStatement::column_int64(int column) const { return sqlite3_column_int64(stmt_, column); }
 
-std::string Statement::column_text(int column) const {
-    const auto* text = sqlite3_column_text(stmt_, column);
-    if (text == nullptr) return {};
-    return {reinterpret_cast<const char*>(text), gsl::narrow<size_t>(sqlite3_column_bytes(stmt_, column))};
-}
-
-std::optional<std::string> Statement::column_optional_text(int column) const {
-    if (is_null(column)) return std::nullopt;
-    return column_text(column);
-}
-
-std::optional<std::string_view> Statement::column_view(int column) const {
+std::optional<std::string_view> SqliteStatement::column_view(int column) const {
     if (is_null(column)) return std::nullopt;
     const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, column));
+    if (text == nullptr) return std::string_view();
     return std::string_view(text, static_cast<size_t>(sqlite3_column_bytes(stmt_, column)));
 }
 
-std::optional<int64_t> Statement::column_optional_int64(int column) const {
-    if (is_null(column)) return std::nullopt;
-    return column_int64(column);
-}
-
-std::vector<std::byte> Statement::column_blob(int column) const {
+std::vector<std::byte> SqliteStatement::column_blob(int column) const {
     const auto* data = static_cast<const std::byte*>(sqlite3_column_blob(stmt_, column));
     auto size = gsl::narrow<size_t>(sqlite3_column_bytes(stmt_, column));
     if (data == nullptr) return {};
     return {data, data + size};
 }
 
-int Statement::column_count() const { return sqlite3_column_count(stmt_); }
+int SqliteStatement::column_count() const { return sqlite3_column_count(stmt_); }
 
-Transaction::Transaction(Connection& connection) : connection_(connection) {
+// run_cached: runs constant SQL through the connection's statement cache (compiled once).
+void run_cached(SqliteConnection& connection, const std::string& sql) {
+    StatementImpl* statement = connection.cached(sql);
+    try {
+        while (statement->step()) {}
+    } catch (...) {
+        statement->reset();
+        throw;
+    }
+    statement->reset();
+}
+
+/// SqliteTransaction: BEGIN IMMEDIATE, or a member of a group (see connection.h).
+class SqliteTransaction final : public TransactionImpl {
+public:
+    explicit SqliteTransaction(SqliteConnection& connection);
+    SqliteTransaction(const SqliteTransaction&) = delete;
+    SqliteTransaction& operator=(const SqliteTransaction&) = delete;
+    ~SqliteTransaction() override;
+    void commit() override;
+
+private:
+    void join_group();
+    uint64_t leave_writer() noexcept;
+    SqliteConnection& connection_;
+    bool open_ = true;
+    bool holds_lock_ = false; ///< counted in holds_writer_lock()
+    uint64_t group_ = 0;      ///< the group this transaction is a member of, 0 when alone
+    /// outcome_: the result of that group, owned by its members: set when the group's
+    /// commit or fsync fails, read once it is decided (never looked up by number).
+    std::shared_ptr<GroupOutcome> outcome_;
+    std::unique_lock<WriterLock> writer_;
+};
+
+std::unique_ptr<TransactionImpl> SqliteConnection::begin() { return std::make_unique<SqliteTransaction>(*this); }
+
+SqliteTransaction::SqliteTransaction(SqliteConnection& connection) : connection_(connection) {
     if (!connection_.shared_) {
         connection_.exec_script("BEGIN IMMEDIATE");
         holds_lock_ = true;
-        ++writer_locks_held;
+        writer_lock_taken();
         return;
     }
     FileShared& s = *connection_.shared_;
@@ -301,7 +263,7 @@ Transaction::Transaction(Connection& connection) : connection_(connection) {
                                           connection_.file().string() + " for over " +
                                           std::to_string(connection_.busy_timeout_.count()) + " ms");
     holds_lock_ = true;
-    ++writer_locks_held;
+    writer_lock_taken();
     try {
         if (connection_.group_sync_) {
             join_group();
@@ -317,27 +279,27 @@ Transaction::Transaction(Connection& connection) : connection_(connection) {
 }
 
 // join_group: opens a group unless one is open, and a savepoint in it for this member.
-void Transaction::join_group() {
+void SqliteTransaction::join_group() {
     FileShared& s = *connection_.shared_;
     if (!s.group_connection) {
         ConnectionOptions options;
         options.busy_timeout = connection_.busy_timeout_;
         options.synchronous = Synchronous::normal; // the fsync is sync_through's
-        s.group_connection = std::make_unique<Connection>(Connection::open_unshared(connection_.file(), options));
+        s.group_connection = SqliteConnection::open_unshared(connection_.file(), options);
     }
-    Connection& group = *s.group_connection;
+    SqliteConnection& group = *s.group_connection;
     if (s.open_group != 0 && !group.in_transaction()) {
         // SQLite rolled the group back after an error: its members fail.
         if (const uint64_t closed = s.close_group()) s.sync_through(closed);
     }
     if (s.open_group == 0) {
-        group.cached("BEGIN IMMEDIATE")->run(); // other processes (the CLI) wait in SQLite's busy handler
+        run_cached(group, "BEGIN IMMEDIATE"); // other processes (the CLI) wait in SQLite's busy handler
         s.open_group = ++s.groups_opened;
         s.open_outcome = std::make_shared<GroupOutcome>();
         s.open_members = 0;
         s.opened_at = std::chrono::steady_clock::now();
     }
-    group.cached("SAVEPOINT member")->run(); // compiled once: every member runs it
+    run_cached(group, "SAVEPOINT member"); // compiled once: every member runs it
     group_ = s.open_group;
     outcome_ = s.open_outcome;
     connection_.redirect_ = &group;
@@ -349,10 +311,10 @@ void Transaction::join_group() {
 // once); otherwise it is committed at once. If the fsync ends first, a waiting
 // member commits it (see commit()). Returns the number of a group committed here:
 // the caller must then see it synced (sync_through) once the lock is released.
-uint64_t Transaction::leave_writer() noexcept {
+uint64_t SqliteTransaction::leave_writer() noexcept {
     if (holds_lock_) {
         holds_lock_ = false;
-        --writer_locks_held;
+        writer_lock_released();
     }
     if (!writer_.owns_lock()) return 0;
     FileShared& s = *connection_.shared_;
@@ -376,12 +338,12 @@ uint64_t Transaction::leave_writer() noexcept {
 uint64_t FileShared::close_group() noexcept {
     if (open_group == 0) return 0;
     std::string error;
-    Connection& group = *group_connection;
+    SqliteConnection& group = *group_connection;
     if (!group.in_transaction()) {
         error = "SQLite rolled the transaction back after an error";
     } else {
         try {
-            group.cached("COMMIT")->run();
+            run_cached(group, "COMMIT");
         } catch (const StoreError& e) {
             error = e.what();
             sqlite3_exec(group.db_, "ROLLBACK", nullptr, nullptr, nullptr);
@@ -460,11 +422,11 @@ bool FileShared::disk_busy() {
     return syncing;
 }
 
-Transaction::~Transaction() {
+SqliteTransaction::~SqliteTransaction() {
     if (open_) {
         // Rollback cannot usefully fail here; if it does, SQLite has already rolled back.
         if (group_ != 0) {
-            Connection& group = *connection_.shared_->group_connection;
+            SqliteConnection& group = *connection_.shared_->group_connection;
             connection_.redirect_ = nullptr;
             if (group.in_transaction())
                 sqlite3_exec(group.db_, "ROLLBACK TO member; RELEASE member", nullptr, nullptr, nullptr);
@@ -475,7 +437,7 @@ Transaction::~Transaction() {
     if (const uint64_t closed = leave_writer()) connection_.shared_->sync_through(closed);
 }
 
-void Transaction::commit() {
+void SqliteTransaction::commit() {
     if (group_ == 0) {
         connection_.exec_script("COMMIT");
         open_ = false;
@@ -484,7 +446,7 @@ void Transaction::commit() {
     }
     const bool group_while_idle = connection_.hooks_ && connection_.hooks_->group_while_idle;
     FileShared& s = *connection_.shared_;
-    s.group_connection->cached("RELEASE member")->run();
+    run_cached(*s.group_connection, "RELEASE member");
     connection_.redirect_ = nullptr;
     open_ = false;
     ++s.open_members;
@@ -518,28 +480,23 @@ void Transaction::commit() {
         throw StoreError(SQLITE_IOERR, "commit to " + connection_.file().string() + " failed: " + outcome_->error);
 }
 
-ReadSnapshot::ReadSnapshot(Connection& connection) : connection_(connection) {
-    if (connection_.in_transaction()) return;
-    connection_.cached("BEGIN")->run(); // compiled once: hot read paths take a snapshot
-    began_ = true;
-}
+void SqliteConnection::begin_read() { run_cached(*this, "BEGIN"); } // compiled once: hot read paths take a snapshot
 
-ReadSnapshot::~ReadSnapshot() {
+void SqliteConnection::end_read() noexcept {
     // A read transaction has nothing to lose: COMMIT only ends it.
-    if (!began_) return;
     try {
-        connection_.cached("COMMIT")->run();
+        run_cached(*this, "COMMIT");
     } catch (const StoreError&) {
-        sqlite3_exec(connection_.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+        sqlite3_exec(handle(), "ROLLBACK", nullptr, nullptr, nullptr);
     }
 }
 
-int Connection::queued_writers() const { return shared_ ? shared_->queued.load() : 0; }
+int SqliteConnection::queued_writers() const { return shared_ ? shared_->queued.load() : 0; }
 
-Connection::GroupCommitCounts Connection::group_commit_counts() const {
+Connection::GroupCommitCounts SqliteConnection::group_commit_counts() const {
     if (!shared_ || !group_sync_) return {};
     std::lock_guard lock(shared_->sync_mutex);
     return {shared_->transactions, shared_->committed, shared_->syncs};
 }
 
-} // namespace keyholder::store
+} // namespace keyholder::store::detail

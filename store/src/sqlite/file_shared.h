@@ -1,7 +1,7 @@
 // The group commit's shared state: what the connections of one process to one
 // database file share (the write lock, the group open now, which groups are on
 // disk), and the hooks tests use to make grouping deterministic. Private to the
-// store module (tests of the store include it from store/src).
+// store module (tests of the store include it from store/src/sqlite).
 #pragma once
 
 #include <atomic>
@@ -15,9 +15,10 @@
 #include <string>
 
 #include "keyholder/platform/files.h"
-#include "keyholder/store/sqlite.h"
+#include "keyholder/store/connection.h"
+#include "sqlite/connection.h"
 
-namespace keyholder::store {
+namespace keyholder::store::detail {
 
 /// kMaxGroupMembers / kMaxGroupAge: a group is committed once it has this many
 /// members, or (group_while_idle) once it is this old.
@@ -90,9 +91,9 @@ struct FileShared {
     std::atomic<int> queued{0}; ///< threads waiting for `writer`
 
     // Under `writer`: the group open now.
-    std::unique_ptr<Connection> group_connection; ///< every group runs here
-    uint64_t open_group = 0;                      ///< its number, 0 when none is open
-    std::shared_ptr<GroupOutcome> open_outcome;   ///< its outcome, handed to each member
+    std::unique_ptr<SqliteConnection> group_connection; ///< every group runs here
+    uint64_t open_group = 0;                            ///< its number, 0 when none is open
+    std::shared_ptr<GroupOutcome> open_outcome;         ///< its outcome, handed to each member
     uint64_t groups_opened = 0;
     int open_members = 0; ///< members that committed into it so far
     std::chrono::steady_clock::time_point opened_at;
@@ -120,4 +121,4 @@ private:
     platform::SyncedFile wal; ///< kept open: one data sync per group, no open/close
 };
 
-} // namespace keyholder::store
+} // namespace keyholder::store::detail

@@ -1,0 +1,465 @@
+// The PostgreSQL engine (see postgresql/connection.h).
+#include "postgresql/connection.h"
+
+#include <charconv>
+#include <cstring>
+
+#include <libpq-fe.h>
+
+#include <gsl/narrow>
+
+#include "keyholder/store/error.h"
+#include "postgresql/placeholders.h"
+
+namespace keyholder::store::detail {
+namespace {
+
+// Type OIDs of pg_type (stable since PostgreSQL 7).
+constexpr Oid kBoolOid = 16;
+constexpr Oid kByteaOid = 17;
+constexpr Oid kInt8Oid = 20;
+constexpr Oid kTextOid = 25;
+
+Oid oid_of(ValueType type) {
+    switch (type) {
+    case ValueType::integer: return kInt8Oid;
+    case ValueType::text: return kTextOid;
+    case ValueType::blob: return kByteaOid;
+    case ValueType::unknown: return 0;
+    }
+    return 0;
+}
+
+std::vector<std::string> split_list(const std::string& list) {
+    std::vector<std::string> items;
+    size_t start = 0;
+    for (;;) {
+        const size_t comma = list.find(',', start);
+        items.push_back(list.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+        if (comma == std::string::npos) break;
+        start = comma + 1;
+    }
+    return items;
+}
+
+// on_this_machine: a Unix socket folder, or a loopback name or address.
+bool on_this_machine(const std::string& host) {
+    if (host.empty() || host.front() == '/' || host.front() == '@') return true;
+    return host == "localhost" || host.starts_with("127.") || host == "::1" || host == "[::1]";
+}
+
+[[noreturn]] void fail(const std::string& what, pg_conn* conn, const pg_result* result) {
+    std::string message = result != nullptr ? PQresultErrorMessage(result) : "";
+    if (message.empty() && conn != nullptr) message = PQerrorMessage(conn);
+    while (!message.empty() && (message.back() == '\n' || message.back() == ' '))
+        message.pop_back();
+    const char* state = result != nullptr ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
+    throw StoreError(0, what + ": " + (message.empty() ? "no answer from the server" : message),
+                     state != nullptr ? state : "");
+}
+
+/// PgTransaction: BEGIN and the writers' advisory lock (see connection.h).
+class PgTransaction final : public TransactionImpl {
+public:
+    explicit PgTransaction(PgConnection& connection, bool& open_flag) : connection_(connection), open_(open_flag) {
+        connection_.command("BEGIN");
+        open_ = true;
+        try {
+            StatementImpl* lock = connection_.cached("SELECT pg_advisory_xact_lock(?)");
+            lock->bind_int64(1, advisory_key(AdvisoryLock::writer));
+            try {
+                while (lock->step()) {}
+            } catch (const StoreError& error) {
+                lock->reset();
+                if (error.sqlstate() == "55P03")
+                    throw StoreError(0,
+                                     "database is locked: another writer held " + connection_.location().describe() +
+                                         " for over " + std::to_string(connection_.options().busy_timeout.count()) +
+                                         " ms",
+                                     error.sqlstate());
+                throw;
+            }
+            lock->reset();
+        } catch (...) {
+            rollback();
+            throw;
+        }
+        writer_lock_taken();
+        holds_lock_ = true;
+    }
+    PgTransaction(const PgTransaction&) = delete;
+    PgTransaction& operator=(const PgTransaction&) = delete;
+    ~PgTransaction() override {
+        if (open_) rollback();
+        if (holds_lock_) writer_lock_released();
+    }
+
+    void commit() override {
+        PgResult result(PQexec(connection_.session(), "COMMIT"));
+        open_ = false;
+        if (holds_lock_) {
+            holds_lock_ = false;
+            writer_lock_released();
+        }
+        result = connection_.check(std::move(result), "commit on " + connection_.location().describe());
+        // A transaction that failed earlier answers COMMIT with ROLLBACK.
+        if (std::strcmp(PQcmdStatus(result.get()), "COMMIT") != 0)
+            throw StoreError(0, "commit on " + connection_.location().describe() + " was rolled back", "40000");
+    }
+
+private:
+    void rollback() noexcept {
+        open_ = false;
+        pg_conn* conn = nullptr;
+        try {
+            conn = connection_.session();
+        } catch (...) { // NOLINT(bugprone-empty-catch): no session, nothing to roll back
+        }
+        if (conn != nullptr) PgResult(PQexec(conn, "ROLLBACK"));
+    }
+    PgConnection& connection_;
+    bool& open_;
+    bool holds_lock_ = false;
+};
+
+} // namespace
+
+void PgConnDeleter::operator()(pg_conn* conn) const noexcept { PQfinish(conn); }
+void PgResultDeleter::operator()(pg_result* result) const noexcept { PQclear(result); }
+
+ConnectSettings connect_settings(const std::string& dsn, const std::string& described) {
+    char* error = nullptr;
+    std::unique_ptr<PQconninfoOption, decltype(&PQconninfoFree)> options(PQconninfoParse(dsn.c_str(), &error),
+                                                                         &PQconninfoFree);
+    if (!options) {
+        // libpq's message may quote the string, password and all: not repeated here.
+        PQfreemem(error);
+        throw StoreError(0, "cannot read the [store] dsn (" + described +
+                                "): it is neither keyword=value pairs nor a postgresql:// URI");
+    }
+    ConnectSettings settings;
+    std::string sslmode;
+    std::string session_attrs;
+    bool has_timeout = false;
+    bool has_name = false;
+    for (PQconninfoOption* option = options.get(); option->keyword != nullptr; ++option) {
+        if (option->val == nullptr) continue;
+        const std::string keyword = option->keyword;
+        const std::string value = option->val;
+        if (keyword == "host" || keyword == "hostaddr") {
+            for (const std::string& host : split_list(value))
+                if (!on_this_machine(host)) settings.loopback_only = false;
+        }
+        if (keyword == "sslmode") {
+            sslmode = value;
+            continue;
+        }
+        if (keyword == "target_session_attrs") session_attrs = value;
+        if (keyword == "client_encoding") continue; // always UTF8 below
+        if (keyword == "connect_timeout") has_timeout = true;
+        if (keyword == "application_name") has_name = true;
+        settings.keywords.push_back(keyword);
+        settings.values.push_back(value);
+    }
+    if (!settings.loopback_only) {
+        // Credentials travel: TLS, with the server's certificate checked.
+        if (sslmode.empty()) sslmode = "verify-full";
+        if (sslmode != "verify-full" && sslmode != "verify-ca")
+            throw StoreError(0, "the [store] dsn (" + described +
+                                    ") names a host that is not on this machine with sslmode=" + sslmode +
+                                    "; keyholder needs sslmode=verify-full (or verify-ca): TLS with the "
+                                    "server's certificate checked against sslrootcert");
+    }
+    if (!sslmode.empty()) {
+        settings.keywords.emplace_back("sslmode");
+        settings.values.push_back(sslmode);
+    }
+    if (session_attrs.empty()) {
+        // With several hosts, the one that takes writes (a promoted standby too).
+        settings.keywords.emplace_back("target_session_attrs");
+        settings.values.emplace_back("read-write");
+    } else if (session_attrs != "read-write" && session_attrs != "primary") {
+        throw StoreError(0, "the [store] dsn (" + described + ") has target_session_attrs=" + session_attrs +
+                                "; keyholder writes, so it needs read-write (the default) or primary");
+    }
+    if (!has_timeout) {
+        settings.keywords.emplace_back("connect_timeout");
+        settings.values.emplace_back("5");
+    }
+    if (!has_name) {
+        settings.keywords.emplace_back("application_name");
+        settings.values.emplace_back("keyholder");
+    }
+    settings.keywords.emplace_back("client_encoding");
+    settings.values.emplace_back("UTF8");
+    return settings;
+}
+
+std::unique_ptr<ConnectionImpl> open_postgresql(const std::string& dsn, const ConnectionOptions& options) {
+    return std::make_unique<PgConnection>(dsn, options);
+}
+
+PgConnection::PgConnection(const std::string& dsn, const ConnectionOptions& options)
+    : ConnectionImpl(Location::postgresql(dsn)), settings_(connect_settings(dsn, location_.describe())),
+      options_(options) {
+    connect();
+}
+
+PgConnection::~PgConnection() {
+    cache_.clear();
+    conn_.reset();
+}
+
+void PgConnection::connect() {
+    std::vector<const char*> keywords;
+    std::vector<const char*> values;
+    for (size_t i = 0; i < settings_.keywords.size(); ++i) {
+        keywords.push_back(settings_.keywords[i].c_str());
+        values.push_back(settings_.values[i].c_str());
+    }
+    keywords.push_back(nullptr);
+    values.push_back(nullptr);
+    PgConn conn(PQconnectdbParams(keywords.data(), values.data(), 0));
+    if (!conn) throw StoreError(0, "cannot connect to " + location_.describe() + ": out of memory");
+    if (PQstatus(conn.get()) != CONNECTION_OK) fail("cannot connect to " + location_.describe(), conn.get(), nullptr);
+    // Session settings, as bound values (never spliced into SQL text).
+    const std::string lock_timeout = std::to_string(options_.busy_timeout.count()) + "ms";
+    const char* sync = options_.synchronous == Synchronous::full ? "on" : "off";
+    const char* read_only = options_.read_only ? "on" : "off";
+    const char* params[] = {lock_timeout.c_str(), sync, read_only};
+    PgResult set(
+        PQexecParams(conn.get(),
+                     "SELECT set_config('lock_timeout', $1, false), set_config('synchronous_commit', $2, false),"
+                     " set_config('default_transaction_read_only', $3, false)",
+                     3, nullptr, params, nullptr, nullptr, 0));
+    if (PQresultStatus(set.get()) != PGRES_TUPLES_OK)
+        fail("cannot set up the session on " + location_.describe(), conn.get(), set.get());
+    conn_ = std::move(conn);
+    ++generation_;
+}
+
+pg_conn* PgConnection::session() {
+    if (conn_ && PQstatus(conn_.get()) == CONNECTION_OK) return conn_.get();
+    if (in_transaction_)
+        throw StoreError(0, "the session with " + location_.describe() + " was lost inside a transaction", "08006");
+    conn_.reset();
+    connect();
+    return conn_.get();
+}
+
+bool PgConnection::in_transaction() const { return in_transaction_; }
+
+PgResult PgConnection::check(PgResult result, const std::string& what) {
+    const ExecStatusType status = result ? PQresultStatus(result.get()) : PGRES_FATAL_ERROR;
+    if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return result;
+    fail(what, conn_.get(), result.get());
+}
+
+void PgConnection::command(const std::string& sql) {
+    check(PgResult(PQexec(session(), sql.c_str())), "SQL failed on " + location_.describe());
+}
+
+void PgConnection::exec_script(const std::string& sql) { command(sql); }
+
+std::unique_ptr<StatementImpl> PgConnection::prepare(std::string_view sql) {
+    return std::make_unique<PgStatement>(*this, sql, false);
+}
+
+StatementImpl* PgConnection::cached(const std::string& sql) {
+    auto found = cache_.find(sql);
+    if (found == cache_.end()) found = cache_.emplace(sql, std::make_unique<PgStatement>(*this, sql, true)).first;
+    return found->second.get();
+}
+
+std::unique_ptr<TransactionImpl> PgConnection::begin() {
+    return std::make_unique<PgTransaction>(*this, in_transaction_);
+}
+
+void PgConnection::begin_read() {
+    command("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY");
+    in_transaction_ = true;
+}
+
+void PgConnection::end_read() noexcept {
+    in_transaction_ = false;
+    if (conn_ && PQstatus(conn_.get()) == CONNECTION_OK) PgResult(PQexec(conn_.get(), "COMMIT"));
+}
+
+bool PgConnection::try_advisory_lock(AdvisoryLock lock) {
+    StatementImpl* statement = cached("SELECT pg_try_advisory_lock(?)");
+    statement->bind_int64(1, advisory_key(lock));
+    const bool taken = statement->step() && statement->column_int64(0) == 1;
+    statement->reset();
+    return taken;
+}
+
+PgStatement::PgStatement(PgConnection& connection, std::string_view sql, bool named)
+    : sql_(sql), named_(named), connection_(connection) {
+    TranslatedSql translated;
+    try {
+        translated = translate_placeholders(sql);
+    } catch (const std::invalid_argument& error) {
+        throw StoreError(0, "cannot prepare [" + sql_ + "]: " + error.what());
+    }
+    text_ = std::move(translated.text);
+    names_ = std::move(translated.names);
+    const auto count = static_cast<size_t>(translated.parameters);
+    values_.resize(count);
+    null_.assign(count, true);
+    types_.assign(count, 0);
+    formats_.assign(count, 0);
+}
+
+PgStatement::~PgStatement() = default;
+
+void PgStatement::check_index(int index) const {
+    if (index < 1 || static_cast<size_t>(index) > values_.size())
+        throw StoreError(0, "cannot bind parameter " + std::to_string(index) + " of [" + sql_ + "]: out of range");
+}
+
+void PgStatement::bind_int64(int index, int64_t value) {
+    check_index(index);
+    const auto i = static_cast<size_t>(index - 1);
+    values_[i] = std::to_string(value);
+    null_[i] = false;
+    types_[i] = kInt8Oid;
+    formats_[i] = 0;
+}
+
+void PgStatement::bind_text(int index, std::string_view text) {
+    check_index(index);
+    if (text.find('\0') != std::string_view::npos)
+        throw StoreError(0, "cannot bind parameter " + std::to_string(index) + " of [" + sql_ +
+                                "]: PostgreSQL text cannot hold a NUL character");
+    const auto i = static_cast<size_t>(index - 1);
+    values_[i].assign(text);
+    null_[i] = false;
+    types_[i] = kTextOid;
+    formats_[i] = 0;
+}
+
+void PgStatement::bind_blob(int index, std::span<const std::byte> data) {
+    check_index(index);
+    const auto i = static_cast<size_t>(index - 1);
+    values_[i].assign(reinterpret_cast<const char*>(data.data()), data.size());
+    null_[i] = false;
+    types_[i] = kByteaOid;
+    formats_[i] = 1; // binary: the bytes as they are
+}
+
+void PgStatement::bind_null(int index, ValueType type) {
+    check_index(index);
+    const auto i = static_cast<size_t>(index - 1);
+    values_[i].clear();
+    null_[i] = true;
+    types_[i] = oid_of(type);
+    formats_[i] = 0;
+}
+
+int PgStatement::parameter_index(const char* name) const {
+    auto found = names_.find(name);
+    return found == names_.end() ? 0 : found->second;
+}
+
+void PgStatement::execute() {
+    pg_conn* conn = connection_.session();
+    const int count = gsl::narrow<int>(values_.size());
+    std::vector<const char*> values(values_.size());
+    std::vector<int> lengths(values_.size());
+    for (size_t i = 0; i < values_.size(); ++i) {
+        values[i] = null_[i] ? nullptr : values_[i].data();
+        lengths[i] = gsl::narrow<int>(values_[i].size());
+    }
+    const std::string what = "statement failed [" + sql_ + "] on " + connection_.location().describe();
+    PgResult result;
+    if (named_) {
+        if (prepared_generation_ != connection_.generation()) {
+            prepared_.clear(); // a new session knows none of them
+            prepared_generation_ = connection_.generation();
+        }
+        std::string signature;
+        for (const unsigned int type : types_)
+            signature += std::to_string(type) + ',';
+        auto found = prepared_.find(signature);
+        if (found == prepared_.end()) {
+            std::string name = connection_.next_statement_name();
+            connection_.check(PgResult(PQprepare(conn, name.c_str(), text_.c_str(), count, types_.data())),
+                              "cannot prepare [" + sql_ + "] on " + connection_.location().describe());
+            found = prepared_.emplace(signature, std::move(name)).first;
+        }
+        result.reset(
+            PQexecPrepared(conn, found->second.c_str(), count, values.data(), lengths.data(), formats_.data(), 0));
+    } else {
+        result.reset(
+            PQexecParams(conn, text_.c_str(), count, types_.data(), values.data(), lengths.data(), formats_.data(), 0));
+    }
+    result_ = connection_.check(std::move(result), what);
+    rows_ = PQresultStatus(result_.get()) == PGRES_TUPLES_OK ? PQntuples(result_.get()) : 0;
+    row_ = -1;
+    const std::string_view status = PQcmdStatus(result_.get());
+    if (status.starts_with("INSERT") || status.starts_with("UPDATE") || status.starts_with("DELETE")) {
+        const char* tuples = PQcmdTuples(result_.get());
+        int64_t changed = 0;
+        std::from_chars(tuples, tuples + std::strlen(tuples), changed);
+        connection_.set_changes(changed);
+    }
+}
+
+bool PgStatement::step() {
+    // Like SQLite's: a statement stepped past its last row runs again.
+    if (!result_ || row_ >= rows_) execute();
+    ++row_;
+    return row_ < rows_;
+}
+
+void PgStatement::reset() {
+    result_.reset();
+    row_ = -1;
+    rows_ = 0;
+    for (size_t i = 0; i < values_.size(); ++i) {
+        values_[i].clear();
+        null_[i] = true;
+        types_[i] = 0;
+        formats_[i] = 0;
+    }
+}
+
+bool PgStatement::is_null(int column) const {
+    if (!result_ || row_ < 0 || row_ >= rows_ || column >= PQnfields(result_.get())) return true;
+    return PQgetisnull(result_.get(), row_, column) == 1;
+}
+
+int64_t PgStatement::column_int64(int column) const {
+    if (is_null(column)) return 0;
+    const char* text = PQgetvalue(result_.get(), row_, column);
+    if (PQftype(result_.get(), column) == kBoolOid) return text[0] == 't' ? 1 : 0;
+    const auto length = static_cast<size_t>(PQgetlength(result_.get(), row_, column));
+    int64_t value = 0;
+    std::from_chars(text, text + length, value); // a numeric's digits before the point, as SQLite reads text
+    return value;
+}
+
+std::optional<std::string_view> PgStatement::column_view(int column) const {
+    if (is_null(column)) return std::nullopt;
+    return std::string_view(PQgetvalue(result_.get(), row_, column),
+                            static_cast<size_t>(PQgetlength(result_.get(), row_, column)));
+}
+
+std::vector<std::byte> PgStatement::column_blob(int column) const {
+    if (is_null(column)) return {};
+    const auto* text = reinterpret_cast<const unsigned char*>(PQgetvalue(result_.get(), row_, column));
+    if (PQftype(result_.get(), column) != kByteaOid) {
+        const auto length = static_cast<size_t>(PQgetlength(result_.get(), row_, column));
+        const auto* bytes = reinterpret_cast<const std::byte*>(text);
+        return {bytes, bytes + length};
+    }
+    size_t length = 0;
+    std::unique_ptr<unsigned char, decltype(&PQfreemem)> bytes(PQunescapeBytea(text, &length), &PQfreemem);
+    if (!bytes) throw StoreError(0, "cannot decode a bytea column of [" + sql_ + "]: out of memory");
+    const auto* begin = reinterpret_cast<const std::byte*>(bytes.get());
+    return {begin, begin + length};
+}
+
+int PgStatement::column_count() const { return result_ ? PQnfields(result_.get()) : 0; }
+
+} // namespace keyholder::store::detail

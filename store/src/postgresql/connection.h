@@ -1,0 +1,133 @@
+// The PostgreSQL engine behind Connection (see connection.h): libpq, every handle in
+// RAII, bound parameters only (hot statements named and prepared once per session).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "backend.h"
+
+struct pg_conn;
+struct pg_result;
+
+namespace keyholder::store::detail {
+
+struct PgConnDeleter {
+    void operator()(pg_conn* conn) const noexcept;
+};
+struct PgResultDeleter {
+    void operator()(pg_result* result) const noexcept;
+};
+using PgConn = std::unique_ptr<pg_conn, PgConnDeleter>;
+using PgResult = std::unique_ptr<pg_result, PgResultDeleter>;
+
+/// Advisory locks (pg_advisory_*lock(bigint)), per database: keyholder's in the
+/// upper half "khld", so they do not meet another application's in the same database.
+enum class AdvisoryLock : int {
+    writer = 1,           ///< every write transaction, for its duration
+    scheduler_leader = 2, ///< held on its own session by the node that runs the scheduler
+};
+inline constexpr int64_t advisory_key(AdvisoryLock lock) {
+    return (int64_t{0x6b686c64} << 32) | static_cast<int64_t>(lock);
+}
+
+/// ConnectSettings: the DSN as libpq parsed it, with keyholder's rules applied:
+/// TLS verified unless every host is a Unix socket or loopback, read-write sessions
+/// only, a connect timeout. Throws StoreError naming the rule a DSN breaks.
+struct ConnectSettings {
+    std::vector<std::string> keywords;
+    std::vector<std::string> values;
+    bool loopback_only = true; ///< every host is a socket folder or a loopback address
+};
+ConnectSettings connect_settings(const std::string& dsn, const std::string& described);
+
+class PgConnection;
+
+class PgStatement final : public StatementImpl {
+public:
+    PgStatement(PgConnection& connection, std::string_view sql, bool named);
+    PgStatement(const PgStatement&) = delete;
+    PgStatement& operator=(const PgStatement&) = delete;
+    ~PgStatement() override;
+
+    void bind_int64(int index, int64_t value) override;
+    void bind_text(int index, std::string_view text) override;
+    void bind_blob(int index, std::span<const std::byte> data) override;
+    void bind_null(int index, ValueType type) override;
+    [[nodiscard]] int parameter_index(const char* name) const override;
+    bool step() override;
+    void reset() override;
+    [[nodiscard]] bool is_null(int column) const override;
+    [[nodiscard]] int64_t column_int64(int column) const override;
+    [[nodiscard]] std::optional<std::string_view> column_view(int column) const override;
+    [[nodiscard]] std::vector<std::byte> column_blob(int column) const override;
+    [[nodiscard]] int column_count() const override;
+
+private:
+    void check_index(int index) const;
+    void execute();
+    std::string sql_; ///< as written (for messages)
+    std::string text_;
+    std::map<std::string, int> names_;
+    bool named_;
+    PgConnection& connection_;
+    std::vector<std::string> values_;
+    std::vector<bool> null_;
+    std::vector<unsigned int> types_; ///< type OIDs, 0: the server infers
+    std::vector<int> formats_;        ///< 1: binary (bytea)
+    /// prepared_: signature of parameter types -> statement name, for one session.
+    std::unordered_map<std::string, std::string> prepared_;
+    uint64_t prepared_generation_ = 0;
+    PgResult result_;
+    int row_ = -1;
+    int rows_ = 0;
+};
+
+class PgConnection final : public ConnectionImpl {
+public:
+    PgConnection(const std::string& dsn, const ConnectionOptions& options);
+    PgConnection(const PgConnection&) = delete;
+    PgConnection& operator=(const PgConnection&) = delete;
+    ~PgConnection() override;
+
+    std::unique_ptr<StatementImpl> prepare(std::string_view sql) override;
+    StatementImpl* cached(const std::string& sql) override;
+    void exec_script(const std::string& sql) override;
+    [[nodiscard]] int64_t changes() const override { return changes_; }
+    [[nodiscard]] bool in_transaction() const override;
+    std::unique_ptr<TransactionImpl> begin() override;
+    void begin_read() override;
+    void end_read() noexcept override;
+
+    /// session: the live session, reconnected first when the server went away and
+    /// no transaction was open on it. Throws StoreError when it cannot connect.
+    pg_conn* session();
+    /// generation: how many sessions this connection has had (prepared statements
+    /// belong to one).
+    [[nodiscard]] uint64_t generation() const { return generation_; }
+    /// check: throws StoreError (naming `what`) unless the result is one of the good ones.
+    PgResult check(PgResult result, const std::string& what);
+    /// command: runs constant SQL without parameters; throws StoreError.
+    void command(const std::string& sql);
+    void set_changes(int64_t changes) { changes_ = changes; }
+    /// try_advisory_lock / advisory_unlock: session-scoped (the scheduler's leadership).
+    bool try_advisory_lock(AdvisoryLock lock);
+    [[nodiscard]] const ConnectionOptions& options() const { return options_; }
+    [[nodiscard]] std::string next_statement_name() { return "k" + std::to_string(++statements_); }
+
+private:
+    void connect();
+    ConnectSettings settings_;
+    ConnectionOptions options_;
+    PgConn conn_;
+    uint64_t generation_ = 0;
+    uint64_t statements_ = 0;
+    int64_t changes_ = 0;
+    bool in_transaction_ = false; ///< a Transaction or ReadSnapshot is open on the session
+    std::unordered_map<std::string, std::unique_ptr<PgStatement>> cache_;
+};
+
+} // namespace keyholder::store::detail

@@ -1,0 +1,123 @@
+// PostgresSandbox (see postgres.h): drives tests/support/postgres-sandbox.
+#include "support/postgres.h"
+
+#include <stdexcept>
+#include <unistd.h>
+
+#include "support/child_process.h"
+#include "support/slapd.h" // free_loopback_port
+
+namespace keyholder::testing {
+namespace {
+
+const std::string kScript = std::string(KEYHOLDER_SOURCE_DIR) + "/tests/support/postgres-sandbox";
+
+// template_dir: the initdb template, made once per user and kept in the system
+// temp folder (the server's user, "nobody" under root, must be able to read it).
+std::filesystem::path template_dir() {
+    static const std::filesystem::path made = [] {
+        const auto dir =
+            std::filesystem::temp_directory_path() / ("keyholder-pg-template-" + std::to_string(::getuid()));
+        if (std::filesystem::exists(dir / "data/PG_VERSION") && std::filesystem::exists(dir / "password")) return dir;
+        // Made beside and renamed into place: test programs may start together.
+        const auto partial = std::filesystem::path(dir.string() + "." + std::to_string(::getpid()));
+        auto result = run(kScript, {"template", partial.string()});
+        if (result.status != 0)
+            throw std::runtime_error("postgres-sandbox template failed: " + result.out + result.err);
+        std::error_code ec;
+        std::filesystem::rename(partial, dir, ec);
+        if (ec) std::filesystem::remove_all(partial, ec); // another program won the race
+        return dir;
+    }();
+    return made;
+}
+
+} // namespace
+
+PostgresSandbox::PostgresSandbox(const PostgresSandbox* standby_of, const std::string& name)
+    : primary_(standby_of), name_(name) {
+    start();
+}
+
+PostgresSandbox::~PostgresSandbox() {
+    try {
+        stop();
+    } catch (...) { // NOLINT(bugprone-empty-catch): stopping in a destructor is best effort
+    }
+}
+
+PostgresSandbox& PostgresSandbox::shared() {
+    static std::string failure;
+    if (!failure.empty()) throw std::runtime_error(failure);
+    try {
+        static PostgresSandbox server;
+        return server;
+    } catch (const std::exception& e) {
+        failure = e.what();
+        throw;
+    }
+}
+
+void PostgresSandbox::start() {
+    for (int attempt = 1; attempt <= 2 && !running_; ++attempt) {
+        if (port_ == 0 || attempt == 2) port_ = free_loopback_port();
+        std::vector<std::string> args{"start", dir_.path().string(), "--port", std::to_string(port_)};
+        if (primary_ != nullptr) {
+            args.insert(args.end(), {"--standby-of", primary_->address() + ":" + std::to_string(primary_->port()),
+                                     "--from", primary_->dir().string(), "--name", name_});
+        } else if (!std::filesystem::exists(dir_.path() / "data")) {
+            args.insert(args.end(), {"--from", template_dir().string()});
+        } else {
+            args.insert(args.end(), {"--restart"});
+        }
+        auto result = run(kScript, args);
+        running_ = result.status == 0 && result.out.find("ready") != std::string::npos;
+        if (!running_ && attempt == 2) throw std::runtime_error("postgres-sandbox failed: " + result.out + result.err);
+    }
+}
+
+void PostgresSandbox::stop() {
+    if (!running_) return;
+    run(kScript, {"stop", dir_.path().string()});
+    running_ = false;
+}
+
+void PostgresSandbox::kill() {
+    if (!running_) return;
+    run(kScript, {"stop", dir_.path().string(), "--kill"});
+    running_ = false;
+}
+
+void PostgresSandbox::promote() {
+    auto result = run(kScript, {"promote", dir_.path().string()});
+    if (result.status != 0) throw std::runtime_error("postgres-sandbox promote failed: " + result.out + result.err);
+}
+
+void PostgresSandbox::make_synchronous(const std::string& standby_name) {
+    auto result = run(kScript, {"sync", dir_.path().string(), standby_name});
+    if (result.status != 0) throw std::runtime_error("postgres-sandbox sync failed: " + result.out + result.err);
+}
+
+std::string PostgresSandbox::password() const { return read_file(dir_.path() / "password"); }
+
+std::string PostgresSandbox::dsn(const std::string& database) const {
+    return "host=127.0.0.1 port=" + std::to_string(port_) + " user=keyholder password=" + password() +
+           " dbname=" + database;
+}
+
+std::string PostgresSandbox::sql(const std::string& statement, const std::string& database) const {
+    auto result = run("/usr/bin/psql", {dsn(database), "-qAtX", "-v", "ON_ERROR_STOP=1", "-c", statement});
+    if (result.status != 0) throw std::runtime_error("psql failed: " + result.err);
+    while (!result.out.empty() && result.out.back() == '\n')
+        result.out.pop_back();
+    return result.out;
+}
+
+std::string PostgresSandbox::create_database() {
+    static int created = 0;
+    const std::string name = "kh_" + std::to_string(::getpid()) + "_" + std::to_string(++created);
+    sql("CREATE DATABASE " + name);
+    return dsn(name);
+}
+
+} // namespace keyholder::testing
