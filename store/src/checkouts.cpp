@@ -337,12 +337,15 @@ std::optional<int64_t> next_due(Connection& db) {
         " SELECT min(deadline_at) AS t FROM requests WHERE state = 'pending'"
         " UNION ALL SELECT min(starts_at) FROM checkouts WHERE state = 'scheduled'"
         " UNION ALL SELECT min(ends_at) FROM checkouts WHERE state = 'active'"
-        " UNION ALL SELECT min(max(takeback_next_at, coalesce(takeback_lease_until, 0))) FROM checkouts"
+        " UNION ALL SELECT min(CASE WHEN takeback_next_at IS NULL THEN NULL"
+        "  WHEN coalesce(takeback_lease_until, 0) > takeback_next_at THEN takeback_lease_until"
+        "  ELSE takeback_next_at END) FROM checkouts"
         "  WHERE takeback_state IN ('pending', 'failed')"
         " UNION ALL SELECT min(release_next_at) FROM checkouts WHERE state = 'active' AND"
         "  release_state IN ('pending', 'failed')"
         " UNION ALL SELECT min(ends_at - " +
-        std::to_string(kEndingNoticeSeconds) + ") FROM checkouts WHERE state = 'active' AND ending_notice_at IS NULL)";
+        std::to_string(kEndingNoticeSeconds) +
+        ") FROM checkouts WHERE state = 'active' AND ending_notice_at IS NULL) AS due";
     auto statement = db.cached(kNextDue);
     Statement& s = *statement;
     s.step();

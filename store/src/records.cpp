@@ -10,7 +10,7 @@ int64_t upsert_policy(Transaction& transaction, const std::string& name, const s
     Connection& db = transaction.connection();
     Statement upsert = db.prepare("INSERT INTO policies(name, definition, updated_at) VALUES (?, ?, ?) "
                                   "ON CONFLICT(name) DO UPDATE SET definition = excluded.definition, "
-                                  "updated_at = excluded.updated_at WHERE definition <> excluded.definition "
+                                  "updated_at = excluded.updated_at WHERE policies.definition <> excluded.definition "
                                   "RETURNING id");
     upsert.bind(1, name).bind(2, definition_json).bind(3, now);
     if (upsert.step()) return upsert.column_int64(0);

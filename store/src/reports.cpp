@@ -13,9 +13,9 @@ struct ReportSql {
     std::string sql; // parameters: ?1 from, ?2 to, ?3 entry, ?4 requester, ?5 state, ?6 approver
 };
 
-const std::map<std::string, ReportSql>& reports() {
+std::map<std::string, ReportSql> make_reports(Backend backend) {
     using K = ColumnKind;
-    static const std::map<std::string, ReportSql> all{
+    return {
         {"checkout-requests",
          {{{"request_id", K::number},
            {"entry"},
@@ -39,18 +39,18 @@ const std::map<std::string, ReportSql>& reports() {
            {"takeback"}},
           "SELECT r.id, e.name, r.requester_name, r.requester_display, r.requester_sid, r.reason, r.ticket,"
           " r.requested_at, r.start_at, r.duration_s, r.state, r.decided_at,"
-          " (SELECT group_concat(x.line, char(10)) FROM (SELECT a.approver_name || '|' || a.decision || '|' ||"
-          "   a.decided_at || '|' || a.stage AS line FROM approvals a WHERE a.request_id = r.id"
-          "   ORDER BY a.decided_at, a.id) x),"
-          " c.starts_at, c.ends_at, c.ended_at, CASE WHEN c.end_reason = 'checked_in' THEN c.ended_at END,"
-          " c.end_reason,"
-          " c.retrievals, CASE WHEN c.id IS NULL THEN NULL WHEN c.state != 'ended' THEN 'not due'"
-          "   ELSE c.takeback_state END"
-          " FROM requests r JOIN entries e ON e.id = r.entry_id LEFT JOIN checkouts c ON c.request_id = r.id"
-          " WHERE (?1 IS NULL OR r.requested_at >= ?1) AND (?2 IS NULL OR r.requested_at < ?2)"
-          " AND (?3 IS NULL OR e.name = ?3) AND (?4 IS NULL OR r.requester_name = ?4 OR r.requester_sid = ?4)"
-          " AND (?5 IS NULL OR r.state = ?5) AND (?6 IS NULL OR r.id IN (SELECT request_id FROM approvals"
-          "   WHERE approver_name = ?6 OR approver_sid = ?6)) ORDER BY r.id"}},
+          " " +
+              approval_lines(backend, "a.approver_name || '|' || a.decision || '|' || a.decided_at || '|' || a.stage") +
+              ","
+              " c.starts_at, c.ends_at, c.ended_at, CASE WHEN c.end_reason = 'checked_in' THEN c.ended_at END,"
+              " c.end_reason,"
+              " c.retrievals, CASE WHEN c.id IS NULL THEN NULL WHEN c.state != 'ended' THEN 'not due'"
+              "   ELSE c.takeback_state END"
+              " FROM requests r JOIN entries e ON e.id = r.entry_id LEFT JOIN checkouts c ON c.request_id = r.id"
+              " WHERE (?1 IS NULL OR r.requested_at >= ?1) AND (?2 IS NULL OR r.requested_at < ?2)"
+              " AND (?3 IS NULL OR e.name = ?3) AND (?4 IS NULL OR r.requester_name = ?4 OR r.requester_sid = ?4)"
+              " AND (?5 IS NULL OR r.state = ?5) AND (?6 IS NULL OR r.id IN (SELECT request_id FROM approvals"
+              "   WHERE approver_name = ?6 OR approver_sid = ?6)) ORDER BY r.id"}},
         {"active-checkouts",
          {{{"checkout_id", K::number},
            {"request_id", K::number},
@@ -103,7 +103,12 @@ const std::map<std::string, ReportSql>& reports() {
           " AND (?4 IS NULL OR actor = ?4) AND (?5 IS NULL OR action = ?5) AND (?6 IS NULL OR ?6 = ?6)"
           " ORDER BY seq"}}, // (the API refuses an approver filter for the audit trail)
     };
-    return all;
+}
+
+const std::map<std::string, ReportSql>& reports(Backend backend) {
+    static const std::map<std::string, ReportSql> sqlite = make_reports(Backend::sqlite);
+    static const std::map<std::string, ReportSql> postgresql = make_reports(Backend::postgresql);
+    return backend == Backend::postgresql ? postgresql : sqlite;
 }
 
 } // namespace
@@ -115,20 +120,20 @@ const std::vector<std::string>& report_names() {
 
 const std::vector<ReportColumn>& report_columns(const std::string& report) {
     static const std::vector<ReportColumn> none;
-    auto it = reports().find(report);
-    return it == reports().end() ? none : it->second.columns;
+    auto it = reports(Backend::sqlite).find(report);
+    return it == reports(Backend::sqlite).end() ? none : it->second.columns;
 }
 
-const std::string& report_sql(const std::string& report) {
+const std::string& report_sql(const std::string& report, Backend backend) {
     static const std::string none;
-    auto it = reports().find(report);
-    return it == reports().end() ? none : it->second.sql;
+    auto it = reports(backend).find(report);
+    return it == reports(backend).end() ? none : it->second.sql;
 }
 
 int64_t stream_report(Connection& db, const std::string& report, const ReportFilter& filter,
                       const std::function<void(const ReportRow&)>& row) {
-    auto it = reports().find(report);
-    if (it == reports().end()) return 0;
+    auto it = reports(db.backend()).find(report);
+    if (it == reports(db.backend()).end()) return 0;
     Statement s = db.prepare(it->second.sql);
     s.bind(1, filter.from).bind(2, filter.to).bind(3, filter.entry).bind(4, filter.requester).bind(5, filter.state);
     s.bind(6, filter.approver);

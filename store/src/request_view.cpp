@@ -1,9 +1,11 @@
 // The check-out requests view (see request_view.h).
 #include "keyholder/store/request_view.h"
 
+#include "sql_support.h"
+
 namespace keyholder::store {
 
-std::string request_view_sql(const RequestViewQuery& q) {
+std::string request_view_sql(const RequestViewQuery& q, Backend backend) {
     using Sort = RequestViewQuery::Sort;
     const std::string key = q.sort == Sort::requested_at ? "r.requested_at"
                             : q.sort == Sort::id         ? "r.id"
@@ -26,9 +28,10 @@ std::string request_view_sql(const RequestViewQuery& q) {
     if (q.after) add("(" + key + ", r.id) " + (q.descending ? "<" : ">") + " (:after_key, :after_id)");
     return "SELECT r.id, e.name, r.requester_name, r.requester_display, r.requester_sid, r.reason, r.ticket,"
            " r.requested_at, r.start_at, r.duration_s, r.state, r.decided_at,"
-           " (SELECT group_concat(x.line, char(10)) FROM (SELECT a.approver_name || '|' || a.decision || '|' ||"
-           "   a.decided_at || '|' || a.stage || '|' || coalesce(a.granted_s, '') AS line FROM approvals a"
-           "   WHERE a.request_id = r.id ORDER BY a.decided_at, a.id) x),"
+           " " +
+           approval_lines(backend, "a.approver_name || '|' || a.decision || '|' || a.decided_at || '|' || a.stage ||"
+                                   " '|' || coalesce(CAST(a.granted_s AS TEXT), '')") +
+           ","
            " c.starts_at, c.ends_at, c.ended_at, c.end_reason, c.retrievals,"
            " CASE WHEN c.id IS NULL THEN NULL WHEN c.state != 'ended' THEN 'not due' ELSE c.takeback_state END,"
            " c.id, c.takeback_attempts, c.takeback_error"
@@ -37,7 +40,7 @@ std::string request_view_sql(const RequestViewQuery& q) {
 }
 
 std::vector<RequestViewRow> query_request_view(Connection& db, const RequestViewQuery& q) {
-    auto statement = db.cached(request_view_sql(q));
+    auto statement = db.cached(request_view_sql(q, db.backend()));
     Statement& s = *statement;
     auto bind = [&](const char* name, const auto& value) {
         const int index = s.parameter_index(name);

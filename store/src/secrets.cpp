@@ -27,7 +27,7 @@ void put_secret(Transaction& tx, int64_t entry_id, const StoredSecret& secret) {
     auto statement = tx.connection().cached(
         "INSERT INTO secrets(entry_id, key_id, nonce, ciphertext, version, updated_at, updated_by) "
         "VALUES (?, ?, ?, ?, 1, ?, ?) ON CONFLICT(entry_id) DO UPDATE SET key_id = excluded.key_id, "
-        "nonce = excluded.nonce, ciphertext = excluded.ciphertext, version = version + 1, "
+        "nonce = excluded.nonce, ciphertext = excluded.ciphertext, version = secrets.version + 1, "
         "updated_at = excluded.updated_at, updated_by = excluded.updated_by, pending_key_id = NULL, "
         "pending_nonce = NULL, pending_ciphertext = NULL");
     Statement& s = *statement;
@@ -48,7 +48,7 @@ bool put_pending_secret(Transaction& tx, int64_t entry_id, const StoredSecret& s
         "pending_nonce, pending_ciphertext) VALUES (?, ?, ?, ?, 0, ?, 'rotation', ?, ?, ?) "
         "ON CONFLICT(entry_id) DO UPDATE SET pending_key_id = excluded.pending_key_id, "
         "pending_nonce = excluded.pending_nonce, pending_ciphertext = excluded.pending_ciphertext "
-        "WHERE pending_ciphertext IS NULL");
+        "WHERE secrets.pending_ciphertext IS NULL");
     Statement& s = *statement;
     s.bind(1, entry_id)
         .bind(2, secret.key_id)

@@ -2,6 +2,8 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
+#include <string_view>
 
 #include "keyholder/store/connection.h"
 #include "keyholder/store/error.h"
@@ -14,6 +16,16 @@ inline int64_t inserted_id(Statement& insert) {
     const int64_t id = insert.column_int64(0);
     while (insert.step()) {}
     return id;
+}
+
+/// approval_lines: a subquery for request r (alias r): one line per approval (alias
+/// a), `line` its text, in decision order, joined by newlines; NULL without approvals.
+inline std::string approval_lines(Backend backend, std::string_view line) {
+    if (backend == Backend::postgresql)
+        return "(SELECT string_agg(" + std::string(line) +
+               ", chr(10) ORDER BY a.decided_at, a.id) FROM approvals a WHERE a.request_id = r.id)";
+    return "(SELECT group_concat(x.line, char(10)) FROM (SELECT " + std::string(line) +
+           " AS line FROM approvals a WHERE a.request_id = r.id ORDER BY a.decided_at, a.id) x)";
 }
 
 } // namespace keyholder::store

@@ -40,4 +40,12 @@ inline store::Location fresh_location(store::Backend backend, const TempDir& dir
     return store::Location::sqlite(dir / file);
 }
 
+/// secret_of: the password a location carries (PostgreSQL's DSN), or text no message has.
+inline std::string secret_of(const store::Location& location) {
+    const auto at = location.dsn.find("password=");
+    if (location.backend != store::Backend::postgresql || at == std::string::npos) return "\x01(no password)";
+    const auto begin = at + 9;
+    return location.dsn.substr(begin, location.dsn.find(' ', begin) - begin);
+}
+
 } // namespace keyholder::testing

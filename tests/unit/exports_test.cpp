@@ -21,6 +21,7 @@
 #include "keyholder/store/outbox.h"
 #include "keyholder/store/records.h"
 #include "keyholder/store/store.h"
+#include "support/store_backends.h"
 #include "support/temp_dir.h"
 #include "support/utc.h"
 
@@ -36,7 +37,7 @@ std::string read(const std::filesystem::path& file) {
     return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
-class Exports : public ::testing::Test {
+class Exports : public ::testing::TestWithParam<store::Backend> {
 protected:
     void SetUp() override {
         dir_.write("data/ldap.password", "pw");
@@ -52,7 +53,8 @@ protected:
         auto loaded = config::load_config(file);
         ASSERT_TRUE(loaded) << loaded.error().front().to_string();
         config_ = std::make_unique<config::Config>(std::move(*loaded));
-        opened_ = std::make_unique<store::OpenedStore>(store::open_store(dir_ / "k.db"));
+        opened_ = std::make_unique<store::OpenedStore>(
+            store::open_store(keyholder::testing::fresh_location(GetParam(), dir_)));
         store::Transaction tx(opened_->connection);
         store::append_audit_event(tx, {utc(2026, 11, 2, 5, 0), "system", "service.started", "service", "{}"});
         const int64_t policy = store::upsert_policy(tx, "p", "{}", utc(2026, 11, 2, 5, 0));
@@ -82,7 +84,7 @@ protected:
     std::unique_ptr<store::OpenedStore> opened_;
 };
 
-TEST_F(Exports, MissedRunRunsOnceAtStartWithSidecar) {
+TEST_P(Exports, MissedRunRunsOnceAtStartWithSidecar) {
     core::ManualClock clock(utc(2026, 11, 18, 10, 0)); // down since the 2nd: missed the 9th and the 16th
     std::vector<reports::ExportRun> results;
     reports::ExportScheduler exports(*config_, opened_->connection, clock,
@@ -132,7 +134,7 @@ TEST_F(Exports, MissedRunRunsOnceAtStartWithSidecar) {
     EXPECT_EQ(again.next_due(), utc(2026, 11, 23, 6, 0));
 }
 
-TEST_F(Exports, AMissingOutputFolderIsMadePrivate) {
+TEST_P(Exports, AMissingOutputFolderIsMadePrivate) {
     std::filesystem::remove_all(dir_ / "out");
     core::ManualClock clock(utc(2026, 11, 16, 6, 0) - 30);
     std::vector<reports::ExportRun> results;
@@ -145,7 +147,7 @@ TEST_F(Exports, AMissingOutputFolderIsMadePrivate) {
     EXPECT_EQ(files(), (std::vector<std::string>{"weekly-20261109-0600.csv", "weekly-20261109-0600.csv.sha256"}));
 }
 
-TEST_F(Exports, FailedRunLeavesNoFileAndIsRetried) {
+TEST_P(Exports, FailedRunLeavesNoFileAndIsRetried) {
     // A file where the output folder should be: the folder cannot be made.
     std::filesystem::remove_all(dir_ / "out");
     std::ofstream(dir_ / "out") << "not a folder";
@@ -179,5 +181,8 @@ TEST_F(Exports, FailedRunLeavesNoFileAndIsRetried) {
     attempt.step();
     EXPECT_EQ(attempt.column_int64(0), 2);
 }
+
+INSTANTIATE_TEST_SUITE_P(Engines, Exports, ::testing::ValuesIn(keyholder::testing::store_backends()),
+                         keyholder::testing::engine_name);
 
 } // namespace

@@ -13,6 +13,7 @@
 #include "keyholder/store/records.h"
 #include "keyholder/store/store.h"
 #include "parallel_mailer.h"
+#include "support/store_backends.h"
 #include "support/temp_dir.h"
 
 #include <atomic>
@@ -139,7 +140,7 @@ public:
     [[nodiscard]] std::string describe() const override { return "scripted"; }
 };
 
-class Outbox : public ::testing::Test {
+class Outbox : public ::testing::TestWithParam<store::Backend> {
 protected:
     void SetUp() override {
         dir_.write("data/ldap.password", "pw");
@@ -152,7 +153,8 @@ protected:
         auto loaded = config::load_config(file);
         ASSERT_TRUE(loaded) << loaded.error().front().to_string();
         config_ = std::make_unique<config::Config>(std::move(*loaded));
-        opened_ = std::make_unique<store::OpenedStore>(store::open_store(dir_ / "k.db"));
+        opened_ = std::make_unique<store::OpenedStore>(
+            store::open_store(keyholder::testing::fresh_location(GetParam(), dir_)));
         store::Transaction tx(opened_->connection);
         store::enqueue_notification(tx, {kNow, "request_lapsed", "bob@example.com", std::nullopt,
                                          R"({"recipient_display":"Bob"})", "<lapsed.1.a@keyholder>"});
@@ -173,7 +175,7 @@ protected:
     core::LinkSigner links_ = signer();
 };
 
-TEST_F(Outbox, RetriesWithBackoffUntilAcceptedThenNeverAgain) {
+TEST_P(Outbox, RetriesWithBackoffUntilAcceptedThenNeverAgain) {
     using R = notify::Delivery::Result;
     mailer_.script = {R::retry, R::retry, R::retry, R::retry};
     EXPECT_EQ(pass().retried, 1);
@@ -201,7 +203,7 @@ TEST_F(Outbox, RetriesWithBackoffUntilAcceptedThenNeverAgain) {
     EXPECT_NE(mailer_.delivered[0].text.find("Hello Bob"), std::string::npos);
 }
 
-TEST_F(Outbox, PermanentRefusalIsFinal) {
+TEST_P(Outbox, PermanentRefusalIsFinal) {
     mailer_.script = {notify::Delivery::Result::permanent};
     EXPECT_EQ(pass().failed, 1);
     EXPECT_EQ(row().state, "failed");
@@ -211,7 +213,7 @@ TEST_F(Outbox, PermanentRefusalIsFinal) {
     EXPECT_FALSE(pass().next_due);
 }
 
-TEST_F(Outbox, PickupFolderWritesOneFilePerMessageAtomically) {
+TEST_P(Outbox, PickupFolderWritesOneFilePerMessageAtomically) {
     config::SmtpSection smtp;
     smtp.pickup_dir = dir_ / "pickup";
     auto pickup = notify::make_mailer(smtp);
@@ -270,7 +272,7 @@ std::unique_ptr<notify::Mailer> parallel(Lanes& lanes, int count) {
 
 // A backlog goes out over several sessions at once; each row is marked on the worker's
 // thread right after its mail was answered, and each mail is sent once.
-TEST_F(Outbox, ABacklogIsSentOverSeveralSessionsAtOnceEachMailOnce) {
+TEST_P(Outbox, ABacklogIsSentOverSeveralSessionsAtOnceEachMailOnce) {
     {
         store::Transaction tx(opened_->connection);
         for (int i = 2; i <= 40; ++i)
@@ -318,5 +320,8 @@ TEST(ParallelMailer, AFailureToMarkARowStopsTheMailsNotYetBegun) {
     EXPECT_LT(lanes.sent.size(), mails.size());
     EXPECT_EQ(lanes.busy.load(), 0) << "every sender has stopped";
 }
+
+INSTANTIATE_TEST_SUITE_P(Engines, Outbox, ::testing::ValuesIn(keyholder::testing::store_backends()),
+                         keyholder::testing::engine_name);
 
 } // namespace

@@ -7,6 +7,7 @@
 #include "keyholder/store/connection.h"
 #include "keyholder/store/error.h"
 #include "keyholder/store/migrations.h"
+#include "support/store_backends.h"
 #include "support/temp_dir.h"
 
 namespace {
@@ -22,18 +23,13 @@ int64_t count(Connection& db, const std::string& sql) {
 
 std::vector<std::string> schema_of(Connection& db) {
     std::vector<std::string> out;
-    Statement s = db.prepare("SELECT type || ' ' || name || ' ' || coalesce(sql, '') FROM sqlite_master ORDER BY name");
+    Statement s = db.prepare(
+        dialect(db, "SELECT type || ' ' || name || ' ' || coalesce(sql, '') FROM sqlite_master ORDER BY name",
+                "SELECT table_name || '.' || column_name || ' ' || data_type FROM information_schema.columns"
+                " WHERE table_schema = current_schema() ORDER BY 1"));
     while (s.step())
         out.push_back(s.column_text(0));
     return out;
-}
-
-TEST(StoreMigrations, VersionsAreContiguousFromOne) {
-    auto all = builtin_migrations();
-    ASSERT_FALSE(all.empty());
-    for (size_t i = 0; i < all.size(); ++i)
-        EXPECT_EQ(all[i].version, static_cast<int>(i) + 1);
-    EXPECT_EQ(latest_schema_version(), all.back().version);
 }
 
 TEST(StoreMigrations, EveryEarlierVersionUpgradesAndKeepsItsData) {
@@ -72,12 +68,26 @@ TEST(StoreMigrations, EveryEarlierVersionUpgradesAndKeepsItsData) {
     }
 }
 
-TEST(StoreMigrations, MigratingTwiceIsANoOp) {
-    TempDir dir;
-    Connection db = Connection::open(dir / "k.db");
+class StoreMigrationsOnBoth : public ::testing::TestWithParam<Backend> {
+protected:
+    Connection open_fresh() { return Connection::open(keyholder::testing::fresh_location(GetParam(), dir_)); }
+    TempDir dir_;
+};
+
+TEST_P(StoreMigrationsOnBoth, VersionsAreContiguousFromOne) {
+    auto all = builtin_migrations(GetParam());
+    ASSERT_FALSE(all.empty());
+    for (size_t i = 0; i < all.size(); ++i)
+        EXPECT_EQ(all[i].version, static_cast<int>(i) + 1);
+    EXPECT_EQ(latest_schema_version(GetParam()), all.back().version);
+}
+
+TEST_P(StoreMigrationsOnBoth, MigratingTwiceIsANoOp) {
+    Connection db = open_fresh();
     migrate(db);
     auto again = migrate(db);
     EXPECT_EQ(again.from_version, again.to_version);
+    EXPECT_EQ(again.to_version, latest_schema_version(GetParam()));
 }
 
 TEST(StoreMigrations, NewerDatabaseIsRefusedAndLeftUntouched) {
@@ -104,13 +114,13 @@ TEST(StoreMigrations, NewerDatabaseIsRefusedAndLeftUntouched) {
     EXPECT_EQ(current_schema_version(db), 99);
 }
 
-TEST(StoreMigrations, FailedMigrationLeavesTheDatabaseAsItWas) {
-    TempDir dir;
-    Connection db = Connection::open(dir / "k.db");
-    auto all = builtin_migrations();
+TEST_P(StoreMigrationsOnBoth, FailedMigrationLeavesTheDatabaseAsItWas) {
+    Connection db = open_fresh();
+    const int latest = latest_schema_version(GetParam());
+    auto all = builtin_migrations(GetParam());
     std::vector<Migration> broken(all.begin(), all.end());
     // A migration that does real work and then fails half-way.
-    broken.push_back(Migration{latest_schema_version() + 1, "broken",
+    broken.push_back(Migration{latest + 1, "broken",
                                "CREATE TABLE half_done(x INTEGER);"
                                "INSERT INTO half_done VALUES (1);"
                                "ALTER TABLE policies ADD COLUMN extra TEXT;"
@@ -123,24 +133,27 @@ TEST(StoreMigrations, FailedMigrationLeavesTheDatabaseAsItWas) {
         FAIL() << "the broken migration must fail";
     } catch (const StoreError& e) {
         std::string message = e.what();
-        EXPECT_NE(message.find("left at version " + std::to_string(latest_schema_version())), std::string::npos)
-            << message;
+        EXPECT_NE(message.find("left at version " + std::to_string(latest)), std::string::npos) << message;
     }
     EXPECT_FALSE(db.in_transaction());
-    EXPECT_EQ(current_schema_version(db), latest_schema_version());
+    EXPECT_EQ(current_schema_version(db), latest);
     EXPECT_EQ(schema_of(db), before);
     EXPECT_EQ(count(db, "SELECT count(*) FROM policies WHERE name = 'keep'"), 1);
 }
 
-TEST(StoreMigrations, FailureInALaterStepKeepsEarlierStepsApplied) {
-    TempDir dir;
-    Connection db = Connection::open(dir / "k.db");
-    auto all = builtin_migrations();
+TEST_P(StoreMigrationsOnBoth, FailureInALaterStepKeepsEarlierStepsApplied) {
+    Connection db = open_fresh();
+    auto all = builtin_migrations(GetParam());
     std::vector<Migration> list(all.begin(), all.begin() + 1);
-    list.push_back(Migration{2, "fails", "CREATE TABLE oops(x); SELECT * FROM nowhere;"});
+    list.push_back(Migration{2, "fails", "CREATE TABLE oops(x BIGINT); SELECT * FROM nowhere;"});
     EXPECT_THROW(migrate(db, list), StoreError);
     EXPECT_EQ(current_schema_version(db), 1);
-    EXPECT_EQ(count(db, "SELECT count(*) FROM sqlite_master WHERE name = 'oops'"), 0);
+    EXPECT_EQ(count(db, dialect(db, "SELECT count(*) FROM sqlite_master WHERE name = 'oops'",
+                                "SELECT count(*) FROM information_schema.tables WHERE table_name = 'oops'")),
+              0);
 }
+
+INSTANTIATE_TEST_SUITE_P(Engines, StoreMigrationsOnBoth, ::testing::ValuesIn(keyholder::testing::store_backends()),
+                         keyholder::testing::engine_name);
 
 } // namespace

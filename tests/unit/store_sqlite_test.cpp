@@ -1,4 +1,5 @@
-// The SQLite wrappers: WAL, foreign keys, BEGIN IMMEDIATE, rollback, bound values.
+// The SQLite engine: WAL, the group commit, its file. (What both engines must do:
+// store_engine_test.cpp.)
 #include <gtest/gtest.h>
 
 #include <thread>
@@ -309,100 +310,6 @@ TEST(StoreSqlite, AMemberThatWakesLateStillSeesItsGroupFail) {
     EXPECT_EQ(count_rows(opened.connection, "child"), 0);
 }
 
-// A read snapshot: its statements see one state of the database, whatever other
-// connections commit meanwhile; it ends with its scope, and nests into nothing.
-TEST(StoreSqlite, ReadSnapshotSeesOneState) {
-    TempDir dir;
-    auto opened = open_store(dir / "k.db");
-    opened.connection.exec_script("CREATE TABLE t(v INTEGER)");
-    auto writer = Connection::open(dir / "k.db");
-    auto insert = [&](int v) {
-        Transaction tx(writer);
-        writer.prepare("INSERT INTO t(v) VALUES (?)").bind(1, v).run();
-        tx.commit();
-    };
-    insert(1);
-    {
-        ReadSnapshot snapshot(opened.connection);
-        EXPECT_EQ(count_rows(opened.connection, "t"), 1);
-        insert(2);
-        EXPECT_EQ(count_rows(opened.connection, "t"), 1); // still the state it began with
-        EXPECT_TRUE(opened.connection.in_transaction());
-    }
-    EXPECT_FALSE(opened.connection.in_transaction());
-    EXPECT_EQ(count_rows(opened.connection, "t"), 2);
-}
-
-TEST(StoreSqlite, ForeignKeysAreEnforced) {
-    TempDir dir;
-    auto opened = open_store(dir / "k.db");
-    Transaction tx(opened.connection);
-    NewRequest request;
-    request.entry_id = 999; // no such entry
-    request.requester_sid = "S-1-5-21-1-2-3-1104";
-    request.requester_name = "bob";
-    request.reason = "r";
-    request.duration_s = 60;
-    EXPECT_THROW(insert_request(tx, request), StoreError);
-}
-
-TEST(StoreSqlite, TransactionRollsBackUnlessCommitted) {
-    TempDir dir;
-    auto opened = open_store(dir / "k.db");
-    Connection& db = opened.connection;
-    {
-        Transaction tx(db);
-        upsert_policy(tx, "p", "{}", 1);
-        // no commit: destroyed by scope exit as if an exception had been thrown
-    }
-    EXPECT_FALSE(db.in_transaction());
-    Statement count = db.prepare("SELECT count(*) FROM policies");
-    count.step();
-    EXPECT_EQ(count.column_int64(0), 0);
-    {
-        Transaction tx(db);
-        upsert_policy(tx, "p", "{}", 1);
-        tx.commit();
-    }
-    count.reset();
-    count.step();
-    EXPECT_EQ(count.column_int64(0), 1);
-}
-
-TEST(StoreSqlite, BeginImmediateTakesTheWriteLockUpFront) {
-    TempDir dir;
-    auto first = open_store(dir / "k.db");
-    ConnectionOptions impatient;
-    impatient.busy_timeout = std::chrono::milliseconds(50);
-    Connection second = Connection::open(dir / "k.db", impatient);
-    Transaction holding(first.connection);
-    // A second writer is refused at BEGIN, before it has done any work.
-    try {
-        Transaction blocked(second);
-        FAIL() << "second BEGIN IMMEDIATE should have been refused";
-    } catch (const StoreError& e) {
-        EXPECT_EQ(e.sqlite_code() & 0xff, 5) << e.what(); // SQLITE_BUSY
-    }
-    // Readers are not blocked by the writer (WAL).
-    Statement read = second.prepare("SELECT count(*) FROM entries");
-    EXPECT_TRUE(read.step());
-}
-
-TEST(StoreSqlite, HostileTextIsStoredVerbatimThroughBinding) {
-    TempDir dir;
-    auto opened = open_store(dir / "k.db");
-    const std::string hostile = "x'); DROP TABLE policies; --\0\xff\"" + std::string("\n=cmd|' /C calc'!A0", 18);
-    {
-        Transaction tx(opened.connection);
-        upsert_policy(tx, hostile, hostile, 1);
-        tx.commit();
-    }
-    Statement read = opened.connection.prepare("SELECT name, definition FROM policies");
-    ASSERT_TRUE(read.step());
-    EXPECT_EQ(read.column_text(0), hostile);
-    EXPECT_EQ(read.column_text(1), hostile);
-}
-
 TEST(StoreSqlite, UnopenableFileNamesTheFile) {
     TempDir dir;
     ConnectionOptions no_create;
@@ -413,55 +320,6 @@ TEST(StoreSqlite, UnopenableFileNamesTheFile) {
     } catch (const StoreError& e) {
         EXPECT_NE(std::string(e.what()).find("missing.db"), std::string::npos) << e.what();
     }
-}
-
-TEST(StoreSqlite, ReadOnlyConnectionCannotWrite) {
-    TempDir dir;
-    { open_store(dir / "k.db"); }
-    ConnectionOptions read_only;
-    read_only.read_only = true;
-    Connection db = Connection::open(dir / "k.db", read_only);
-    EXPECT_THROW(db.exec_script("INSERT INTO policies(name, definition, updated_at) VALUES ('a', '{}', 1)"),
-                 StoreError);
-}
-
-} // namespace
-
-namespace {
-
-using namespace keyholder::store;
-using keyholder::store::detail::GroupCommitHooks;
-using keyholder::store::detail::install_test_hooks;
-using keyholder::testing::TempDir;
-
-TEST(StoreSqlite, CachedStatementsAreReusedAndComeBackClean) {
-    TempDir dir;
-    auto opened = open_store(dir / "k.db");
-    Connection& db = opened.connection;
-    {
-        Transaction tx(db);
-        for (int i = 0; i < 3; ++i)
-            upsert_policy(tx, "p" + std::to_string(i), "{}", 1);
-        tx.commit();
-    }
-    for (int round = 0; round < 3; ++round) {
-        auto query = db.cached("SELECT count(*) FROM policies WHERE name <> ?");
-        query->bind(1, "p" + std::to_string(round));
-        ASSERT_TRUE(query->step());
-        EXPECT_EQ(query->column_int64(0), 2);
-    }
-    {
-        // A handle dropped in the middle of a result set must not leave the statement busy.
-        auto rows = db.cached("SELECT name FROM policies");
-        ASSERT_TRUE(rows->step());
-    }
-    Transaction tx(db); // would fail with "statements in progress" semantics if the read were left open
-    tx.commit();
-    auto rows = db.cached("SELECT name FROM policies");
-    int n = 0;
-    while (rows->step())
-        ++n;
-    EXPECT_EQ(n, 3);
 }
 
 } // namespace

@@ -110,12 +110,9 @@ public:
 private:
     void rollback() noexcept {
         open_ = false;
-        pg_conn* conn = nullptr;
-        try {
-            conn = connection_.session();
-        } catch (...) { // NOLINT(bugprone-empty-catch): no session, nothing to roll back
-        }
-        if (conn != nullptr) PgResult(PQexec(conn, "ROLLBACK"));
+        // A lost session took its transaction with it: nothing to roll back, and no
+        // new session is opened for it.
+        if (pg_conn* conn = connection_.live_session()) PgResult(PQexec(conn, "ROLLBACK"));
     }
     PgConnection& connection_;
     bool& open_;
@@ -222,6 +219,9 @@ void PgConnection::connect() {
     PgConn conn(PQconnectdbParams(keywords.data(), values.data(), 0));
     if (!conn) throw StoreError(0, "cannot connect to " + location_.describe() + ": out of memory");
     if (PQstatus(conn.get()) != CONNECTION_OK) fail("cannot connect to " + location_.describe(), conn.get(), nullptr);
+    // The server's notices (a WARNING, a NOTICE) are not errors; libpq would print them on stderr.
+    PQsetNoticeProcessor(
+        conn.get(), [](void* /*arg*/, const char* /*message*/) {}, nullptr);
     // Session settings, as bound values (never spliced into SQL text).
     const std::string lock_timeout = std::to_string(options_.busy_timeout.count()) + "ms";
     const char* sync = options_.synchronous == Synchronous::full ? "on" : "off";
@@ -245,6 +245,10 @@ pg_conn* PgConnection::session() {
     conn_.reset();
     connect();
     return conn_.get();
+}
+
+pg_conn* PgConnection::live_session() noexcept {
+    return conn_ && PQstatus(conn_.get()) == CONNECTION_OK ? conn_.get() : nullptr;
 }
 
 bool PgConnection::in_transaction() const { return in_transaction_; }
@@ -282,7 +286,7 @@ void PgConnection::begin_read() {
 
 void PgConnection::end_read() noexcept {
     in_transaction_ = false;
-    if (conn_ && PQstatus(conn_.get()) == CONNECTION_OK) PgResult(PQexec(conn_.get(), "COMMIT"));
+    if (pg_conn* conn = live_session()) PgResult(PQexec(conn, "COMMIT"));
 }
 
 bool PgConnection::try_advisory_lock(AdvisoryLock lock) {

@@ -105,6 +105,8 @@ public:
     /// session: the live session, reconnected first when the server went away and
     /// no transaction was open on it. Throws StoreError when it cannot connect.
     pg_conn* session();
+    /// live_session: the session if it is up, else null (never reconnects).
+    pg_conn* live_session() noexcept;
     /// generation: how many sessions this connection has had (prepared statements
     /// belong to one).
     [[nodiscard]] uint64_t generation() const { return generation_; }

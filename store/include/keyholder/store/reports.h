@@ -37,7 +37,7 @@ const std::vector<ReportColumn>& report_columns(const std::string& report);
 
 /// report_sql: the query behind a report (parameters ?1 from, ?2 to, ?3 entry,
 /// ?4 requester, ?5 state, ?6 approver; NULL disables each) — for benchmarks and reviews.
-const std::string& report_sql(const std::string& report);
+const std::string& report_sql(const std::string& report, Backend backend = Backend::sqlite);
 
 /// ReportRow: the row's values, valid only during the callback (no copies).
 using ReportRow = std::vector<std::optional<std::string_view>>;

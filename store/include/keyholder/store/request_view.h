@@ -63,6 +63,6 @@ struct RequestViewRow {
 std::vector<RequestViewRow> query_request_view(Connection& db, const RequestViewQuery& query);
 
 /// request_view_sql: the statement for a query's filter combination (for benchmarks).
-std::string request_view_sql(const RequestViewQuery& query);
+std::string request_view_sql(const RequestViewQuery& query, Backend backend = Backend::sqlite);
 
 } // namespace keyholder::store

@@ -1,0 +1,159 @@
+// The PostgreSQL engine's own rules: SQLite's parameter forms translated, the DSN's
+// security rules (TLS verified off this machine, read-write sessions, no password in
+// messages), TLS against a real server, and sessions that come back after the
+// server restarted (but never in the middle of a transaction).
+#include <gtest/gtest.h>
+
+#include "keyholder/store/connection.h"
+#include "keyholder/store/error.h"
+#include "keyholder/store/store.h"
+#include "postgresql/connection.h"
+#include "postgresql/placeholders.h"
+#include "support/postgres.h"
+
+namespace {
+
+using namespace keyholder::store;
+using keyholder::store::detail::connect_settings;
+using keyholder::store::detail::translate_placeholders;
+using keyholder::testing::PostgresSandbox;
+
+TEST(PostgresPlaceholders, SqliteFormsBecomeNumberedParameters) {
+    auto plain = translate_placeholders("SELECT ? , ?, ?5, ?");
+    EXPECT_EQ(plain.text, "SELECT $1 , $2, $5, $6");
+    EXPECT_EQ(plain.parameters, 6);
+    auto named = translate_placeholders("WHERE a >= :from AND b < :to OR c = :from AND d = ?");
+    EXPECT_EQ(named.text, "WHERE a >= $1 AND b < $2 OR c = $1 AND d = $3");
+    EXPECT_EQ(named.names.at(":from"), 1);
+    EXPECT_EQ(named.names.at(":to"), 2);
+    auto repeated = translate_placeholders("?1 IS NULL OR x = ?1 AND y = ?2");
+    EXPECT_EQ(repeated.text, "$1 IS NULL OR x = $1 AND y = $2");
+}
+
+TEST(PostgresPlaceholders, LiteralsCommentsAndCastsAreLeftAlone) {
+    auto t = translate_placeholders("SELECT '?', 'it''s :x', \"col?\" -- what ?\n, x::text, ? /* :y ? */");
+    EXPECT_EQ(t.text, "SELECT '?', 'it''s :x', \"col?\" -- what ?\n, x::text, $1 /* :y ? */");
+    EXPECT_EQ(t.parameters, 1);
+    EXPECT_TRUE(t.names.empty());
+    EXPECT_THROW(translate_placeholders("SELECT ?0"), std::invalid_argument);
+    EXPECT_THROW(translate_placeholders("SELECT ?99999"), std::invalid_argument);
+}
+
+std::string value_of(const detail::ConnectSettings& settings, const std::string& keyword) {
+    for (size_t i = 0; i < settings.keywords.size(); ++i)
+        if (settings.keywords[i] == keyword) return settings.values[i];
+    return "(unset)";
+}
+
+TEST(PostgresDsn, LoopbackAndSocketsNeedNoTlsButOtherHostsNeedItVerified) {
+    auto local = connect_settings("host=127.0.0.1,/run/postgresql,localhost port=5432 dbname=k", "k");
+    EXPECT_TRUE(local.loopback_only);
+    EXPECT_EQ(value_of(local, "sslmode"), "(unset)");
+    auto remote = connect_settings("host=db1.example.test,db2.example.test dbname=k", "k");
+    EXPECT_FALSE(remote.loopback_only);
+    EXPECT_EQ(value_of(remote, "sslmode"), "verify-full") << "verified TLS by default";
+    EXPECT_EQ(value_of(connect_settings("host=db1.example.test sslmode=verify-ca", "k"), "sslmode"), "verify-ca");
+    for (const char* weak : {"disable", "allow", "prefer", "require"}) {
+        try {
+            connect_settings(std::string("host=10.1.2.3 sslmode=") + weak, "k");
+            FAIL() << weak << " must be refused for a host off this machine";
+        } catch (const StoreError& e) {
+            EXPECT_NE(std::string(e.what()).find("verify-full"), std::string::npos) << e.what();
+        }
+    }
+    // A hostaddr off the machine counts, whatever the host name says.
+    EXPECT_FALSE(connect_settings("host=localhost hostaddr=10.1.2.3", "k").loopback_only);
+}
+
+TEST(PostgresDsn, SessionsAreReadWriteSoThatAPromotedStandbyIsFound) {
+    auto several = connect_settings("postgresql://kh@127.0.0.1:5432,127.0.0.2:5433/keyholder", "k");
+    EXPECT_EQ(value_of(several, "target_session_attrs"), "read-write");
+    EXPECT_EQ(value_of(several, "connect_timeout"), "5");
+    EXPECT_EQ(value_of(several, "client_encoding"), "UTF8");
+    EXPECT_EQ(value_of(connect_settings("host=/tmp target_session_attrs=primary", "k"), "target_session_attrs"),
+              "primary");
+    EXPECT_THROW(connect_settings("host=/tmp target_session_attrs=any", "k"), StoreError);
+    EXPECT_THROW(connect_settings("host=/tmp target_session_attrs=standby", "k"), StoreError);
+}
+
+TEST(PostgresDsn, NoMessageCarriesThePassword) {
+    EXPECT_EQ(Location::postgresql("host=h password=s3cr3t dbname=k").describe(),
+              "postgresql host=h password=*** dbname=k");
+    EXPECT_EQ(Location::postgresql("host=h password='a b\\' c' dbname=k").describe(),
+              "postgresql host=h password=*** dbname=k");
+    EXPECT_EQ(Location::postgresql("postgresql://kh:s3cr3t@db1:5432/k").describe(),
+              "postgresql postgresql://kh:***@db1:5432/k");
+    try {
+        connect_settings("host=h password=s3cr3t dbname", "described");
+        FAIL();
+    } catch (const StoreError& e) {
+        EXPECT_EQ(std::string(e.what()).find("s3cr3t"), std::string::npos) << e.what();
+    }
+    auto& server = PostgresSandbox::shared();
+    const std::string wrong = "host=127.0.0.1 port=" + std::to_string(server.port()) +
+                              " user=keyholder password=Wr0ng-S3cret dbname=postgres";
+    try {
+        Connection::open(Location::postgresql(wrong));
+        FAIL() << "a wrong password must not connect";
+    } catch (const StoreError& e) {
+        const std::string message = e.what();
+        EXPECT_EQ(message.find("Wr0ng-S3cret"), std::string::npos) << message;
+        EXPECT_NE(message.find("password authentication failed"), std::string::npos) << message;
+    }
+}
+
+TEST(PostgresTls, VerifiedTlsToTheServerAndARefusalForAnotherCa) {
+    auto& server = PostgresSandbox::shared();
+    const std::string base = server.create_database();
+    auto verified =
+        Connection::open(Location::postgresql(base + " sslmode=verify-full sslrootcert=" + server.ca_file().string()));
+    auto ssl = verified.prepare("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()");
+    ASSERT_TRUE(ssl.step());
+    EXPECT_EQ(ssl.column_int64(0), 1);
+    // A CA that did not sign the server's certificate: refused, whatever else is right.
+    keyholder::testing::TempDir other;
+    const auto other_ca = other / "other-ca.crt";
+    ASSERT_EQ(std::system(("openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=other -keyout " +
+                           (other / "k").string() + " -out " + other_ca.string() + " 2>/dev/null")
+                              .c_str()),
+              0);
+    EXPECT_THROW(Connection::open(Location::postgresql(base + " sslmode=verify-full sslrootcert=" + other_ca.string())),
+                 StoreError);
+}
+
+// The server restarts (a failover, maintenance): a session outside a transaction
+// reconnects at its next statement; inside one the transaction fails and nothing
+// of it is kept.
+TEST(PostgresSession, ComesBackAfterTheServerRestartedButNeverInsideATransaction) {
+    PostgresSandbox server; // its own: this test stops it
+    auto opened = open_store(Location::postgresql(server.create_database()));
+    Connection& db = opened.connection;
+    {
+        Transaction tx(db);
+        db.prepare("INSERT INTO policies(name, definition, updated_at) VALUES ('before', '{}', 1)").run();
+        tx.commit();
+    }
+    auto cached_count = [&] {
+        auto s = db.cached("SELECT count(*) FROM policies");
+        s->step();
+        return s->column_int64(0);
+    };
+    EXPECT_EQ(cached_count(), 1);
+    {
+        Transaction tx(db);
+        db.prepare("INSERT INTO policies(name, definition, updated_at) VALUES ('lost', '{}', 1)").run();
+        server.kill();
+        server.start();
+        EXPECT_THROW(db.prepare("INSERT INTO policies(name, definition, updated_at) VALUES ('x', '{}', 1)").run(),
+                     StoreError);
+        EXPECT_THROW(tx.commit(), StoreError);
+    }
+    EXPECT_FALSE(db.in_transaction());
+    EXPECT_EQ(cached_count(), 1) << "reconnected, its prepared statements made again, the lost transaction gone";
+    server.stop();
+    EXPECT_THROW(cached_count(), StoreError) << "no server: an error, not a hang";
+    server.start();
+    EXPECT_EQ(cached_count(), 1);
+}
+
+} // namespace
