@@ -18,6 +18,7 @@
 #include "keyholder/config/config.h"
 #include "keyholder/core/checkout_service.h"
 #include "keyholder/core/directory_settings.h"
+#include "keyholder/core/store_settings.h"
 #include "keyholder/core/vault.h"
 #include "keyholder/directory/directory.h"
 #include "keyholder/platform/process.h"
@@ -46,12 +47,13 @@ std::optional<keyholder::config::Config> load_config_of(const Invocation& call) 
     return std::move(*config);
 }
 
-// database_of: --db FILE, or the [store] path of --config FILE.
-std::optional<std::filesystem::path> database_of(const Invocation& call) {
-    if (call.has("db")) return std::filesystem::path(call.options.at("db"));
+// database_of: --db (a SQLite FILE, sqlite:FILE or postgresql:DSN, its password
+// from PGPASSWORD or the DSN's passfile), or the [store] of --config FILE.
+std::optional<keyholder::store::Location> database_of(const Invocation& call) {
+    if (call.has("db")) return keyholder::store::parse_location(call.options.at("db"));
     auto config = load_config_of(call);
     if (!config) return std::nullopt;
-    return config->store.file;
+    return keyholder::core::store_location(*config);
 }
 
 std::string json_text(const Poco::JSON::Object& object) {
@@ -190,7 +192,7 @@ int secret_set(const Invocation& call) {
         return kFailed;
     }
     try {
-        auto store = keyholder::store::open_store(config->store.file);
+        auto store = keyholder::store::open_store(keyholder::core::store_location(*config));
         const std::string actor = "local:" + keyholder::platform::user_name();
         keyholder::core::SystemClock clock;
         auto version = keyholder::core::store_secret(store.connection, *vault, *config, entry, actor, *secret, clock);
@@ -209,9 +211,14 @@ int secret_set(const Invocation& call) {
 int backup(const Invocation& call) {
     auto db = database_of(call);
     if (!db) return kFailed;
+    if (db->backend != keyholder::store::Backend::sqlite) {
+        std::cerr << "keyholder: backup copies a SQLite file; a PostgreSQL store is backed up with PostgreSQL's own "
+                     "tools (pg_basebackup, a standby, pg_dump): see docs/operations.md\n";
+        return kUsage;
+    }
     try {
-        const auto copied = keyholder::store::backup_database(*db, call.target);
-        std::cout << db->string() << " -> " << call.target << ": " << copied.pages << " pages, " << copied.events
+        const auto copied = keyholder::store::backup_database(db->file, call.target);
+        std::cout << db->file.string() << " -> " << call.target << ": " << copied.pages << " pages, " << copied.events
                   << " audit events (chain verified)"
                   << "\nthe keys are not in it: back up master_key_file and link_key_file apart\n";
         return kOk;
@@ -222,14 +229,14 @@ int backup(const Invocation& call) {
 }
 
 int audit_verify(const Invocation& call) {
-    auto file = database_of(call);
-    if (!file) return kFailed;
-    const std::string db = file->string();
+    auto location = database_of(call);
+    if (!location) return kFailed;
+    const std::string db = location->describe();
     try {
         keyholder::store::ConnectionOptions read_only;
         read_only.read_only = true;
         read_only.create = false;
-        auto connection = keyholder::store::Connection::open(db, read_only);
+        auto connection = keyholder::store::Connection::open(*location, read_only);
         auto result = keyholder::store::verify_audit_chain(connection);
         if (result.ok()) {
             std::cout << db << ": " << result.message << '\n';

@@ -40,6 +40,7 @@
 #include "keyholder/core/directory_settings.h"
 #include "keyholder/core/links.h"
 #include "keyholder/core/scheduler.h"
+#include "keyholder/core/store_settings.h"
 #include "keyholder/core/vault.h"
 #include "keyholder/directory/directory.h"
 #include "keyholder/http/server.h"
@@ -221,14 +222,10 @@ private:
         log.information("keyholderd %s starting with %s (data in %s)", std::string(kVersion), config.file.string(),
                         config.service.data_dir.string());
         std::optional<keyholder::store::OpenedStore> store;
+        const keyholder::store::Location store_location = keyholder::core::store_location(config);
         try {
-            keyholder::store::ConnectionOptions options;
-            options.busy_timeout = config.store.busy_timeout;
-            options.synchronous = config.store.durability == keyholder::config::Durability::full
-                                      ? keyholder::store::Synchronous::full
-                                      : keyholder::store::Synchronous::normal;
-            store.emplace(keyholder::store::open_store(config.store.file, options));
-            log.information("store %s at schema version %d (was %d)", config.store.file.string(),
+            store.emplace(keyholder::store::open_store(store_location, keyholder::core::store_options(config)));
+            log.information("store %s at schema version %d (was %d)", store_location.describe(),
                             store->migration.to_version, store->migration.from_version);
             auto sync = keyholder::core::record_service_start(store->connection, config, clock_, kVersion);
             log.information("catalog: %d entries (%d retired), %d policies new or changed; configuration sha256 %s",
@@ -246,16 +243,15 @@ private:
         readiness.store = [&](std::string& why) {
             std::lock_guard lock(store_mutex);
             if (keyholder::store::store_answers(store->connection)) return true;
-            why = "cannot read " + config.store.file.string();
+            why = "cannot read " + store_location.describe();
             return false;
         };
         readiness.directory = [&](std::string& why) { return directory.check(why); };
         readiness.started = [&] { return started.load(); };
 
         // The scheduler owns its own store connection (connections are per thread).
-        keyholder::store::ConnectionOptions scheduler_options;
-        scheduler_options.busy_timeout = config.store.busy_timeout;
-        auto scheduler_store = keyholder::store::Connection::open(config.store.file, scheduler_options);
+        const auto scheduler_options = keyholder::core::store_options(config, false);
+        auto scheduler_store = keyholder::store::Connection::open(store_location, scheduler_options);
         keyholder::core::DirectoryAuthority authority(directory_service);
         auto vault = keyholder::core::SecretVault::open(config.service.master_key_file);
         if (!vault) {
@@ -351,7 +347,7 @@ private:
             return EXIT_CONFIG;
         }
         auto mailer = keyholder::notify::make_mailer(config.smtp);
-        auto outbox_store = keyholder::store::Connection::open(config.store.file, scheduler_options);
+        auto outbox_store = keyholder::store::Connection::open(store_location, scheduler_options);
         keyholder::notify::OutboxWorker outbox(
             config, outbox_store, *mailer, *templates, *links, clock_, [&](const std::string& result) {
                 metrics.add("keyholder_mail_deliveries_total",
@@ -368,7 +364,7 @@ private:
         // Scheduled report exports, on their own connection and thread.
         std::error_code made;
         std::filesystem::create_directories(config.reports.output_dir, made);
-        auto export_store = keyholder::store::Connection::open(config.store.file, scheduler_options);
+        auto export_store = keyholder::store::Connection::open(store_location, scheduler_options);
         keyholder::reports::ExportScheduler exports(
             config, export_store, clock_, [&](const keyholder::reports::ExportRun& run) {
                 metrics.add("keyholder_report_runs_total", "Scheduled report exports, by result",

@@ -62,7 +62,7 @@ protected:
 
 /// The engines' entry points.
 std::unique_ptr<ConnectionImpl> open_sqlite(const std::filesystem::path& file, const ConnectionOptions& options);
-std::unique_ptr<ConnectionImpl> open_postgresql(const std::string& dsn, const ConnectionOptions& options);
+std::unique_ptr<ConnectionImpl> open_postgresql(const Location& location, const ConnectionOptions& options);
 
 /// writer_lock_taken / writer_lock_released: count this thread's open Transactions
 /// (holds_writer_lock()).

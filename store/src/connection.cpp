@@ -33,6 +33,16 @@ std::string Location::describe() const {
     return "postgresql " + std::regex_replace(safe, uri, "$1:***@");
 }
 
+Location parse_location(const std::string& text) {
+    if (text.starts_with("postgresql:") && text.size() > 11 && text.compare(11, 2, "//") != 0)
+        return Location::postgresql(text.substr(11));
+    if (text.starts_with("postgresql://") || text.starts_with("postgres://")) return Location::postgresql(text);
+    if (text.starts_with("sqlite:") && text.size() > 7) return Location::sqlite(text.substr(7));
+    if (text.empty() || text == "sqlite:" || text == "postgresql:")
+        throw StoreError(0, "an empty store location: give sqlite:FILE or postgresql:DSN");
+    return Location::sqlite(text);
+}
+
 Connection::Connection(std::unique_ptr<detail::ConnectionImpl> impl) : impl_(std::move(impl)) {}
 Connection::Connection(Connection&& other) noexcept = default;
 Connection& Connection::operator=(Connection&& other) noexcept = default;
@@ -44,7 +54,7 @@ Connection Connection::open(const std::filesystem::path& file, const ConnectionO
 
 Connection Connection::open(const Location& location, const ConnectionOptions& options) {
     if (location.backend == Backend::sqlite) return open(location.file, options);
-    return Connection(detail::open_postgresql(location.dsn, options));
+    return Connection(detail::open_postgresql(location, options));
 }
 
 Statement Connection::prepare(std::string_view sql) { return Statement(impl_->prepare(sql)); }

@@ -1,16 +1,16 @@
 #include "keyholder/api/core_pool.h"
 
+#include "keyholder/core/store_settings.h"
+
 namespace keyholder::api {
 
 CorePool::CorePool(const config::Config& config, core::Authority& authority, const core::Clock& clock,
                    const core::SecretVault* vault, size_t size) {
-    store::ConnectionOptions options;
-    options.busy_timeout = config.store.busy_timeout;
-    options.synchronous =
-        config.store.durability == config::Durability::full ? store::Synchronous::full : store::Synchronous::normal;
+    const store::Location location = core::store_location(config);
+    const store::ConnectionOptions options = core::store_options(config);
     for (size_t i = 0; i < std::max<size_t>(size, 1); ++i) {
-        free_.push_back(std::make_unique<Session>(store::Connection::open(config.store.file, options), config,
-                                                  authority, clock, vault));
+        free_.push_back(
+            std::make_unique<Session>(store::Connection::open(location, options), config, authority, clock, vault));
     }
 }
 

@@ -498,7 +498,33 @@ void read_smtp(SectionReader& r, Config& c) {
         r.problem("starttls", "SMTP authentication without STARTTLS would send the password in clear");
 }
 
+// dsn_carries_password: a password written into the connection string itself
+// (keyword=value, or a URI's user:password@).
+bool dsn_carries_password(const std::string& dsn) {
+    static const std::regex keyword(R"((^|\s)password\s*=)", std::regex::icase);
+    static const std::regex uri(R"(^postgres(ql)?://[^/@]*:[^/@]*@)", std::regex::icase);
+    return std::regex_search(dsn, keyword) || std::regex_search(dsn, uri);
+}
+
 void read_store(SectionReader& r, Config& c) {
+    const std::string backend = lower(r.text("backend", "sqlite"));
+    if (backend == "postgresql") {
+        c.store.backend = StoreBackend::postgresql;
+        c.store.dsn = r.text("dsn", "");
+        if (c.store.dsn.empty())
+            r.problem("dsn", "missing required value for backend = postgresql (e.g. host=db1,db2 dbname=keyholder "
+                             "user=keyholder sslrootcert=/etc/keyholder/pg-ca.crt)");
+        else if (dsn_carries_password(c.store.dsn))
+            r.problem("dsn", "passwords are never written inline; use password_file or password_env");
+        c.store.password = r.secret("password", false, "");
+        if (r.has("path")) r.problem("path", "is for backend = sqlite; PostgreSQL is reached by dsn");
+    } else if (backend != "sqlite") {
+        r.problem("backend", "unknown value '" + backend + "': use sqlite (default) or postgresql");
+    }
+    if (c.store.backend == StoreBackend::sqlite) {
+        for (const char* key : {"dsn", "password_file", "password_env"})
+            if (r.has(key)) r.problem(key, "is for backend = postgresql");
+    }
     c.store.file = r.path("path", c.service.data_dir / "keyholder.db");
     c.store.busy_timeout =
         std::chrono::duration_cast<std::chrono::milliseconds>(r.duration("busy_timeout", Seconds{5}));

@@ -124,7 +124,7 @@ private:
 void PgConnDeleter::operator()(pg_conn* conn) const noexcept { PQfinish(conn); }
 void PgResultDeleter::operator()(pg_result* result) const noexcept { PQclear(result); }
 
-ConnectSettings connect_settings(const std::string& dsn, const std::string& described) {
+ConnectSettings connect_settings(const std::string& dsn, const std::string& described, const std::string& password) {
     char* error = nullptr;
     std::unique_ptr<PQconninfoOption, decltype(&PQconninfoFree)> options(PQconninfoParse(dsn.c_str(), &error),
                                                                          &PQconninfoFree);
@@ -189,15 +189,19 @@ ConnectSettings connect_settings(const std::string& dsn, const std::string& desc
     }
     settings.keywords.emplace_back("client_encoding");
     settings.values.emplace_back("UTF8");
+    if (!password.empty()) {
+        settings.keywords.emplace_back("password");
+        settings.values.push_back(password);
+    }
     return settings;
 }
 
-std::unique_ptr<ConnectionImpl> open_postgresql(const std::string& dsn, const ConnectionOptions& options) {
-    return std::make_unique<PgConnection>(dsn, options);
+std::unique_ptr<ConnectionImpl> open_postgresql(const Location& location, const ConnectionOptions& options) {
+    return std::make_unique<PgConnection>(location, options);
 }
 
-PgConnection::PgConnection(const std::string& dsn, const ConnectionOptions& options)
-    : ConnectionImpl(Location::postgresql(dsn)), settings_(connect_settings(dsn, location_.describe())),
+PgConnection::PgConnection(const Location& location, const ConnectionOptions& options)
+    : ConnectionImpl(location), settings_(connect_settings(location.dsn, location.describe(), location.password)),
       options_(options) {
     connect();
 }

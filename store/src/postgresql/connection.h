@@ -42,7 +42,8 @@ struct ConnectSettings {
     std::vector<std::string> values;
     bool loopback_only = true; ///< every host is a socket folder or a loopback address
 };
-ConnectSettings connect_settings(const std::string& dsn, const std::string& described);
+ConnectSettings connect_settings(const std::string& dsn, const std::string& described,
+                                 const std::string& password = {});
 
 class PgConnection;
 
@@ -88,7 +89,7 @@ private:
 
 class PgConnection final : public ConnectionImpl {
 public:
-    PgConnection(const std::string& dsn, const ConnectionOptions& options);
+    PgConnection(const Location& location, const ConnectionOptions& options);
     PgConnection(const PgConnection&) = delete;
     PgConnection& operator=(const PgConnection&) = delete;
     ~PgConnection() override;

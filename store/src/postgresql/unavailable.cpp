@@ -4,7 +4,7 @@
 
 namespace keyholder::store::detail {
 
-std::unique_ptr<ConnectionImpl> open_postgresql(const std::string& /*dsn*/, const ConnectionOptions& /*options*/) {
+std::unique_ptr<ConnectionImpl> open_postgresql(const Location& /*location*/, const ConnectionOptions& /*options*/) {
     throw StoreError(0, "this build of keyholder has no PostgreSQL support (the Windows build is SQLite-only); "
                         "use [store] backend = sqlite");
 }

@@ -86,10 +86,13 @@ std::unique_ptr<ConnectionImpl> open_sqlite(const std::filesystem::path& file, c
 }
 
 std::unique_ptr<SqliteConnection> SqliteConnection::open_unshared(const std::filesystem::path& file,
-                                                                  const ConnectionOptions& options) {
+                                                                  const ConnectionOptions& options, bool serialized) {
     int flags = options.read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
     if (options.create && !options.read_only) flags |= SQLITE_OPEN_CREATE;
-    flags |= SQLITE_OPEN_NOMUTEX; // one thread per connection (see header)
+    // One thread per connection (see connection.h); the group's connection is used by
+    // each member's thread in turn, and a statement a member left behind may be reset
+    // or finalized by its thread later: SQLite's mutex makes that safe.
+    flags |= serialized ? SQLITE_OPEN_FULLMUTEX : SQLITE_OPEN_NOMUTEX;
     sqlite3* raw = nullptr;
     int rc = sqlite3_open_v2(platform::utf8(file).c_str(), &raw, flags, nullptr);
     auto connection = std::make_unique<SqliteConnection>(raw, file); // owns raw even when the open failed
@@ -151,6 +154,11 @@ void SqliteConnection::exec_script(const std::string& sql) {
         sqlite3_free(message);
         throw StoreError(sqlite3_extended_errcode(db_), "SQL failed on " + file().string() + ": " + detail);
     }
+}
+
+void SqliteConnection::end_open_reads() noexcept {
+    for (sqlite3_stmt* stmt = sqlite3_next_stmt(db_, nullptr); stmt != nullptr; stmt = sqlite3_next_stmt(db_, stmt))
+        if (sqlite3_stmt_busy(stmt) != 0) sqlite3_reset(stmt);
 }
 
 int64_t SqliteConnection::changes() const { return sqlite3_changes64(active().db_); }
@@ -285,7 +293,7 @@ void SqliteTransaction::join_group() {
         ConnectionOptions options;
         options.busy_timeout = connection_.busy_timeout_;
         options.synchronous = Synchronous::normal; // the fsync is sync_through's
-        s.group_connection = SqliteConnection::open_unshared(connection_.file(), options);
+        s.group_connection = SqliteConnection::open_unshared(connection_.file(), options, true);
     }
     SqliteConnection& group = *s.group_connection;
     if (s.open_group != 0 && !group.in_transaction()) {
@@ -428,6 +436,7 @@ SqliteTransaction::~SqliteTransaction() {
         if (group_ != 0) {
             SqliteConnection& group = *connection_.shared_->group_connection;
             connection_.redirect_ = nullptr;
+            group.end_open_reads();
             if (group.in_transaction())
                 sqlite3_exec(group.db_, "ROLLBACK TO member; RELEASE member", nullptr, nullptr, nullptr);
         } else {
@@ -446,6 +455,7 @@ void SqliteTransaction::commit() {
     }
     const bool group_while_idle = connection_.hooks_ && connection_.hooks_->group_while_idle;
     FileShared& s = *connection_.shared_;
+    s.group_connection->end_open_reads(); // a statement of this member still in its rows
     run_cached(*s.group_connection, "RELEASE member");
     connection_.redirect_ = nullptr;
     open_ = false;

@@ -47,8 +47,10 @@ struct GroupCommitHooks;
 
 class SqliteConnection final : public ConnectionImpl {
 public:
+    /// open_unshared: `serialized`: SQLite's own mutex guards the handle (the group's
+    /// connection, which the members of a group use from their own threads).
     static std::unique_ptr<SqliteConnection> open_unshared(const std::filesystem::path& file,
-                                                           const ConnectionOptions& options);
+                                                           const ConnectionOptions& options, bool serialized = false);
     SqliteConnection(sqlite3* db, const std::filesystem::path& file)
         : ConnectionImpl(Location::sqlite(file)), db_(db) {}
     SqliteConnection(const SqliteConnection&) = delete;
@@ -69,6 +71,10 @@ public:
     [[nodiscard]] const std::filesystem::path& file() const { return location_.file; }
     /// handle: the connection statements run on now (the group's while this one is in a group).
     [[nodiscard]] sqlite3* handle() const { return active().db_; }
+    /// end_open_reads: resets every statement left in the middle of its rows, so that
+    /// none keeps a read of the last member open into the next (a stale snapshot
+    /// makes BEGIN IMMEDIATE fail with SQLITE_BUSY_SNAPSHOT).
+    void end_open_reads() noexcept;
 
 private:
     friend class SqliteTransaction;

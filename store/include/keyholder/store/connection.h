@@ -31,18 +31,26 @@ enum class Backend { sqlite, postgresql };
 [[nodiscard]] const char* backend_name(Backend backend) noexcept;
 
 /// Location: where a store lives: a SQLite file, or a PostgreSQL connection string
-/// (libpq's keyword=value or URI form; its password already resolved from the
-/// configuration's _file/_env).
+/// (libpq's keyword=value or URI form) and the password (the configuration's
+/// password_file / password_env) kept apart from it.
 struct Location {
     Backend backend = Backend::sqlite;
     std::filesystem::path file; ///< sqlite
     std::string dsn;            ///< postgresql
+    std::string password;       ///< postgresql; empty: the DSN's own, or none (a socket, a .pgpass)
 
-    static Location sqlite(std::filesystem::path file) { return {Backend::sqlite, std::move(file), {}}; }
-    static Location postgresql(std::string dsn) { return {Backend::postgresql, {}, std::move(dsn)}; }
+    static Location sqlite(std::filesystem::path file) { return {Backend::sqlite, std::move(file), {}, {}}; }
+    static Location postgresql(std::string dsn, std::string password = {}) {
+        return {Backend::postgresql, {}, std::move(dsn), std::move(password)};
+    }
     /// describe: the file, or the DSN without its password: safe for messages and logs.
     [[nodiscard]] std::string describe() const;
 };
+
+/// parse_location: "sqlite:FILE", "postgresql:DSN", or a bare FILE (SQLite). The
+/// DSN's password, if it needs one, comes from libpq's own PGPASSWORD or passfile.
+/// Throws StoreError on an empty location.
+[[nodiscard]] Location parse_location(const std::string& text);
 
 /// Synchronous: how hard a commit waits for the disk. Full is the default: a commit
 /// that returned is on disk, so a 2xx answer survives power loss.

@@ -125,9 +125,16 @@ struct SmtpSection {
 };
 
 enum class Durability { normal, full };
+/// StoreBackend: SQLite (one node, the embedded default) or PostgreSQL (several nodes).
+enum class StoreBackend { sqlite, postgresql };
 
 struct StoreSection {
-    Path file;
+    StoreBackend backend = StoreBackend::sqlite;
+    Path file; ///< sqlite
+    /// dsn: PostgreSQL's connection string (libpq keyword=value pairs or a URI), without
+    /// its password; password: from password_file / password_env.
+    std::string dsn;
+    Secret password;
     std::chrono::milliseconds busy_timeout{5000};
     Durability durability = Durability::full;
     /// History older than this is deleted (requests that are over, with their
