@@ -7,12 +7,14 @@
 // opened and migrated, and only then does the endpoint accept connections.
 #include <Poco/AutoPtr.h>
 #include <Poco/ConsoleChannel.h>
+#include <Poco/Environment.h>
 #include <Poco/FileChannel.h>
 #include <Poco/FormattingChannel.h>
 #include <Poco/Logger.h>
 #include <Poco/Net/Net.h>
 #include <Poco/Net/NetSSL.h>
 #include <Poco/PatternFormatter.h>
+#include <Poco/Process.h>
 #include <Poco/Util/HelpFormatter.h>
 #include <Poco/Util/Option.h>
 #include <Poco/Util/OptionSet.h>
@@ -53,6 +55,7 @@
 #include "keyholder/reports/exports.h"
 #include "keyholder/store/checkouts.h"
 #include "keyholder/store/error.h"
+#include "keyholder/store/leadership.h"
 #include "keyholder/store/store.h"
 #include "system_log.h"
 
@@ -260,6 +263,11 @@ private:
         }
         log.information("master key %s (id %s)", config.service.master_key_file.string(), vault->key_id());
         keyholder::core::CheckoutService checkouts(config, scheduler_store, authority, clock_, &*vault);
+        // One node at a time runs the scheduler and the exports (SQLite: this one).
+        const bool several_nodes = store_location.backend == keyholder::store::Backend::postgresql;
+        keyholder::store::Leadership leadership(store_location, scheduler_options);
+        readiness.leader = [&] { return leadership.held(); };
+        readiness.node = Poco::Environment::nodeName() + " pid " + std::to_string(Poco::Process::id());
 
         keyholder::http::Metrics metrics;
         metrics.gauge("keyholder_up", "1 while the service runs", [] { return 1.0; });
@@ -301,6 +309,8 @@ private:
                       [&] { return static_cast<double>(counts().takebacks_unfinished); });
         metrics.gauge("keyholder_outbox_backlog", "Notifications not yet sent",
                       [&] { return static_cast<double>(counts().outbox_backlog); });
+        metrics.gauge("keyholder_scheduler_leader", "1 while this node runs the scheduler and the exports",
+                      [&] { return leadership.held() ? 1.0 : 0.0; });
         metrics.gauge("keyholder_directory_cache_entries", "Entries in the directory lookup cache",
                       [&] { return static_cast<double>(directory_service.cache_stats().entries); });
 
@@ -376,7 +386,12 @@ private:
         keyholder::core::Scheduler export_runner(
             [&] {
                 keyholder::core::SchedulerPass next;
+                if (!leadership.held()) { // the scheduler's thread renews it
+                    next.next_due = clock_.now() + 1;
+                    return next;
+                }
                 next.next_due = exports.run_due();
+                if (several_nodes) next.next_due = std::min(next.next_due.value_or(INT64_MAX), clock_.now() + 1);
                 return next;
             },
             clock_);
@@ -403,7 +418,18 @@ private:
 
         keyholder::core::Scheduler scheduler(
             [&] {
+                const bool led = leadership.held();
+                if (!leadership.renew()) {
+                    if (led) log.warning("no longer the scheduler's leader: %s", leadership.why());
+                    keyholder::core::SchedulerPass idle;
+                    idle.next_due = clock_.now() + 1; // another node leads: ask again in a second
+                    return idle;
+                }
+                if (!led) log.information("leading the scheduler and the exports now");
                 auto pass = checkouts.run_due();
+                // Several nodes: a leader looks at its lock every second, so that it
+                // knows soon when it lost it (its passes are claimed anyway).
+                if (several_nodes) pass.next_due = std::min(pass.next_due.value_or(INT64_MAX), clock_.now() + 1);
                 if (auto* m = mail_ptr.load()) m->wake(); // ended, lapsed, ending-soon notices
                 if (pass.takeback_failures > 0)
                     metrics.add("keyholder_takeback_failures_total", "Take-back attempts that failed (retried)", "",
@@ -415,10 +441,20 @@ private:
         // Everything overdue (windows that ended while the service was down, lapsed
         // requests, take-backs) is processed before /readyz says ready.
         try {
-            checkouts.recover(); // this process is the only one that runs take-backs on its store
-            auto pass = checkouts.run_due();
-            log.information("start-up pass: %d lapsed, %d started, %d ended, %d taken back, %d take-back failures",
-                            pass.lapsed, pass.started, pass.ended, pass.taken_back, pass.takeback_failures);
+            if (!several_nodes) {
+                // This process is the only one that runs take-backs and sends mail on
+                // its store: claims left by a stopped one run again now. (Several
+                // nodes: a dead node's claims expire; the others' are live.)
+                checkouts.recover();
+                outbox.release_claims();
+            }
+            if (leadership.renew()) {
+                auto pass = checkouts.run_due();
+                log.information("start-up pass: %d lapsed, %d started, %d ended, %d taken back, %d take-back failures",
+                                pass.lapsed, pass.started, pass.ended, pass.taken_back, pass.takeback_failures);
+            } else {
+                log.information("not the scheduler's leader (%s): the leader processes what is due", leadership.why());
+            }
         } catch (const std::exception& e) {
             log.fatal("start-up pass failed: %s", std::string(e.what()));
             server->stop();

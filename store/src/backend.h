@@ -47,7 +47,7 @@ public:
     virtual void exec_script(const std::string& sql) = 0;
     [[nodiscard]] virtual int64_t changes() const = 0;
     [[nodiscard]] virtual bool in_transaction() const = 0;
-    [[nodiscard]] virtual std::unique_ptr<TransactionImpl> begin() = 0;
+    [[nodiscard]] virtual std::unique_ptr<TransactionImpl> begin(Locking locking) = 0;
     /// begin_read / end_read: a read snapshot (see ReadSnapshot).
     virtual void begin_read() = 0;
     virtual void end_read() noexcept = 0;

@@ -137,7 +137,8 @@ CachedStatement::~CachedStatement() {
     }
 }
 
-Transaction::Transaction(Connection& connection) : connection_(connection), impl_(connection.impl().begin()) {}
+Transaction::Transaction(Connection& connection, Locking locking)
+    : connection_(connection), impl_(connection.impl().begin(locking)) {}
 Transaction::~Transaction() = default;
 void Transaction::commit() { impl_->commit(); }
 

@@ -209,8 +209,15 @@ CREATE INDEX report_runs_schedule_due ON report_runs(schedule, due_at);
 CREATE INDEX portal_sessions_expiry ON portal_sessions(expires_at);
 )sql";
 
+// v2 (SQLite's v12): a notification is claimed before it is sent (FOR UPDATE SKIP
+// LOCKED across nodes; a claim whose sender died expires).
+constexpr std::string_view kSchemaV2 = R"sql(
+ALTER TABLE outbox ADD COLUMN claimed_until BIGINT;
+)sql";
+
 constexpr std::array kPostgresql{
     Migration{1, "initial schema (as SQLite's version 11)", kSchemaV1},
+    Migration{2, "outbox claims with a lease", kSchemaV2},
 };
 
 } // namespace

@@ -292,6 +292,12 @@ CREATE INDEX approvals_approver_name ON approvals(approver_name, request_id);
 CREATE INDEX approvals_approver_sid ON approvals(approver_sid, request_id);
 )sql";
 
+// v12: a notification is claimed before it is sent (several nodes share the outbox;
+// a claim whose sender died expires).
+constexpr std::string_view kSchemaV12 = R"sql(
+ALTER TABLE outbox ADD COLUMN claimed_until INTEGER;
+)sql";
+
 constexpr std::array kSqlite{
     Migration{1,
               "initial schema: policies, entries, requests, approvals, checkouts, secrets, audit, outbox, "
@@ -307,6 +313,7 @@ constexpr std::array kSqlite{
     Migration{9, "approvals that grant a shorter window", kSchemaV9},
     Migration{10, "portal sessions", kSchemaV10},
     Migration{11, "indexes for the check-out requests view", kSchemaV11},
+    Migration{12, "outbox claims with a lease", kSchemaV12},
 };
 
 } // namespace

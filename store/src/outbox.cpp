@@ -1,6 +1,8 @@
 // The outbox and link nonces (see outbox.h).
 #include "keyholder/store/outbox.h"
 
+#include <algorithm>
+
 namespace keyholder::store {
 namespace {
 
@@ -37,8 +39,34 @@ std::vector<OutboxRow> due_notifications(Connection& db, int64_t now, int limit)
     return out;
 }
 
+std::vector<OutboxRow> claim_due_notifications(Transaction& tx, int64_t now, int64_t claim_until, int limit) {
+    // PostgreSQL: rows another node is claiming right now are skipped, not waited for.
+    static const std::string kPick =
+        "SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= ?2 AND"
+        " (claimed_until IS NULL OR claimed_until <= ?2) ORDER BY next_attempt_at, id LIMIT ?3";
+    Connection& db = tx.connection();
+    auto statement = db.cached(std::string("UPDATE outbox SET claimed_until = ?1 WHERE id IN (") +
+                               dialect(db, kPick, kPick + " FOR UPDATE SKIP LOCKED") + ") RETURNING " + kColumns);
+    Statement& s = *statement;
+    s.bind(1, claim_until).bind(2, now).bind(3, limit);
+    std::vector<OutboxRow> out;
+    while (s.step())
+        out.push_back(read_row(s));
+    std::sort(out.begin(), out.end(), [](const OutboxRow& a, const OutboxRow& b) {
+        return std::pair(a.next_attempt_at, a.id) < std::pair(b.next_attempt_at, b.id);
+    });
+    return out;
+}
+
+int64_t release_notification_claims(Transaction& tx) {
+    tx.connection().cached("UPDATE outbox SET claimed_until = NULL WHERE claimed_until IS NOT NULL")->run();
+    return tx.connection().changes();
+}
+
 std::optional<int64_t> next_notification_due(Connection& db) {
-    auto statement = db.cached("SELECT min(next_attempt_at) FROM outbox WHERE state = 'pending'");
+    // A row claimed by a sender that may have died is due again when its claim ends.
+    auto statement = db.cached("SELECT min(CASE WHEN claimed_until > next_attempt_at THEN claimed_until"
+                               " ELSE next_attempt_at END) FROM outbox WHERE state = 'pending'");
     Statement& s = *statement;
     s.step();
     return s.column_optional_int64(0);
@@ -54,19 +82,22 @@ std::optional<OutboxRow> find_notification(Connection& db, int64_t id) {
 
 void mark_notification_sent(Transaction& tx, int64_t id, int64_t at) {
     auto statement = tx.connection().cached(
-        "UPDATE outbox SET state = 'sent', sent_at = ?, attempts = attempts + 1, last_error = NULL WHERE id = ?");
+        "UPDATE outbox SET state = 'sent', sent_at = ?, attempts = attempts + 1, last_error = NULL, "
+        "claimed_until = NULL WHERE id = ?");
     statement->bind(1, at).bind(2, id).run();
 }
 
 void mark_notification_retry(Transaction& tx, int64_t id, int attempts, int64_t next_at, const std::string& error) {
     auto statement = tx.connection().cached(
-        "UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE id = ? AND state = 'pending'");
+        "UPDATE outbox SET attempts = ?, next_attempt_at = ?, last_error = ?, claimed_until = NULL "
+        "WHERE id = ? AND state = 'pending'");
     statement->bind(1, attempts).bind(2, next_at).bind(3, error).bind(4, id).run();
 }
 
 void mark_notification_failed(Transaction& tx, int64_t id, int attempts, const std::string& error) {
-    auto statement = tx.connection().cached(
-        "UPDATE outbox SET state = 'failed', attempts = ?, last_error = ? WHERE id = ? AND state = 'pending'");
+    auto statement =
+        tx.connection().cached("UPDATE outbox SET state = 'failed', attempts = ?, last_error = ?, claimed_until = NULL "
+                               "WHERE id = ? AND state = 'pending'");
     statement->bind(1, attempts).bind(2, error).bind(3, id).run();
 }
 

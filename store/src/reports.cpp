@@ -152,6 +152,14 @@ int64_t stream_report(Connection& db, const std::string& report, const ReportFil
 int64_t begin_report_run(Transaction& tx, const std::optional<std::string>& schedule, const std::string& report,
                          int64_t window_from, int64_t window_to, std::optional<int64_t> due_at, int64_t started_at,
                          int attempt) {
+    if (schedule && due_at) {
+        // The claim of a scheduled run: none if it succeeded, or another runner (a
+        // leader that lost its lock a moment ago) has had it for less than the lease.
+        auto taken = tx.connection().cached("SELECT 1 FROM report_runs WHERE schedule = ? AND due_at = ? AND"
+                                            " (state = 'succeeded' OR (state = 'running' AND started_at > ?)) LIMIT 1");
+        taken->bind(1, *schedule).bind(2, *due_at).bind(3, started_at - kReportRunLeaseSeconds);
+        if (taken->step()) return 0;
+    }
     auto s = tx.connection().cached("INSERT INTO report_runs(schedule, report, window_from, window_to, due_at, "
                                     "started_at, state, attempt) VALUES (?, ?, ?, ?, ?, ?, 'running', ?) RETURNING id");
     s->bind(1, schedule).bind(2, report).bind(3, window_from).bind(4, window_to).bind(5, due_at).bind(6, started_at);

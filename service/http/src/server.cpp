@@ -411,10 +411,12 @@ void add_builtin_routes(Gate& gate) {
                 why = "store: " + why;
             else if (gate.readiness.directory && !gate.readiness.directory(why))
                 why = "directory: " + why;
-            if (why.empty())
-                response.json(200, status_body("ready"));
-            else
-                response.json(503, status_body("not ready", why));
+            Poco::JSON::Object object;
+            object.set("status", why.empty() ? "ready" : "not ready");
+            if (!why.empty()) object.set("detail", why);
+            if (!gate.readiness.node.empty()) object.set("node", gate.readiness.node);
+            if (gate.readiness.leader) object.set("scheduler", gate.readiness.leader() ? "leader" : "follower");
+            response.json(why.empty() ? 200 : 503, to_json(object));
         },
         open);
     gate.builtin.get(

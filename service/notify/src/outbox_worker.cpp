@@ -24,6 +24,9 @@ Poco::Logger& log() { return Poco::Logger::get("keyholder.notify"); }
 /// kRowsPerPass: due rows rendered and sent per pass (the worker runs passes back to
 /// back while rows are due).
 constexpr int kRowsPerPass = 50;
+/// kClaimSeconds: how long a claimed row is this sender's; longer than a pass of
+/// kRowsPerPass mails takes with every SMTP timeout running out.
+constexpr int64_t kClaimSeconds = 600;
 
 std::string when(int64_t t) {
     return Poco::DateTimeFormatter::format(Poco::Timestamp::fromEpochTime(static_cast<std::time_t>(t)),
@@ -143,6 +146,15 @@ std::map<std::string, std::string> OutboxWorker::values_for(const store::OutboxR
     return v;
 }
 
+int64_t OutboxWorker::release_claims() {
+    store::Transaction tx(store_);
+    const int64_t released = store::release_notification_claims(tx);
+    tx.commit();
+    if (released > 0)
+        log().warning("%s notification(s) claimed by a stopped process will be sent now", std::to_string(released));
+    return released;
+}
+
 OutboxPass OutboxWorker::run_due() {
     OutboxPass pass;
     const int64_t now = clock_.now();
@@ -166,7 +178,15 @@ OutboxPass OutboxWorker::run_due() {
     // all, marking each row as soon as its mail is answered.
     std::vector<store::OutboxRow> rows;
     std::vector<Mail> mails;
-    for (auto& row : store::due_notifications(store_, now, kRowsPerPass)) {
+    std::vector<store::OutboxRow> due;
+    {
+        // Claimed first (several nodes share the outbox): a row this pass does not
+        // finish (a crash) is sent again once its claim ends, as after a restart.
+        store::Transaction tx(store_, store::Locking::rows);
+        due = store::claim_due_notifications(tx, now, now + kClaimSeconds, kRowsPerPass);
+        tx.commit();
+    }
+    for (auto& row : due) {
         if (!templates_.has(row.kind)) {
             fail(row, "no template for " + row.kind);
             log().error("notification %s (%s): no template %s.txt; marked failed", std::to_string(row.id), row.kind,

@@ -82,7 +82,7 @@ std::optional<int64_t> ExportScheduler::run_due() {
         if (state.attempt_at > now) continue;
         const auto& schedule = config_.report_schedules.at(name);
         ExportRun result = run(schedule, state);
-        if (on_result_) on_result_(result);
+        if (on_result_ && !result.skipped) on_result_(result);
         const auto following = schedule::next_run(state.cron, std::max(state.due, now - 60), state.zone);
         if (result.ok) {
             state.attempts = 0;
@@ -118,6 +118,14 @@ ExportRun ExportScheduler::run(const config::ReportSchedule& schedule, State& st
         run_id = store::begin_report_run(tx, schedule.name, schedule.report, window->first, window->second, state.due,
                                          started, state.attempts + 1);
         tx.commit();
+    }
+    if (run_id == 0) {
+        // Exported already (or being exported) by another node, or before a change of leader.
+        result.ok = true;
+        result.skipped = true;
+        log().information("report %s (due %s): exported by another run; not again", schedule.name,
+                          format_time(state.due, false));
+        return result;
     }
     const std::filesystem::path file =
         schedule.output_dir / (schedule.name + "-" + stamp(state.due, state.zone) + ".csv");

@@ -61,9 +61,15 @@ bool on_this_machine(const std::string& host) {
 /// PgTransaction: BEGIN and the writers' advisory lock (see connection.h).
 class PgTransaction final : public TransactionImpl {
 public:
-    explicit PgTransaction(PgConnection& connection, bool& open_flag) : connection_(connection), open_(open_flag) {
+    PgTransaction(PgConnection& connection, bool& open_flag, Locking locking)
+        : connection_(connection), open_(open_flag) {
         connection_.command("BEGIN");
         open_ = true;
+        if (locking == Locking::rows) {
+            writer_lock_taken(); // no directory call inside it either
+            holds_lock_ = true;
+            return;
+        }
         try {
             StatementImpl* lock = connection_.cached("SELECT pg_advisory_xact_lock(?)");
             lock->bind_int64(1, advisory_key(AdvisoryLock::writer));
@@ -279,8 +285,8 @@ StatementImpl* PgConnection::cached(const std::string& sql) {
     return found->second.get();
 }
 
-std::unique_ptr<TransactionImpl> PgConnection::begin() {
-    return std::make_unique<PgTransaction>(*this, in_transaction_);
+std::unique_ptr<TransactionImpl> PgConnection::begin(Locking locking) {
+    return std::make_unique<PgTransaction>(*this, in_transaction_, locking);
 }
 
 void PgConnection::begin_read() {

@@ -99,7 +99,7 @@ public:
     void exec_script(const std::string& sql) override;
     [[nodiscard]] int64_t changes() const override { return changes_; }
     [[nodiscard]] bool in_transaction() const override;
-    std::unique_ptr<TransactionImpl> begin() override;
+    std::unique_ptr<TransactionImpl> begin(Locking locking) override;
     void begin_read() override;
     void end_read() noexcept override;
 

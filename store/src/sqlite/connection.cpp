@@ -252,7 +252,9 @@ private:
     std::unique_lock<WriterLock> writer_;
 };
 
-std::unique_ptr<TransactionImpl> SqliteConnection::begin() { return std::make_unique<SqliteTransaction>(*this); }
+std::unique_ptr<TransactionImpl> SqliteConnection::begin(Locking /*locking*/) {
+    return std::make_unique<SqliteTransaction>(*this); // one write lock: Locking::rows is the same
+}
 
 SqliteTransaction::SqliteTransaction(SqliteConnection& connection) : connection_(connection) {
     if (!connection_.shared_) {

@@ -62,7 +62,7 @@ public:
     void exec_script(const std::string& sql) override;
     [[nodiscard]] int64_t changes() const override;
     [[nodiscard]] bool in_transaction() const override;
-    std::unique_ptr<TransactionImpl> begin() override;
+    std::unique_ptr<TransactionImpl> begin(Locking locking) override;
     void begin_read() override;
     void end_read() noexcept override;
     [[nodiscard]] Connection::GroupCommitCounts group_commit_counts() const override;

@@ -226,9 +226,16 @@ private:
 /// writers take first, so writers of all nodes run one at a time as on SQLite
 /// (the audit chain cannot fork, a claim cannot be made twice); commit() returns
 /// once the server reports the commit durable.
+/// Locking: what a write transaction takes first. writer: the store's write lock
+/// (the default: writers run one at a time). rows: on PostgreSQL only the rows it
+/// writes (claims of queued work with FOR UPDATE SKIP LOCKED, which must not wait for
+/// other writers and touch nothing another writer reads to decide); SQLite has only
+/// the write lock.
+enum class Locking { writer, rows };
+
 class Transaction {
 public:
-    explicit Transaction(Connection& connection);
+    explicit Transaction(Connection& connection, Locking locking = Locking::writer);
     Transaction(const Transaction&) = delete;
     Transaction& operator=(const Transaction&) = delete;
     ~Transaction();

@@ -31,7 +31,16 @@ struct OutboxRow {
 
 /// due_notifications: pending rows whose next attempt is due, oldest first.
 std::vector<OutboxRow> due_notifications(Connection& db, int64_t now, int limit = 100);
-/// next_notification_due: when the earliest pending row is due, if any.
+/// claim_due_notifications: claims, until `claim_until`, at most `limit` pending rows
+/// that are due and that no live claim holds, and answers them (oldest first). A
+/// sender claims before it sends, so that two senders (two nodes) never send the same
+/// row; a claim whose sender died expires. On PostgreSQL rows another node is
+/// claiming at that moment are skipped (FOR UPDATE SKIP LOCKED); run it in a
+/// Transaction with Locking::rows, so that claims wait for no other writer.
+std::vector<OutboxRow> claim_due_notifications(Transaction& tx, int64_t now, int64_t claim_until, int limit = 100);
+/// release_notification_claims: drops every claim (start-up of the only process of a store).
+int64_t release_notification_claims(Transaction& tx);
+/// next_notification_due: when the earliest pending row is due (or its claim ends), if any.
 std::optional<int64_t> next_notification_due(Connection& db);
 void mark_notification_sent(Transaction& tx, int64_t id, int64_t at);
 void mark_notification_retry(Transaction& tx, int64_t id, int attempts, int64_t next_at, const std::string& error);

@@ -46,7 +46,14 @@ using ReportRow = std::vector<std::optional<std::string_view>>;
 int64_t stream_report(Connection& db, const std::string& report, const ReportFilter& filter,
                       const std::function<void(const ReportRow&)>& row);
 
-/// Report runs: one row per scheduled (or on-demand) export attempt.
+/// kReportRunLeaseSeconds: how long a running scheduled run is its runner's; after
+/// that (the runner died) another may run it.
+inline constexpr int64_t kReportRunLeaseSeconds = 1800;
+
+/// Report runs: one row per scheduled (or on-demand) export attempt. A scheduled run
+/// (schedule and due_at given) is claimed: 0 when it succeeded already or another
+/// runner has it (running, started within kReportRunLeaseSeconds), so that a due time
+/// is exported once across a change of leader.
 int64_t begin_report_run(Transaction& tx, const std::optional<std::string>& schedule, const std::string& report,
                          int64_t window_from, int64_t window_to, std::optional<int64_t> due_at, int64_t started_at,
                          int attempt);

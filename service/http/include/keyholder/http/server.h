@@ -36,6 +36,10 @@ struct Readiness {
     Check store;
     Check directory;
     std::function<bool()> started; ///< start-up work (migrations, overdue processing) done
+    /// leader: whether this node runs the scheduler and the exports now (several
+    /// nodes on PostgreSQL: one at a time); node: this node's name in the answer.
+    std::function<bool()> leader;
+    std::string node;
 };
 
 /// Authenticator: signs callers on (Negotiate, Basic). Implemented by keyholder::auth.

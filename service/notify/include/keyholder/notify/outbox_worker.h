@@ -35,7 +35,12 @@ public:
     OutboxWorker(const config::Config& config, store::Connection& store, Mailer& mailer, const Templates& templates,
                  const core::LinkSigner& links, const core::Clock& clock,
                  std::function<void(const std::string&)> on_result = {});
+    /// run_due: claims the due rows, sends them, marks each as its answer comes.
     OutboxPass run_due();
+    /// release_claims: drops claims a stopped process left (start-up of the only
+    /// process of a SQLite store; on PostgreSQL other nodes' claims are live, and a
+    /// dead node's expire).
+    int64_t release_claims();
 
 private:
     std::map<std::string, std::string> values_for(const store::OutboxRow& row);

@@ -24,6 +24,7 @@ struct ExportRun {
     std::string schedule;
     int64_t due_at = 0;
     bool ok = false;
+    bool skipped = false; ///< ok, but done by another run (another node, or before a change of leader)
     int64_t rows = 0;
     std::string file;  ///< when ok
     std::string error; ///< when not
