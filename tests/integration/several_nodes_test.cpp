@@ -1,0 +1,381 @@
+// Several keyholderd nodes on one PostgreSQL (a real server started by the test) and
+// the real Samba AD DC: a request made on node A is approved on node B through the
+// link A mailed, and a portal session started on A is valid on B; when the leader is
+// killed with SIGKILL the other node takes over, ends a check-out that falls due 2 s
+// later within 5 s of its end and takes it back in AD once; and a node killed under
+// POST load from 8 clients spread over both nodes loses and duplicates no
+// acknowledged request, with one audit chain that verifies.
+#include <gtest/gtest.h>
+
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+#include <Poco/Net/HTTPBasicCredentials.h>
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/StreamCopier.h>
+#include <Poco/URI.h>
+
+#include <atomic>
+#include <csignal>
+#include <map>
+#include <mutex>
+#include <random>
+#include <regex>
+#include <set>
+#include <thread>
+
+#include "keyholder/config/config.h"
+#include "keyholder/core/directory_settings.h"
+#include "keyholder/directory/directory.h"
+#include "keyholder/store/audit.h"
+#include "keyholder/store/checkouts.h"
+#include "keyholder/store/connection.h"
+#include "support/child_process.h"
+#include "support/http_get.h"
+#include "support/mailbox.h"
+#include "support/postgres.h"
+#include "support/samba_dc.h"
+#include "support/slapd.h"
+#include "support/temp_dir.h"
+
+namespace {
+
+using namespace keyholder::testing;
+using namespace std::chrono_literals;
+namespace store = keyholder::store;
+
+const std::map<std::string, std::string> kLogin{
+    {"alice", "Alice-Pa55word!"}, {"bob", "Bob-Pa55word!"}, {"carol", "Carol-Pa55word!"}, {"dave", "Dave-Pa55word!"}};
+
+std::string json_text(const std::string& body, const std::string& key) {
+    try {
+        auto object = Poco::JSON::Parser().parse(body).extract<Poco::JSON::Object::Ptr>();
+        return object->has(key) ? object->get(key).toString() : "";
+    } catch (const Poco::Exception&) {
+        return "";
+    }
+}
+
+class SeveralNodes : public ::testing::Test {
+protected:
+    static void SetUpTestSuite() {
+        SambaDc::shared();
+        server_ = new PostgresSandbox();
+    }
+    static void TearDownTestSuite() {
+        delete server_;
+        server_ = nullptr;
+    }
+
+    void SetUp() override {
+        dsn_ = server_->create_database();
+        // The nodes share the key files (as an administrator copies them to every
+        // node): a link signed by one verifies on the other, a secret sealed by one
+        // opens on the other. And one mail pickup folder, to count every mail once.
+        std::filesystem::create_directories(dir_ / "keys");
+        dir_.write("keys/pg.password", server_->password());
+        dir_.write("keys/ldap.password", SambaDc::kServicePassword);
+        public_url_ = "http://127.0.0.1:" + std::to_string(free_loopback_port()); // the load balancer's
+        for (int i = 0; i < 2; ++i) {
+            Node& node = nodes_[i];
+            node.name = i == 0 ? "a" : "b";
+            node.port = free_loopback_port();
+            node.url = "http://127.0.0.1:" + std::to_string(node.port);
+            node.config = write_config(node);
+        }
+    }
+
+    void TearDown() override {
+        for (auto& node : nodes_)
+            if (node.process) {
+                node.process->signal(SIGTERM);
+                node.process->wait_for(5s);
+            }
+    }
+
+    struct Node {
+        std::string name;
+        int port = 0;
+        std::string url;
+        std::filesystem::path config;
+        std::unique_ptr<ChildProcess> process;
+        int starts = 0;
+    };
+
+    std::filesystem::path write_config(const Node& node) {
+        SambaDc& dc = SambaDc::shared();
+        const std::string data = (dir_ / node.name).string();
+        const std::string dsn = dsn_.substr(0, dsn_.find(" password=")) + dsn_.substr(dsn_.find(" dbname="));
+        return dir_.write(node.name + ".ini",
+                          "[service]\ndata_dir = " + data + "\nadmin_groups = Keyholder Admins\nmaster_key_file = " +
+                              (dir_ / "keys/master.key").string() +
+                              "\nlink_key_file = " + (dir_ / "keys/link.key").string() +
+                              "\n[http]\nlisten = 127.0.0.1:" + std::to_string(node.port) +
+                              "\npublic_url = " + public_url_ + "\n[store]\nbackend = postgresql\ndsn = " + dsn +
+                              "\npassword_file = " + (dir_ / "keys/pg.password").string() +
+                              "\n[smtp]\npickup_dir = " + (dir_ / "mail").string() +
+                              "\n[ldap]\nuris = " + dc.ldaps_uri() + "\nbase_dn = " + SambaDc::kBaseDn +
+                              "\nca_file = " + dc.ca_file().string() + "\nbind_dn = " + SambaDc::kServiceUpn +
+                              "\nbind_password_file = " + (dir_ / "keys/ldap.password").string() +
+                              "\nnetbios_domain = KEYHOLDER\n"
+                              "[policy.tier0]\nrequester_groups = Tier0 Operators\nstage1_approvers = Team Leads\n"
+                              "max_duration = 4h\nexclusive = false\n"
+                              "[entry.server-admins]\npolicy = tier0\nrelease = group\ngroup = Server Admins\n");
+    }
+
+    void start(int i) {
+        Node& node = nodes_[i];
+        const auto logs = dir_ / ("logs-" + node.name + "-" + std::to_string(++node.starts));
+        std::filesystem::create_directories(logs);
+        node.process = std::make_unique<ChildProcess>(KEYHOLDERD_PATH,
+                                                      std::vector<std::string>{"--config", node.config.string()}, logs);
+        int status = 0;
+        for (int n = 0; n < 400 && status != 200; ++n) {
+            status = http_get(node.url + "/readyz").status;
+            if (status != 200) std::this_thread::sleep_for(50ms);
+        }
+        ASSERT_EQ(status, 200) << node.process->err();
+    }
+
+    void kill(int i) {
+        nodes_[i].process->signal(SIGKILL);
+        EXPECT_TRUE(nodes_[i].process->wait_for(5s));
+        nodes_[i].process.reset();
+    }
+
+    std::string role(int i) { return json_text(http_get(nodes_[i].url + "/readyz").body, "scheduler"); }
+
+    HttpAnswer api(int node, const std::string& user, const std::string& method, const std::string& path,
+                   const std::string& body = {}, std::vector<std::pair<std::string, std::string>> headers = {}) {
+        HttpCall c;
+        c.method = method;
+        c.url = nodes_[node].url + path;
+        c.body = body;
+        c.headers = std::move(headers);
+        if (!user.empty()) {
+            c.basic_user = user;
+            c.basic_password = kLogin.at(user);
+        }
+        return http_call(c);
+    }
+
+    store::Connection db() { return store::Connection::open(store::Location::postgresql(dsn_)); }
+
+    static inline PostgresSandbox* server_ = nullptr;
+    TempDir dir_;
+    std::string dsn_;
+    std::string public_url_;
+    Node nodes_[2];
+};
+
+TEST_F(SeveralNodes, ARequestOnAIsApprovedOnBThroughTheLinkAMailed) {
+    start(0);
+    EXPECT_EQ(role(0), "leader");
+    auto created =
+        api(0, "bob", "POST", "/api/v1/requests", R"({"entry":"server-admins","reason":"two nodes","duration":"1h"})");
+    ASSERT_EQ(created.status, 201) << created.body;
+    const std::string id = json_text(created.body, "id");
+    // A mails carol (a Team Lead) her link.
+    std::vector<ReceivedMail> mails;
+    std::string link;
+    for (int n = 0; n < 200 && link.empty(); ++n) {
+        mails = read_mailbox(dir_ / "mail");
+        for (const auto& mail : mails)
+            if (mail.to.find("carol") != std::string::npos) link = link_in(mail.text, "/approve/");
+        if (link.empty()) std::this_thread::sleep_for(100ms);
+    }
+    ASSERT_FALSE(link.empty()) << "no approval mail to carol from node A";
+    ASSERT_EQ(link.rfind(public_url_ + "/approve/", 0), 0U) << link;
+    // Now B starts, and carol follows A's link on B (the load balancer sent her there).
+    start(1);
+    EXPECT_EQ(role(1), "follower") << "A leads; one leader at a time";
+    EXPECT_EQ(role(0), "leader");
+    const std::string path = link.substr(public_url_.size());
+    HttpCall page;
+    page.url = nodes_[1].url + path.substr(0, path.find('?'));
+    page.basic_user = "carol";
+    page.basic_password = kLogin.at("carol");
+    auto shown = http_call(page);
+    ASSERT_EQ(shown.status, 200) << shown.body;
+    std::smatch key;
+    ASSERT_TRUE(std::regex_search(shown.body, key, std::regex(R"(name="form_key" value="([^"]+)\")"))) << shown.body;
+    std::string form_key;
+    Poco::URI::encode(key[1].str(), "+/=&", form_key);
+    HttpCall decide = page;
+    decide.method = "POST";
+    decide.body = "form_key=" + form_key + "&decision=approve&comment=from+node+B";
+    decide.content_type = "application/x-www-form-urlencoded";
+    decide.headers = {{"Origin", public_url_}};
+    auto decided = http_call(decide);
+    EXPECT_EQ(decided.status, 200) << decided.body;
+    // Both nodes see it active; the link is used up on both.
+    for (int node = 0; node < 2; ++node) {
+        auto request = api(node, "bob", "GET", "/api/v1/requests/" + id);
+        EXPECT_EQ(json_text(request.body, "state"), "active") << request.body;
+        HttpCall again = decide;
+        again.url = nodes_[node].url + path.substr(0, path.find('?'));
+        EXPECT_EQ(http_call(again).status, 410) << "a link works once, whichever node it reaches";
+    }
+    // A portal session started on A is valid on B (sessions live in the store).
+    auto login = api(0, "", "POST", "/api/v1/session", R"({"username":"bob","password":"Bob-Pa55word!"})");
+    ASSERT_EQ(login.status, 201) << login.body;
+    const std::string set_cookie = login.header("Set-Cookie");
+    const std::string cookie = set_cookie.substr(0, set_cookie.find(';'));
+    auto me = api(1, "", "GET", "/api/v1/me", "", {{"Cookie", cookie}, {"X-Keyholder-Client", "portal"}});
+    EXPECT_EQ(me.status, 200) << me.body;
+    EXPECT_EQ(json_text(me.body, "name"), "bob");
+    // Every mail once: two approval mails (alice, carol), whatever node sent them.
+    std::this_thread::sleep_for(1500ms); // B's outbox worker had its passes
+    std::map<std::string, int> approval_mails;
+    for (const auto& mail : read_mailbox(dir_ / "mail"))
+        if (mail.text.find("/approve/") != std::string::npos) ++approval_mails[mail.to];
+    EXPECT_EQ(approval_mails.size(), 2U);
+    for (const auto& [to, count] : approval_mails)
+        EXPECT_EQ(count, 1) << to << " was mailed " << count << " times";
+}
+
+TEST_F(SeveralNodes, WhenTheLeaderIsKilledTheOtherEndsAndTakesBackOnce) {
+    start(0);
+    start(1);
+    ASSERT_EQ(role(0), "leader");
+    ASSERT_EQ(role(1), "follower");
+    auto created =
+        api(1, "bob", "POST", "/api/v1/requests", R"({"entry":"server-admins","reason":"failover","duration":"6s"})");
+    ASSERT_EQ(created.status, 201) << created.body;
+    const std::string id = json_text(created.body, "id");
+    auto approved = api(1, "alice", "POST", "/api/v1/requests/" + id + "/approve", "{}");
+    ASSERT_EQ(approved.status, 200) << approved.body;
+    auto connection = db();
+    auto checkout = store::checkout_of_request(connection, std::stoll(id));
+    ASSERT_TRUE(checkout);
+    // Released in AD (by B, which took the approval).
+    auto config = keyholder::config::load_config(nodes_[1].config);
+    ASSERT_TRUE(config) << config.error().front().to_string();
+    keyholder::directory::Directory directory(keyholder::core::directory_settings(config->ldap));
+    auto bob = directory.find_user("bob");
+    ASSERT_TRUE(bob);
+    EXPECT_TRUE(*directory.is_member(*bob, "Server Admins"));
+
+    // The leader dies 2 s before the window ends.
+    const auto end = std::chrono::system_clock::from_time_t(static_cast<std::time_t>(checkout->ends_at));
+    std::this_thread::sleep_until(end - 2s);
+    kill(0);
+    std::optional<store::CheckoutRow> ended;
+    for (int n = 0; n < 150; ++n) {
+        ended = store::find_checkout(connection, checkout->id);
+        if (ended && ended->state == store::CheckoutState::ended && ended->takeback_state == store::Progress::done)
+            break;
+        std::this_thread::sleep_for(100ms);
+    }
+    const auto seen = std::chrono::system_clock::now();
+    ASSERT_TRUE(ended);
+    ASSERT_EQ(store::to_text(ended->state), "ended");
+    EXPECT_EQ(store::to_text(ended->takeback_state), "done") << ended->takeback_error.value_or("");
+    ASSERT_TRUE(ended->ended_at);
+    const int64_t lag = *ended->ended_at - checkout->ends_at;
+    std::printf("leader killed 2 s before the end; the other node ended it %lld s after its end "
+                "(taken back %.1f s after it)\n",
+                static_cast<long long>(lag), std::chrono::duration<double>(seen - end).count());
+    EXPECT_LE(lag, 5) << "ended within 5 s of its end by the node that took over";
+    EXPECT_LE(seen - end, 6s);
+    EXPECT_EQ(role(1), "leader");
+    // Taken back once: one take-back event, and the membership is gone in AD.
+    auto events =
+        connection.prepare("SELECT count(*) FROM audit_events WHERE action = 'checkout.taken_back' AND subject = ?");
+    events.bind(1, "checkout:" + std::to_string(checkout->id));
+    ASSERT_TRUE(events.step());
+    EXPECT_EQ(events.column_int64(0), 1);
+    directory.invalidate_all();
+    EXPECT_FALSE(*directory.is_member(*bob, "Server Admins")) << "taken back in AD";
+    EXPECT_TRUE(store::verify_audit_chain(connection).ok());
+}
+
+TEST_F(SeveralNodes, ANodeKilledUnderLoadLosesAndDuplicatesNothingAcknowledged) {
+    start(0);
+    start(1);
+    constexpr int kClients = 8;
+    constexpr int kRounds = 3;
+    std::mt19937 random(std::random_device{}());
+    std::mutex mutex;
+    std::set<std::string> acknowledged;
+    int attempts = 0;
+    for (int round = 0; round < kRounds; ++round) {
+        std::atomic<bool> stop{false};
+        std::vector<std::thread> clients;
+        for (int c = 0; c < kClients; ++c)
+            clients.emplace_back([&, c] {
+                int node = c % 2; // spread over both; a client whose node died goes to the other
+                for (int n = 0; !stop; ++n) {
+                    try {
+                        Poco::Net::HTTPClientSession session("127.0.0.1", static_cast<Poco::UInt16>(nodes_[node].port));
+                        session.setTimeout(Poco::Timespan(5, 0));
+                        for (; !stop; ++n) {
+                            const std::string reason =
+                                "load r" + std::to_string(round) + " c" + std::to_string(c) + " n" + std::to_string(n);
+                            const std::string body =
+                                R"({"entry":"server-admins","reason":")" + reason + R"(","duration":"30m"})";
+                            Poco::Net::HTTPRequest request(Poco::Net::HTTPRequest::HTTP_POST, "/api/v1/requests",
+                                                           Poco::Net::HTTPMessage::HTTP_1_1);
+                            request.setContentType("application/json");
+                            request.setContentLength(static_cast<std::streamsize>(body.size()));
+                            request.setKeepAlive(true);
+                            Poco::Net::HTTPBasicCredentials("bob", kLogin.at("bob")).authenticate(request);
+                            {
+                                std::lock_guard lock(mutex);
+                                ++attempts;
+                            }
+                            session.sendRequest(request) << body;
+                            Poco::Net::HTTPResponse response;
+                            std::istream& in = session.receiveResponse(response);
+                            std::string answer;
+                            Poco::StreamCopier::copyToString(in, answer);
+                            if (response.getStatus() == 201) {
+                                std::lock_guard lock(mutex);
+                                acknowledged.insert(reason);
+                            } else if (response.getStatus() != 503) {
+                                ADD_FAILURE() << response.getStatus() << " " << answer;
+                                return;
+                            }
+                        }
+                    } catch (const Poco::Exception&) {
+                        // Its node was killed mid-request: that one is unknown. On to the other.
+                        node = 1 - node;
+                        std::this_thread::sleep_for(20ms);
+                    }
+                }
+            });
+        std::this_thread::sleep_for(std::chrono::milliseconds(700 + random() % 1300));
+        const int victim = round % 2;
+        kill(victim);
+        std::this_thread::sleep_for(500ms); // the load goes on against the other node alone
+        stop = true;
+        for (auto& t : clients)
+            t.join();
+        start(victim);
+    }
+    auto connection = db();
+    std::map<std::string, int> stored;
+    auto rows = connection.prepare("SELECT reason FROM requests");
+    while (rows.step())
+        ++stored[rows.column_text(0)];
+    int lost = 0;
+    int duplicated = 0;
+    for (const auto& reason : acknowledged)
+        if (stored.count(reason) == 0) ++lost;
+    for (const auto& [reason, count] : stored)
+        if (count > 1) ++duplicated;
+    std::printf("%d rounds over two nodes: %d attempts, %zu acknowledged, %zu stored, %d lost, %d duplicated\n",
+                kRounds, attempts, acknowledged.size(), stored.size(), lost, duplicated);
+    EXPECT_GT(acknowledged.size(), static_cast<size_t>(kRounds * 10)) << "the load did not run";
+    EXPECT_EQ(lost, 0) << "acknowledged requests lost";
+    EXPECT_EQ(duplicated, 0);
+    const auto chain = store::verify_audit_chain(connection);
+    EXPECT_TRUE(chain.ok()) << chain.message;
+    // Both nodes wrote into the one chain: every start of either is in it.
+    auto starts = connection.prepare("SELECT count(*) FROM audit_events WHERE action = 'service.started'");
+    ASSERT_TRUE(starts.step());
+    EXPECT_EQ(starts.column_int64(0), 2 + kRounds);
+}
+
+} // namespace
