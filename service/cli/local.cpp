@@ -26,6 +26,7 @@
 #include "keyholder/store/audit.h"
 #include "keyholder/store/backup.h"
 #include "keyholder/store/connection.h"
+#include "keyholder/store/copy.h"
 #include "keyholder/store/error.h"
 #include "keyholder/store/store.h"
 
@@ -251,11 +252,38 @@ int audit_verify(const Invocation& call) {
     }
 }
 
+int store_copy(const Invocation& call) {
+    try {
+        const auto from_location = keyholder::store::parse_location(call.options.at("from"));
+        const auto to_location = keyholder::store::parse_location(call.options.at("to"));
+        for (const auto* location : {&from_location, &to_location})
+            if (keyholder::config::dsn_carries_password(location->dsn)) {
+                std::cerr << "keyholder: a password never goes on the command line (it shows in the process list "
+                             "and the shell's history): give it in PGPASSWORD or a passfile\n";
+                return kUsage;
+            }
+        keyholder::store::ConnectionOptions read_only;
+        read_only.create = false;
+        auto from = keyholder::store::Connection::open(from_location, read_only);
+        auto to = keyholder::store::Connection::open(to_location);
+        const auto copied = keyholder::store::copy_store(from, to);
+        std::cout << from_location.describe() << " -> " << to_location.describe() << ":\n";
+        for (const auto& [table, rows] : copied.rows)
+            std::cout << "  " << table << ": " << rows << " rows\n";
+        std::cout << copied.events << " audit events, chain verified on the target (head " << copied.head_hash
+                  << ")\nthe keys are not in a store: give the new nodes the same master_key_file and link_key_file\n";
+        return kOk;
+    } catch (const keyholder::store::StoreError& e) {
+        std::cerr << "keyholder: store copy failed, nothing was written: " << e.what() << '\n';
+        return kFailed;
+    }
+}
+
 // database_options: --config FILE or --db FILE, exactly one.
 void database_options(CLI::App* command, Invocation& call) {
     auto* source = command->add_option_group("database", "where the database is (one of)");
     add_value(source, call, "config", "take the database path from keyholder.ini", "FILE");
-    add_value(source, call, "db", "the SQLite database", "FILE");
+    add_value(source, call, "db", "the store: a SQLite FILE, sqlite:FILE or postgresql:DSN", "STORE");
     source->require_option(1);
 }
 
@@ -277,6 +305,22 @@ void add_local_commands(CLI::App& app, Invocation& call) {
     backup->add_option("OUT", call.target, "the new file")->type_name("")->required();
     database_options(backup, call);
     backup->callback(selected("backup"));
+
+    CLI::App* store = app.add_subcommand("store", "the store as a whole");
+    store->group(group);
+    store->require_subcommand(1);
+    CLI::App* copy = store->add_subcommand("copy", "move an installation into a new store (SQLite to PostgreSQL)");
+    copy->footer(wrapped(
+        "Copies every row of the store FROM into TO, a new and empty store, ids and the audit chain kept: to move a "
+        "one-node installation onto PostgreSQL for several nodes (or back). A store is sqlite:FILE or postgresql:DSN "
+        "(libpq's keyword=value pairs or a postgresql:// URI; its password from PGPASSWORD or a passfile, never "
+        "the command line). TO is migrated to the newest schema and must be empty; the copy is one transaction, "
+        "kept only when every table has the source's row count and TO's audit chain verifies with the source's "
+        "head hash. Stop keyholderd first: what it writes meanwhile is not in the copy. Exit status 0 copied, 3 "
+        "refused or failed (nothing written)."));
+    add_value(copy, call, "from", "the store to copy", "STORE")->required();
+    add_value(copy, call, "to", "the new, empty store", "STORE")->required();
+    copy->callback(selected("store copy"));
 
     CLI::App* audit = app.add_subcommand("audit", "the audit trail");
     audit->group(group);
@@ -330,6 +374,7 @@ void add_local_commands(CLI::App& app, Invocation& call) {
 int run_local(const Invocation& call) {
     if (call.command == "backup") return backup(call);
     if (call.command == "audit verify") return audit_verify(call);
+    if (call.command == "store copy") return store_copy(call);
     if (call.command == "secret set") return secret_set(call);
     return directory_command(call);
 }

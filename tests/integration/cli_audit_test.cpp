@@ -1,5 +1,7 @@
 // keyholder audit verify: exit 0 and the head hash on an intact chain; exit 1 and
 // the first bad event named after a change, a removal or a swap done with raw SQL.
+// keyholder store copy: a SQLite store onto PostgreSQL, its chain verified there,
+// and the refusals (a non-empty target, a password on the command line).
 #include <gtest/gtest.h>
 
 #include <poll.h>
@@ -16,6 +18,7 @@
 #include "keyholder/store/audit.h"
 #include "keyholder/store/store.h"
 #include "support/child_process.h"
+#include "support/postgres.h"
 #include "support/temp_dir.h"
 
 namespace {
@@ -189,6 +192,37 @@ TEST(KeyholderCli, UsageErrorsExitTwo) {
     auto help = run(kCli, {"audit", "verify", "--help"});
     EXPECT_EQ(help.status, 0);
     EXPECT_NE(help.out.find("head hash"), std::string::npos);
+}
+
+TEST_F(AuditVerifyCommand, StoreCopyMovesTheStoreOntoPostgresqlWithItsChain) {
+    auto& server = PostgresSandbox::shared();
+    const std::string dsn = server.create_database();
+    const std::string without_password = dsn.substr(0, dsn.find(" password=")) + dsn.substr(dsn.find(" dbname="));
+    const std::map<std::string, std::string> env{{"PGPASSWORD", server.password()}};
+    const std::string head = verify().out.substr(verify().out.find("head hash "));
+    auto copied =
+        run(kCli, {"store", "copy", "--from", "sqlite:" + db_.string(), "--to", "postgresql:" + without_password}, env);
+    EXPECT_EQ(copied.status, 0) << copied.out << copied.err;
+    EXPECT_NE(copied.out.find("audit_events: 5 rows"), std::string::npos) << copied.out;
+    EXPECT_NE(copied.out.find("5 audit events, chain verified on the target"), std::string::npos) << copied.out;
+    auto there = run(kCli, {"audit", "verify", "--db", "postgresql:" + without_password}, env);
+    EXPECT_EQ(there.status, 0) << there.out << there.err;
+    EXPECT_NE(there.out.find(head), std::string::npos) << "the same head: " << there.out;
+    // Not into a store with rows; nothing written there.
+    auto again =
+        run(kCli, {"store", "copy", "--from", "sqlite:" + db_.string(), "--to", "postgresql:" + without_password}, env);
+    EXPECT_EQ(again.status, 3) << again.out;
+    EXPECT_NE(again.err.find("is not empty"), std::string::npos) << again.err;
+    EXPECT_EQ(run(kCli, {"audit", "verify", "--db", "postgresql:" + without_password}, env).out, there.out);
+    // A password on the command line is refused, and not repeated.
+    auto inline_password =
+        run(kCli, {"store", "copy", "--from", "sqlite:" + db_.string(), "--to", "postgresql:" + dsn});
+    EXPECT_EQ(inline_password.status, 2);
+    EXPECT_EQ((inline_password.out + inline_password.err).find(server.password()), std::string::npos);
+    // No password at all: libpq's refusal, named.
+    auto none = run(kCli, {"audit", "verify", "--db", "postgresql:" + without_password});
+    EXPECT_EQ(none.status, 3);
+    EXPECT_NE(none.err.find("password"), std::string::npos) << none.err;
 }
 
 } // namespace

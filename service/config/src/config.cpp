@@ -498,13 +498,15 @@ void read_smtp(SectionReader& r, Config& c) {
         r.problem("starttls", "SMTP authentication without STARTTLS would send the password in clear");
 }
 
-// dsn_carries_password: a password written into the connection string itself
-// (keyword=value, or a URI's user:password@).
+} // namespace
+
 bool dsn_carries_password(const std::string& dsn) {
     static const std::regex keyword(R"((^|\s)password\s*=)", std::regex::icase);
     static const std::regex uri(R"(^postgres(ql)?://[^/@]*:[^/@]*@)", std::regex::icase);
     return std::regex_search(dsn, keyword) || std::regex_search(dsn, uri);
 }
+
+namespace {
 
 void read_store(SectionReader& r, Config& c) {
     const std::string backend = lower(r.text("backend", "sqlite"));

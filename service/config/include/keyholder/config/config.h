@@ -225,4 +225,9 @@ std::expected<Config, std::vector<Problem>> load_config(const Path& file, const 
 /// known_reports: the report names [report.NAME] report = may use.
 const std::vector<std::string>& known_reports();
 
+/// dsn_carries_password: a password written into a PostgreSQL connection string itself
+/// (password=..., or a URI's user:password@): refused, passwords come from a file or
+/// the environment.
+bool dsn_carries_password(const std::string& dsn);
+
 } // namespace keyholder::config
