@@ -245,8 +245,9 @@ private:
         keyholder::http::Readiness readiness;
         readiness.store = [&](std::string& why) {
             std::lock_guard lock(store_mutex);
-            if (keyholder::store::store_answers(store->connection)) return true;
-            why = "cannot read " + store_location.describe();
+            std::string error;
+            if (keyholder::store::store_answers(store->connection, &error)) return true;
+            why = "cannot read " + store_location.describe() + " (" + error + ")";
             return false;
         };
         readiness.directory = [&](std::string& why) { return directory.check(why); };

@@ -25,12 +25,18 @@ OpenedStore open_store(const Location& location, const ConnectionOptions& option
     return {std::move(connection), migration};
 }
 
-bool store_answers(Connection& connection) noexcept {
-    try {
-        Statement probe = connection.prepare("SELECT count(*) FROM schema_version");
-        return probe.step();
-    } catch (...) {
-        return false;
+bool store_answers(Connection& connection, std::string* why) noexcept {
+    // Twice: a session the server dropped (a restart, a failover) fails once and is
+    // made anew at the next statement; only a store that is away fails both.
+    for (int attempt = 1;; ++attempt) {
+        try {
+            Statement probe = connection.prepare("SELECT count(*) FROM schema_version");
+            return probe.step();
+        } catch (const std::exception& e) {
+            if (attempt < 2 && !connection.in_transaction()) continue;
+            if (why != nullptr) *why = e.what();
+            return false;
+        }
     }
 }
 

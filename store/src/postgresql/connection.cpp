@@ -245,11 +245,12 @@ void PgConnection::connect() {
     if (PQresultStatus(set.get()) != PGRES_TUPLES_OK)
         fail("cannot set up the session on " + location_.describe(), conn.get(), set.get());
     conn_ = std::move(conn);
+    broken_ = false;
     ++generation_;
 }
 
 pg_conn* PgConnection::session() {
-    if (conn_ && PQstatus(conn_.get()) == CONNECTION_OK) return conn_.get();
+    if (conn_ && !broken_ && PQstatus(conn_.get()) == CONNECTION_OK) return conn_.get();
     if (in_transaction_)
         throw StoreError(0, "the session with " + location_.describe() + " was lost inside a transaction", "08006");
     conn_.reset();
@@ -258,7 +259,7 @@ pg_conn* PgConnection::session() {
 }
 
 pg_conn* PgConnection::live_session() noexcept {
-    return conn_ && PQstatus(conn_.get()) == CONNECTION_OK ? conn_.get() : nullptr;
+    return conn_ && !broken_ && PQstatus(conn_.get()) == CONNECTION_OK ? conn_.get() : nullptr;
 }
 
 bool PgConnection::in_transaction() const { return in_transaction_; }
@@ -266,6 +267,11 @@ bool PgConnection::in_transaction() const { return in_transaction_; }
 PgResult PgConnection::check(PgResult result, const std::string& what) {
     const ExecStatusType status = result ? PQresultStatus(result.get()) : PGRES_FATAL_ERROR;
     if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return result;
+    // An error the server did not send (no SQLSTATE: the connection broke, e.g. "SSL
+    // SYSCALL error: EOF detected", where libpq may still call the session OK) or a
+    // connection exception (class 08): the session is not used again.
+    const char* state = result ? PQresultErrorField(result.get(), PG_DIAG_SQLSTATE) : nullptr;
+    if (state == nullptr || std::string_view(state).starts_with("08")) broken_ = true;
     fail(what, conn_.get(), result.get());
 }
 

@@ -130,6 +130,7 @@ private:
     uint64_t statements_ = 0;
     int64_t changes_ = 0;
     bool in_transaction_ = false; ///< a Transaction or ReadSnapshot is open on the session
+    bool broken_ = false;         ///< the session failed at the connection level: made anew at next use
     std::unordered_map<std::string, std::unique_ptr<PgStatement>> cache_;
 };
 

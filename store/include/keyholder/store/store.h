@@ -3,6 +3,7 @@
 #pragma once
 
 #include <filesystem>
+#include <string>
 
 #include "keyholder/store/connection.h"
 #include "keyholder/store/migrations.h"
@@ -22,6 +23,7 @@ OpenedStore open_store(const std::filesystem::path& file, const ConnectionOption
 OpenedStore open_store(const Location& location, const ConnectionOptions& options = {});
 
 /// store_answers: a cheap read that shows the database is open and answers (readiness).
-bool store_answers(Connection& connection) noexcept;
+/// `why` (optional) gets the engine's error when it does not.
+bool store_answers(Connection& connection, std::string* why = nullptr) noexcept;
 
 } // namespace keyholder::store
