@@ -63,34 +63,24 @@ class PgTransaction final : public TransactionImpl {
 public:
     PgTransaction(PgConnection& connection, bool& open_flag, Locking locking)
         : connection_(connection), open_(open_flag) {
-        connection_.command("BEGIN");
+        // One round trip: BEGIN and the writers' lock (constant text).
+        std::string begin = "BEGIN";
+        if (locking == Locking::writer)
+            begin += "; SELECT pg_advisory_xact_lock(" + std::to_string(advisory_key(AdvisoryLock::writer)) + ")";
+        PgResult result(PQexec(connection_.session(), begin.c_str()));
         open_ = true;
-        if (locking == Locking::rows) {
-            writer_lock_taken(); // no directory call inside it either
-            holds_lock_ = true;
-            return;
-        }
         try {
-            StatementImpl* lock = connection_.cached("SELECT pg_advisory_xact_lock(?)");
-            lock->bind_int64(1, advisory_key(AdvisoryLock::writer));
-            try {
-                while (lock->step()) {}
-            } catch (const StoreError& error) {
-                lock->reset();
-                if (error.sqlstate() == "55P03")
-                    throw StoreError(0,
-                                     "database is locked: another writer held " + connection_.location().describe() +
-                                         " for over " + std::to_string(connection_.options().busy_timeout.count()) +
-                                         " ms",
-                                     error.sqlstate());
-                throw;
-            }
-            lock->reset();
-        } catch (...) {
+            connection_.check(std::move(result), "cannot begin a transaction on " + connection_.location().describe());
+        } catch (const StoreError& error) {
             rollback();
+            if (error.sqlstate() == "55P03")
+                throw StoreError(0,
+                                 "database is locked: another writer held " + connection_.location().describe() +
+                                     " for over " + std::to_string(connection_.options().busy_timeout.count()) + " ms",
+                                 error.sqlstate());
             throw;
         }
-        writer_lock_taken();
+        writer_lock_taken(); // Locking::rows too: no directory call inside it either
         holds_lock_ = true;
     }
     PgTransaction(const PgTransaction&) = delete;
@@ -100,6 +90,8 @@ public:
         if (holds_lock_) writer_lock_released();
     }
 
+    // commit: returns once the server reports the commit durable (synchronous_commit
+    // on: flushed, and confirmed by a synchronous standby when there is one).
     void commit() override {
         PgResult result(PQexec(connection_.session(), "COMMIT"));
         open_ = false;

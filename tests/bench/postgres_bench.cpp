@@ -1,0 +1,213 @@
+// postgres_bench: durable request creation on PostgreSQL — one transaction holding
+// the request row, its audit event (the hash chain, appended under the writers'
+// advisory lock) and its outbox row — from 8 clients, on one node (one process) and
+// on two nodes (two processes, 4 clients each, on the same database), next to bare
+// libpq single-row INSERTs with synchronous_commit = on from 8 clients, measured in
+// the same run against the same server (the one scripts/bench starts;
+// KEYHOLDER_BENCH_PG is its connection string). Target: >= 0.5x of the baseline.
+// Both nodes share this machine's two cores and its one disk with the server: two
+// nodes show that the chain stays one under interleaved writers, not added capacity.
+//
+// Rounds alternate (bare, one node, two nodes) so that a noisy neighbour hurts all;
+// each figure is the median round.
+#include <libpq-fe.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "keyholder/store/audit.h"
+#include "keyholder/store/connection.h"
+#include "keyholder/store/records.h"
+#include "keyholder/store/store.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using namespace keyholder::store;
+constexpr int kClients = 8;
+constexpr auto kRound = std::chrono::milliseconds(2500);
+
+std::string base_dsn() {
+    const char* dsn = std::getenv("KEYHOLDER_BENCH_PG");
+    if (dsn == nullptr) {
+        std::fprintf(stderr, "postgres_bench: run it through scripts/bench (KEYHOLDER_BENCH_PG is not set)\n");
+        std::exit(2);
+    }
+    return dsn;
+}
+
+void must(PGresult* result, const char* what) {
+    const auto status = PQresultStatus(result);
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+        std::fprintf(stderr, "%s: %s\n", what, PQresultErrorMessage(result));
+        std::exit(1);
+    }
+    PQclear(result);
+}
+
+std::string make_database(const std::string& name) {
+    PGconn* admin = PQconnectdb((base_dsn() + " dbname=postgres").c_str());
+    must(PQexec(admin, ("DROP DATABASE IF EXISTS " + name).c_str()), "drop database");
+    must(PQexec(admin, ("CREATE DATABASE " + name).c_str()), "create database");
+    PQfinish(admin);
+    return base_dsn() + " dbname=" + name;
+}
+
+// Baseline: 8 sessions, one tiny row per commit, synchronous_commit = on.
+double bare_round(const std::string& dsn) {
+    std::atomic<bool> stop{false};
+    std::atomic<long> commits{0};
+    std::vector<std::thread> clients;
+    for (int c = 0; c < kClients; ++c)
+        clients.emplace_back([&, c] {
+            PGconn* conn = PQconnectdb(dsn.c_str());
+            must(PQexec(conn, "SET synchronous_commit = on"), "set");
+            must(PQprepare(conn, "insert", "INSERT INTO t(v) VALUES ($1)", 1, nullptr), "prepare");
+            for (long n = 0; !stop; ++n) {
+                const std::string value = std::to_string(c * 100000000L + n);
+                const char* values[] = {value.c_str()};
+                must(PQexecPrepared(conn, "insert", 1, values, nullptr, nullptr, 0), "insert");
+                ++commits;
+            }
+            PQfinish(conn);
+        });
+    const auto start = Clock::now();
+    std::this_thread::sleep_for(kRound);
+    stop = true;
+    for (auto& t : clients)
+        t.join();
+    return static_cast<double>(commits) / std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// clients: `count` threads, each with its own connection, creating requests for `for_how_long`.
+long keyholder_clients(const std::string& dsn, int64_t entry_id, int count, int node,
+                       std::chrono::milliseconds for_how_long) {
+    std::atomic<bool> stop{false};
+    std::atomic<long> commits{0};
+    std::vector<std::thread> clients;
+    for (int c = 0; c < count; ++c)
+        clients.emplace_back([&, c] {
+            auto db = Connection::open(Location::postgresql(dsn));
+            for (long n = 0; !stop; ++n) {
+                Transaction tx(db);
+                NewRequest request;
+                request.entry_id = entry_id;
+                request.requester_sid = "S-1-5-21-3623811015-3361044348-30300820-1104";
+                request.requester_name = "bob";
+                request.requester_display = "Bob Operator";
+                request.reason =
+                    "node " + std::to_string(node) + " client " + std::to_string(c) + " n " + std::to_string(n);
+                request.ticket = "INC0012345";
+                request.requested_at = 1'800'000'000 + n;
+                request.duration_s = 7200;
+                request.deadline_at = request.requested_at + 86400;
+                const int64_t id = insert_request(tx, request);
+                append_audit_event(tx,
+                                   {request.requested_at, request.requester_sid, "request.created",
+                                    "request:" + std::to_string(id), R"({"entry":"domain-admin","duration":7200})"});
+                enqueue_notification(tx,
+                                     {request.requested_at, "approval_needed", "alice@example.com", id,
+                                      R"({"approver":"alice"})", "<req-" + std::to_string(id) + "-alice@keyholder>"});
+                tx.commit();
+                ++commits;
+            }
+        });
+    std::this_thread::sleep_for(for_how_long);
+    stop = true;
+    for (auto& t : clients)
+        t.join();
+    return commits;
+}
+
+double one_node_round(const std::string& dsn, int64_t entry_id) {
+    const auto start = Clock::now();
+    const long commits = keyholder_clients(dsn, entry_id, kClients, 0, kRound);
+    return static_cast<double>(commits) / std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// two_nodes_round: two processes (forked before either starts a thread), 4 clients each.
+double two_nodes_round(const std::string& dsn, int64_t entry_id) {
+    int pipes[2][2];
+    pid_t children[2];
+    const auto start = Clock::now();
+    for (int node = 0; node < 2; ++node) {
+        if (pipe(pipes[node]) != 0) std::abort();
+        children[node] = fork();
+        if (children[node] == 0) {
+            const long commits = keyholder_clients(dsn, entry_id, kClients / 2, node + 1, kRound);
+            if (write(pipes[node][1], &commits, sizeof commits) != sizeof commits) _exit(1);
+            _exit(0);
+        }
+        close(pipes[node][1]);
+    }
+    long total = 0;
+    for (int node = 0; node < 2; ++node) {
+        long commits = 0;
+        if (read(pipes[node][0], &commits, sizeof commits) != sizeof commits) std::abort();
+        total += commits;
+        close(pipes[node][0]);
+        int status = 0;
+        waitpid(children[node], &status, 0);
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) std::abort();
+    }
+    return static_cast<double>(total) / std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+double median(std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+}
+
+} // namespace
+
+int main() {
+    const int rounds = 5;
+    const std::string bare_dsn = make_database("bench_bare");
+    {
+        PGconn* conn = PQconnectdb(bare_dsn.c_str());
+        must(PQexec(conn, "CREATE TABLE t(id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, v BIGINT)"),
+             "create table");
+        PQfinish(conn);
+    }
+    const std::string dsn = make_database("bench_keyholder");
+    int64_t entry_id = 0;
+    {
+        auto opened = open_store(Location::postgresql(dsn));
+        Transaction tx(opened.connection);
+        const int64_t policy = upsert_policy(tx, "tier0", "{}", 1);
+        entry_id = upsert_entry(tx, {"domain-admin", "Domain Admin", policy, "password", "da-1", std::nullopt}, 1);
+        tx.commit();
+    }
+    std::vector<double> base, one, two;
+    for (int r = 0; r < rounds; ++r) {
+        base.push_back(bare_round(bare_dsn));
+        one.push_back(one_node_round(dsn, entry_id));
+        two.push_back(two_nodes_round(dsn, entry_id));
+    }
+    auto db = Connection::open(Location::postgresql(dsn));
+    const auto chain = verify_audit_chain(db);
+    if (!chain.ok()) {
+        std::fprintf(stderr, "audit chain broken after the benchmark: %s\n", chain.message.c_str());
+        return 1;
+    }
+    const double b = median(base), k1 = median(one), k2 = median(two);
+    std::printf("postgres: durable request creation (request + audit event + outbox row, synchronous_commit = on), "
+                "%d clients\n",
+                kClients);
+    std::printf("  baseline  bare libpq single-row INSERTs     : %8.0f commits/s (median of %d rounds x %.1f s)\n", b,
+                rounds, std::chrono::duration<double>(kRound).count());
+    std::printf("  keyholder, one node (8 clients)            : %8.0f commits/s  ratio %.2f (target >= 0.5)\n", k1,
+                k1 / b);
+    std::printf("  keyholder, two nodes (2 processes x 4)     : %8.0f commits/s  ratio %.2f (target >= 0.5)\n", k2,
+                k2 / b);
+    std::printf("  audit chain after both: %lld events, verified\n", static_cast<long long>(chain.events));
+    return 0;
+}
