@@ -32,7 +32,8 @@ inline std::string engine_name(const ::testing::TestParamInfo<store::Backend>& i
 
 /// fresh_location: an empty store: a file in `dir`, or a new database on this
 /// program's PostgreSQL server.
-inline store::Location fresh_location(store::Backend backend, const TempDir& dir, const std::string& file = "k.db") {
+inline store::Location fresh_location([[maybe_unused]] store::Backend backend, const TempDir& dir,
+                                      const std::string& file = "k.db") {
 #ifndef _WIN32
     if (backend == store::Backend::postgresql)
         return store::Location::postgresql(PostgresSandbox::shared().create_database());
