@@ -1,6 +1,8 @@
 // PostgresSandbox (see postgres.h): drives tests/support/postgres-sandbox.
 #include "support/postgres.h"
 
+#include <cerrno>
+#include <csignal>
 #include <stdexcept>
 #include <unistd.h>
 
@@ -32,10 +34,32 @@ std::filesystem::path template_dir() {
     return made;
 }
 
+// stop_orphans: servers whose test program died without stopping them (a crash, a
+// timeout's SIGKILL) are stopped by PID and their folders removed; once per program.
+void stop_orphans() {
+    static const bool done = [] {
+        std::error_code ec;
+        for (const auto& entry : std::filesystem::directory_iterator(std::filesystem::temp_directory_path(), ec)) {
+            const auto dir = entry.path();
+            if (dir.filename().string().rfind("keyholder-test-", 0) != 0) continue;
+            const std::string owner = read_file(dir / "owner.pid");
+            if (owner.empty() || !std::filesystem::exists(dir / "postgres.pid")) continue;
+            const pid_t pid = static_cast<pid_t>(std::atol(owner.c_str()));
+            if (pid <= 0 || ::kill(pid, 0) == 0 || errno != ESRCH) continue; // its program is alive
+            run(kScript, {"stop", dir.string(), "--kill"});
+            std::filesystem::remove_all(dir, ec);
+        }
+        return true;
+    }();
+    (void)done;
+}
+
 } // namespace
 
 PostgresSandbox::PostgresSandbox(const PostgresSandbox* standby_of, const std::string& name)
     : primary_(standby_of), name_(name) {
+    stop_orphans();
+    dir_.write("owner.pid", std::to_string(::getpid()));
     start();
 }
 
