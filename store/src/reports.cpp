@@ -155,10 +155,11 @@ int64_t begin_report_run(Transaction& tx, const std::optional<std::string>& sche
     if (schedule && due_at) {
         // The claim of a scheduled run: none if it succeeded, or another runner (a
         // leader that lost its lock a moment ago) has had it for less than the lease.
-        auto taken = tx.connection().cached("SELECT 1 FROM report_runs WHERE schedule = ? AND due_at = ? AND"
-                                            " (state = 'succeeded' OR (state = 'running' AND started_at > ?)) LIMIT 1");
+        auto taken = tx.connection().cached(
+            "SELECT state FROM report_runs WHERE schedule = ? AND due_at = ? AND"
+            " (state = 'succeeded' OR (state = 'running' AND started_at > ?)) ORDER BY state DESC LIMIT 1");
         taken->bind(1, *schedule).bind(2, *due_at).bind(3, started_at - kReportRunLeaseSeconds);
-        if (taken->step()) return 0;
+        if (taken->step()) return taken->column_text(0) == "succeeded" ? kReportRunDone : kReportRunBusy;
     }
     auto s = tx.connection().cached("INSERT INTO report_runs(schedule, report, window_from, window_to, due_at, "
                                     "started_at, state, attempt) VALUES (?, ?, ?, ?, ?, ?, 'running', ?) RETURNING id");

@@ -281,6 +281,9 @@ TEST_F(SeveralNodes, ARequestOnAIsApprovedOnBThroughTheLinkAMailed) {
     start(1);
     EXPECT_EQ(role(1), "follower") << "A leads; one leader at a time";
     EXPECT_EQ(role(0), "leader");
+    // /metrics says it too.
+    EXPECT_NE(http_get(nodes_[0].url + "/metrics").body.find("\nkeyholder_scheduler_leader 1\n"), std::string::npos);
+    EXPECT_NE(http_get(nodes_[1].url + "/metrics").body.find("\nkeyholder_scheduler_leader 0\n"), std::string::npos);
     const std::string path = link.substr(public_url_.size());
     HttpCall page;
     page.url = nodes_[1].url + path.substr(0, path.find('?'));
@@ -397,6 +400,12 @@ TEST_F(SeveralNodes, ANodeKilledUnderLoadLosesAndDuplicatesNothingAcknowledged) 
         start(victim);
     }
     check_nothing_lost(load, "3 rounds of kill -9 over two nodes");
+    // And the command an auditor runs agrees (password from the environment).
+    const std::string without_password = dsn_.substr(0, dsn_.find(" password=")) + dsn_.substr(dsn_.find(" dbname="));
+    auto verified = run(KEYHOLDER_CLI_PATH, {"audit", "verify", "--db", "postgresql:" + without_password},
+                        {{"PGPASSWORD", server_->password()}});
+    EXPECT_EQ(verified.status, 0) << verified.out << verified.err;
+    EXPECT_NE(verified.out.find("audit chain intact"), std::string::npos) << verified.out;
     // Both nodes wrote into the one chain: every start of either is in it.
     auto connection = db();
     auto starts = connection.prepare("SELECT count(*) FROM audit_events WHERE action = 'service.started'");

@@ -189,6 +189,39 @@ TEST(Config, RetentionIsADurationOfAtLeastADay) {
     }
 }
 
+TEST(Config, PostgresqlStoreTakesADsnAndAPasswordFromAFileNeverInline) {
+    TempDir dir;
+    dir.write("data/ldap.password", "pw");
+    dir.write("data/pg.password", "Pg-S3cret\n");
+    auto good = load_config(dir.write("a.ini", std::string(kMinimal) +
+                                                   "\n[store]\nbackend = postgresql\ndsn = host=db1,db2 dbname=k "
+                                                   "user=keyholder\npassword_file = pg.password\n"));
+    ASSERT_TRUE(good) << dump(good.error());
+    EXPECT_EQ(good->store.backend, StoreBackend::postgresql);
+    EXPECT_EQ(good->store.dsn, "host=db1,db2 dbname=k user=keyholder");
+    EXPECT_EQ(good->store.password.reveal(), "Pg-S3cret");
+    auto sqlite = load_config(dir.write("b.ini", kMinimal));
+    ASSERT_TRUE(sqlite);
+    EXPECT_EQ(sqlite->store.backend, StoreBackend::sqlite) << "the embedded default";
+    // Refusals, each named: no dsn; a password inside the dsn (both forms), not echoed;
+    // a SQLite path with PostgreSQL; a dsn with SQLite; an unknown engine.
+    const std::vector<std::pair<std::string, std::string>> refused{
+        {"backend = postgresql\n", "[store] dsn: missing required value"},
+        {"backend = postgresql\ndsn = host=db1 password=Inl1ne-S3cret\n", "[store] dsn: passwords are never written"},
+        {"backend = postgresql\ndsn = postgresql://kh:Inl1ne-S3cret@db1/k\n", "[store] dsn: passwords are never"},
+        {"backend = postgresql\ndsn = host=db1\npath = k.db\n", "[store] path: is for backend = sqlite"},
+        {"dsn = host=db1\n", "[store] dsn: is for backend = postgresql"},
+        {"backend = oracle\n", "[store] backend: unknown value 'oracle'"},
+    };
+    for (const auto& [store, problem] : refused) {
+        auto config = load_config(dir.write("c.ini", std::string(kMinimal) + "\n[store]\n" + store));
+        ASSERT_FALSE(config) << store;
+        const std::string problems = dump(config.error());
+        EXPECT_NE(problems.find(problem), std::string::npos) << problems;
+        EXPECT_EQ(problems.find("Inl1ne-S3cret"), std::string::npos) << "a password is never echoed: " << problems;
+    }
+}
+
 TEST(Config, BrokenFileListsEveryProblemWithFileSectionAndKey) {
     TempDir dir;
     auto file = dir.write("broken.ini", R"(

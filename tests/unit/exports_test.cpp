@@ -20,6 +20,7 @@
 #include "keyholder/store/audit.h"
 #include "keyholder/store/outbox.h"
 #include "keyholder/store/records.h"
+#include "keyholder/store/reports.h"
 #include "keyholder/store/store.h"
 #include "support/store_backends.h"
 #include "support/temp_dir.h"
@@ -132,6 +133,40 @@ TEST_P(Exports, MissedRunRunsOnceAtStartWithSidecar) {
     // A restart does not run it again.
     reports::ExportScheduler again(*config_, opened_->connection, clock);
     EXPECT_EQ(again.next_due(), utc(2026, 11, 23, 6, 0));
+}
+
+// Two nodes (two schedulers, their own connections, built before either ran): a due
+// time is exported once. The second finds the run claimed (running, within its lease)
+// or succeeded, writes nothing and says so; a run whose runner died (its lease over)
+// is run again.
+TEST_P(Exports, TwoSchedulersExportADueTimeOnce) {
+    core::ManualClock clock(utc(2026, 11, 16, 6, 0));
+    auto second_connection = store::Connection::open(opened_->connection.location());
+    std::vector<reports::ExportRun> first_results, second_results;
+    reports::ExportScheduler first(*config_, opened_->connection, clock,
+                                   [&](const reports::ExportRun& r) { first_results.push_back(r); });
+    reports::ExportScheduler second(*config_, second_connection, clock,
+                                    [&](const reports::ExportRun& r) { second_results.push_back(r); });
+    {
+        // A run another node began a minute ago and is still on.
+        store::Transaction tx(second_connection);
+        ASSERT_GT(store::begin_report_run(tx, std::string("weekly"), "checkout-requests", 0, 1, utc(2026, 11, 16, 6, 0),
+                                          clock.now() - 60, 1),
+                  0);
+        tx.commit();
+    }
+    EXPECT_EQ(first.run_due(), clock.now() + 60) << "claimed by another runner: asked again in a minute";
+    EXPECT_TRUE(first_results.empty()) << "not run, not counted";
+    EXPECT_TRUE(files().empty());
+    clock.advance(std::chrono::seconds(store::kReportRunLeaseSeconds + 60)); // that runner died
+    first.run_due();
+    ASSERT_EQ(first_results.size(), 1U);
+    EXPECT_TRUE(first_results[0].ok) << first_results[0].error;
+    EXPECT_EQ(files().size(), 2U);
+    second.run_due(); // the other node, after a change of leader: done already
+    EXPECT_TRUE(second_results.empty());
+    EXPECT_EQ(runs("succeeded"), 1);
+    EXPECT_EQ(files().size(), 2U);
 }
 
 TEST_P(Exports, AMissingOutputFolderIsMadePrivate) {

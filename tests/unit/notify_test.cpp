@@ -301,6 +301,59 @@ TEST_P(Outbox, ABacklogIsSentOverSeveralSessionsAtOnceEachMailOnce) {
     EXPECT_EQ(worker.run_due().sent, 0);
 }
 
+// Two senders (two nodes: their own connections, threads and mailers) on one outbox:
+// each row is claimed by one of them and sent once; a row claimed by a sender that
+// died is sent by the other once the claim ends.
+TEST_P(Outbox, TwoSendersOnOneOutboxSendEachMailOnce) {
+    {
+        store::Transaction tx(opened_->connection);
+        for (int i = 2; i <= 120; ++i)
+            store::enqueue_notification(tx, {kNow, "request_lapsed", "bob@example.com", std::nullopt,
+                                             R"({"recipient_display":"Bob"})",
+                                             "<lapsed." + std::to_string(i) + ".a@keyholder>"});
+        tx.commit();
+    }
+    struct SlowMailer : ScriptedMailer {
+        notify::Delivery deliver(const notify::Mail& mail) override {
+            std::this_thread::sleep_for(std::chrono::milliseconds(1)); // an SMTP round trip
+            return ScriptedMailer::deliver(mail);
+        }
+    };
+    SlowMailer mailers[2];
+    std::vector<std::thread> senders;
+    for (int node = 0; node < 2; ++node)
+        senders.emplace_back([&, node] {
+            auto connection = store::Connection::open(opened_->connection.location());
+            notify::OutboxWorker worker(*config_, connection, mailers[node], templates_, links_, clock_);
+            while (worker.run_due().sent > 0) {}
+        });
+    for (auto& sender : senders)
+        sender.join();
+    std::multiset<std::string> sent;
+    for (const auto& mailer : mailers)
+        for (const auto& mail : mailer.delivered)
+            sent.insert(mail.message_id);
+    EXPECT_EQ(sent.size(), 120U);
+    EXPECT_EQ(std::set<std::string>(sent.begin(), sent.end()).size(), 120U) << "a mail sent twice";
+    EXPECT_GT(mailers[0].delivered.size(), 0U);
+    EXPECT_GT(mailers[1].delivered.size(), 0U) << "both senders had a share";
+    // A sender claims a row and dies before sending it: the other sends it once the claim ends.
+    {
+        store::Transaction tx(opened_->connection);
+        store::enqueue_notification(tx, {kNow, "request_lapsed", "bob@example.com", std::nullopt,
+                                         R"({"recipient_display":"Bob"})", "<lapsed.orphan@keyholder>"});
+        tx.commit();
+        store::Transaction claim(opened_->connection, store::Locking::rows);
+        ASSERT_EQ(store::claim_due_notifications(claim, clock_.now(), clock_.now() + 600).size(), 1U);
+        claim.commit();
+    }
+    EXPECT_EQ(pass().sent, 0) << "claimed by a sender that may still be at it";
+    EXPECT_EQ(store::next_notification_due(opened_->connection), clock_.now() + 600);
+    clock_.advance(std::chrono::seconds(601));
+    EXPECT_EQ(pass().sent, 1);
+    EXPECT_EQ(mailer_.delivered.back().message_id, "<lapsed.orphan@keyholder>");
+}
+
 // When marking a row fails (the store is gone), no further mail begins; the error
 // reaches the worker's caller and the mails not begun stay queued.
 TEST(ParallelMailer, AFailureToMarkARowStopsTheMailsNotYetBegun) {

@@ -35,6 +35,9 @@ constexpr auto kExportMode =
 
 Poco::Logger& log() { return Poco::Logger::get("keyholder.reports"); }
 
+/// kBusyRetrySeconds: how soon a run another runner holds is asked for again.
+constexpr int64_t kBusyRetrySeconds = 60;
+
 std::string stamp(int64_t t, schedule::Zone zone) {
     const std::time_t time = static_cast<std::time_t>(t);
     const std::tm parts = zone == schedule::Zone::utc ? platform::utc_time(time) : platform::local_time(time);
@@ -83,6 +86,10 @@ std::optional<int64_t> ExportScheduler::run_due() {
         const auto& schedule = config_.report_schedules.at(name);
         ExportRun result = run(schedule, state);
         if (on_result_ && !result.skipped) on_result_(result);
+        if (result.busy) {
+            state.attempt_at = now + kBusyRetrySeconds;
+            continue;
+        }
         const auto following = schedule::next_run(state.cron, std::max(state.due, now - 60), state.zone);
         if (result.ok) {
             state.attempts = 0;
@@ -119,12 +126,19 @@ ExportRun ExportScheduler::run(const config::ReportSchedule& schedule, State& st
                                          started, state.attempts + 1);
         tx.commit();
     }
-    if (run_id == 0) {
-        // Exported already (or being exported) by another node, or before a change of leader.
+    if (run_id == store::kReportRunDone) {
+        // Exported already by another node, or before a change of leader.
         result.ok = true;
         result.skipped = true;
         log().information("report %s (due %s): exported by another run; not again", schedule.name,
                           format_time(state.due, false));
+        return result;
+    }
+    if (run_id == store::kReportRunBusy) {
+        // Another runner has it now; asked again later (it may die before it finishes).
+        result.skipped = true;
+        result.busy = true;
+        result.error = "being exported by another runner";
         return result;
     }
     const std::filesystem::path file =

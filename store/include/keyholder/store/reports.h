@@ -51,9 +51,12 @@ int64_t stream_report(Connection& db, const std::string& report, const ReportFil
 inline constexpr int64_t kReportRunLeaseSeconds = 1800;
 
 /// Report runs: one row per scheduled (or on-demand) export attempt. A scheduled run
-/// (schedule and due_at given) is claimed: 0 when it succeeded already or another
-/// runner has it (running, started within kReportRunLeaseSeconds), so that a due time
-/// is exported once across a change of leader.
+/// (schedule and due_at given) is claimed: kReportRunDone when it succeeded already,
+/// kReportRunBusy when another runner has it (running, started within
+/// kReportRunLeaseSeconds: ask again later), so that a due time is exported once
+/// across a change of leader; else the new run's id.
+inline constexpr int64_t kReportRunDone = 0;
+inline constexpr int64_t kReportRunBusy = -1;
 int64_t begin_report_run(Transaction& tx, const std::optional<std::string>& schedule, const std::string& report,
                          int64_t window_from, int64_t window_to, std::optional<int64_t> due_at, int64_t started_at,
                          int attempt);

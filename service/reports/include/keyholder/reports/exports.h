@@ -24,7 +24,8 @@ struct ExportRun {
     std::string schedule;
     int64_t due_at = 0;
     bool ok = false;
-    bool skipped = false; ///< ok, but done by another run (another node, or before a change of leader)
+    bool skipped = false; ///< done by another run (ok), or another runner has it now (busy)
+    bool busy = false;    ///< another runner has it now: asked again a minute later
     int64_t rows = 0;
     std::string file;  ///< when ok
     std::string error; ///< when not
