@@ -121,6 +121,48 @@ TEST(PostgresTls, VerifiedTlsToTheServerAndARefusalForAnotherCa) {
                  StoreError);
 }
 
+// A long result streams (one row at a time from the server, so that a report or the
+// audit chain never sits in memory whole); another statement on the same session
+// meanwhile gets it (the rest of the rows are read in first), and a statement left in
+// the middle of its rows leaves the session clean.
+TEST(PostgresSession, LongResultsStreamAndGiveWayToAnotherStatement) {
+    auto& server = PostgresSandbox::shared();
+    auto db = Connection::open(Location::postgresql(server.create_database()));
+    db.exec_script("CREATE TABLE n(v BIGINT); INSERT INTO n SELECT generate_series(1, 5000)");
+    auto rows = db.prepare("SELECT v FROM n ORDER BY v");
+    int64_t expected = 1;
+    for (; expected <= 10; ++expected) {
+        ASSERT_TRUE(rows.step());
+        EXPECT_EQ(rows.column_int64(0), expected);
+    }
+    {
+        auto count = db.prepare("SELECT count(*) FROM n WHERE v > ?");
+        count.bind(1, 4000);
+        ASSERT_TRUE(count.step());
+        EXPECT_EQ(count.column_int64(0), 1000);
+        Transaction tx(db); // a write in the middle, too
+        db.prepare("INSERT INTO n(v) VALUES (0)").run();
+        EXPECT_EQ(db.changes(), 1);
+        tx.commit();
+    }
+    for (; rows.step(); ++expected)
+        ASSERT_EQ(rows.column_int64(0), expected);
+    EXPECT_EQ(expected, 5001) << "every row, in order, as of the statement's start";
+    EXPECT_TRUE(rows.step()) << "stepped past its end, it runs again";
+    EXPECT_EQ(rows.column_int64(0), 0);
+    {
+        auto left = db.prepare("SELECT v FROM n");
+        ASSERT_TRUE(left.step());
+    } // destroyed in the middle of its rows
+    auto after = db.prepare("SELECT count(*) FROM n");
+    ASSERT_TRUE(after.step());
+    EXPECT_EQ(after.column_int64(0), 5001);
+    EXPECT_THROW(db.prepare("SELECT v / 0 FROM n").run(), StoreError) << "an error in the stream is an error";
+    after.reset();
+    ASSERT_TRUE(after.step()) << "and the session goes on after it";
+    EXPECT_EQ(after.column_int64(0), 5001);
+}
+
 // The server restarts (a failover, maintenance): a session outside a transaction
 // reconnects at its next statement; inside one the transaction fails and nothing
 // of it is kept.

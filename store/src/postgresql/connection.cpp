@@ -205,6 +205,7 @@ PgConnection::PgConnection(const Location& location, const ConnectionOptions& op
 }
 
 PgConnection::~PgConnection() {
+    if (streaming_ != nullptr) streaming_->buffer_rest();
     cache_.clear();
     conn_.reset();
 }
@@ -242,6 +243,9 @@ void PgConnection::connect() {
 }
 
 pg_conn* PgConnection::session() {
+    // A statement still streaming its rows gives up the connection: the rest of its
+    // rows are read into it first.
+    if (streaming_ != nullptr) streaming_->buffer_rest();
     if (conn_ && !broken_ && PQstatus(conn_.get()) == CONNECTION_OK) return conn_.get();
     if (in_transaction_)
         throw StoreError(0, "the session with " + location_.describe() + " was lost inside a transaction", "08006");
@@ -251,6 +255,7 @@ pg_conn* PgConnection::session() {
 }
 
 pg_conn* PgConnection::live_session() noexcept {
+    if (streaming_ != nullptr) streaming_->buffer_rest();
     return conn_ && !broken_ && PQstatus(conn_.get()) == CONNECTION_OK ? conn_.get() : nullptr;
 }
 
@@ -322,7 +327,12 @@ PgStatement::PgStatement(PgConnection& connection, std::string_view sql, bool na
     formats_.assign(count, 0);
 }
 
-PgStatement::~PgStatement() = default;
+PgStatement::~PgStatement() {
+    if (streaming_) {
+        discard_stream();
+        end_stream();
+    }
+}
 
 void PgStatement::check_index(int index) const {
     if (index < 1 || static_cast<size_t>(index) > values_.size())
@@ -402,15 +412,30 @@ void PgStatement::execute() {
         result.reset(
             PQexecPrepared(conn, found->second.c_str(), count, values.data(), lengths.data(), formats_.data(), 0));
     } else {
-        result.reset(
-            PQexecParams(conn, text_.c_str(), count, types_.data(), values.data(), lengths.data(), formats_.data(), 0));
+        // Streamed: one row per result (single-row mode), so that a long result (a
+        // report, the audit chain) never sits in memory whole.
+        if (PQsendQueryParams(conn, text_.c_str(), count, types_.data(), values.data(), lengths.data(), formats_.data(),
+                              0) == 0)
+            connection_.check(PgResult(), what);
+        PQsetSingleRowMode(conn); // if refused, the rows come as one result: still right
+        streaming_ = true;
+        drained_ = false;
+        connection_.set_streaming(this);
+        result_.reset();
+        rows_ = 0;
+        row_ = -1;
+        return;
     }
     result_ = connection_.check(std::move(result), what);
     rows_ = PQresultStatus(result_.get()) == PGRES_TUPLES_OK ? PQntuples(result_.get()) : 0;
     row_ = -1;
-    const std::string_view status = PQcmdStatus(result_.get());
+    note_changes(result_.get());
+}
+
+void PgStatement::note_changes(const pg_result* result) {
+    const std::string_view status = PQcmdStatus(const_cast<pg_result*>(result));
     if (status.starts_with("INSERT") || status.starts_with("UPDATE") || status.starts_with("DELETE")) {
-        const char* tuples = PQcmdTuples(result_.get());
+        const char* tuples = PQcmdTuples(const_cast<pg_result*>(result));
         int64_t changed = 0;
         std::from_chars(tuples, tuples + std::strlen(tuples), changed);
         connection_.set_changes(changed);
@@ -418,13 +443,81 @@ void PgStatement::execute() {
 }
 
 bool PgStatement::step() {
+    if (!named_) return stream_step();
     // Like SQLite's: a statement stepped past its last row runs again.
     if (!result_ || row_ >= rows_) execute();
     ++row_;
     return row_ < rows_;
 }
 
+PgResult PgStatement::next_result() {
+    if (!pending_.empty()) {
+        PgResult next = std::move(pending_.front());
+        pending_.pop_front();
+        return next;
+    }
+    if (drained_) return {}; // the connection runs another command now
+    return PgResult(PQgetResult(connection_.raw()));
+}
+
+bool PgStatement::stream_step() {
+    if (result_ && row_ + 1 < rows_) {
+        ++row_;
+        return true;
+    }
+    if (!streaming_) execute(); // like SQLite's: past its last row, it runs again
+    for (;;) {
+        PgResult next = next_result();
+        if (!next) {
+            end_stream();
+            return false;
+        }
+        const ExecStatusType status = PQresultStatus(next.get());
+        if (status == PGRES_SINGLE_TUPLE || (status == PGRES_TUPLES_OK && PQntuples(next.get()) > 0)) {
+            rows_ = PQntuples(next.get());
+            row_ = 0;
+            result_ = std::move(next);
+            return true;
+        }
+        if (status == PGRES_TUPLES_OK || status == PGRES_COMMAND_OK) {
+            note_changes(next.get());
+            continue;
+        }
+        discard_stream(); // the error ends the command: read what is left of it
+        end_stream();
+        connection_.check(std::move(next), "statement failed [" + sql_ + "] on " + connection_.location().describe());
+    }
+}
+
+void PgStatement::buffer_rest() noexcept {
+    if (!streaming_ || drained_) return;
+    while (PGresult* next = PQgetResult(connection_.raw()))
+        pending_.emplace_back(next);
+    drained_ = true;
+    connection_.set_streaming(nullptr);
+}
+
+void PgStatement::discard_stream() noexcept {
+    pending_.clear();
+    if (streaming_ && !drained_)
+        while (PGresult* next = PQgetResult(connection_.raw()))
+            PQclear(next);
+    drained_ = true;
+}
+
+void PgStatement::end_stream() noexcept {
+    if (connection_.streaming() == this) connection_.set_streaming(nullptr);
+    streaming_ = false;
+    result_.reset();
+    rows_ = 0;
+    row_ = -1;
+}
+
 void PgStatement::reset() {
+    if (streaming_) {
+        discard_stream();
+        end_stream();
+    }
     result_.reset();
     row_ = -1;
     rows_ = 0;

@@ -2,6 +2,7 @@
 // RAII, bound parameters only (hot statements named and prepared once per session).
 #pragma once
 
+#include <deque>
 #include <map>
 #include <memory>
 #include <string>
@@ -67,9 +68,18 @@ public:
     [[nodiscard]] std::vector<std::byte> column_blob(int column) const override;
     [[nodiscard]] int column_count() const override;
 
+    /// buffer_rest: reads the rest of a streamed result into this statement, so that
+    /// the connection can run another command (PgConnection::session()).
+    void buffer_rest() noexcept;
+
 private:
     void check_index(int index) const;
     void execute();
+    bool stream_step();
+    PgResult next_result();
+    void note_changes(const pg_result* result);
+    void discard_stream() noexcept;
+    void end_stream() noexcept;
     std::string sql_; ///< as written (for messages)
     std::string text_;
     std::map<std::string, int> names_;
@@ -85,6 +95,11 @@ private:
     PgResult result_;
     int row_ = -1;
     int rows_ = 0;
+    /// streaming_: statements of prepare() send their query and read its rows one by
+    /// one (libpq's single-row mode); drained_: the rest was read into pending_.
+    bool streaming_ = false;
+    bool drained_ = false;
+    std::deque<PgResult> pending_;
 };
 
 class PgConnection final : public ConnectionImpl {
@@ -116,6 +131,11 @@ public:
     /// command: runs constant SQL without parameters; throws StoreError.
     void command(const std::string& sql);
     void set_changes(int64_t changes) { changes_ = changes; }
+    /// streaming: the statement whose rows are being read from the session now, if any.
+    [[nodiscard]] PgStatement* streaming() const { return streaming_; }
+    void set_streaming(PgStatement* statement) { streaming_ = statement; }
+    /// raw: the session as it is (for the streaming statement; never reconnects).
+    [[nodiscard]] pg_conn* raw() const { return conn_.get(); }
     /// try_advisory_lock / advisory_unlock: session-scoped (the scheduler's leadership).
     bool try_advisory_lock(AdvisoryLock lock);
     [[nodiscard]] const ConnectionOptions& options() const { return options_; }
@@ -131,6 +151,7 @@ private:
     int64_t changes_ = 0;
     bool in_transaction_ = false; ///< a Transaction or ReadSnapshot is open on the session
     bool broken_ = false;         ///< the session failed at the connection level: made anew at next use
+    PgStatement* streaming_ = nullptr;
     std::unordered_map<std::string, std::unique_ptr<PgStatement>> cache_;
 };
 
