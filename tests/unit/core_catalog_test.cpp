@@ -8,6 +8,7 @@
 #include "keyholder/store/audit.h"
 #include "keyholder/store/records.h"
 #include "keyholder/store/store.h"
+#include "support/store_backends.h"
 #include "support/temp_dir.h"
 
 namespace {
@@ -34,9 +35,11 @@ std::vector<std::string> actions(store::Connection& db) {
     return out;
 }
 
-TEST(CoreCatalog, StartRecordsPoliciesEntriesAndTheStart) {
+class CoreCatalog : public ::testing::TestWithParam<store::Backend> {};
+
+TEST_P(CoreCatalog, StartRecordsPoliciesEntriesAndTheStart) {
     TempDir dir;
-    auto opened = store::open_store(dir / "k.db");
+    auto opened = store::open_store(keyholder::testing::fresh_location(GetParam(), dir));
     core::ManualClock clock(1'800'000'000);
     auto sync = core::record_service_start(
         opened.connection, make_config(dir, "[entry.b]\npolicy = p\nrelease = group\ngroup = H\n"), clock, "test");
@@ -52,9 +55,9 @@ TEST(CoreCatalog, StartRecordsPoliciesEntriesAndTheStart) {
     EXPECT_NE(events.back().details.find(sync.config_sha256), std::string::npos);
 }
 
-TEST(CoreCatalog, RestartWithTheSameConfigurationChangesNoPolicy) {
+TEST_P(CoreCatalog, RestartWithTheSameConfigurationChangesNoPolicy) {
     TempDir dir;
-    auto opened = store::open_store(dir / "k.db");
+    auto opened = store::open_store(keyholder::testing::fresh_location(GetParam(), dir));
     core::ManualClock clock(1'800'000'000);
     auto config = make_config(dir);
     core::record_service_start(opened.connection, config, clock, "test");
@@ -66,9 +69,9 @@ TEST(CoreCatalog, RestartWithTheSameConfigurationChangesNoPolicy) {
     EXPECT_TRUE(store::verify_audit_chain(opened.connection).ok());
 }
 
-TEST(CoreCatalog, ChangedPolicyAndRemovedEntryAreRecorded) {
+TEST_P(CoreCatalog, ChangedPolicyAndRemovedEntryAreRecorded) {
     TempDir first_dir, second_dir;
-    auto opened = store::open_store(first_dir / "k.db");
+    auto opened = store::open_store(keyholder::testing::fresh_location(GetParam(), first_dir));
     core::ManualClock clock(1'800'000'000);
     core::record_service_start(opened.connection,
                                make_config(first_dir, "[entry.b]\npolicy = p\nrelease = group\ngroup = H\n"), clock,
@@ -93,5 +96,8 @@ TEST(CoreCatalog, ChangedPolicyAndRemovedEntryAreRecorded) {
     EXPECT_EQ(std::count(all.begin(), all.end(), "policy.changed policy:p"), 2);
     EXPECT_NE(store::find_policy_definition(opened.connection, "p")->find("\"approvals\":2"), std::string::npos);
 }
+
+INSTANTIATE_TEST_SUITE_P(Engines, CoreCatalog, ::testing::ValuesIn(keyholder::testing::store_backends()),
+                         keyholder::testing::engine_name);
 
 } // namespace
