@@ -61,13 +61,13 @@ std::string make_database(const std::string& name) {
     return base_dsn() + " dbname=" + name;
 }
 
-// Baseline: 8 sessions, one tiny row per commit, synchronous_commit = on.
-double bare_round(const std::string& dsn) {
+// Baseline: `clients` sessions, one tiny row per commit, synchronous_commit = on.
+double bare_round(const std::string& dsn, int clients = kClients) {
     std::atomic<bool> stop{false};
     std::atomic<long> commits{0};
-    std::vector<std::thread> clients;
-    for (int c = 0; c < kClients; ++c)
-        clients.emplace_back([&, c] {
+    std::vector<std::thread> threads;
+    for (int c = 0; c < clients; ++c)
+        threads.emplace_back([&, c] {
             PGconn* conn = PQconnectdb(dsn.c_str());
             must(PQexec(conn, "SET synchronous_commit = on"), "set");
             must(PQprepare(conn, "insert", "INSERT INTO t(v) VALUES ($1)", 1, nullptr), "prepare");
@@ -82,7 +82,7 @@ double bare_round(const std::string& dsn) {
     const auto start = Clock::now();
     std::this_thread::sleep_for(kRound);
     stop = true;
-    for (auto& t : clients)
+    for (auto& t : threads)
         t.join();
     return static_cast<double>(commits) / std::chrono::duration<double>(Clock::now() - start).count();
 }
@@ -127,9 +127,9 @@ long keyholder_clients(const std::string& dsn, int64_t entry_id, int count, int 
     return commits;
 }
 
-double one_node_round(const std::string& dsn, int64_t entry_id) {
+double one_node_round(const std::string& dsn, int64_t entry_id, int clients = kClients) {
     const auto start = Clock::now();
-    const long commits = keyholder_clients(dsn, entry_id, kClients, 0, kRound);
+    const long commits = keyholder_clients(dsn, entry_id, clients, 0, kRound);
     return static_cast<double>(commits) / std::chrono::duration<double>(Clock::now() - start).count();
 }
 
@@ -186,11 +186,13 @@ int main() {
         entry_id = upsert_entry(tx, {"domain-admin", "Domain Admin", policy, "password", "da-1", std::nullopt}, 1);
         tx.commit();
     }
-    std::vector<double> base, one, two;
+    std::vector<double> base, one, two, base_alone, one_alone;
     for (int r = 0; r < rounds; ++r) {
         base.push_back(bare_round(bare_dsn));
         one.push_back(one_node_round(dsn, entry_id));
         two.push_back(two_nodes_round(dsn, entry_id));
+        base_alone.push_back(bare_round(bare_dsn, 1));
+        one_alone.push_back(one_node_round(dsn, entry_id, 1));
     }
     auto db = Connection::open(Location::postgresql(dsn));
     const auto chain = verify_audit_chain(db);
@@ -208,6 +210,11 @@ int main() {
                 k1 / b);
     std::printf("  keyholder, two nodes (2 processes x 4)     : %8.0f commits/s  ratio %.2f (target >= 0.5)\n", k2,
                 k2 / b);
+    // One client each: no waiting for the lock, one commit at a time on both sides: how
+    // much one request creation costs next to one single-row INSERT.
+    const double b1 = median(base_alone), k1_alone = median(one_alone);
+    std::printf("  one client: bare %8.0f commits/s, keyholder %8.0f commits/s  ratio %.2f\n", b1, k1_alone,
+                k1_alone / b1);
     std::printf("  audit chain after both: %lld events, verified\n", static_cast<long long>(chain.events));
     return 0;
 }

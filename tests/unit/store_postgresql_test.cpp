@@ -6,6 +6,7 @@
 
 #include "keyholder/store/connection.h"
 #include "keyholder/store/error.h"
+#include "keyholder/store/migrations.h"
 #include "keyholder/store/store.h"
 #include "postgresql/connection.h"
 #include "postgresql/placeholders.h"
@@ -161,6 +162,34 @@ TEST(PostgresSession, LongResultsStreamAndGiveWayToAnotherStatement) {
     after.reset();
     ASSERT_TRUE(after.step()) << "and the session goes on after it";
     EXPECT_EQ(after.column_int64(0), 5001);
+}
+
+// A commit that returned is durable: the server is killed (SIGKILL, as a power cut
+// would stop it) the moment the last commit returns, and after its restart every
+// committed row is there. (Writers commit without waiting for the disk and then wait
+// for a flush that covers them; a flush transaction that wrote no WAL record was no
+// flush at all, and this test lost the schema then.)
+TEST(PostgresSession, ACommitThatReturnedSurvivesACrashOfTheServer) {
+    PostgresSandbox server; // its own: this test kills it
+    const Location location = Location::postgresql(server.create_database());
+    {
+        auto opened = open_store(location);
+        Connection& db = opened.connection;
+        db.exec_script("CREATE TABLE durable(n BIGINT)");
+        for (int n = 1; n <= 200; ++n) {
+            Transaction tx(db);
+            db.prepare("INSERT INTO durable(n) VALUES (?)").bind(1, n).run();
+            tx.commit();
+        }
+        server.kill();
+    }
+    server.start();
+    auto db = Connection::open(location);
+    auto count = db.prepare("SELECT count(*), coalesce(max(n), 0) FROM durable");
+    ASSERT_TRUE(count.step());
+    EXPECT_EQ(count.column_int64(0), 200);
+    EXPECT_EQ(count.column_int64(1), 200);
+    EXPECT_EQ(current_schema_version(db), latest_schema_version(Backend::postgresql));
 }
 
 // The server restarts (a failover, maintenance): a session outside a transaction

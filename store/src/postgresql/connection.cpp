@@ -62,9 +62,11 @@ bool on_this_machine(const std::string& host) {
 class PgTransaction final : public TransactionImpl {
 public:
     PgTransaction(PgConnection& connection, bool& open_flag, Locking locking)
-        : connection_(connection), open_(open_flag) {
-        // One round trip: BEGIN and the writers' lock (constant text).
+        : connection_(connection), open_(open_flag),
+          durable_(connection.options().synchronous == Synchronous::full && !connection.options().read_only) {
+        // One round trip: BEGIN, the commit mode and the writers' lock (constant text).
         std::string begin = "BEGIN";
+        if (durable_) begin += "; SET LOCAL synchronous_commit = off";
         if (locking == Locking::writer)
             begin += "; SELECT pg_advisory_xact_lock(" + std::to_string(advisory_key(AdvisoryLock::writer)) + ")";
         PgResult result(PQexec(connection_.session(), begin.c_str()));
@@ -90,8 +92,17 @@ public:
         if (holds_lock_) writer_lock_released();
     }
 
-    // commit: returns once the server reports the commit durable (synchronous_commit
-    // on: flushed, and confirmed by a synchronous standby when there is one).
+    // commit: a durable writer commits without waiting for the disk, so that the
+    // writers' lock (held until the commit ends) is free at once, and then waits for a
+    // flush that covers its commit: a transaction of its own that writes a WAL record
+    // (a transactional logical message: a transaction that writes none commits
+    // without a flush) and commits with synchronous_commit = on (waiting for a
+    // synchronous standby too), its commit record after this one's. Writers that
+    // queue for the lock thus share fsyncs (the server's group commit) instead of
+    // taking one each under the lock. commit() returns when the transaction is as
+    // durable as a synchronous commit makes it; until then other sessions may read it
+    // (as members of a SQLite group read earlier members), and whatever they commit
+    // after it lies later in the WAL: lost with it or kept with it, never kept without.
     void commit() override {
         PgResult result(PQexec(connection_.session(), "COMMIT"));
         open_ = false;
@@ -103,6 +114,11 @@ public:
         // A transaction that failed earlier answers COMMIT with ROLLBACK.
         if (std::strcmp(PQcmdStatus(result.get()), "COMMIT") != 0)
             throw StoreError(0, "commit on " + connection_.location().describe() + " was rolled back", "40000");
+        if (durable_)
+            connection_.check(
+                PgResult(PQexec(connection_.session(), "SELECT pg_logical_emit_message(true, 'keyholder', 'flush')")),
+                "the flush after a commit on " + connection_.location().describe() +
+                    " failed (the commit may or may not be durable)");
     }
 
 private:
@@ -114,6 +130,7 @@ private:
     }
     PgConnection& connection_;
     bool& open_;
+    bool durable_; ///< Synchronous::full: committed, then a flush that covers it (see commit())
     bool holds_lock_ = false;
 };
 
