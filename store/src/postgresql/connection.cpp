@@ -72,13 +72,14 @@ public:
         PgResult result(PQexec(connection_.session(), begin.c_str()));
         open_ = true;
         try {
-            connection_.check(std::move(result), "cannot begin a transaction on " + connection_.location().describe());
+            connection_.checked(std::move(result),
+                                [&] { return "cannot begin a transaction on " + connection_.described(); });
         } catch (const StoreError& error) {
             rollback();
             if (error.sqlstate() == "55P03")
                 throw StoreError(0,
-                                 "database is locked: another writer held " + connection_.location().describe() +
-                                     " for over " + std::to_string(connection_.options().busy_timeout.count()) + " ms",
+                                 "database is locked: another writer held " + connection_.described() + " for over " +
+                                     std::to_string(connection_.options().busy_timeout.count()) + " ms",
                                  error.sqlstate());
             throw;
         }
@@ -110,15 +111,17 @@ public:
             holds_lock_ = false;
             writer_lock_released();
         }
-        result = connection_.check(std::move(result), "commit on " + connection_.location().describe());
+        result = connection_.checked(std::move(result), [&] { return "commit on " + connection_.described(); });
         // A transaction that failed earlier answers COMMIT with ROLLBACK.
         if (std::strcmp(PQcmdStatus(result.get()), "COMMIT") != 0)
-            throw StoreError(0, "commit on " + connection_.location().describe() + " was rolled back", "40000");
+            throw StoreError(0, "commit on " + connection_.described() + " was rolled back", "40000");
         if (durable_)
-            connection_.check(
+            connection_.checked(
                 PgResult(PQexec(connection_.session(), "SELECT pg_logical_emit_message(true, 'keyholder', 'flush')")),
-                "the flush after a commit on " + connection_.location().describe() +
-                    " failed (the commit may or may not be durable)");
+                [&] {
+                    return "the flush after a commit on " + connection_.described() +
+                           " failed (the commit may or may not be durable)";
+                });
     }
 
 private:
@@ -216,8 +219,8 @@ std::unique_ptr<ConnectionImpl> open_postgresql(const Location& location, const 
 }
 
 PgConnection::PgConnection(const Location& location, const ConnectionOptions& options)
-    : ConnectionImpl(location), settings_(connect_settings(location.dsn, location.describe(), location.password)),
-      options_(options) {
+    : ConnectionImpl(location), described_(location.describe()),
+      settings_(connect_settings(location.dsn, described_, location.password)), options_(options) {
     connect();
 }
 
@@ -237,8 +240,8 @@ void PgConnection::connect() {
     keywords.push_back(nullptr);
     values.push_back(nullptr);
     PgConn conn(PQconnectdbParams(keywords.data(), values.data(), 0));
-    if (!conn) throw StoreError(0, "cannot connect to " + location_.describe() + ": out of memory");
-    if (PQstatus(conn.get()) != CONNECTION_OK) fail("cannot connect to " + location_.describe(), conn.get(), nullptr);
+    if (!conn) throw StoreError(0, "cannot connect to " + described_ + ": out of memory");
+    if (PQstatus(conn.get()) != CONNECTION_OK) fail("cannot connect to " + described_, conn.get(), nullptr);
     // The server's notices (a WARNING, a NOTICE) are not errors; libpq would print them on stderr.
     PQsetNoticeProcessor(
         conn.get(), [](void* /*arg*/, const char* /*message*/) {}, nullptr);
@@ -253,7 +256,7 @@ void PgConnection::connect() {
                      " set_config('default_transaction_read_only', $3, false)",
                      3, nullptr, params, nullptr, nullptr, 0));
     if (PQresultStatus(set.get()) != PGRES_TUPLES_OK)
-        fail("cannot set up the session on " + location_.describe(), conn.get(), set.get());
+        fail("cannot set up the session on " + described_, conn.get(), set.get());
     conn_ = std::move(conn);
     broken_ = false;
     ++generation_;
@@ -265,7 +268,7 @@ pg_conn* PgConnection::session() {
     if (streaming_ != nullptr) streaming_->buffer_rest();
     if (conn_ && !broken_ && PQstatus(conn_.get()) == CONNECTION_OK) return conn_.get();
     if (in_transaction_)
-        throw StoreError(0, "the session with " + location_.describe() + " was lost inside a transaction", "08006");
+        throw StoreError(0, "the session with " + described_ + " was lost inside a transaction", "08006");
     conn_.reset();
     connect();
     return conn_.get();
@@ -278,9 +281,13 @@ pg_conn* PgConnection::live_session() noexcept {
 
 bool PgConnection::in_transaction() const { return in_transaction_; }
 
-PgResult PgConnection::check(PgResult result, const std::string& what) {
+bool PgConnection::succeeded(const PgResult& result) noexcept {
     const ExecStatusType status = result ? PQresultStatus(result.get()) : PGRES_FATAL_ERROR;
-    if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return result;
+    return status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK;
+}
+
+PgResult PgConnection::check(PgResult result, const std::string& what) {
+    if (succeeded(result)) return result;
     // An error the server did not send (no SQLSTATE: the connection broke, e.g. "SSL
     // SYSCALL error: EOF detected", where libpq may still call the session OK) or a
     // connection exception (class 08): the session is not used again.
@@ -290,7 +297,7 @@ PgResult PgConnection::check(PgResult result, const std::string& what) {
 }
 
 void PgConnection::command(const std::string& sql) {
-    check(PgResult(PQexec(session(), sql.c_str())), "SQL failed on " + location_.describe());
+    check(PgResult(PQexec(session(), sql.c_str())), "SQL failed on " + described_);
 }
 
 void PgConnection::exec_script(const std::string& sql) { command(sql); }
@@ -409,7 +416,8 @@ void PgStatement::execute() {
         values[i] = null_[i] ? nullptr : values_[i].data();
         lengths[i] = gsl::narrow<int>(values_[i].size());
     }
-    const std::string what = "statement failed [" + sql_ + "] on " + connection_.location().describe();
+    // Built only when it fails: this is every statement's path.
+    const auto what = [&] { return "statement failed [" + sql_ + "] on " + connection_.described(); };
     PgResult result;
     if (named_) {
         if (prepared_generation_ != connection_.generation()) {
@@ -423,7 +431,7 @@ void PgStatement::execute() {
         if (found == prepared_.end()) {
             std::string name = connection_.next_statement_name();
             connection_.check(PgResult(PQprepare(conn, name.c_str(), text_.c_str(), count, types_.data())),
-                              "cannot prepare [" + sql_ + "] on " + connection_.location().describe());
+                              "cannot prepare [" + sql_ + "] on " + connection_.described());
             found = prepared_.emplace(signature, std::move(name)).first;
         }
         result.reset(
@@ -433,7 +441,7 @@ void PgStatement::execute() {
         // report, the audit chain) never sits in memory whole.
         if (PQsendQueryParams(conn, text_.c_str(), count, types_.data(), values.data(), lengths.data(), formats_.data(),
                               0) == 0)
-            connection_.check(PgResult(), what);
+            connection_.check(PgResult(), what());
         PQsetSingleRowMode(conn); // if refused, the rows come as one result: still right
         streaming_ = true;
         drained_ = false;
@@ -443,7 +451,7 @@ void PgStatement::execute() {
         row_ = -1;
         return;
     }
-    result_ = connection_.check(std::move(result), what);
+    result_ = connection_.checked(std::move(result), what);
     rows_ = PQresultStatus(result_.get()) == PGRES_TUPLES_OK ? PQntuples(result_.get()) : 0;
     row_ = -1;
     note_changes(result_.get());
@@ -502,7 +510,7 @@ bool PgStatement::stream_step() {
         }
         discard_stream(); // the error ends the command: read what is left of it
         end_stream();
-        connection_.check(std::move(next), "statement failed [" + sql_ + "] on " + connection_.location().describe());
+        connection_.check(std::move(next), "statement failed [" + sql_ + "] on " + connection_.described());
     }
 }
 

@@ -128,6 +128,14 @@ public:
     [[nodiscard]] uint64_t generation() const { return generation_; }
     /// check: throws StoreError (naming `what`) unless the result is one of the good ones.
     PgResult check(PgResult result, const std::string& what);
+    /// checked: check() with the message built only on failure (the hot path).
+    template <typename What> PgResult checked(PgResult result, const What& what) {
+        if (succeeded(result)) return result;
+        return check(std::move(result), what());
+    }
+    [[nodiscard]] static bool succeeded(const PgResult& result) noexcept;
+    /// described: the location for messages, without its password (computed once).
+    [[nodiscard]] const std::string& described() const { return described_; }
     /// command: runs constant SQL without parameters; throws StoreError.
     void command(const std::string& sql);
     void set_changes(int64_t changes) { changes_ = changes; }
@@ -143,6 +151,7 @@ public:
 
 private:
     void connect();
+    std::string described_;
     ConnectSettings settings_;
     ConnectionOptions options_;
     PgConn conn_;
