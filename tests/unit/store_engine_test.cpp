@@ -275,4 +275,17 @@ TEST_P(StoreEngine, ANewerSchemaIsRefusedAndLeftUntouched) {
 INSTANTIATE_TEST_SUITE_P(Engines, StoreEngine, ::testing::ValuesIn(keyholder::testing::store_backends()),
                          keyholder::testing::engine_name);
 
+#ifdef _WIN32
+// The Windows build is SQLite-only (packaging/windows/README.md): PostgreSQL is
+// refused with that reason, not with a failure to connect.
+TEST(StoreOnWindows, PostgresqlIsRefusedWithTheReason) {
+    try {
+        (void)Connection::open(Location::postgresql("host=db1.example.org dbname=keyholder"));
+        FAIL() << "the Windows build has no PostgreSQL";
+    } catch (const StoreError& e) {
+        EXPECT_NE(std::string(e.what()).find("the Windows build is SQLite-only"), std::string::npos) << e.what();
+    }
+}
+#endif
+
 } // namespace
