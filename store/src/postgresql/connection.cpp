@@ -3,6 +3,7 @@
 
 #include <charconv>
 #include <cstring>
+#include <vector>
 
 #include <libpq-fe.h>
 
@@ -105,23 +106,30 @@ public:
     // (as members of a SQLite group read earlier members), and whatever they commit
     // after it lies later in the WAL: lost with it or kept with it, never kept without.
     void commit() override {
-        PgResult result(PQexec(connection_.session(), "COMMIT"));
+        // One round trip: COMMIT and, for a durable writer, the flush (a simple query of
+        // two statements; the second runs in a transaction of its own, with the
+        // session's synchronous_commit = on, and only if COMMIT did not fail).
+        pg_conn* conn = connection_.session();
+        const char* sql = durable_ ? "COMMIT; SELECT pg_logical_emit_message(true, 'keyholder', 'flush')" : "COMMIT";
+        std::vector<PgResult> results;
+        if (PQsendQuery(conn, sql) == 1)
+            while (PGresult* next = PQgetResult(conn))
+                results.emplace_back(next);
         open_ = false;
         if (holds_lock_) {
             holds_lock_ = false;
             writer_lock_released();
         }
-        result = connection_.checked(std::move(result), [&] { return "commit on " + connection_.described(); });
+        PgResult result = connection_.checked(results.empty() ? PgResult() : std::move(results.front()),
+                                              [&] { return "commit on " + connection_.described(); });
         // A transaction that failed earlier answers COMMIT with ROLLBACK.
         if (std::strcmp(PQcmdStatus(result.get()), "COMMIT") != 0)
             throw StoreError(0, "commit on " + connection_.described() + " was rolled back", "40000");
         if (durable_)
-            connection_.checked(
-                PgResult(PQexec(connection_.session(), "SELECT pg_logical_emit_message(true, 'keyholder', 'flush')")),
-                [&] {
-                    return "the flush after a commit on " + connection_.described() +
-                           " failed (the commit may or may not be durable)";
-                });
+            connection_.checked(results.size() > 1 ? std::move(results[1]) : PgResult(), [&] {
+                return "the flush after a commit on " + connection_.described() +
+                       " failed (the commit may or may not be durable)";
+            });
     }
 
 private:
