@@ -2,6 +2,9 @@
 // refused untouched; a failing migration leaves the database as it was.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <string>
+#include <thread>
 #include <vector>
 
 #include "keyholder/store/connection.h"
@@ -151,6 +154,39 @@ TEST_P(StoreMigrationsOnBoth, FailureInALaterStepKeepsEarlierStepsApplied) {
     EXPECT_EQ(count(db, dialect(db, "SELECT count(*) FROM sqlite_master WHERE name = 'oops'",
                                 "SELECT count(*) FROM information_schema.tables WHERE table_name = 'oops'")),
               0);
+}
+
+// Two nodes (or a node and `keyholder store copy`) that start at once on an empty
+// store: each migration is applied once, by whichever takes the writers' lock first.
+TEST_P(StoreMigrationsOnBoth, NodesThatMigrateAtOnceApplyEachVersionOnce) {
+    const Location location = keyholder::testing::fresh_location(GetParam(), dir_);
+    constexpr int kNodes = 4;
+    std::vector<Connection> nodes;
+    for (int n = 0; n < kNodes; ++n)
+        nodes.push_back(Connection::open(location));
+    std::atomic<int> waiting{kNodes};
+    std::vector<std::string> failures(kNodes);
+    std::vector<std::thread> threads;
+    for (int n = 0; n < kNodes; ++n)
+        threads.emplace_back([&, n] {
+            --waiting;
+            while (waiting > 0)
+                std::this_thread::yield();
+            try {
+                migrate(nodes[static_cast<size_t>(n)]);
+            } catch (const std::exception& error) {
+                failures[static_cast<size_t>(n)] = error.what();
+            }
+        });
+    for (auto& thread : threads)
+        thread.join();
+    for (const auto& failure : failures)
+        EXPECT_EQ(failure, "");
+    Connection db = Connection::open(location);
+    const int latest = latest_schema_version(GetParam());
+    EXPECT_EQ(current_schema_version(db), latest);
+    EXPECT_EQ(count(db, "SELECT count(*) FROM schema_version"), latest);
+    EXPECT_EQ(count(db, "SELECT count(DISTINCT version) FROM schema_version"), latest);
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, StoreMigrationsOnBoth, ::testing::ValuesIn(keyholder::testing::store_backends()),
