@@ -3,6 +3,8 @@
 
 #include <cerrno>
 #include <csignal>
+#include <cstdlib>
+#include <memory>
 #include <stdexcept>
 #include <unistd.h>
 
@@ -57,25 +59,45 @@ void stop_orphans() {
 } // namespace
 
 PostgresSandbox::PostgresSandbox(const PostgresSandbox* standby_of, const std::string& name)
-    : primary_(standby_of), name_(name) {
+    : owned_(std::in_place), dir_(owned_->path()), primary_(standby_of), name_(name) {
     stop_orphans();
-    dir_.write("owner.pid", std::to_string(::getpid()));
+    owned_->write("owner.pid", std::to_string(::getpid()));
     start();
+}
+
+PostgresSandbox::PostgresSandbox(const Attach& running) : dir_(running.dir), running_(true) {
+    port_ = std::atoi(read_file(dir_ / "port").c_str());
+    if (port_ <= 0 || !std::filesystem::exists(dir_ / "postgres.pid"))
+        throw std::runtime_error("no PostgreSQL server runs in " + dir_.string() +
+                                 " (KEYHOLDER_TEST_POSTGRES; the fixture test postgres_shared_start starts it)");
 }
 
 PostgresSandbox::~PostgresSandbox() {
     try {
-        stop();
-    } catch (...) { // NOLINT(bugprone-empty-catch): stopping in a destructor is best effort
+        if (owned_) {
+            stop();
+        } else {
+            for (const auto& name : databases_)
+                sql("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)");
+        }
+    } catch (...) { // NOLINT(bugprone-empty-catch): cleaning up in a destructor is best effort
     }
+}
+
+void PostgresSandbox::own_only(const char* what) const {
+    if (!owned_)
+        throw std::logic_error(std::string("PostgresSandbox::") + what +
+                               " on the shared server of the ctest run: start a server of the test's own");
 }
 
 PostgresSandbox& PostgresSandbox::shared() {
     static std::string failure;
     if (!failure.empty()) throw std::runtime_error(failure);
     try {
-        static PostgresSandbox server;
-        return server;
+        const char* running = std::getenv("KEYHOLDER_TEST_POSTGRES");
+        static const std::unique_ptr<PostgresSandbox> server(
+            running != nullptr && *running != '\0' ? new PostgresSandbox(Attach{running}) : new PostgresSandbox());
+        return *server;
     } catch (const std::exception& e) {
         failure = e.what();
         throw;
@@ -83,13 +105,14 @@ PostgresSandbox& PostgresSandbox::shared() {
 }
 
 void PostgresSandbox::start() {
+    own_only("start");
     for (int attempt = 1; attempt <= 2 && !running_; ++attempt) {
         if (port_ == 0 || attempt == 2) port_ = free_loopback_port();
-        std::vector<std::string> args{"start", dir_.path().string(), "--port", std::to_string(port_)};
+        std::vector<std::string> args{"start", dir_.string(), "--port", std::to_string(port_)};
         if (primary_ != nullptr) {
             args.insert(args.end(), {"--standby-of", primary_->address() + ":" + std::to_string(primary_->port()),
                                      "--from", primary_->dir().string(), "--name", name_});
-        } else if (!std::filesystem::exists(dir_.path() / "data")) {
+        } else if (!std::filesystem::exists(dir_ / "data")) {
             args.insert(args.end(), {"--from", template_dir().string()});
         } else {
             args.insert(args.end(), {"--restart"});
@@ -101,28 +124,32 @@ void PostgresSandbox::start() {
 }
 
 void PostgresSandbox::stop() {
+    own_only("stop");
     if (!running_) return;
-    run(kScript, {"stop", dir_.path().string()});
+    run(kScript, {"stop", dir_.string()});
     running_ = false;
 }
 
 void PostgresSandbox::kill() {
+    own_only("kill");
     if (!running_) return;
-    run(kScript, {"stop", dir_.path().string(), "--kill"});
+    run(kScript, {"stop", dir_.string(), "--kill"});
     running_ = false;
 }
 
 void PostgresSandbox::promote() {
-    auto result = run(kScript, {"promote", dir_.path().string()});
+    own_only("promote");
+    auto result = run(kScript, {"promote", dir_.string()});
     if (result.status != 0) throw std::runtime_error("postgres-sandbox promote failed: " + result.out + result.err);
 }
 
 void PostgresSandbox::make_synchronous(const std::string& standby_name) {
-    auto result = run(kScript, {"sync", dir_.path().string(), standby_name});
+    own_only("make_synchronous");
+    auto result = run(kScript, {"sync", dir_.string(), standby_name});
     if (result.status != 0) throw std::runtime_error("postgres-sandbox sync failed: " + result.out + result.err);
 }
 
-std::string PostgresSandbox::password() const { return read_file(dir_.path() / "password"); }
+std::string PostgresSandbox::password() const { return read_file(dir_ / "password"); }
 
 std::string PostgresSandbox::dsn(const std::string& database) const {
     return "host=127.0.0.1 port=" + std::to_string(port_) + " user=keyholder password=" + password() +
@@ -141,6 +168,7 @@ std::string PostgresSandbox::create_database() {
     static int created = 0;
     const std::string name = "kh_" + std::to_string(::getpid()) + "_" + std::to_string(++created);
     sql("CREATE DATABASE " + name);
+    databases_.push_back(name);
     return dsn(name);
 }
 

@@ -4,7 +4,9 @@
 #pragma once
 
 #include <filesystem>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "support/temp_dir.h"
 
@@ -18,7 +20,9 @@ public:
     PostgresSandbox(const PostgresSandbox&) = delete;
     PostgresSandbox& operator=(const PostgresSandbox&) = delete;
 
-    /// shared: one server for the tests of this program, started on first use.
+    /// shared: one server for the tests of this program: the ctest run's (the
+    /// CTest fixture "postgres" started it; KEYHOLDER_TEST_POSTGRES names its
+    /// folder), else one started on first use. Its databases are dropped at exit.
     static PostgresSandbox& shared();
 
     /// dsn: a libpq connection string for `database` over TCP (SCRAM, the password in it).
@@ -30,11 +34,12 @@ public:
 
     [[nodiscard]] int port() const { return port_; }
     [[nodiscard]] std::string address() const { return "127.0.0.1"; }
-    [[nodiscard]] const std::filesystem::path& dir() const { return dir_.path(); }
+    [[nodiscard]] const std::filesystem::path& dir() const { return dir_; }
     [[nodiscard]] std::string password() const;
-    [[nodiscard]] std::filesystem::path ca_file() const { return dir_.path() / "ca.crt"; }
+    [[nodiscard]] std::filesystem::path ca_file() const { return dir_ / "ca.crt"; }
 
     /// make_synchronous: `standby` becomes this primary's synchronous standby.
+    /// It, promote, stop, kill and start are for a server of one's own, not shared().
     void make_synchronous(const std::string& standby_name);
     void promote();
     void stop();
@@ -44,7 +49,16 @@ public:
     [[nodiscard]] bool running() const { return running_; }
 
 private:
-    TempDir dir_;
+    struct Attach {
+        std::filesystem::path dir;
+    };
+    /// PostgresSandbox(Attach): the running server in `dir`, started by someone else.
+    explicit PostgresSandbox(const Attach& running);
+    void own_only(const char* what) const;
+
+    std::optional<TempDir> owned_; ///< unset: attached to a server someone else started
+    std::filesystem::path dir_;
+    std::vector<std::string> databases_; ///< made by create_database(), dropped at the end
     int port_ = 0;
     bool running_ = false;
     const PostgresSandbox* primary_ = nullptr;
