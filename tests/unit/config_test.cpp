@@ -200,6 +200,12 @@ TEST(Config, PostgresqlStoreTakesADsnAndAPasswordFromAFileNeverInline) {
     EXPECT_EQ(good->store.backend, StoreBackend::postgresql);
     EXPECT_EQ(good->store.dsn, "host=db1,db2 dbname=k user=keyholder");
     EXPECT_EQ(good->store.password.reveal(), "Pg-S3cret");
+    EXPECT_EQ(good->store.answer_timeout, std::chrono::seconds(30)) << "the default";
+    auto patient =
+        load_config(dir.write("p.ini", std::string(kMinimal) + "\n[store]\nbackend = postgresql\ndsn = host=db1\n"
+                                                               "busy_timeout = 1s\nanswer_timeout = 3s\n"));
+    ASSERT_TRUE(patient) << dump(patient.error());
+    EXPECT_EQ(patient->store.answer_timeout, std::chrono::seconds(3));
     auto sqlite = load_config(dir.write("b.ini", kMinimal));
     ASSERT_TRUE(sqlite);
     EXPECT_EQ(sqlite->store.backend, StoreBackend::sqlite) << "the embedded default";
@@ -212,6 +218,9 @@ TEST(Config, PostgresqlStoreTakesADsnAndAPasswordFromAFileNeverInline) {
         {"backend = postgresql\ndsn = host=db1\npath = k.db\n", "[store] path: is for backend = sqlite"},
         {"dsn = host=db1\n", "[store] dsn: is for backend = postgresql"},
         {"backend = oracle\n", "[store] backend: unknown value 'oracle'"},
+        {"backend = postgresql\ndsn = host=db1\nanswer_timeout = 6s\n",
+         "[store] answer_timeout: must be at least busy_timeout + 2s"},
+        {"answer_timeout = 30s\n", "[store] answer_timeout: is for backend = postgresql"},
     };
     for (const auto& [store, problem] : refused) {
         auto config = load_config(dir.write("c.ini", std::string(kMinimal) + "\n[store]\n" + store));

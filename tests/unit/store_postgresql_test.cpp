@@ -4,12 +4,16 @@
 // server restarted (but never in the middle of a transaction).
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <string>
+
 #include "keyholder/store/connection.h"
 #include "keyholder/store/error.h"
 #include "keyholder/store/migrations.h"
 #include "keyholder/store/store.h"
 #include "postgresql/connection.h"
 #include "postgresql/placeholders.h"
+#include "support/child_process.h"
 #include "support/postgres.h"
 
 namespace {
@@ -225,6 +229,112 @@ TEST(PostgresSession, ComesBackAfterTheServerRestartedButNeverInsideATransaction
     EXPECT_THROW(cached_count(), StoreError) << "no server: an error, not a hang";
     server.start();
     EXPECT_EQ(cached_count(), 1);
+}
+
+// Answers within a bound, or none: a session waits for the server's next answer
+// at most answer_timeout (never less than busy_timeout + 2 s), then the store
+// throws, ends the backend (from a session of its own, best effort) and drops the
+// session. The bounds asserted here are generous: they tell "answered" from "hung".
+ConnectionOptions quick_to_give_up() {
+    ConnectionOptions options;
+    options.busy_timeout = std::chrono::milliseconds(500);
+    options.answer_timeout = std::chrono::milliseconds(2500);
+    return options;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+// SIGSTOP to a server's postmaster and backends (a hung host), SIGCONT at the end.
+class Frozen {
+public:
+    explicit Frozen(const PostgresSandbox& server)
+        : pid_(keyholder::testing::read_file(server.dir() / "postgres.pid")) {
+        while (!pid_.empty() && (pid_.back() == '\n' || pid_.back() == ' '))
+            pid_.pop_back();
+        signal("-STOP");
+    }
+    ~Frozen() { signal("-CONT"); }
+    Frozen(const Frozen&) = delete;
+    Frozen& operator=(const Frozen&) = delete;
+
+private:
+    void signal(const char* which) {
+        keyholder::testing::run("/usr/bin/pkill", {which, "-P", pid_});
+        keyholder::testing::run("/usr/bin/kill", {which, pid_});
+    }
+    std::string pid_;
+};
+
+TEST(PostgresAnswers, AFrozenServerIsAStoreErrorInBoundedTimeAndTheSessionComesBack) {
+    PostgresSandbox server; // its own: this test freezes it
+    auto opened = open_store(Location::postgresql(server.create_database()), quick_to_give_up());
+    Connection& db = opened.connection;
+    auto write = [&](const std::string& name) {
+        Transaction tx(db);
+        db.prepare("INSERT INTO policies(name, definition, updated_at) VALUES (?, '{}', 1)").bind(1, name).run();
+        tx.commit();
+    };
+    write("before");
+    std::string message;
+    double waited = 0;
+    {
+        Frozen frozen(server);
+        const auto start = std::chrono::steady_clock::now();
+        try {
+            write("frozen");
+        } catch (const StoreError& error) {
+            message = error.what();
+        }
+        waited = seconds_since(start);
+    }
+    EXPECT_NE(message.find("no answer within 2500 ms ([store] answer_timeout)"), std::string::npos) << message;
+    EXPECT_GE(waited, 2.4);
+    EXPECT_LT(waited, 20.0) << "a hung server must not hang the caller";
+    EXPECT_FALSE(db.in_transaction());
+    write("after"); // a new session
+    auto names = db.prepare("SELECT string_agg(name, ',' ORDER BY name) FROM policies");
+    ASSERT_TRUE(names.step());
+    EXPECT_EQ(names.column_text(0), "after,before");
+}
+
+// A synchronous standby that dies makes every commit on the primary wait for it. A
+// durable commit is then a StoreError ("not confirmed": the primary has it, the
+// standby may not) in bounded time, its waiting backend is ended, and commits are
+// confirmed again once a standby is back.
+TEST(PostgresAnswers, ADeadSynchronousStandbyMakesADurableCommitAnErrorNotAHang) {
+    PostgresSandbox primary;
+    PostgresSandbox standby(&primary, "standby1");
+    primary.make_synchronous("standby1");
+    auto opened = open_store(Location::postgresql(primary.create_database()), quick_to_give_up());
+    Connection& db = opened.connection;
+    auto write = [&](const std::string& name) {
+        Transaction tx(db);
+        db.prepare("INSERT INTO policies(name, definition, updated_at) VALUES (?, '{}', 1)").bind(1, name).run();
+        tx.commit();
+    };
+    write("confirmed");
+    standby.stop();
+    std::string message;
+    const auto start = std::chrono::steady_clock::now();
+    try {
+        write("unconfirmed");
+    } catch (const StoreError& error) {
+        message = error.what();
+    }
+    const double waited = seconds_since(start);
+    EXPECT_NE(message.find("is not confirmed"), std::string::npos) << message;
+    EXPECT_NE(message.find("answer_timeout"), std::string::npos) << message;
+    EXPECT_LT(waited, 20.0) << "a dead standby must not hang the caller";
+    EXPECT_EQ(primary.sql("SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'SyncRep'"), "0")
+        << "the backend that waited for the standby was ended";
+    standby.start(); // a new copy of the primary, under the same name: synchronous again
+    write("confirmed again");
+    auto names = db.prepare("SELECT string_agg(name, ',' ORDER BY name) FROM policies");
+    ASSERT_TRUE(names.step());
+    // The unconfirmed commit was made on the primary (the error says it may have been).
+    EXPECT_EQ(names.column_text(0), "confirmed,confirmed again,unconfirmed");
 }
 
 } // namespace

@@ -530,6 +530,15 @@ void read_store(SectionReader& r, Config& c) {
     c.store.file = r.path("path", c.service.data_dir / "keyholder.db");
     c.store.busy_timeout =
         std::chrono::duration_cast<std::chrono::milliseconds>(r.duration("busy_timeout", Seconds{5}));
+    if (c.store.backend == StoreBackend::postgresql) {
+        c.store.answer_timeout =
+            std::chrono::duration_cast<std::chrono::milliseconds>(r.duration("answer_timeout", Seconds{30}));
+        if (c.store.answer_timeout < c.store.busy_timeout + std::chrono::seconds(2))
+            r.problem("answer_timeout", "must be at least busy_timeout + 2s (a writer may wait busy_timeout for "
+                                        "the writers' lock)");
+    } else if (r.has("answer_timeout")) {
+        r.problem("answer_timeout", "is for backend = postgresql");
+    }
     std::string durability = lower(r.text("durability", "full"));
     if (durability == "full")
         c.store.durability = Durability::full;

@@ -12,6 +12,7 @@ store::Location store_location(const config::Config& config) {
 store::ConnectionOptions store_options(const config::Config& config, bool configured_durability) {
     store::ConnectionOptions options;
     options.busy_timeout = config.store.busy_timeout;
+    options.answer_timeout = config.store.answer_timeout;
     if (configured_durability)
         options.synchronous =
             config.store.durability == config::Durability::full ? store::Synchronous::full : store::Synchronous::normal;

@@ -1,7 +1,12 @@
 // The PostgreSQL engine (see postgresql/connection.h).
 #include "postgresql/connection.h"
 
+#include <poll.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <charconv>
+#include <chrono>
 #include <cstring>
 #include <vector>
 
@@ -70,11 +75,14 @@ public:
         if (durable_) begin += "; SET LOCAL synchronous_commit = off";
         if (locking == Locking::writer)
             begin += "; SELECT pg_advisory_xact_lock(" + std::to_string(advisory_key(AdvisoryLock::writer)) + ")";
-        PgResult result(PQexec(connection_.session(), begin.c_str()));
+        // The session first: a dropped one is made anew only outside a transaction.
+        (void)connection_.session();
         open_ = true;
         try {
-            connection_.checked(std::move(result),
-                                [&] { return "cannot begin a transaction on " + connection_.described(); });
+            connection_.checked(
+                connection_.exchange([&](pg_conn* conn) { return PQsendQuery(conn, begin.c_str()); },
+                                     [&] { return "no answer to BEGIN from " + connection_.described(); }),
+                [&] { return "cannot begin a transaction on " + connection_.described(); });
         } catch (const StoreError& error) {
             rollback();
             if (error.sqlstate() == "55P03")
@@ -112,14 +120,19 @@ public:
         pg_conn* conn = connection_.session();
         const char* sql = durable_ ? "COMMIT; SELECT pg_logical_emit_message(true, 'keyholder', 'flush')" : "COMMIT";
         std::vector<PgResult> results;
-        if (PQsendQuery(conn, sql) == 1)
-            while (PGresult* next = PQgetResult(conn))
-                results.emplace_back(next);
+        const bool sent = PQsendQuery(conn, sql) == 1;
         open_ = false;
         if (holds_lock_) {
             holds_lock_ = false;
             writer_lock_released();
         }
+        if (sent)
+            while (PgResult next = connection_.await(conn, [&] {
+                return "the commit on " + connection_.described() +
+                       " is not confirmed (it may have been made; a synchronous standby that does not "
+                       "answer makes every commit wait)";
+            }))
+                results.push_back(std::move(next));
         PgResult result = connection_.checked(results.empty() ? PgResult() : std::move(results.front()),
                                               [&] { return "commit on " + connection_.described(); });
         // A transaction that failed earlier answers COMMIT with ROLLBACK.
@@ -137,7 +150,13 @@ private:
         open_ = false;
         // A lost session took its transaction with it: nothing to roll back, and no
         // new session is opened for it.
-        if (pg_conn* conn = connection_.live_session()) PgResult(PQexec(conn, "ROLLBACK"));
+        if (connection_.live_session() != nullptr) {
+            try {
+                connection_.exchange([](pg_conn* live) { return PQsendQuery(live, "ROLLBACK"); },
+                                     [&] { return "no answer to ROLLBACK from " + connection_.described(); });
+            } catch (const StoreError&) { // NOLINT(bugprone-empty-catch): abandoned; its transaction ends with it
+            }
+        }
     }
     PgConnection& connection_;
     bool& open_;
@@ -258,16 +277,23 @@ void PgConnection::connect() {
     const char* sync = options_.synchronous == Synchronous::full ? "on" : "off";
     const char* read_only = options_.read_only ? "on" : "off";
     const char* params[] = {lock_timeout.c_str(), sync, read_only};
-    PgResult set(
-        PQexecParams(conn.get(),
-                     "SELECT set_config('lock_timeout', $1, false), set_config('synchronous_commit', $2, false),"
-                     " set_config('default_transaction_read_only', $3, false)",
-                     3, nullptr, params, nullptr, nullptr, 0));
-    if (PQresultStatus(set.get()) != PGRES_TUPLES_OK)
-        fail("cannot set up the session on " + described_, conn.get(), set.get());
     conn_ = std::move(conn);
     broken_ = false;
     ++generation_;
+    PgResult set = exchange(
+        [&](pg_conn* session) {
+            return PQsendQueryParams(
+                session,
+                "SELECT set_config('lock_timeout', $1, false), set_config('synchronous_commit', $2, false),"
+                " set_config('default_transaction_read_only', $3, false)",
+                3, nullptr, params, nullptr, nullptr, 0);
+        },
+        [&] { return "no answer while setting up a session on " + described_; });
+    if (PQresultStatus(set.get()) != PGRES_TUPLES_OK) {
+        const std::string message = "cannot set up the session on " + described_;
+        PgConn failed = std::move(conn_);
+        fail(message, failed.get(), set.get());
+    }
 }
 
 pg_conn* PgConnection::session() {
@@ -305,7 +331,100 @@ PgResult PgConnection::check(PgResult result, const std::string& what) {
 }
 
 void PgConnection::command(const std::string& sql) {
-    check(PgResult(PQexec(session(), sql.c_str())), "SQL failed on " + described_);
+    check(exchange([&](pg_conn* conn) { return PQsendQuery(conn, sql.c_str()); },
+                   [&] { return "no answer to [" + sql.substr(0, 80) + "] from " + described_; }),
+          "SQL failed on " + described_);
+}
+
+bool PgConnection::wait_readable(pg_conn* conn) {
+    // Never shorter than a writer's wait for the lock (lock_timeout = busy_timeout).
+    const auto timeout = std::max(options_.answer_timeout, options_.busy_timeout + std::chrono::seconds(2));
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (PQisBusy(conn) == 1) {
+        const auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
+        if (left <= 0) return false;
+        pollfd socket{PQsocket(conn), POLLIN, 0};
+        const int ready = ::poll(&socket, 1, static_cast<int>(std::min<int64_t>(left, 60'000)));
+        if (ready < 0 && errno != EINTR) break; // PQgetResult reports the broken connection
+        // A failed read ends the command: PQgetResult answers the error.
+        if (ready > 0 && PQconsumeInput(conn) == 0) break;
+    }
+    return true;
+}
+
+PgResult PgConnection::take_result(pg_conn* conn) { return PgResult(PQgetResult(conn)); }
+
+void PgConnection::abandon(pg_conn* conn, const std::string& what) {
+    const auto timeout = std::max(options_.answer_timeout, options_.busy_timeout + std::chrono::seconds(2));
+    end_backend(conn);
+    if (streaming_ != nullptr) {
+        streaming_->lose_stream();
+        streaming_ = nullptr;
+    }
+    if (conn_.get() == conn) conn_.reset();
+    broken_ = true;
+    throw StoreError(0,
+                     what + ": no answer within " + std::to_string(timeout.count()) +
+                         " ms ([store] answer_timeout); the session was dropped",
+                     "57014");
+}
+
+// end_backend: a backend that does not answer may be waiting (for a synchronous
+// standby, a lock) or hung; it is ended from a session of its own to the same server
+// (its host and port, not the DSN's list: a pid means nothing on another server) so
+// that it does not keep its connection slot, then forgotten if that fails too.
+void PgConnection::end_backend(pg_conn* conn) noexcept {
+    try {
+        const int pid = PQbackendPID(conn);
+        if (pid <= 0) return;
+        std::vector<std::string> keywords;
+        std::vector<std::string> values;
+        for (size_t i = 0; i < settings_.keywords.size(); ++i) {
+            const std::string& keyword = settings_.keywords[i];
+            if (keyword == "host" || keyword == "hostaddr" || keyword == "port" || keyword == "connect_timeout" ||
+                keyword == "target_session_attrs")
+                continue;
+            keywords.push_back(keyword);
+            values.push_back(settings_.values[i]);
+        }
+        const char* host = PQhost(conn);
+        const char* address = PQhostaddr(conn);
+        const char* port = PQport(conn);
+        if (host != nullptr && *host != '\0') keywords.emplace_back("host"), values.emplace_back(host);
+        if (address != nullptr && *address != '\0') keywords.emplace_back("hostaddr"), values.emplace_back(address);
+        if (port != nullptr && *port != '\0') keywords.emplace_back("port"), values.emplace_back(port);
+        keywords.emplace_back("connect_timeout");
+        values.emplace_back("2");
+        std::vector<const char*> keyword_list;
+        std::vector<const char*> value_list;
+        for (size_t i = 0; i < keywords.size(); ++i) {
+            keyword_list.push_back(keywords[i].c_str());
+            value_list.push_back(values[i].c_str());
+        }
+        keyword_list.push_back(nullptr);
+        value_list.push_back(nullptr);
+        PgConn killer(PQconnectdbParams(keyword_list.data(), value_list.data(), 0));
+        if (!killer || PQstatus(killer.get()) != CONNECTION_OK) return;
+        const std::string pid_text = std::to_string(pid);
+        const char* params[] = {pid_text.c_str()};
+        if (PQsendQueryParams(killer.get(), "SELECT pg_terminate_backend($1::integer)", 1, nullptr, params, nullptr,
+                              nullptr, 0) != 1)
+            return;
+        // Bounded like any answer; a server that cannot answer this either is left alone.
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+        while (PQisBusy(killer.get()) == 1) {
+            const auto left =
+                std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now())
+                    .count();
+            pollfd socket{PQsocket(killer.get()), POLLIN, 0};
+            if (left <= 0 || ::poll(&socket, 1, static_cast<int>(left)) <= 0 || PQconsumeInput(killer.get()) == 0)
+                return;
+        }
+        while (PGresult* result = PQgetResult(killer.get()))
+            PQclear(result);
+    } catch (...) { // NOLINT(bugprone-empty-catch): best effort; the session is dropped anyway
+    }
 }
 
 void PgConnection::exec_script(const std::string& sql) { command(sql); }
@@ -331,7 +450,13 @@ void PgConnection::begin_read() {
 
 void PgConnection::end_read() noexcept {
     in_transaction_ = false;
-    if (pg_conn* conn = live_session()) PgResult(PQexec(conn, "COMMIT"));
+    if (live_session() != nullptr) {
+        try {
+            exchange([](pg_conn* live) { return PQsendQuery(live, "COMMIT"); },
+                     [&] { return "no answer to the end of a read on " + described_; });
+        } catch (const StoreError&) { // NOLINT(bugprone-empty-catch): abandoned; the snapshot ends with it
+        }
+    }
 }
 
 bool PgConnection::try_advisory_lock(AdvisoryLock lock) {
@@ -438,12 +563,20 @@ void PgStatement::execute() {
         auto found = prepared_.find(signature);
         if (found == prepared_.end()) {
             std::string name = connection_.next_statement_name();
-            connection_.check(PgResult(PQprepare(conn, name.c_str(), text_.c_str(), count, types_.data())),
+            connection_.check(connection_.exchange(
+                                  [&](pg_conn* session) {
+                                      return PQsendPrepare(session, name.c_str(), text_.c_str(), count, types_.data());
+                                  },
+                                  what),
                               "cannot prepare [" + sql_ + "] on " + connection_.described());
             found = prepared_.emplace(signature, std::move(name)).first;
         }
-        result.reset(
-            PQexecPrepared(conn, found->second.c_str(), count, values.data(), lengths.data(), formats_.data(), 0));
+        result = connection_.exchange(
+            [&](pg_conn* session) {
+                return PQsendQueryPrepared(session, found->second.c_str(), count, values.data(), lengths.data(),
+                                           formats_.data(), 0);
+            },
+            what);
     } else {
         // Streamed: one row per result (single-row mode), so that a long result (a
         // report, the audit chain) never sits in memory whole.
@@ -489,8 +622,9 @@ PgResult PgStatement::next_result() {
         pending_.pop_front();
         return next;
     }
-    if (drained_) return {}; // the connection runs another command now
-    return PgResult(PQgetResult(connection_.raw()));
+    if (drained_ || connection_.raw() == nullptr) return {}; // the connection runs another command now
+    return connection_.await(connection_.raw(),
+                             [&] { return "no row of [" + sql_ + "] came from " + connection_.described(); });
 }
 
 bool PgStatement::stream_step() {
@@ -524,17 +658,32 @@ bool PgStatement::stream_step() {
 
 void PgStatement::buffer_rest() noexcept {
     if (!streaming_ || drained_) return;
-    while (PGresult* next = PQgetResult(connection_.raw()))
-        pending_.emplace_back(next);
+    try {
+        while (PgResult next = connection_.await(connection_.raw(), [&] {
+            return "the rest of [" + sql_ + "] did not come from " + connection_.described();
+        }))
+            pending_.push_back(std::move(next));
+    } catch (const StoreError&) { // NOLINT(bugprone-empty-catch): abandoned (lose_stream); the next step ends
+    }
     drained_ = true;
     connection_.set_streaming(nullptr);
 }
 
+void PgStatement::lose_stream() noexcept {
+    pending_.clear();
+    drained_ = true;
+}
+
 void PgStatement::discard_stream() noexcept {
     pending_.clear();
-    if (streaming_ && !drained_)
-        while (PGresult* next = PQgetResult(connection_.raw()))
-            PQclear(next);
+    if (streaming_ && !drained_ && connection_.raw() != nullptr) {
+        try {
+            while (connection_.await(connection_.raw(), [&] {
+                return "the rest of [" + sql_ + "] did not come from " + connection_.described();
+            })) {}
+        } catch (const StoreError&) { // NOLINT(bugprone-empty-catch): abandoned: nothing is left to read
+        }
+    }
     drained_ = true;
 }
 

@@ -71,6 +71,8 @@ public:
     /// buffer_rest: reads the rest of a streamed result into this statement, so that
     /// the connection can run another command (PgConnection::session()).
     void buffer_rest() noexcept;
+    /// lose_stream: the session was dropped mid-stream: the rows not read are gone.
+    void lose_stream() noexcept;
 
 private:
     void check_index(int index) const;
@@ -138,6 +140,28 @@ public:
     [[nodiscard]] const std::string& described() const { return described_; }
     /// command: runs constant SQL without parameters; throws StoreError.
     void command(const std::string& sql);
+    /// await: the next result of the command sent on `conn` (null once it has no
+    /// more), waited for at most options().answer_timeout; past that the session is
+    /// abandoned (see abandon()) and StoreError names `what`.
+    template <typename What> PgResult await(pg_conn* conn, const What& what) {
+        if (!wait_readable(conn)) abandon(conn, what());
+        return take_result(conn);
+    }
+    /// exchange: sends one command with `send` (a PQsend* call on the session) and
+    /// reads all its results, each within the answer timeout: answers the first
+    /// error, else the last result (as PQexec does); null if it could not be sent.
+    template <typename Send, typename What> PgResult exchange(const Send& send, const What& what) {
+        pg_conn* conn = session();
+        if (send(conn) != 1) return {};
+        PgResult kept;
+        while (PgResult next = await(conn, what)) {
+            if (!kept || succeeded(kept)) kept = std::move(next);
+        }
+        return kept;
+    }
+    /// abandon: the server did not answer in time: its backend is ended from a new
+    /// session to the same server (best effort, bounded) and the session dropped.
+    [[noreturn]] void abandon(pg_conn* conn, const std::string& what);
     void set_changes(int64_t changes) { changes_ = changes; }
     /// streaming: the statement whose rows are being read from the session now, if any.
     [[nodiscard]] PgStatement* streaming() const { return streaming_; }
@@ -151,6 +175,11 @@ public:
 
 private:
     void connect();
+    /// wait_readable: until a result can be read without blocking (true), or the
+    /// answer timeout passes (false).
+    bool wait_readable(pg_conn* conn);
+    static PgResult take_result(pg_conn* conn);
+    void end_backend(pg_conn* conn) noexcept;
     std::string described_;
     ConnectSettings settings_;
     ConnectionOptions options_;

@@ -66,6 +66,14 @@ struct ConnectionOptions {
     /// busy_timeout: how long a writer waits for the write lock (SQLite's busy
     /// timeout; PostgreSQL's lock_timeout) before the store answers "busy".
     std::chrono::milliseconds busy_timeout{5000};
+    /// answer_timeout (PostgreSQL): how long a session waits for the server's next
+    /// answer (a statement's result or next row; a commit and the flush that makes it
+    /// durable, which waits for a synchronous standby) before it gives up: the store
+    /// answers StoreError, ends the session's backend (from a session of its own to
+    /// the same server, best effort) and drops the session, made anew at next use.
+    /// Never shorter than busy_timeout plus 2 s (a writer may wait that long for the
+    /// lock). SQLite: unused.
+    std::chrono::milliseconds answer_timeout{30000};
     Synchronous synchronous = Synchronous::full;
     bool read_only = false;
     bool create = true; ///< SQLite: create the file when missing

@@ -136,6 +136,7 @@ struct StoreSection {
     std::string dsn;
     Secret password;
     std::chrono::milliseconds busy_timeout{5000};
+    std::chrono::milliseconds answer_timeout{30000}; ///< postgresql (store::ConnectionOptions)
     Durability durability = Durability::full;
     /// History older than this is deleted (requests that are over, with their
     /// check-outs, approvals and mail; never audit events); none: kept for good.
