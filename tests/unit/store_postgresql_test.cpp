@@ -242,6 +242,12 @@ ConnectionOptions quick_to_give_up() {
     return options;
 }
 
+void write_policy(Connection& db, const std::string& name) {
+    Transaction tx(db);
+    db.prepare("INSERT INTO policies(name, definition, updated_at) VALUES (?, '{}', 1)").bind(1, name).run();
+    tx.commit();
+}
+
 double seconds_since(std::chrono::steady_clock::time_point start) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
@@ -271,11 +277,7 @@ TEST(PostgresAnswers, AFrozenServerIsAStoreErrorInBoundedTimeAndTheSessionComesB
     PostgresSandbox server; // its own: this test freezes it
     auto opened = open_store(Location::postgresql(server.create_database()), quick_to_give_up());
     Connection& db = opened.connection;
-    auto write = [&](const std::string& name) {
-        Transaction tx(db);
-        db.prepare("INSERT INTO policies(name, definition, updated_at) VALUES (?, '{}', 1)").bind(1, name).run();
-        tx.commit();
-    };
+    auto write = [&](const std::string& name) { write_policy(db, name); };
     write("before");
     std::string message;
     double waited = 0;
@@ -309,11 +311,7 @@ TEST(PostgresAnswers, ADeadSynchronousStandbyMakesADurableCommitAnErrorNotAHang)
     primary.make_synchronous("standby1");
     auto opened = open_store(Location::postgresql(primary.create_database()), quick_to_give_up());
     Connection& db = opened.connection;
-    auto write = [&](const std::string& name) {
-        Transaction tx(db);
-        db.prepare("INSERT INTO policies(name, definition, updated_at) VALUES (?, '{}', 1)").bind(1, name).run();
-        tx.commit();
-    };
+    auto write = [&](const std::string& name) { write_policy(db, name); };
     write("confirmed");
     standby.stop();
     std::string message;
