@@ -13,6 +13,7 @@
 #include <libpq-fe.h>
 
 #include <gsl/narrow>
+#include <gsl/util>
 
 #include "keyholder/store/error.h"
 #include "postgresql/placeholders.h"
@@ -427,7 +428,14 @@ void PgConnection::end_backend(pg_conn* conn) noexcept {
     }
 }
 
-void PgConnection::exec_script(const std::string& sql) { command(sql); }
+void PgConnection::exec_script(const std::string& sql) {
+    // Constant SQL: the schema migrations, which may rewrite big tables; they take as
+    // long as they take (a day at most), not answer_timeout.
+    const auto bound = options_.answer_timeout;
+    options_.answer_timeout = std::chrono::hours(24);
+    auto restore = gsl::finally([&] { options_.answer_timeout = bound; });
+    command(sql);
+}
 
 std::unique_ptr<StatementImpl> PgConnection::prepare(std::string_view sql) {
     return std::make_unique<PgStatement>(*this, sql, false);

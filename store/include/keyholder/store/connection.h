@@ -72,7 +72,7 @@ struct ConnectionOptions {
     /// answers StoreError, ends the session's backend (from a session of its own to
     /// the same server, best effort) and drops the session, made anew at next use.
     /// Never shorter than busy_timeout plus 2 s (a writer may wait that long for the
-    /// lock). SQLite: unused.
+    /// lock); exec_script (schema migrations) is not bounded by it. SQLite: unused.
     std::chrono::milliseconds answer_timeout{30000};
     Synchronous synchronous = Synchronous::full;
     bool read_only = false;
