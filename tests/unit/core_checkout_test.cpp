@@ -53,6 +53,7 @@ public:
     bool down = false;
     bool cache = false;
     bool writes_fail = false;
+    bool removals_fail = false; ///< only group removals (a group entry's take-back) fail
     std::chrono::milliseconds write_delay{0};
     std::vector<std::string> writes;
     std::atomic<int> live_lookups{0};
@@ -130,6 +131,7 @@ protected:
         return write("reset " + account);
     }
     core::DirResult<void> write_member(const std::string& group, const core::Principal& who, bool add) override {
+        if (!add && removals_fail) return std::unexpected(outage());
         return write((add ? "add " : "remove ") + who.name + (add ? " to " : " from ") + group);
     }
 
@@ -827,6 +829,86 @@ TEST_P(CoreCheckout, FailedTakeBackIsRetriedWithBackoffAndBlocksTheEntry) {
     EXPECT_EQ(store::to_text(store::find_checkout(db(), checkout->id)->takeback_state), "done");
     EXPECT_TRUE(service_->request(jit())) << "the entry is free again";
     EXPECT_EQ(count("SELECT count(*) FROM audit_events WHERE action = 'checkout.takeback_failed'"), 2);
+}
+
+// Requests asked while the entry was still held, for windows after it: nothing was
+// pending then. When that check-out ends and its take-back fails, nothing of the
+// entry is approved or released until the take-back succeeds: the earlier holder
+// may still be in the group (or know the password).
+TEST_P(CoreCheckout, AnUnfinishedTakeBackHoldsBackApprovalsAndReleasesAskedForBeforeIt) {
+    auto first = service_->request(jit());
+    ASSERT_EQ(service_->decide(*first, "alice", Decision::approve), "active");
+    const auto held = *store::checkout_of_request(db(), *first);
+    auto later = jit();
+    later.start = held.ends_at + 7200;
+    auto waiting = service_->request(later);
+    auto soon = jit("lead-op");
+    soon.start = held.ends_at + 600;
+    auto scheduled = service_->request(soon);
+    ASSERT_TRUE(waiting && scheduled);
+    ASSERT_EQ(service_->decide(*scheduled, "alice", Decision::approve), "approved");
+    const auto next = *store::checkout_of_request(db(), *scheduled);
+
+    authority_.writes_fail = true;
+    clock_.set(held.ends_at);
+    EXPECT_EQ(service_->run_due().takeback_failures, 1);
+    auto refused = service_->decide(*waiting, "alice", Decision::approve);
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().code, "takeback_pending");
+    EXPECT_EQ(state(*waiting), "pending");
+    EXPECT_EQ(approvals_for(*waiting), 0) << "nothing recorded";
+
+    authority_.writes_fail = false;
+    authority_.removals_fail = true; // only the take-back still fails
+    authority_.writes.clear();
+    clock_.set(next.starts_at);
+    service_->run_due();
+    for (const auto& write : authority_.writes)
+        EXPECT_EQ(write.find("add "), std::string::npos) << "released while the take-back is unfinished: " << write;
+    EXPECT_GE(count("SELECT count(*) FROM audit_events WHERE action = 'checkout.release_failed' AND details LIKE "
+                    "'%take-back of an earlier check-out of jit has not succeeded yet%'"),
+              1);
+    EXPECT_NE(store::find_checkout(db(), next.id)->release_state, store::Progress::done);
+
+    authority_.removals_fail = false;
+    for (int pass = 0; pass < 6; ++pass) {
+        clock_.advance(5min);
+        service_->run_due();
+    }
+    EXPECT_EQ(store::find_checkout(db(), held.id)->takeback_state, store::Progress::done);
+    EXPECT_EQ(store::find_checkout(db(), next.id)->release_state, store::Progress::done) << "released after it";
+}
+
+// A password entry: while the password the earlier holder knew is not rotated (its
+// take-back failed), the next holder cannot read it; after the rotation they read the
+// new one.
+TEST_P(CoreCheckout, APasswordIsNotHandedOnBeforeTheEarlierHoldersTakeBackRotatedIt) {
+    ASSERT_TRUE(core::store_secret(db(), *vault_, *config_, "vaulted", "local:root", "Initial-Pa55word!", clock_));
+    auto first = service_->request({"bob", "vaulted", "work", std::string("INC1111"), 1h, std::nullopt});
+    ASSERT_EQ(service_->decide(*first, "alice", Decision::approve), "active");
+    const auto held = *store::checkout_of_request(db(), *first);
+    ASSERT_TRUE(service_->credential(held.id, "bob"));
+    auto soon = service_->request(
+        {"lead-op", "vaulted", "work", std::string("INC2222"), 1h, std::optional<int64_t>(held.ends_at + 600)});
+    ASSERT_TRUE(soon);
+    ASSERT_EQ(service_->decide(*soon, "alice", Decision::approve), "approved");
+    const auto next = *store::checkout_of_request(db(), *soon);
+    authority_.writes_fail = true; // the rotation fails
+    clock_.set(held.ends_at);
+    EXPECT_EQ(service_->run_due().takeback_failures, 1);
+    clock_.set(next.starts_at);
+    service_->run_due();
+    auto refused = service_->credential(next.id, "lead-op");
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().code, "takeback_pending");
+    authority_.writes_fail = false;
+    for (int pass = 0; pass < 6; ++pass) {
+        clock_.advance(5min);
+        service_->run_due();
+    }
+    auto secret = service_->credential(next.id, "lead-op");
+    ASSERT_TRUE(secret) << secret.error().message;
+    EXPECT_NE(*secret, "Initial-Pa55word!") << "the rotated password";
 }
 
 TEST_P(CoreCheckout, CheckInRevokeAndCancel) {

@@ -210,6 +210,11 @@ Outcome<std::string> CheckoutService::decide(int64_t request_id, std::string_vie
     const int64_t ends_at = starts_at + granted;
     if (policy.exclusive && store::count_overlapping_checkouts(store_, current->entry_id, starts_at, ends_at) > 0)
         return std::unexpected(error(Kind::conflict, "entry_busy", "the entry was checked out meanwhile"));
+    // As at request time: an earlier holder may still hold what a new window would
+    // release (the group, the password not yet rotated). The request stays pending.
+    if (store::count_unfinished_takebacks(store_, current->entry_id) > 0)
+        return std::unexpected(error(Kind::conflict, "takeback_pending",
+                                     current->entry_name + " cannot be checked out until its last take-back succeeds"));
     const bool immediate = starts_at <= now;
     store::CheckoutRow checkout;
     checkout.request_id = request_id;

@@ -39,6 +39,11 @@ Outcome<std::string> CheckoutService::credential(int64_t checkout_id, std::strin
     if (!entry.releases(config::ReleaseKind::password))
         return std::unexpected(
             error(Kind::invalid, "not_a_password_entry", entry.name + " does not release a password"));
+    // The password an earlier holder knew is not handed on before it is rotated.
+    if (store::count_unfinished_takebacks(store_, checkout->entry_id) > 0)
+        return std::unexpected(error(Kind::conflict, "takeback_pending",
+                                     "the take-back of an earlier check-out of " + entry.name +
+                                         " has not succeeded yet (its password is not rotated)"));
     auto stored = store::find_secret(store_, checkout->entry_id);
     if (!stored || stored->version == 0 || vault_ == nullptr)
         return std::unexpected(error(Kind::conflict, "no_secret", "no secret is stored for " + entry.name));
@@ -61,9 +66,12 @@ Outcome<void> CheckoutService::activate(int64_t checkout_id) {
     std::vector<std::string> failures;
     // The release is a grant: the holder is read from the directory now, and must
     // still be enabled and an eligible requester (else it is retried, and refused
-    // again, until the window ends).
+    // again, until the window ends). Nor is anything released while an earlier
+    // holder's take-back is unfinished (a window approved before that one ended).
     auto holder = eligible_requester(checkout->holder_sid, config_.policies.at(entry.policy), entry.name);
-    if (!holder) {
+    if (store::count_unfinished_takebacks(store_, checkout->entry_id) > 0) {
+        failures.push_back("the take-back of an earlier check-out of " + entry.name + " has not succeeded yet");
+    } else if (!holder) {
         failures.push_back("holder: " + holder.error().message);
     } else {
         if (entry.releases(config::ReleaseKind::enable)) {
