@@ -419,14 +419,11 @@ private:
 
         keyholder::core::Scheduler scheduler(
             [&] {
-                const bool led = leadership.held();
-                if (!leadership.renew()) {
-                    if (led) log.warning("no longer the scheduler's leader: %s", leadership.why());
+                if (!leadership.held()) { // the leadership keeper renews it
                     keyholder::core::SchedulerPass idle;
-                    idle.next_due = clock_.now() + 1; // another node leads: ask again in a second
+                    idle.next_due = clock_.now() + 1; // another node leads: look again in a second
                     return idle;
                 }
-                if (!led) log.information("leading the scheduler and the exports now");
                 auto pass = checkouts.run_due();
                 // Several nodes: a leader looks at its lock every second, so that it
                 // knows soon when it lost it (its passes are claimed anyway).
@@ -439,6 +436,26 @@ private:
             },
             clock_);
         scheduler_ptr = &scheduler;
+        // Several nodes: the scheduler's lock is renewed every second on a thread of its
+        // own, so that a long pass never looks like a hung leader to the other nodes
+        // (they end a leader whose lock session has been idle for 10 s).
+        keyholder::core::Scheduler leadership_keeper(
+            [&] {
+                const bool led = leadership.held();
+                const bool leads = leadership.renew();
+                if (led && !leads) log.warning("no longer the scheduler's leader: %s", leadership.why());
+                if (!led && leads) {
+                    const std::string how = leadership.why();
+                    log.information("leading the scheduler and the exports now%s",
+                                    how.empty() ? std::string() : " (" + how + ")");
+                    scheduler.wake();
+                    export_runner.wake();
+                }
+                keyholder::core::SchedulerPass next;
+                next.next_due = clock_.now() + 1;
+                return next;
+            },
+            clock_);
         // Everything overdue (windows that ended while the service was down, lapsed
         // requests, take-backs) is processed before /readyz says ready.
         try {
@@ -462,6 +479,7 @@ private:
             return EXIT_SOFTWARE;
         }
         scheduler.start();
+        if (several_nodes) leadership_keeper.start();
         mail_ptr = &mail_sender;
         mail_sender.start();
         export_runner.start(); // a run missed while the service was down runs now
@@ -498,6 +516,7 @@ private:
         log.information("stopping");
         server->stop();
         server.reset();
+        leadership_keeper.stop();
         scheduler.stop();
         mail_sender.stop();
         export_runner.stop();

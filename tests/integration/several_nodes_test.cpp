@@ -2,10 +2,13 @@
 // the real Samba AD DC: a request made on node A is approved on node B through the
 // link A mailed, and a portal session started on A is valid on B; when the leader is
 // killed with SIGKILL the other node takes over, ends a check-out that falls due 2 s
-// later within 5 s of its end and takes it back in AD once; and a node killed under
+// later within 5 s of its end and takes it back in AD once; a leader that hangs
+// (SIGSTOP) is ended after 10 s and replaced the same way; and a node killed under
 // POST load from 8 clients spread over both nodes loses and duplicates no
 // acknowledged request, with one audit chain that verifies.
 #include <gtest/gtest.h>
+
+#include <gsl/util>
 
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
@@ -384,6 +387,57 @@ TEST_F(SeveralNodes, WhenTheLeaderIsKilledTheOtherEndsAndTakesBackOnce) {
     EXPECT_EQ(events.column_int64(0), 1);
     directory.invalidate_all();
     EXPECT_FALSE(*directory.is_member(*bob, "Server Admins")) << "taken back in AD";
+    EXPECT_TRUE(store::verify_audit_chain(connection).ok());
+}
+
+// A leader that hangs (SIGSTOP: its kernel keeps its connections open, so its lock's
+// session lives on) is ended by the other node once that session has been idle for
+// 10 s; the other node ends the check-out and takes it back once; the hung node,
+// resumed, finds it lost the lock and follows.
+TEST_F(SeveralNodes, WhenTheLeaderHangsTheOtherEndsItsSessionAndTakesOver) {
+    start(0);
+    start(1);
+    ASSERT_EQ(role(0), "leader");
+    auto created =
+        api(1, "bob", "POST", "/api/v1/requests", R"({"entry":"server-admins","reason":"hang","duration":"6s"})");
+    ASSERT_EQ(created.status, 201) << created.body;
+    const std::string id = json_text(created.body, "id");
+    ASSERT_EQ(api(1, "alice", "POST", "/api/v1/requests/" + id + "/approve", "{}").status, 200);
+    auto connection = db();
+    auto checkout = store::checkout_of_request(connection, std::stoll(id));
+    ASSERT_TRUE(checkout);
+    const auto end = std::chrono::system_clock::from_time_t(static_cast<std::time_t>(checkout->ends_at));
+    std::this_thread::sleep_until(end - 2s);
+    nodes_[0].process->signal(SIGSTOP);
+    auto resume = gsl::finally([&] { nodes_[0].process->signal(SIGCONT); });
+    std::optional<store::CheckoutRow> ended;
+    for (int n = 0; n < 250; ++n) {
+        ended = store::find_checkout(connection, checkout->id);
+        if (ended && ended->state == store::CheckoutState::ended && ended->takeback_state == store::Progress::done)
+            break;
+        std::this_thread::sleep_for(100ms);
+    }
+    ASSERT_TRUE(ended && ended->ended_at);
+    EXPECT_EQ(store::to_text(ended->takeback_state), "done") << ended->takeback_error.value_or("");
+    const int64_t lag = *ended->ended_at - checkout->ends_at;
+    std::printf("leader frozen 2 s before the end; the other node ended it %lld s after its end\n",
+                static_cast<long long>(lag));
+    EXPECT_LE(lag, 15) << "the hung leader's session is ended after 10 s idle, then the other node leads";
+    EXPECT_EQ(role(1), "leader");
+    nodes_[0].process->signal(SIGCONT);
+    std::string first_role;
+    for (int n = 0; n < 50; ++n) {
+        first_role = role(0);
+        if (first_role == "follower") break;
+        std::this_thread::sleep_for(100ms);
+    }
+    EXPECT_EQ(first_role, "follower") << "resumed, it learns it lost the lock";
+    EXPECT_EQ(role(1), "leader");
+    auto events =
+        connection.prepare("SELECT count(*) FROM audit_events WHERE action = 'checkout.taken_back' AND subject = ?");
+    events.bind(1, "checkout:" + std::to_string(checkout->id));
+    ASSERT_TRUE(events.step());
+    EXPECT_EQ(events.column_int64(0), 1) << "taken back once";
     EXPECT_TRUE(store::verify_audit_chain(connection).ok());
 }
 

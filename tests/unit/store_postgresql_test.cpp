@@ -5,10 +5,13 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <memory>
 #include <string>
+#include <thread>
 
 #include "keyholder/store/connection.h"
 #include "keyholder/store/error.h"
+#include "keyholder/store/leadership.h"
 #include "keyholder/store/migrations.h"
 #include "keyholder/store/store.h"
 #include "postgresql/connection.h"
@@ -333,6 +336,57 @@ TEST(PostgresAnswers, ADeadSynchronousStandbyMakesADurableCommitAnErrorNotAHang)
     ASSERT_TRUE(names.step());
     // The unconfirmed commit was made on the primary (the error says it may have been).
     EXPECT_EQ(names.column_text(0), "confirmed,confirmed again,unconfirmed");
+}
+
+// The scheduler's leadership: one node at a time; a leader whose session ends is
+// replaced at the next ask; a leader that stays connected but stops renewing (a hung
+// or frozen process) is ended by the next node that asks once its session has been
+// idle for stale_after, and one that keeps renewing is never ended.
+TEST(PostgresLeadership, OneLeadsAndAnotherTakesOverWhenItsSessionEnds) {
+    const Location location = Location::postgresql(PostgresSandbox::shared().create_database());
+    auto first = std::make_unique<Leadership>(location, ConnectionOptions{});
+    Leadership second(location, ConnectionOptions{});
+    ASSERT_TRUE(first->renew()) << first->why();
+    EXPECT_FALSE(second.renew());
+    EXPECT_NE(second.why().find("another node leads"), std::string::npos) << second.why();
+    EXPECT_TRUE(first->renew()) << "still its session's";
+    first.reset(); // its session ends (a node killed)
+    bool took = false;
+    for (int attempt = 0; attempt < 50 && !took; ++attempt) {
+        took = second.renew();
+        if (!took) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    EXPECT_TRUE(took) << second.why();
+}
+
+TEST(PostgresLeadership, ALeaderThatStopsRenewingIsEndedAndReplaced) {
+    const Location location = Location::postgresql(PostgresSandbox::shared().create_database());
+    const auto stale_after = std::chrono::seconds(2);
+    Leadership leader(location, ConnectionOptions{}, stale_after);
+    Leadership other(location, ConnectionOptions{}, stale_after);
+    ASSERT_TRUE(leader.renew()) << leader.why();
+    // A leader that renews (every half second here) is never ended.
+    for (int tick = 0; tick < 8; ++tick) {
+        EXPECT_FALSE(other.renew()) << "tick " << tick << ": " << other.why();
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));
+        ASSERT_TRUE(leader.renew()) << leader.why();
+    }
+    // It stops renewing; its session stays open.
+    const auto stopped = std::chrono::steady_clock::now();
+    bool took = false;
+    while (!took && seconds_since(stopped) < 15) {
+        took = other.renew();
+        if (!took) std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    }
+    ASSERT_TRUE(took) << other.why();
+    EXPECT_GE(seconds_since(stopped), 1.9) << "not before it was stale";
+    EXPECT_NE(other.why().find("ended the previous leader's session"), std::string::npos) << other.why();
+    EXPECT_FALSE(leader.renew()) << "it learns at its next renew that it lost the lock";
+    EXPECT_NE(leader.why().find("terminating connection due to administrator command"), std::string::npos)
+        << leader.why();
+    EXPECT_FALSE(leader.renew()) << "on a new session";
+    EXPECT_NE(leader.why().find("another node leads"), std::string::npos) << leader.why();
+    EXPECT_TRUE(other.renew());
 }
 
 } // namespace
