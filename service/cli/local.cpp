@@ -262,10 +262,15 @@ int store_copy(const Invocation& call) {
                              "and the shell's history): give it in PGPASSWORD or a passfile\n";
                 return kUsage;
             }
-        keyholder::store::ConnectionOptions read_only;
+        // One transaction on the target while whole tables are read and counted on the
+        // source: an hour, not a serving node's bounds (answer_timeout, writer_stall_limit).
+        keyholder::store::ConnectionOptions patient;
+        patient.answer_timeout = std::chrono::hours(1);
+        patient.writer_stall_limit = std::chrono::hours(1);
+        keyholder::store::ConnectionOptions read_only = patient;
         read_only.create = false;
         auto from = keyholder::store::Connection::open(from_location, read_only);
-        auto to = keyholder::store::Connection::open(to_location);
+        auto to = keyholder::store::Connection::open(to_location, patient);
         const auto copied = keyholder::store::copy_store(from, to);
         std::cout << from_location.describe() << " -> " << to_location.describe() << ":\n";
         for (const auto& [table, rows] : copied.rows)

@@ -389,4 +389,31 @@ TEST(PostgresLeadership, ALeaderThatStopsRenewingIsEndedAndReplaced) {
     EXPECT_TRUE(other.renew());
 }
 
+// A node that hangs inside a write transaction (it holds the writers' lock) does not
+// stop the writers of the other nodes for longer than writer_stall_limit: the server
+// ends its transaction and session; its commit, when it wakes, fails.
+TEST(PostgresAnswers, AWriterThatStallsInsideItsTransactionLosesItAndTheLock) {
+    const Location location = Location::postgresql(PostgresSandbox::shared().create_database());
+    ConnectionOptions options;
+    options.writer_stall_limit = std::chrono::milliseconds(1500);
+    options.busy_timeout = std::chrono::milliseconds(8000);
+    options.answer_timeout = std::chrono::milliseconds(12000);
+    auto opened = open_store(location, options);
+    Connection other = Connection::open(location, options);
+    Connection& stalled = opened.connection;
+    Transaction hung(stalled);
+    stalled.prepare("INSERT INTO policies(name, definition, updated_at) VALUES ('stalled', '{}', 1)").run();
+    // It sends nothing more; the other node's writer waits for the lock meanwhile.
+    const auto start = std::chrono::steady_clock::now();
+    write_policy(other, "other node");
+    const double waited = seconds_since(start);
+    EXPECT_GE(waited, 1.0) << "it waited for the lock";
+    EXPECT_LT(waited, 7.0) << "not for the whole busy_timeout: the stalled transaction was ended";
+    EXPECT_THROW(hung.commit(), StoreError);
+    auto names = other.prepare("SELECT string_agg(name, ',') FROM policies");
+    ASSERT_TRUE(names.step());
+    EXPECT_EQ(names.column_text(0), "other node");
+    write_policy(stalled, "stalled, then again"); // its connection comes back on a new session
+}
+
 } // namespace

@@ -71,8 +71,10 @@ public:
     PgTransaction(PgConnection& connection, bool& open_flag, Locking locking)
         : connection_(connection), open_(open_flag),
           durable_(connection.options().synchronous == Synchronous::full && !connection.options().read_only) {
-        // One round trip: BEGIN, the commit mode and the writers' lock (constant text).
-        std::string begin = "BEGIN";
+        // One round trip: BEGIN, the stall limit, the commit mode and the writers' lock
+        // (constant text and numbers of keyholder's own).
+        std::string begin = "BEGIN; SET LOCAL idle_in_transaction_session_timeout = " +
+                            std::to_string(connection.options().writer_stall_limit.count());
         if (durable_) begin += "; SET LOCAL synchronous_commit = off";
         if (locking == Locking::writer)
             begin += "; SELECT pg_advisory_xact_lock(" + std::to_string(advisory_key(AdvisoryLock::writer)) + ")";

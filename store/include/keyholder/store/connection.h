@@ -74,6 +74,13 @@ struct ConnectionOptions {
     /// Never shorter than busy_timeout plus 2 s (a writer may wait that long for the
     /// lock); exec_script (schema migrations) is not bounded by it. SQLite: unused.
     std::chrono::milliseconds answer_timeout{30000};
+    /// writer_stall_limit (PostgreSQL): a write transaction whose client sends nothing
+    /// for this long (a hung or frozen process on some node) is ended by the server
+    /// (idle_in_transaction_session_timeout), so that the writers' lock it holds does
+    /// not stop the writers of every node. Writers never wait on anything but the
+    /// store inside a transaction (no directory calls), so a healthy one is idle for
+    /// milliseconds. SQLite: unused.
+    std::chrono::milliseconds writer_stall_limit{10000};
     Synchronous synchronous = Synchronous::full;
     bool read_only = false;
     bool create = true; ///< SQLite: create the file when missing
