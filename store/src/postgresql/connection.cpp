@@ -339,21 +339,28 @@ void PgConnection::command(const std::string& sql) {
           "SQL failed on " + described_);
 }
 
-bool PgConnection::wait_readable(pg_conn* conn) {
-    // Never shorter than a writer's wait for the lock (lock_timeout = busy_timeout).
-    const auto timeout = std::max(options_.answer_timeout, options_.busy_timeout + std::chrono::seconds(2));
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
+namespace {
+// input_before: waits until a result can be read from `conn` without blocking (true;
+// also when the connection failed: PQgetResult then answers the error), or until
+// `deadline` (false).
+bool input_before(pg_conn* conn, std::chrono::steady_clock::time_point deadline) {
     while (PQisBusy(conn) == 1) {
         const auto left =
             std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
         if (left <= 0) return false;
         pollfd socket{PQsocket(conn), POLLIN, 0};
         const int ready = ::poll(&socket, 1, static_cast<int>(std::min<int64_t>(left, 60'000)));
-        if (ready < 0 && errno != EINTR) break; // PQgetResult reports the broken connection
-        // A failed read ends the command: PQgetResult answers the error.
+        if (ready < 0 && errno != EINTR) break;
         if (ready > 0 && PQconsumeInput(conn) == 0) break;
     }
     return true;
+}
+} // namespace
+
+bool PgConnection::wait_readable(pg_conn* conn) {
+    // Never shorter than a writer's wait for the lock (lock_timeout = busy_timeout).
+    const auto timeout = std::max(options_.answer_timeout, options_.busy_timeout + std::chrono::seconds(2));
+    return input_before(conn, std::chrono::steady_clock::now() + timeout);
 }
 
 PgResult PgConnection::take_result(pg_conn* conn) { return PgResult(PQgetResult(conn)); }
@@ -414,18 +421,13 @@ void PgConnection::end_backend(pg_conn* conn) noexcept {
         if (PQsendQueryParams(killer.get(), "SELECT pg_terminate_backend($1::integer)", 1, nullptr, params, nullptr,
                               nullptr, 0) != 1)
             return;
-        // Bounded like any answer; a server that cannot answer this either is left alone.
+        // Bounded too; a server that cannot answer this either is left alone.
         const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-        while (PQisBusy(killer.get()) == 1) {
-            const auto left =
-                std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now())
-                    .count();
-            pollfd socket{PQsocket(killer.get()), POLLIN, 0};
-            if (left <= 0 || ::poll(&socket, 1, static_cast<int>(left)) <= 0 || PQconsumeInput(killer.get()) == 0)
-                return;
-        }
-        while (PGresult* result = PQgetResult(killer.get()))
+        while (input_before(killer.get(), deadline)) {
+            PGresult* result = PQgetResult(killer.get());
+            if (result == nullptr) break;
             PQclear(result);
+        }
     } catch (...) { // NOLINT(bugprone-empty-catch): best effort; the session is dropped anyway
     }
 }
