@@ -237,14 +237,21 @@ private:
             log.fatal("cannot open the store: %s", std::string(e.what()));
             return EXIT_CANTCREAT;
         }
-        std::mutex store_mutex; // one connection, shared by the probe handlers
+        std::timed_mutex store_mutex; // one connection, shared by the probe handlers
         keyholder::directory::Directory directory_service(keyholder::core::directory_settings(config.ldap));
         DirectoryProbe directory(directory_service);
         std::atomic<bool> started{false};
 
         keyholder::http::Readiness readiness;
         readiness.store = [&](std::string& why) {
-            std::lock_guard lock(store_mutex);
+            // A store that does not answer holds a probe for up to answer_timeout: the
+            // probes behind it answer 503 after 2 s instead of queueing (a load
+            // balancer probes every few seconds, and each waits on an HTTP worker).
+            std::unique_lock lock(store_mutex, std::chrono::seconds(2));
+            if (!lock) {
+                why = "the store has not answered the previous probe yet (" + store_location.describe() + ")";
+                return false;
+            }
             std::string error;
             if (keyholder::store::store_answers(store->connection, &error)) return true;
             why = "cannot read " + store_location.describe() + " (" + error + ")";

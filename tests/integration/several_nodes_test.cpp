@@ -111,21 +111,20 @@ protected:
         SambaDc& dc = SambaDc::shared();
         const std::string data = (dir_ / node.name).string();
         const std::string dsn = dsn_.substr(0, dsn_.find(" password=")) + dsn_.substr(dsn_.find(" dbname="));
-        return dir_.write(node.name + ".ini",
-                          "[service]\ndata_dir = " + data + "\nadmin_groups = Keyholder Admins\nmaster_key_file = " +
-                              (dir_ / "keys/master.key").string() +
-                              "\nlink_key_file = " + (dir_ / "keys/link.key").string() +
-                              "\n[http]\nlisten = 127.0.0.1:" + std::to_string(node.port) +
-                              "\npublic_url = " + public_url_ + "\n[store]\nbackend = postgresql\ndsn = " + dsn +
-                              "\npassword_file = " + (dir_ / "keys/pg.password").string() +
-                              "\n[smtp]\npickup_dir = " + (dir_ / "mail").string() +
-                              "\n[ldap]\nuris = " + dc.ldaps_uri() + "\nbase_dn = " + SambaDc::kBaseDn +
-                              "\nca_file = " + dc.ca_file().string() + "\nbind_dn = " + SambaDc::kServiceUpn +
-                              "\nbind_password_file = " + (dir_ / "keys/ldap.password").string() +
-                              "\nnetbios_domain = KEYHOLDER\n"
-                              "[policy.tier0]\nrequester_groups = Tier0 Operators\nstage1_approvers = Team Leads\n"
-                              "max_duration = 4h\nexclusive = false\n"
-                              "[entry.server-admins]\npolicy = tier0\nrelease = group\ngroup = Server Admins\n");
+        return dir_.write(
+            node.name + ".ini",
+            "[service]\ndata_dir = " + data + "\nadmin_groups = Keyholder Admins\nmaster_key_file = " +
+                (dir_ / "keys/master.key").string() + "\nlink_key_file = " + (dir_ / "keys/link.key").string() +
+                "\n[http]\nlisten = 127.0.0.1:" + std::to_string(node.port) + "\npublic_url = " + public_url_ +
+                "\n[store]\nbackend = postgresql\nbusy_timeout = 1s\nanswer_timeout = 3s\ndsn = " + dsn +
+                "\npassword_file = " + (dir_ / "keys/pg.password").string() + "\n[smtp]\npickup_dir = " +
+                (dir_ / "mail").string() + "\n[ldap]\nuris = " + dc.ldaps_uri() + "\nbase_dn = " + SambaDc::kBaseDn +
+                "\nca_file = " + dc.ca_file().string() + "\nbind_dn = " + SambaDc::kServiceUpn +
+                "\nbind_password_file = " + (dir_ / "keys/ldap.password").string() +
+                "\nnetbios_domain = KEYHOLDER\n"
+                "[policy.tier0]\nrequester_groups = Tier0 Operators\nstage1_approvers = Team Leads\n"
+                "max_duration = 4h\nexclusive = false\n"
+                "[entry.server-admins]\npolicy = tier0\nrelease = group\ngroup = Server Admins\n");
     }
 
     void start(int i) {
@@ -439,6 +438,51 @@ TEST_F(SeveralNodes, WhenTheLeaderHangsTheOtherEndsItsSessionAndTakesOver) {
     ASSERT_TRUE(events.step());
     EXPECT_EQ(events.column_int64(0), 1) << "taken back once";
     EXPECT_TRUE(store::verify_audit_chain(connection).ok());
+}
+
+// The store hangs (SIGSTOP of the PostgreSQL server: connections open, no answers):
+// each node answers 503 in bounded time ([store] answer_timeout = 3 s here) instead
+// of hanging; probes behind a waiting one answer after 2 s instead of queueing; the
+// process stays alive (/healthz); once the server answers again, so do the nodes.
+TEST_F(SeveralNodes, WhenTheStoreHangsTheNodesAnswer503InBoundedTimeAndComeBack) {
+    start(0);
+    start(1);
+    server_->pause();
+    auto resume = gsl::finally([&] { server_->resume(); });
+    const auto frozen = std::chrono::steady_clock::now();
+    std::vector<std::thread> probes;
+    std::vector<int> statuses(4, 0);
+    std::vector<double> took(4, 0);
+    for (int p = 0; p < 4; ++p)
+        probes.emplace_back([&, p] {
+            const auto sent = std::chrono::steady_clock::now();
+            statuses[static_cast<size_t>(p)] = http_get(nodes_[0].url + "/readyz").status;
+            took[static_cast<size_t>(p)] =
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - sent).count();
+        });
+    auto created = api(1, "bob", "POST", "/api/v1/requests", R"({"entry":"server-admins","reason":"hung store"})");
+    const double post_took = std::chrono::duration<double>(std::chrono::steady_clock::now() - frozen).count();
+    for (auto& probe : probes)
+        probe.join();
+    EXPECT_EQ(created.status, 503) << created.body;
+    EXPECT_NE(created.body.find("\"error\""), std::string::npos) << created.body;
+    EXPECT_LT(post_took, 20.0) << "answered, not hung";
+    for (int p = 0; p < 4; ++p) {
+        EXPECT_EQ(statuses[static_cast<size_t>(p)], 503) << "probe " << p;
+        EXPECT_LT(took[static_cast<size_t>(p)], 20.0) << "probe " << p;
+    }
+    EXPECT_EQ(http_get(nodes_[0].url + "/healthz").status, 200) << "the process lives";
+    std::printf("store frozen: POST answered 503 after %.1f s; /readyz probes after %.1f %.1f %.1f %.1f s\n", post_took,
+                took[0], took[1], took[2], took[3]);
+    server_->resume();
+    int ready = 0;
+    for (int n = 0; n < 200 && ready != 200; ++n) {
+        ready = http_get(nodes_[0].url + "/readyz").status;
+        if (ready != 200) std::this_thread::sleep_for(100ms);
+    }
+    EXPECT_EQ(ready, 200);
+    auto after = api(1, "bob", "POST", "/api/v1/requests", R"({"entry":"server-admins","reason":"store is back"})");
+    EXPECT_EQ(after.status, 201) << after.body;
 }
 
 TEST_F(SeveralNodes, ANodeKilledUnderLoadLosesAndDuplicatesNothingAcknowledged) {

@@ -137,6 +137,20 @@ void PostgresSandbox::kill() {
     running_ = false;
 }
 
+void PostgresSandbox::pause() {
+    own_only("pause");
+    const std::string pid = std::to_string(std::atol(read_file(dir_ / "postgres.pid").c_str()));
+    run("/usr/bin/pkill", {"-STOP", "-P", pid});
+    run("/usr/bin/kill", {"-STOP", pid});
+}
+
+void PostgresSandbox::resume() {
+    own_only("resume");
+    const std::string pid = std::to_string(std::atol(read_file(dir_ / "postgres.pid").c_str()));
+    run("/usr/bin/kill", {"-CONT", pid});
+    run("/usr/bin/pkill", {"-CONT", "-P", pid});
+}
+
 void PostgresSandbox::promote() {
     own_only("promote");
     auto result = run(kScript, {"promote", dir_.string()});

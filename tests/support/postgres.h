@@ -45,6 +45,10 @@ public:
     void stop();
     /// kill: SIGKILL to the postmaster and its backends (a crash).
     void kill();
+    /// pause / resume: SIGSTOP / SIGCONT to the postmaster and its backends (a hung
+    /// host: connections stay open, nothing answers).
+    void pause();
+    void resume();
     void start();
     [[nodiscard]] bool running() const { return running_; }
 

@@ -4,6 +4,8 @@
 // server restarted (but never in the middle of a transaction).
 #include <gtest/gtest.h>
 
+#include <gsl/util>
+
 #include <chrono>
 #include <memory>
 #include <string>
@@ -16,7 +18,6 @@
 #include "keyholder/store/store.h"
 #include "postgresql/connection.h"
 #include "postgresql/placeholders.h"
-#include "support/child_process.h"
 #include "support/postgres.h"
 
 namespace {
@@ -255,27 +256,6 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-// SIGSTOP to a server's postmaster and backends (a hung host), SIGCONT at the end.
-class Frozen {
-public:
-    explicit Frozen(const PostgresSandbox& server)
-        : pid_(keyholder::testing::read_file(server.dir() / "postgres.pid")) {
-        while (!pid_.empty() && (pid_.back() == '\n' || pid_.back() == ' '))
-            pid_.pop_back();
-        signal("-STOP");
-    }
-    ~Frozen() { signal("-CONT"); }
-    Frozen(const Frozen&) = delete;
-    Frozen& operator=(const Frozen&) = delete;
-
-private:
-    void signal(const char* which) {
-        keyholder::testing::run("/usr/bin/pkill", {which, "-P", pid_});
-        keyholder::testing::run("/usr/bin/kill", {which, pid_});
-    }
-    std::string pid_;
-};
-
 TEST(PostgresAnswers, AFrozenServerIsAStoreErrorInBoundedTimeAndTheSessionComesBack) {
     PostgresSandbox server; // its own: this test freezes it
     auto opened = open_store(Location::postgresql(server.create_database()), quick_to_give_up());
@@ -285,7 +265,8 @@ TEST(PostgresAnswers, AFrozenServerIsAStoreErrorInBoundedTimeAndTheSessionComesB
     std::string message;
     double waited = 0;
     {
-        Frozen frozen(server);
+        server.pause();
+        auto resume = gsl::finally([&] { server.resume(); });
         const auto start = std::chrono::steady_clock::now();
         try {
             write("frozen");
