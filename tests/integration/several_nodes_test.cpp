@@ -472,8 +472,17 @@ TEST_F(SeveralNodes, WhenTheStoreHangsTheNodesAnswer503InBoundedTimeAndComeBack)
         EXPECT_LT(took[static_cast<size_t>(p)], 20.0) << "probe " << p;
     }
     EXPECT_EQ(http_get(nodes_[0].url + "/healthz").status, 200) << "the process lives";
-    std::printf("store frozen: POST answered 503 after %.1f s; /readyz probes after %.1f %.1f %.1f %.1f s\n", post_took,
-                took[0], took[1], took[2], took[3]);
+    // Metrics: answered, without the gauges read from the store.
+    const auto scraped = std::chrono::steady_clock::now();
+    auto metrics = http_get(nodes_[1].url + "/metrics");
+    const double scrape_took = std::chrono::duration<double>(std::chrono::steady_clock::now() - scraped).count();
+    EXPECT_EQ(metrics.status, 200);
+    EXPECT_NE(metrics.body.find("keyholder_up 1"), std::string::npos) << metrics.body.substr(0, 400);
+    EXPECT_EQ(metrics.body.find("keyholder_requests_pending "), std::string::npos) << "not read from a hung store";
+    EXPECT_LT(scrape_took, 60.0);
+    std::printf("store frozen: POST answered 503 after %.1f s; /readyz probes after %.1f %.1f %.1f %.1f s; "
+                "/metrics after %.1f s\n",
+                post_took, took[0], took[1], took[2], took[3], scrape_took);
     server_->resume();
     int ready = 0;
     for (int n = 0; n < 200 && ready != 200; ++n) {
