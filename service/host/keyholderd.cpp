@@ -30,6 +30,7 @@
 #include <stdexcept>
 #include <thread>
 #include <tuple>
+#include <utility>
 
 #include "keyholder/api/api.h"
 #include "keyholder/api/approval_pages.h"
@@ -70,6 +71,47 @@ using Poco::Util::OptionSet;
 constexpr const char* kVersion = "0.1.0";
 
 std::string absolute(const std::string& path) { return std::filesystem::absolute(path).lexically_normal().string(); }
+
+// OneAtATime: the probe handlers share one store connection; a handler waits at most
+// `patience` for the one in progress (which may wait answer_timeout for a hung
+// store) instead of queueing. (A mutex and a condition, not std::timed_mutex:
+// ThreadSanitizer does not see try_lock_for's pthread_mutex_clocklock.)
+class OneAtATime {
+public:
+    class Turn {
+    public:
+        explicit Turn(OneAtATime* owner) : owner_(owner) {}
+        Turn(Turn&& other) noexcept : owner_(std::exchange(other.owner_, nullptr)) {}
+        Turn(const Turn&) = delete;
+        Turn& operator=(const Turn&) = delete;
+        Turn& operator=(Turn&&) = delete;
+        ~Turn() {
+            if (owner_ != nullptr) owner_->leave();
+        }
+        explicit operator bool() const { return owner_ != nullptr; }
+
+    private:
+        OneAtATime* owner_;
+    };
+    Turn wait(std::chrono::milliseconds patience) {
+        std::unique_lock lock(mutex_);
+        if (!free_.wait_for(lock, patience, [&] { return !busy_; })) return Turn(nullptr);
+        busy_ = true;
+        return Turn(this);
+    }
+
+private:
+    void leave() {
+        {
+            std::lock_guard lock(mutex_);
+            busy_ = false;
+        }
+        free_.notify_one();
+    }
+    std::mutex mutex_;
+    std::condition_variable free_;
+    bool busy_ = false;
+};
 
 // DirectoryProbe: answers /readyz without hammering the DC — one rootDSE read per
 // two seconds at most, shared by all probe requests.
@@ -238,7 +280,7 @@ private:
             log.fatal("cannot open the store: %s", std::string(e.what()));
             return EXIT_CANTCREAT;
         }
-        std::timed_mutex store_mutex; // one connection, shared by the probe handlers
+        OneAtATime store_turns; // one connection, shared by the probe handlers
         keyholder::directory::Directory directory_service(keyholder::core::directory_settings(config.ldap));
         DirectoryProbe directory(directory_service);
         std::atomic<bool> started{false};
@@ -248,8 +290,8 @@ private:
             // A store that does not answer holds a probe for up to answer_timeout: the
             // probes behind it answer 503 after 2 s instead of queueing (a load
             // balancer probes every few seconds, and each waits on an HTTP worker).
-            std::unique_lock lock(store_mutex, std::chrono::seconds(2));
-            if (!lock) {
+            const auto turn = store_turns.wait(std::chrono::seconds(2));
+            if (!turn) {
                 why = "the store has not answered the previous probe yet (" + store_location.describe() + ")";
                 return false;
             }
@@ -309,8 +351,8 @@ private:
         auto counts = [&] {
             // As the probe: a scrape behind one that waits for the store leaves these
             // gauges out after 2 s (a gauge that throws is left out).
-            std::unique_lock lock(store_mutex, std::chrono::seconds(2));
-            if (!lock) throw std::runtime_error("the store has not answered the previous read yet");
+            const auto turn = store_turns.wait(std::chrono::seconds(2));
+            if (!turn) throw std::runtime_error("the store has not answered the previous read yet");
             return keyholder::store::state_counts(store->connection);
         };
         metrics.gauge("keyholder_checkouts_active", "Check-outs in their window now",
