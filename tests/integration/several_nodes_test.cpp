@@ -165,6 +165,20 @@ protected:
 
     store::Connection db() { return store::Connection::open(store::Location::postgresql(dsn_)); }
 
+    /// taken_back: the check-out once it has ended and been taken back, or as it is
+    /// when `patience` runs out.
+    static std::optional<store::CheckoutRow> taken_back(store::Connection& connection, int64_t checkout_id,
+                                                        std::chrono::milliseconds patience) {
+        std::optional<store::CheckoutRow> row;
+        const auto until = std::chrono::steady_clock::now() + patience;
+        do {
+            row = store::find_checkout(connection, checkout_id);
+            if (row && row->state == store::CheckoutState::ended && row->takeback_state == store::Progress::done) break;
+            std::this_thread::sleep_for(100ms);
+        } while (std::chrono::steady_clock::now() < until);
+        return row;
+    }
+
     /// Load: 8 clients POSTing requests, spread over both nodes; a client whose node
     /// does not answer goes to the other. `acknowledged` gets the reasons answered 201.
     struct Load {
@@ -359,13 +373,7 @@ TEST_F(SeveralNodes, WhenTheLeaderIsKilledTheOtherEndsAndTakesBackOnce) {
     const auto end = std::chrono::system_clock::from_time_t(static_cast<std::time_t>(checkout->ends_at));
     std::this_thread::sleep_until(end - 2s);
     kill(0);
-    std::optional<store::CheckoutRow> ended;
-    for (int n = 0; n < 150; ++n) {
-        ended = store::find_checkout(connection, checkout->id);
-        if (ended && ended->state == store::CheckoutState::ended && ended->takeback_state == store::Progress::done)
-            break;
-        std::this_thread::sleep_for(100ms);
-    }
+    auto ended = taken_back(connection, checkout->id, 15s);
     const auto seen = std::chrono::system_clock::now();
     ASSERT_TRUE(ended);
     ASSERT_EQ(store::to_text(ended->state), "ended");
@@ -409,13 +417,7 @@ TEST_F(SeveralNodes, WhenTheLeaderHangsTheOtherEndsItsSessionAndTakesOver) {
     std::this_thread::sleep_until(end - 2s);
     nodes_[0].process->signal(SIGSTOP);
     auto resume = gsl::finally([&] { nodes_[0].process->signal(SIGCONT); });
-    std::optional<store::CheckoutRow> ended;
-    for (int n = 0; n < 250; ++n) {
-        ended = store::find_checkout(connection, checkout->id);
-        if (ended && ended->state == store::CheckoutState::ended && ended->takeback_state == store::Progress::done)
-            break;
-        std::this_thread::sleep_for(100ms);
-    }
+    auto ended = taken_back(connection, checkout->id, 25s);
     ASSERT_TRUE(ended && ended->ended_at);
     EXPECT_EQ(store::to_text(ended->takeback_state), "done") << ended->takeback_error.value_or("");
     const int64_t lag = *ended->ended_at - checkout->ends_at;

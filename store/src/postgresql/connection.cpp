@@ -357,16 +357,19 @@ bool input_before(pg_conn* conn, std::chrono::steady_clock::time_point deadline)
 }
 } // namespace
 
-bool PgConnection::wait_readable(pg_conn* conn) {
+std::chrono::milliseconds PgConnection::answer_bound() const {
     // Never shorter than a writer's wait for the lock (lock_timeout = busy_timeout).
-    const auto timeout = std::max(options_.answer_timeout, options_.busy_timeout + std::chrono::seconds(2));
-    return input_before(conn, std::chrono::steady_clock::now() + timeout);
+    return std::max(options_.answer_timeout, options_.busy_timeout + std::chrono::seconds(2));
+}
+
+bool PgConnection::wait_readable(pg_conn* conn) {
+    return input_before(conn, std::chrono::steady_clock::now() + answer_bound());
 }
 
 PgResult PgConnection::take_result(pg_conn* conn) { return PgResult(PQgetResult(conn)); }
 
 void PgConnection::abandon(pg_conn* conn, const std::string& what) {
-    const auto timeout = std::max(options_.answer_timeout, options_.busy_timeout + std::chrono::seconds(2));
+    const auto timeout = answer_bound();
     end_backend(conn);
     if (streaming_ != nullptr) {
         streaming_->lose_stream();

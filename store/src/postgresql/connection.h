@@ -2,6 +2,7 @@
 // RAII, bound parameters only (hot statements named and prepared once per session).
 #pragma once
 
+#include <chrono>
 #include <deque>
 #include <map>
 #include <memory>
@@ -178,6 +179,9 @@ private:
     /// wait_readable: until a result can be read without blocking (true), or the
     /// answer timeout passes (false).
     bool wait_readable(pg_conn* conn);
+    /// answer_bound: how long a wait for an answer may take (answer_timeout, at least
+    /// busy_timeout + 2 s).
+    [[nodiscard]] std::chrono::milliseconds answer_bound() const;
     static PgResult take_result(pg_conn* conn);
     void end_backend(pg_conn* conn) noexcept;
     std::string described_;
